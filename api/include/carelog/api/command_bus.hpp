@@ -1,0 +1,57 @@
+// What HTTP handlers see of the write side: submit a command for an agency, get its outcome only
+// once its events are durably in Kafka (or an error, with nothing appended).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "carelog/aggregates/command.hpp"
+#include "carelog/base/errc.hpp"
+
+namespace carelog::api {
+
+struct command_meta {
+    std::string actor_id;         // staff id, or "operator"
+    std::string idempotency_key;  // Idempotency-Key header; "" = none (a fresh command id is used)
+    std::string correlation_id;   // X-Request-Id or generated
+};
+
+struct command_result {
+    std::string aggregate_id;
+    std::uint64_t version = 0;      // the aggregate's version after the command
+    std::string consistency_token;  // "" when the command appended nothing
+    // Command-specific fields for the response, derived from the events:
+    //   create_agency: {agency_id, slug, admin:{staff_id, username}}
+    //   create_staff:  {id, username}
+    //   others:        {id}
+    boost::json::object body;
+    bool replayed = false;  // a repeated Idempotency-Key: the first result, nothing appended
+};
+
+class command_bus {
+public:
+    virtual ~command_bus() = default;
+    // Errors: domain errors from decide (validation/conflict/not_found), errc::unavailable when
+    // Kafka did not acknowledge in time (nothing accepted).
+    virtual result<command_result> submit(const std::string& agency_id, const command_meta& meta,
+                                          const aggregates::command& cmd) = 0;
+};
+
+// Read-your-writes: consistency tokens name a point in the log; projections report when they
+// have applied it.
+class projection_status {
+public:
+    virtual ~projection_status() = default;
+    // True once the projections applied the command behind `token`; false after `timeout`.
+    // A malformed token is errc::malformed.
+    virtual result<bool> wait_for(const std::string& token, std::chrono::milliseconds timeout) = 0;
+    // True once the projections caught up with the log as it was when the server started.
+    virtual bool ready() const = 0;
+    // Prometheus text lines for lag and counters (may be empty).
+    virtual std::string metrics_text() const = 0;
+};
+
+}  // namespace carelog::api

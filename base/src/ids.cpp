@@ -1,0 +1,127 @@
+// UUIDv7 generation, clock, RFC 3339 formatting and parsing.
+#include "carelog/base/ids.hpp"
+
+#include <sodium.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace carelog {
+
+bool is_uuid(std::string_view s) noexcept {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+micros system_clock::now() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_ids::next_uuid() {
+    static const bool ready = sodium_init() >= 0;
+    (void)ready;
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    auto ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+    b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);  // version 7
+    b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // variant 10
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+        out.push_back(hex[b[i] >> 4]);
+        out.push_back(hex[b[i] & 0xF]);
+    }
+    return out;
+}
+
+std::string format_rfc3339(micros t) {
+    std::time_t secs = static_cast<std::time_t>(t / 1000000);
+    long frac = static_cast<long>(t % 1000000);
+    if (frac < 0) {
+        frac += 1000000;
+        --secs;
+    }
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    return buf;
+}
+
+bool parse_rfc3339(std::string_view s, micros& out) {
+    // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
+    auto digits = [&](std::size_t pos, std::size_t n, int& v) {
+        if (pos + n > s.size()) return false;
+        v = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            v = v * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    int Y, M, D, h, m, sec;
+    if (!digits(0, 4, Y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, M) || s[7] != '-' || !digits(8, 2, D) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, m) ||
+        s[16] != ':' || !digits(17, 2, sec))
+        return false;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return false;
+    std::size_t pos = 19;
+    long frac = 0;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        int n = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (n < 6) {
+                frac = frac * 10 + (s[pos] - '0');
+                ++n;
+            }
+            ++pos;
+        }
+        if (n == 0) return false;
+        while (n < 6) {
+            frac *= 10;
+            ++n;
+        }
+    }
+    long offset = 0;
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int oh, om;
+        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om))
+            return false;
+        offset = (oh * 3600L + om * 60L) * (s[pos] == '+' ? 1 : -1);
+        pos += 6;
+    } else {
+        return false;
+    }
+    if (pos != s.size()) return false;
+    // days from civil (Howard Hinnant)
+    int y = Y - (M <= 2);
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * static_cast<unsigned>(M + (M > 2 ? -3 : 9)) + 2) / 5 + static_cast<unsigned>(D) - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    long days = era * 146097L + static_cast<long>(doe) - 719468L;
+    long secs = days * 86400L + h * 3600L + m * 60L + sec - offset;
+    out = static_cast<micros>(secs) * 1000000 + frac;
+    return true;
+}
+
+}  // namespace carelog

@@ -1,0 +1,18 @@
+// Events as JSON, for history, audit and `carelog-replay export` lines (SPEC §3 event listings).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "carelog/events/events.hpp"
+
+namespace carelog::events {
+
+// The payload's fields as a JSON object (password hashes are left out).
+boost::json::object payload_to_json(const payload& p);
+
+// {event_type, event_id, sequence, aggregate_type, aggregate_id, aggregate_version, occurred_at
+//  (RFC 3339), actor_id, command_id, correlation_id, causation_id, prev_hash, hash, data}
+boost::json::object listing_json(const envelope& e);
+
+}  // namespace carelog::events

@@ -1,0 +1,317 @@
+// FlatBuffers <-> C++ for the envelope and every payload. Decoding runs the verifier first and
+// then checks what the schema cannot say (32-byte hashes, a known payload, ids present).
+#include "carelog/events/envelope_codec.hpp"
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <cstring>
+
+#include "carelog/events/carelog_events_generated.h"
+
+namespace carelog::events {
+namespace {
+
+namespace fb = carelog::fb;
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+using flatbuffers::String;
+using flatbuffers::Vector;
+
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
+
+// ---------- encode ----------
+
+Offset<String> str(FlatBufferBuilder& b, const std::string& s) { return b.CreateString(s); }
+Offset<String> opt_str(FlatBufferBuilder& b, const std::optional<std::string>& s) {
+    return s ? b.CreateString(*s) : 0;
+}
+Offset<Vector<Offset<String>>> strs(FlatBufferBuilder& b, const strings& v) { return b.CreateVectorOfStrings(v); }
+Offset<Vector<Offset<String>>> opt_strs(FlatBufferBuilder& b, const std::optional<strings>& v) {
+    return v ? b.CreateVectorOfStrings(*v) : 0;
+}
+template <class T>
+flatbuffers::Optional<T> opt(const std::optional<T>& v) {
+    return v ? flatbuffers::Optional<T>(*v) : flatbuffers::nullopt;
+}
+Offset<Vector<Offset<fb::Phone>>> phones(FlatBufferBuilder& b, const std::vector<Phone>& v) {
+    std::vector<Offset<fb::Phone>> out;
+    out.reserve(v.size());
+    for (const auto& p : v) out.push_back(fb::CreatePhone(b, str(b, p.kind), str(b, p.number)));
+    return b.CreateVector(out);
+}
+
+Offset<fb::Settings> settings(FlatBufferBuilder& b, const Settings& s) {
+    auto name = opt_str(b, s.name);
+    auto mfa = opt_strs(b, s.mfa_required_roles);
+    auto services = opt_strs(b, s.services);
+    return fb::CreateSettings(b, name, opt(s.client_portal_enabled), opt(s.messaging_enabled),
+                              opt(s.password_min_length), opt(s.password_require_upper),
+                              opt(s.password_require_lower), opt(s.password_require_digit),
+                              opt(s.password_require_symbol), opt(s.password_disallow_username),
+                              opt(s.lockout_threshold), opt(s.lockout_minutes), opt(s.session_idle_minutes),
+                              opt(s.password_expiry_days), mfa, services);
+}
+
+std::pair<fb::Payload, Offset<void>> encode_payload(FlatBufferBuilder& b, const payload& p) {
+    return std::visit(
+        overloaded{
+            [&](const AgencyCreated& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto n = str(b, e.name), s = str(b, e.slug);
+                auto st = settings(b, e.settings);
+                return {fb::Payload::AgencyCreated, fb::CreateAgencyCreated(b, n, s, st).Union()};
+            },
+            [&](const AgencySettingsChanged& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto st = settings(b, e.settings);
+                return {fb::Payload::AgencySettingsChanged, fb::CreateAgencySettingsChanged(b, st).Union()};
+            },
+            [&](const LocationAdded& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto i = str(b, e.location_id), n = str(b, e.name), a = str(b, e.address);
+                return {fb::Payload::LocationAdded, fb::CreateLocationAdded(b, i, n, a).Union()};
+            },
+            [&](const ProgramAdded& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto i = str(b, e.program_id), n = str(b, e.name);
+                return {fb::Payload::ProgramAdded, fb::CreateProgramAdded(b, i, n).Union()};
+            },
+            [&](const StaffCreated& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto fn = str(b, e.first_name), mn = str(b, e.middle_name), ln = str(b, e.last_name);
+                auto g = str(b, e.gender), pos = str(b, e.position), em = str(b, e.email);
+                auto un = str(b, e.username), r = str(b, e.role), t = str(b, e.staff_type);
+                auto locs = strs(b, e.location_ids), progs = strs(b, e.program_ids);
+                auto hd = str(b, e.hire_date);
+                auto ph = phones(b, e.phones);
+                auto npi = str(b, e.npi), sup = str(b, e.supervisor_id), pw = str(b, e.password_hash);
+                return {fb::Payload::StaffCreated,
+                        fb::CreateStaffCreated(b, fn, mn, ln, g, pos, em, un, r, t, locs, progs, hd, ph, npi, sup,
+                                               e.require_password_change, pw)
+                            .Union()};
+            },
+            [&](const StaffProfileUpdated& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto fn = opt_str(b, e.first_name), mn = opt_str(b, e.middle_name), ln = opt_str(b, e.last_name);
+                auto g = opt_str(b, e.gender), pos = opt_str(b, e.position), em = opt_str(b, e.email);
+                auto hd = opt_str(b, e.hire_date);
+                Offset<Vector<Offset<fb::Phone>>> ph = e.phones ? phones(b, *e.phones) : 0;
+                auto npi = opt_str(b, e.npi), sup = opt_str(b, e.supervisor_id);
+                return {fb::Payload::StaffProfileUpdated,
+                        fb::CreateStaffProfileUpdated(b, fn, mn, ln, g, pos, em, hd, ph, npi, sup).Union()};
+            },
+            [&](const RoleAssigned& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto r = str(b, e.role);
+                return {fb::Payload::RoleAssigned, fb::CreateRoleAssigned(b, r).Union()};
+            },
+            [&](const StaffTypeSet& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto t = str(b, e.staff_type);
+                return {fb::Payload::StaffTypeSet, fb::CreateStaffTypeSet(b, t).Union()};
+            },
+            [&](const StaffLocationsSet& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = strs(b, e.location_ids);
+                return {fb::Payload::StaffLocationsSet, fb::CreateStaffLocationsSet(b, v).Union()};
+            },
+            [&](const StaffProgramsSet& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = strs(b, e.program_ids);
+                return {fb::Payload::StaffProgramsSet, fb::CreateStaffProgramsSet(b, v).Union()};
+            },
+            [&](const ModulePermissionGranted& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = str(b, e.permission);
+                return {fb::Payload::ModulePermissionGranted, fb::CreateModulePermissionGranted(b, v).Union()};
+            },
+            [&](const ModulePermissionRevoked& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = str(b, e.permission);
+                return {fb::Payload::ModulePermissionRevoked, fb::CreateModulePermissionRevoked(b, v).Union()};
+            },
+            [&](const StaffDeactivated& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = str(b, e.reason);
+                return {fb::Payload::StaffDeactivated, fb::CreateStaffDeactivated(b, v).Union()};
+            },
+        },
+        p);
+}
+
+// ---------- decode ----------
+
+std::string s(const String* v) { return v ? v->str() : std::string(); }
+std::optional<std::string> os(const String* v) { return v ? std::optional(v->str()) : std::nullopt; }
+strings ss(const Vector<Offset<String>>* v) {
+    strings out;
+    if (v) {
+        out.reserve(v->size());
+        for (auto x : *v) out.push_back(x ? x->str() : std::string());
+    }
+    return out;
+}
+std::optional<strings> oss(const Vector<Offset<String>>* v) { return v ? std::optional(ss(v)) : std::nullopt; }
+template <class T>
+std::optional<T> o(flatbuffers::Optional<T> v) {
+    return v ? std::optional<T>(*v) : std::nullopt;
+}
+std::vector<Phone> ph(const Vector<Offset<fb::Phone>>* v) {
+    std::vector<Phone> out;
+    if (v)
+        for (auto p : *v)
+            if (p) out.push_back(Phone{s(p->kind()), s(p->number())});
+    return out;
+}
+Settings st(const fb::Settings* x) {
+    Settings r;
+    if (!x) return r;
+    r.name = os(x->name());
+    r.client_portal_enabled = o(x->client_portal_enabled());
+    r.messaging_enabled = o(x->messaging_enabled());
+    r.password_min_length = o(x->password_min_length());
+    r.password_require_upper = o(x->password_require_upper());
+    r.password_require_lower = o(x->password_require_lower());
+    r.password_require_digit = o(x->password_require_digit());
+    r.password_require_symbol = o(x->password_require_symbol());
+    r.password_disallow_username = o(x->password_disallow_username());
+    r.lockout_threshold = o(x->lockout_threshold());
+    r.lockout_minutes = o(x->lockout_minutes());
+    r.session_idle_minutes = o(x->session_idle_minutes());
+    r.password_expiry_days = o(x->password_expiry_days());
+    r.mfa_required_roles = oss(x->mfa_required_roles());
+    r.services = oss(x->services());
+    return r;
+}
+
+result<payload> decode_payload(const fb::Envelope* env) {
+    switch (env->payload_type()) {
+        case fb::Payload::AgencyCreated: {
+            auto x = env->payload_as_AgencyCreated();
+            return AgencyCreated{s(x->name()), s(x->slug()), st(x->settings())};
+        }
+        case fb::Payload::AgencySettingsChanged:
+            return AgencySettingsChanged{st(env->payload_as_AgencySettingsChanged()->settings())};
+        case fb::Payload::LocationAdded: {
+            auto x = env->payload_as_LocationAdded();
+            return LocationAdded{s(x->location_id()), s(x->name()), s(x->address())};
+        }
+        case fb::Payload::ProgramAdded: {
+            auto x = env->payload_as_ProgramAdded();
+            return ProgramAdded{s(x->program_id()), s(x->name())};
+        }
+        case fb::Payload::StaffCreated: {
+            auto x = env->payload_as_StaffCreated();
+            StaffCreated e;
+            e.first_name = s(x->first_name());
+            e.middle_name = s(x->middle_name());
+            e.last_name = s(x->last_name());
+            e.gender = s(x->gender());
+            e.position = s(x->position());
+            e.email = s(x->email());
+            e.username = s(x->username());
+            e.role = s(x->role());
+            e.staff_type = s(x->staff_type());
+            e.location_ids = ss(x->location_ids());
+            e.program_ids = ss(x->program_ids());
+            e.hire_date = s(x->hire_date());
+            e.phones = ph(x->phones());
+            e.npi = s(x->npi());
+            e.supervisor_id = s(x->supervisor_id());
+            e.require_password_change = x->require_password_change();
+            e.password_hash = s(x->password_hash());
+            return e;
+        }
+        case fb::Payload::StaffProfileUpdated: {
+            auto x = env->payload_as_StaffProfileUpdated();
+            StaffProfileUpdated e;
+            e.first_name = os(x->first_name());
+            e.middle_name = os(x->middle_name());
+            e.last_name = os(x->last_name());
+            e.gender = os(x->gender());
+            e.position = os(x->position());
+            e.email = os(x->email());
+            e.hire_date = os(x->hire_date());
+            if (x->phones()) e.phones = ph(x->phones());
+            e.npi = os(x->npi());
+            e.supervisor_id = os(x->supervisor_id());
+            return e;
+        }
+        case fb::Payload::RoleAssigned: return RoleAssigned{s(env->payload_as_RoleAssigned()->role())};
+        case fb::Payload::StaffTypeSet: return StaffTypeSet{s(env->payload_as_StaffTypeSet()->staff_type())};
+        case fb::Payload::StaffLocationsSet:
+            return StaffLocationsSet{ss(env->payload_as_StaffLocationsSet()->location_ids())};
+        case fb::Payload::StaffProgramsSet:
+            return StaffProgramsSet{ss(env->payload_as_StaffProgramsSet()->program_ids())};
+        case fb::Payload::ModulePermissionGranted:
+            return ModulePermissionGranted{s(env->payload_as_ModulePermissionGranted()->permission())};
+        case fb::Payload::ModulePermissionRevoked:
+            return ModulePermissionRevoked{s(env->payload_as_ModulePermissionRevoked()->permission())};
+        case fb::Payload::StaffDeactivated:
+            return StaffDeactivated{s(env->payload_as_StaffDeactivated()->reason())};
+        case fb::Payload::NONE: break;
+    }
+    return fail(errc::malformed, "unknown or missing payload type " +
+                                     std::to_string(static_cast<int>(env->payload_type())));
+}
+
+result<const fb::Envelope*> verified(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() < 8 || bytes.size() > (64u << 20))
+        return fail(errc::malformed, "buffer size " + std::to_string(bytes.size()) + " out of range");
+    flatbuffers::Verifier v(bytes.data(), bytes.size());
+    if (!fb::VerifyEnvelopeBuffer(v)) return fail(errc::malformed, "FlatBuffers verifier rejected the envelope");
+    const auto* env = fb::GetEnvelope(bytes.data());
+    if (!env->hash() || env->hash()->size() != 32) return fail(errc::malformed, "hash is not 32 bytes");
+    if (!env->prev_hash() || env->prev_hash()->size() != 32)
+        return fail(errc::malformed, "prev_hash is not 32 bytes");
+    if (!env->agency_id() || env->agency_id()->size() == 0) return fail(errc::malformed, "agency_id missing");
+    if (!env->event_id() || !env->aggregate_id()) return fail(errc::malformed, "event_id or aggregate_id missing");
+    return env;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode(envelope& e) {
+    FlatBufferBuilder b(1024);
+    auto [ptype, poff] = encode_payload(b, e.data);
+    auto event_id = str(b, e.event_id), agency = str(b, e.agency_id), atype = str(b, e.aggregate_type);
+    auto aid = str(b, e.aggregate_id), actor = str(b, e.actor_id), cmd = str(b, e.command_id);
+    auto corr = str(b, e.correlation_id), caus = str(b, e.causation_id);
+    auto prev = b.CreateVector(e.prev_hash.data(), e.prev_hash.size());
+    sha256_digest zero{};
+    auto hash = b.CreateVector(zero.data(), zero.size());
+    auto root = fb::CreateEnvelope(b, event_id, agency, atype, aid, e.aggregate_version, e.sequence, e.occurred_at,
+                                   actor, cmd, corr, caus, prev, hash, e.schema_version, ptype, poff);
+    b.Finish(root, fb::EnvelopeIdentifier());
+    std::vector<std::uint8_t> out(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+    e.hash = sha256(std::span<const std::uint8_t>(out));
+    auto* mut = fb::GetMutableEnvelope(out.data())->mutable_hash();
+    std::memcpy(mut->data(), e.hash.data(), e.hash.size());
+    return out;
+}
+
+result<sha256_digest> compute_hash(std::span<const std::uint8_t> bytes) {
+    auto env = verified(bytes);
+    if (!env) return std::unexpected(env.error());
+    std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());
+    auto* mut = fb::GetMutableEnvelope(copy.data())->mutable_hash();
+    std::memset(mut->data(), 0, mut->size());
+    return sha256(std::span<const std::uint8_t>(copy));
+}
+
+result<envelope> decode(std::span<const std::uint8_t> bytes) {
+    auto v = verified(bytes);
+    if (!v) return std::unexpected(v.error());
+    const fb::Envelope* env = *v;
+    auto p = decode_payload(env);
+    if (!p) return std::unexpected(p.error());
+    envelope e{};
+    e.event_id = s(env->event_id());
+    e.agency_id = s(env->agency_id());
+    e.aggregate_type = s(env->aggregate_type());
+    e.aggregate_id = s(env->aggregate_id());
+    e.aggregate_version = env->aggregate_version();
+    e.sequence = env->sequence();
+    e.occurred_at = env->occurred_at();
+    e.actor_id = s(env->actor_id());
+    e.command_id = s(env->command_id());
+    e.correlation_id = s(env->correlation_id());
+    e.causation_id = s(env->causation_id());
+    std::memcpy(e.prev_hash.data(), env->prev_hash()->data(), 32);
+    std::memcpy(e.hash.data(), env->hash()->data(), 32);
+    e.schema_version = env->schema_version();
+    e.data = std::move(*p);
+    return e;
+}
+
+}  // namespace carelog::events

@@ -1,0 +1,126 @@
+// Events as JSON for listings. Password hashes never leave the service, not even hashed.
+#include "carelog/events/event_json.hpp"
+
+#include <boost/json.hpp>
+
+namespace carelog::events {
+namespace json = boost::json;
+namespace {
+
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
+
+json::array arr(const strings& v) {
+    json::array a;
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+}
+json::array phones(const std::vector<Phone>& v) {
+    json::array a;
+    for (const auto& p : v) a.emplace_back(json::object{{"kind", p.kind}, {"number", p.number}});
+    return a;
+}
+template <class T>
+void put(json::object& o, const char* k, const std::optional<T>& v) {
+    if (v) o[k] = json::value_from(*v);
+}
+
+json::object settings(const Settings& s) {
+    json::object o;
+    put(o, "name", s.name);
+    put(o, "client_portal_enabled", s.client_portal_enabled);
+    put(o, "messaging_enabled", s.messaging_enabled);
+    put(o, "password_min_length", s.password_min_length);
+    put(o, "password_require_upper", s.password_require_upper);
+    put(o, "password_require_lower", s.password_require_lower);
+    put(o, "password_require_digit", s.password_require_digit);
+    put(o, "password_require_symbol", s.password_require_symbol);
+    put(o, "password_disallow_username", s.password_disallow_username);
+    put(o, "lockout_threshold", s.lockout_threshold);
+    put(o, "lockout_minutes", s.lockout_minutes);
+    put(o, "session_idle_minutes", s.session_idle_minutes);
+    put(o, "password_expiry_days", s.password_expiry_days);
+    if (s.mfa_required_roles) o["mfa_required_roles"] = arr(*s.mfa_required_roles);
+    if (s.services) o["services"] = arr(*s.services);
+    return o;
+}
+
+}  // namespace
+
+json::object payload_to_json(const payload& p) {
+    return std::visit(
+        overloaded{
+            [](const AgencyCreated& e) {
+                return json::object{{"name", e.name}, {"slug", e.slug}, {"settings", settings(e.settings)}};
+            },
+            [](const AgencySettingsChanged& e) { return json::object{{"settings", settings(e.settings)}}; },
+            [](const LocationAdded& e) {
+                return json::object{{"location_id", e.location_id}, {"name", e.name}, {"address", e.address}};
+            },
+            [](const ProgramAdded& e) { return json::object{{"program_id", e.program_id}, {"name", e.name}}; },
+            [](const StaffCreated& e) {
+                return json::object{{"first_name", e.first_name},
+                                    {"middle_name", e.middle_name},
+                                    {"last_name", e.last_name},
+                                    {"gender", e.gender},
+                                    {"position", e.position},
+                                    {"email", e.email},
+                                    {"username", e.username},
+                                    {"role", e.role},
+                                    {"type", e.staff_type},
+                                    {"location_ids", arr(e.location_ids)},
+                                    {"program_ids", arr(e.program_ids)},
+                                    {"hire_date", e.hire_date},
+                                    {"phones", phones(e.phones)},
+                                    {"npi", e.npi},
+                                    {"supervisor_id", e.supervisor_id},
+                                    {"require_password_change", e.require_password_change}};
+            },
+            [](const StaffProfileUpdated& e) {
+                json::object o;
+                put(o, "first_name", e.first_name);
+                put(o, "middle_name", e.middle_name);
+                put(o, "last_name", e.last_name);
+                put(o, "gender", e.gender);
+                put(o, "position", e.position);
+                put(o, "email", e.email);
+                put(o, "hire_date", e.hire_date);
+                if (e.phones) o["phones"] = phones(*e.phones);
+                put(o, "npi", e.npi);
+                put(o, "supervisor_id", e.supervisor_id);
+                return o;
+            },
+            [](const RoleAssigned& e) { return json::object{{"role", e.role}}; },
+            [](const StaffTypeSet& e) { return json::object{{"type", e.staff_type}}; },
+            [](const StaffLocationsSet& e) { return json::object{{"location_ids", arr(e.location_ids)}}; },
+            [](const StaffProgramsSet& e) { return json::object{{"program_ids", arr(e.program_ids)}}; },
+            [](const ModulePermissionGranted& e) { return json::object{{"permission", e.permission}}; },
+            [](const ModulePermissionRevoked& e) { return json::object{{"permission", e.permission}}; },
+            [](const StaffDeactivated& e) { return json::object{{"reason", e.reason}}; },
+        },
+        p);
+}
+
+json::object listing_json(const envelope& e) {
+    return json::object{
+        {"event_type", event_type_name(e.data)},
+        {"event_id", e.event_id},
+        {"agency_id", e.agency_id},
+        {"sequence", e.sequence},
+        {"aggregate_type", e.aggregate_type},
+        {"aggregate_id", e.aggregate_id},
+        {"aggregate_version", e.aggregate_version},
+        {"occurred_at", format_rfc3339(e.occurred_at)},
+        {"actor_id", e.actor_id},
+        {"command_id", e.command_id},
+        {"correlation_id", e.correlation_id},
+        {"causation_id", e.causation_id},
+        {"prev_hash", to_hex(e.prev_hash)},
+        {"hash", to_hex(e.hash)},
+        {"data", payload_to_json(e.data)},
+    };
+}
+
+}  // namespace carelog::events

@@ -1,0 +1,109 @@
+// The read side: RocksDB read models fed by the event topic, and the node's local state.
+// RocksDB stays behind this pimpl; nothing above projections/ includes a RocksDB header.
+//
+// Read models (all scoped by agency id):
+//   agency settings view, locations, programs, slug -> agency id
+//   staff directory: by id, by username (case-insensitive), filtered by role / type / location /
+//   program, text search on names; the staff member's events (history) and state as of a time
+//   quarantined (poisoned) records with their partition and offset
+// Every applied record and its source offset go into one WriteBatch: after a crash the store
+// resumes exactly where its data ends (nothing applied twice, nothing skipped).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "carelog/base/errc.hpp"
+#include "carelog/events/events.hpp"
+
+namespace carelog::projections {
+
+struct staff_filter {
+    std::optional<std::string> role;
+    std::optional<std::string> type;
+    std::optional<std::string> location_id;
+    std::optional<std::string> program_id;
+    std::optional<std::string> q;  // case- and accent-insensitive prefix of first/last name or username
+    std::optional<bool> active;
+};
+
+struct page {
+    boost::json::array items;
+    std::optional<std::string> next_cursor;  // opaque; pass back as `cursor`
+};
+
+enum class apply_outcome { applied, quarantined, skipped_duplicate };
+
+struct quarantined_record {
+    int partition = 0;
+    std::int64_t offset = 0;
+    std::string reason;
+    micros at = 0;
+};
+
+class store {
+public:
+    // Opens (creating if missing) the RocksDB database in `dir`.
+    static result<std::unique_ptr<store>> open(const std::string& dir);
+    ~store();
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    // ---- the consumer side ----
+    // Applies the record at (partition, offset): verify + decode, update every read model and the
+    // partition's next offset in one WriteBatch. A record that fails to decode is quarantined
+    // (recorded with its partition, offset and reason) and the offset still advances. A record
+    // below the stored next offset is skipped (never applied twice).
+    result<apply_outcome> apply(int partition, std::int64_t offset, std::span<const std::uint8_t> value,
+                                micros now);
+    // Advances the stored offset without a record (e.g. past transaction markers); no-op if lower.
+    result<void> advance(int partition, std::int64_t next_offset);
+    // The next offset to consume for a partition (0 when nothing was applied yet).
+    std::int64_t next_offset(int partition) const;
+
+    // ---- queries (JSON view models, field names of SPEC §3) ----
+    std::optional<std::string> agency_id_by_slug(const std::string& slug) const;
+    // {id, name, slug, version, settings:{client_portal_enabled, messaging_enabled, password_policy:{...},
+    //  lockout:{threshold, minutes}, session_idle_minutes, password_expiry_days, mfa_required_roles, services}}
+    std::optional<boost::json::object> agency(const std::string& agency_id) const;
+    boost::json::array locations(const std::string& agency_id) const;  // [{id, name, address}]
+    boost::json::array programs(const std::string& agency_id) const;   // [{id, name}]
+
+    // {id, username, first_name, middle_name, last_name, gender, position, email, role, type,
+    //  location_ids, program_ids, permissions:{client_portal, messaging}, active, version,
+    //  require_password_change, hire_date, phones, npi, supervisor_id, created_at, updated_at}
+    std::optional<boost::json::object> staff(const std::string& agency_id, const std::string& staff_id) const;
+    std::optional<std::string> staff_id_by_username(const std::string& agency_id, const std::string& username) const;
+    // Ordered by username; limit 1..500.
+    result<page> list_staff(const std::string& agency_id, const staff_filter& f, int limit,
+                            const std::optional<std::string>& cursor) const;
+    // The staff member's events, oldest first, as event listings (events::listing_json).
+    boost::json::array staff_history(const std::string& agency_id, const std::string& staff_id) const;
+    // The staff view built from the events with occurred_at <= as_of; nullopt if none.
+    std::optional<boost::json::object> staff_as_of(const std::string& agency_id, const std::string& staff_id,
+                                                    micros as_of) const;
+
+    std::vector<quarantined_record> quarantined() const;
+    std::uint64_t applied_count() const;  // records applied since open (for metrics)
+
+    // ---- local state of this node (not a read model): opaque blobs under a namespace ----
+    // Used by the command path for its per-partition snapshots: all blobs and the offset in one batch.
+    result<void> put_local(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs);
+    std::vector<std::pair<std::string, std::string>> scan_local(const std::string& ns, const std::string& prefix) const;
+    std::optional<std::string> get_local(const std::string& ns, const std::string& key) const;
+
+    struct impl;
+
+private:
+    explicit store(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace carelog::projections
