@@ -4,6 +4,8 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "carelog/events/carelog_events_generated.h"
@@ -281,15 +283,21 @@ std::vector<std::uint8_t> encode(envelope& e) {
 }
 
 result<sha256_digest> compute_hash(std::span<const std::uint8_t> bytes) {
-    auto env = verified(bytes);
+    std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());  // aligned, and ours to zero
+    auto env = verified(copy);
     if (!env) return std::unexpected(env.error());
-    std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());
     auto* mut = fb::GetMutableEnvelope(copy.data())->mutable_hash();
     std::memset(mut->data(), 0, mut->size());
     return sha256(std::span<const std::uint8_t>(copy));
 }
 
 result<envelope> decode(std::span<const std::uint8_t> bytes) {
+    // FlatBuffers reads scalars in place: a buffer at an unaligned address (a Kafka payload, a
+    // RocksDB value) is copied first rather than read with undefined behaviour.
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::max_align_t) != 0) {
+        std::vector<std::uint8_t> aligned(bytes.begin(), bytes.end());
+        return decode(std::span<const std::uint8_t>(aligned));
+    }
     auto v = verified(bytes);
     if (!v) return std::unexpected(v.error());
     const fb::Envelope* env = *v;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,13 @@
 #include "carelog/events/events.hpp"
 
 namespace carelog::projections {
+
+// Thrown by the query functions (which return plain values) when RocksDB fails to read or a
+// stored value is corrupt: a 500 at the top of the HTTP session, never a silently empty answer.
+// The consumer side (apply, advance, put_local) returns errc::internal instead.
+struct store_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 struct staff_filter {
     std::optional<std::string> role;
@@ -70,7 +78,8 @@ public:
 
     // ---- queries (JSON view models, field names of SPEC §3) ----
     std::optional<std::string> agency_id_by_slug(const std::string& slug) const;
-    // {id, name, slug, version, settings:{client_portal_enabled, messaging_enabled, password_policy:{...},
+    // {id, name, slug, version, created_at, updated_at, admin_staff_id? (first org_admin created),
+    //  settings:{client_portal_enabled, messaging_enabled, password_policy:{...},
     //  lockout:{threshold, minutes}, session_idle_minutes, password_expiry_days, mfa_required_roles, services}}
     std::optional<boost::json::object> agency(const std::string& agency_id) const;
     boost::json::array locations(const std::string& agency_id) const;  // [{id, name, address}]
@@ -91,6 +100,10 @@ public:
                                                     micros as_of) const;
 
     std::vector<quarantined_record> quarantined() const;
+    // Consistency check (ops and tests): recomputes every staff view's index entries and counts
+    // those missing from the staff indexes plus those left there that no view accounts for. 0 when
+    // the indexes are right. Reads everything: not for the request path.
+    result<std::size_t> staff_index_problems() const;
     std::uint64_t applied_count() const;  // records applied since open (for metrics)
 
     // ---- local state of this node (not a read model): opaque blobs under a namespace ----

@@ -1,0 +1,672 @@
+// The projections store: RocksDB read models fed record by record from the event topic.
+//
+// Key layout. (a, b, ...) is a keys::tuple (order-preserving, any bytes allowed in a component);
+// beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
+//
+//   column family  key                                                 value
+//   default        "format"                                            "1" (layout version)
+//   offsets        be32(partition)                                     be64(next offset to consume)
+//   agencies       ("a", agency_id)                                    agency view JSON
+//                  ("s", lower(slug))                                  agency_id
+//                  ("l", agency_id, location_id)                       {id, name, address}
+//                  ("p", agency_id, program_id)                        {id, name}
+//   staff          (agency_id, staff_id)                               staff view JSON
+//   staff_index    (kind, agency_id, [value,] lower(username), id)     "" (see staff_directory.hpp)
+//                    u: all staff   r: role   t: type   l: location_id   p: program_id
+//                    a: active "1"/"0"   n: name token (folded, lower-case)
+//   staff_events   (agency_id, staff_id) be64(aggregate_version)       the envelope bytes as on the
+//                  be64(sequence)                                      topic (verified FlatBuffers)
+//   quarantine     be32(partition) be64(offset)                        {partition, offset, reason, at}
+//   local          (namespace) raw key                                 opaque blob
+//
+// Every index key of a staff member ends in (lower(username), id), so each index lists staff in
+// username order and a list cursor is that pair. The staff member's events are kept as envelope
+// bytes (not listing JSON) so that staff_history renders them with events::listing_json (no
+// password hash) and staff_as_of folds them through staff_directory::evolve, the same function
+// apply uses: one code path for "apply an event to a staff view".
+//
+// Durability: each record's changes and its partition's next offset go into one WriteBatch,
+// written with the default WriteOptions (WAL on, sync=false). The batch is atomic, so the store
+// is never half-applied; a process crash loses nothing (the WAL is in the OS page cache), and a
+// machine crash can only lose a tail of whole batches, after which next_offset() is older and the
+// consumer re-reads exactly the records whose effects were lost. Nothing is applied twice and
+// nothing is skipped, without paying an fsync per record.
+#include "carelog/projections/store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <set>
+
+#include "agency_settings.hpp"
+#include "carelog/base/text.hpp"
+#include "carelog/events/envelope_codec.hpp"
+#include "carelog/events/event_json.hpp"
+#include "json_util.hpp"
+#include "keys.hpp"
+#include "staff_directory.hpp"
+
+namespace carelog::projections {
+namespace {
+
+constexpr const char* cf_names[] = {"offsets", "agencies", "staff", "staff_index", "staff_events",
+                                    "quarantine", "local"};
+constexpr std::string_view format_version = "1";
+
+std::string status_text(const char* what, const rocksdb::Status& s) {
+    return std::string("rocksdb ") + what + ": " + s.ToString();
+}
+
+std::string offset_key(int partition) { return keys::be32(static_cast<std::uint32_t>(partition)); }
+
+// Collects Put/Delete into one batch and keeps the first failure, which is checked before the
+// batch is written (WriteBatch::Put returns a Status in RocksDB 7).
+class write_set {
+public:
+    void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
+        keep(batch_.Put(cf, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(v.data(), v.size())));
+    }
+    void del(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        keep(batch_.Delete(cf, rocksdb::Slice(k.data(), k.size())));
+    }
+    result<void> write(rocksdb::DB& db) {
+        if (!first_error_.ok()) return fail(errc::internal, status_text("batch", first_error_));
+        auto s = db.Write(rocksdb::WriteOptions(), &batch_);
+        if (!s.ok()) return fail(errc::internal, status_text("write", s));
+        return {};
+    }
+
+private:
+    void keep(rocksdb::Status s) {
+        if (!s.ok() && first_error_.ok()) first_error_ = std::move(s);
+    }
+    rocksdb::WriteBatch batch_;
+    rocksdb::Status first_error_;
+};
+
+// FlatBuffers reads scalars in place, so the buffer must be aligned (the verifier checks offsets
+// relative to the buffer start, not the address). RocksDB values and Kafka payloads can sit at any
+// address: those decode from an aligned copy.
+result<events::envelope> decode_aligned(std::span<const std::uint8_t> bytes) {
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % 8 == 0) return events::decode(bytes);
+    std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());  // operator new: 16-byte aligned
+    return events::decode(copy);
+}
+
+result<events::envelope> decode_stored(std::string_view v) {
+    return decode_aligned(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
+}
+
+}  // namespace
+
+struct store::impl {
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    rocksdb::ColumnFamilyHandle* offsets = nullptr;
+    rocksdb::ColumnFamilyHandle* agencies = nullptr;
+    rocksdb::ColumnFamilyHandle* staff = nullptr;
+    rocksdb::ColumnFamilyHandle* staff_index = nullptr;
+    rocksdb::ColumnFamilyHandle* staff_events = nullptr;
+    rocksdb::ColumnFamilyHandle* quarantine = nullptr;
+    rocksdb::ColumnFamilyHandle* local = nullptr;
+
+    // apply/advance/put_local are read-modify-write: one writer at a time. Queries take no lock
+    // (RocksDB is thread-safe; list_staff reads from a snapshot).
+    std::mutex write_mu;
+    std::atomic<std::uint64_t> applied{0};
+
+    ~impl() {
+        if (!db) return;
+        // Closing on destruction has no one to report to; the WAL makes an unclean close safe.
+        for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+        db->Close().PermitUncheckedError();
+        delete db;
+    }
+
+    // ---- reads ----
+    result<std::optional<std::string>> read(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                                            const rocksdb::Snapshot* snap = nullptr) const {
+        rocksdb::ReadOptions ro;
+        ro.snapshot = snap;
+        std::string value;
+        auto s = db->Get(ro, cf, rocksdb::Slice(key.data(), key.size()), &value);
+        if (s.IsNotFound()) return std::optional<std::string>();
+        if (!s.ok()) return fail(errc::internal, status_text("get", s));
+        return std::optional<std::string>(std::move(value));
+    }
+
+    // Calls fn(key, value) for every key starting with prefix, in order, while fn returns true.
+    template <class Fn>
+    result<void> scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn,
+                      const rocksdb::Snapshot* snap = nullptr) const {
+        rocksdb::ReadOptions ro;
+        ro.snapshot = snap;
+        std::string upper = keys::prefix_successor(prefix);
+        rocksdb::Slice upper_slice(upper);
+        if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+        for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+            auto k = it->key().ToStringView();
+            if (!k.starts_with(prefix)) break;
+            if (!fn(k, it->value().ToStringView())) break;
+        }
+        if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+        return {};
+    }
+
+    result<std::optional<json::object>> read_json(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                                                  const rocksdb::Snapshot* snap = nullptr) const {
+        auto v = read(cf, key, snap);
+        if (!v) return std::unexpected(v.error());
+        if (!*v) return std::optional<json::object>();
+        auto o = parse_object(**v);
+        if (!o) return fail(errc::internal, "corrupt JSON value in the projections store");
+        return o;
+    }
+
+    result<std::int64_t> stored_offset(int partition) const {
+        auto v = read(offsets, offset_key(partition));
+        if (!v) return std::unexpected(v.error());
+        if (!*v) return std::int64_t{0};
+        if ((*v)->size() != 8) return fail(errc::internal, "corrupt offset for partition " + std::to_string(partition));
+        return static_cast<std::int64_t>(keys::read_be64(**v));
+    }
+
+    void put_offset(write_set& w, int partition, std::int64_t next) {
+        w.put(offsets, offset_key(partition), keys::be64(static_cast<std::uint64_t>(next)));
+    }
+
+    // ---- the projections of one record ----
+    result<void> apply_agency(write_set& w, const events::envelope& e);
+    result<void> apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
+};
+
+namespace {
+
+template <class T>
+T or_throw(result<T>&& r) {
+    if (!r) throw store_error(r.error().detail);
+    if constexpr (!std::is_void_v<T>) return std::move(*r);
+}
+
+// The visitor of apply(): one overload per event type, each naming the read models it feeds.
+struct record_applier {
+    store::impl& s;
+    write_set& w;
+    const events::envelope& e;
+    std::span<const std::uint8_t> bytes;
+
+    result<void> operator()(const events::AgencyCreated&) { return s.apply_agency(w, e); }
+    result<void> operator()(const events::AgencySettingsChanged&) { return s.apply_agency(w, e); }
+    result<void> operator()(const events::LocationAdded& l) {
+        w.put(s.agencies, keys::make("l", e.agency_id, l.location_id),
+              json::serialize(json::object{{"id", l.location_id}, {"name", l.name}, {"address", l.address}}));
+        return s.apply_agency(w, e);
+    }
+    result<void> operator()(const events::ProgramAdded& p) {
+        w.put(s.agencies, keys::make("p", e.agency_id, p.program_id),
+              json::serialize(json::object{{"id", p.program_id}, {"name", p.name}}));
+        return s.apply_agency(w, e);
+    }
+    result<void> operator()(const events::StaffCreated&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::StaffProfileUpdated&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::RoleAssigned&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::StaffTypeSet&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::StaffLocationsSet&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::StaffProgramsSet&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::ModulePermissionGranted&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::ModulePermissionRevoked&) { return s.apply_staff(w, e, bytes); }
+    result<void> operator()(const events::StaffDeactivated&) { return s.apply_staff(w, e, bytes); }
+};
+
+}  // namespace
+
+result<void> store::impl::apply_agency(write_set& w, const events::envelope& e) {
+    const auto key = keys::make("a", e.agency_id);
+    auto old = read_json(agencies, key);
+    if (!old) return std::unexpected(old.error());
+    std::optional<json::object> view = *old;
+    agency_settings::evolve(view, e);
+    if (!view) return {};
+    const auto old_slug = *old ? ascii_lower(str_of(**old, "slug")) : std::string();
+    const auto new_slug = ascii_lower(str_of(*view, "slug"));
+    if (old_slug != new_slug && !old_slug.empty()) w.del(agencies, keys::make("s", old_slug));
+    if (!new_slug.empty()) w.put(agencies, keys::make("s", new_slug), e.agency_id);
+    w.put(agencies, key, json::serialize(*view));
+    return {};
+}
+
+result<void> store::impl::apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
+    const auto key = keys::make(e.agency_id, e.aggregate_id);
+    auto old = read_json(staff, key);
+    if (!old) return std::unexpected(old.error());
+    std::optional<json::object> view = *old;
+    staff_directory::evolve(view, e);
+
+    if (view) {
+        const auto before = *old ? staff_directory::index_keys(e.agency_id, **old) : std::set<std::string>{};
+        const auto after = staff_directory::index_keys(e.agency_id, *view);
+        for (const auto& k : before)
+            if (!after.contains(k)) w.del(staff_index, k);
+        for (const auto& k : after)
+            if (!before.contains(k)) w.put(staff_index, k, "");
+        w.put(staff, key, json::serialize(*view));
+    }
+
+    // The agency's founding admin (the first org_admin created in it) is part of the agency view:
+    // agency creation decides AgencyCreated and then the admin's StaffCreated.
+    if (view && !*old && std::holds_alternative<events::StaffCreated>(e.data) && str_of(*view, "role") == "org_admin") {
+        const auto akey = keys::make("a", e.agency_id);
+        auto agency = read_json(agencies, akey);
+        if (!agency) return std::unexpected(agency.error());
+        if (*agency && str_of(**agency, "admin_staff_id").empty()) {
+            (**agency)["admin_staff_id"] = e.aggregate_id;
+            w.put(agencies, akey, json::serialize(**agency));
+        }
+    }
+
+    // The history keeps every event of the staff member, also one that came before StaffCreated.
+    keys::tuple hk;
+    hk.add(e.agency_id).add(e.aggregate_id).raw(keys::be64(e.aggregate_version)).raw(keys::be64(e.sequence));
+    w.put(staff_events, hk.str(),
+          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    return {};
+}
+
+// ---------------------------------------------------------------- open / close
+
+store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+store::~store() = default;
+
+result<std::unique_ptr<store>> store::open(const std::string& dir) {
+    rocksdb::Options opts;
+    opts.create_if_missing = true;
+    opts.create_missing_column_families = true;
+
+    // Open every family the directory already has (a newer layout may have added some) plus ours.
+    std::vector<std::string> names;
+    auto listed = rocksdb::DB::ListColumnFamilies(opts, dir, &names);
+    if (!listed.ok()) {
+        listed.PermitUncheckedError();  // a new directory has no families yet
+        names.clear();
+    }
+    if (std::find(names.begin(), names.end(), rocksdb::kDefaultColumnFamilyName) == names.end())
+        names.insert(names.begin(), rocksdb::kDefaultColumnFamilyName);
+    for (const char* n : cf_names)
+        if (std::find(names.begin(), names.end(), n) == names.end()) names.emplace_back(n);
+
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions(opts));
+
+    auto p = std::make_unique<impl>();
+    auto s = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, descriptors, &p->handles, &p->db);
+    if (!s.ok()) return fail(errc::internal, status_text(("open " + dir).c_str(), s));
+
+    auto handle = [&](std::string_view name) {
+        for (std::size_t i = 0; i < names.size(); ++i)
+            if (names[i] == name) return p->handles[i];
+        return static_cast<rocksdb::ColumnFamilyHandle*>(nullptr);
+    };
+    p->meta = handle(rocksdb::kDefaultColumnFamilyName);
+    p->offsets = handle("offsets");
+    p->agencies = handle("agencies");
+    p->staff = handle("staff");
+    p->staff_index = handle("staff_index");
+    p->staff_events = handle("staff_events");
+    p->quarantine = handle("quarantine");
+    p->local = handle("local");
+
+    auto fmt = p->read(p->meta, "format");
+    if (!fmt) return std::unexpected(fmt.error());
+    if (!*fmt) {
+        write_set w;
+        w.put(p->meta, "format", format_version);
+        if (auto r = w.write(*p->db); !r) return std::unexpected(r.error());
+    } else if (**fmt != format_version) {
+        return fail(errc::internal, "projections store in " + dir + " has layout " + **fmt + ", this build reads " +
+                                        std::string(format_version) + ": rebuild it from the topic");
+    }
+    return std::unique_ptr<store>(new store(std::move(p)));
+}
+
+// ---------------------------------------------------------------- consumer side
+
+result<apply_outcome> store::apply(int partition, std::int64_t offset, std::span<const std::uint8_t> value,
+                                   micros now) {
+    std::lock_guard lock(impl_->write_mu);
+    auto next = impl_->stored_offset(partition);
+    if (!next) return std::unexpected(next.error());
+    if (offset < *next) return apply_outcome::skipped_duplicate;
+
+    write_set w;
+    auto env = decode_aligned(value);
+    if (!env) {
+        json::object q{{"partition", partition},
+                       {"offset", offset},
+                       {"reason", env.error().detail},
+                       {"at", now}};
+        w.put(impl_->quarantine, keys::be32(static_cast<std::uint32_t>(partition)) +
+                                     keys::be64(static_cast<std::uint64_t>(offset)),
+              json::serialize(q));
+        impl_->put_offset(w, partition, offset + 1);
+        if (auto r = w.write(*impl_->db); !r) return std::unexpected(r.error());
+        return apply_outcome::quarantined;
+    }
+
+    try {
+        auto r = std::visit(record_applier{*impl_, w, *env, value}, env->data);
+        if (!r) return std::unexpected(r.error());
+    } catch (const std::exception& ex) {
+        // Nothing was written: the batch is dropped, the offset does not move.
+        return fail(errc::internal, std::string("applying partition ") + std::to_string(partition) + " offset " +
+                                        std::to_string(offset) + ": " + ex.what());
+    }
+    impl_->put_offset(w, partition, offset + 1);
+    if (auto r = w.write(*impl_->db); !r) return std::unexpected(r.error());
+    impl_->applied.fetch_add(1, std::memory_order_relaxed);
+    return apply_outcome::applied;
+}
+
+result<void> store::advance(int partition, std::int64_t next_offset) {
+    std::lock_guard lock(impl_->write_mu);
+    auto cur = impl_->stored_offset(partition);
+    if (!cur) return std::unexpected(cur.error());
+    if (next_offset <= *cur) return {};
+    write_set w;
+    impl_->put_offset(w, partition, next_offset);
+    return w.write(*impl_->db);
+}
+
+std::int64_t store::next_offset(int partition) const { return or_throw(impl_->stored_offset(partition)); }
+
+// ---------------------------------------------------------------- agency queries
+
+std::optional<std::string> store::agency_id_by_slug(const std::string& slug) const {
+    return or_throw(impl_->read(impl_->agencies, keys::make("s", ascii_lower(slug))));
+}
+
+std::optional<json::object> store::agency(const std::string& agency_id) const {
+    return or_throw(impl_->read_json(impl_->agencies, keys::make("a", agency_id)));
+}
+
+namespace {
+json::array scan_objects(const store::impl& s, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix) {
+    json::array out;
+    bool corrupt = false;
+    or_throw(s.scan(cf, prefix, [&](std::string_view, std::string_view v) {
+        auto o = parse_object(v);
+        if (!o) return !(corrupt = true);
+        out.emplace_back(std::move(*o));
+        return true;
+    }));
+    if (corrupt) throw store_error("corrupt JSON value in the projections store");
+    return out;
+}
+}  // namespace
+
+json::array store::locations(const std::string& agency_id) const {
+    return scan_objects(*impl_, impl_->agencies, keys::make("l", agency_id));
+}
+
+json::array store::programs(const std::string& agency_id) const {
+    return scan_objects(*impl_, impl_->agencies, keys::make("p", agency_id));
+}
+
+// ---------------------------------------------------------------- staff queries
+
+std::optional<json::object> store::staff(const std::string& agency_id, const std::string& staff_id) const {
+    return or_throw(impl_->read_json(impl_->staff, keys::make(agency_id, staff_id)));
+}
+
+std::optional<std::string> store::staff_id_by_username(const std::string& agency_id,
+                                                       const std::string& username) const {
+    const auto prefix = keys::make(staff_directory::index_kind::username, agency_id, ascii_lower(username));
+    std::optional<std::string> id;
+    or_throw(impl_->scan(impl_->staff_index, prefix, [&](std::string_view k, std::string_view) {
+        if (auto parts = keys::parse(k.substr(prefix.size())); parts && parts->size() == 1) id = (*parts)[0];
+        return false;
+    }));
+    return id;
+}
+
+namespace {
+
+// Walks the staff whose order suffix is in every one of the sorted index ranges `prefixes`
+// (leapfrog intersection: each range is ordered by (username, id), so the walk seeks every
+// iterator to the largest suffix any of them is at, and emits a suffix when all agree). The most
+// selective index bounds the work. Starts strictly after `after` when given; stops when emit
+// returns false.
+template <class Emit>
+result<void> intersect(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap,
+                       const std::vector<std::string>& prefixes, const std::optional<std::string>& after,
+                       Emit&& emit) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    std::vector<std::unique_ptr<rocksdb::Iterator>> its;
+    for (std::size_t i = 0; i < prefixes.size(); ++i) its.emplace_back(db.NewIterator(ro, cf));
+
+    auto check = [&]() -> result<void> {
+        for (auto& it : its)
+            if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+        return {};
+    };
+    // The first suffix >= target (> target when exclusive) in range i, or nullopt at its end.
+    auto seek = [&](std::size_t i, const std::string& target, bool exclusive) -> std::optional<std::string> {
+        std::string k = prefixes[i] + target;
+        if (exclusive) k.push_back('\0');  // no (username, id) suffix lies between target and this
+        its[i]->Seek(k);
+        if (!its[i]->Valid()) return std::nullopt;
+        auto key = its[i]->key().ToStringView();
+        if (!key.starts_with(prefixes[i])) return std::nullopt;
+        return std::string(key.substr(prefixes[i].size()));
+    };
+
+    std::string target = after.value_or("");
+    bool exclusive = after.has_value();
+    for (;;) {
+        std::string highest;
+        bool agree = true;
+        for (std::size_t i = 0; i < its.size(); ++i) {
+            auto s = seek(i, target, exclusive);
+            if (!s) return check();
+            if (i > 0 && *s != highest) agree = false;
+            if (i == 0 || *s > highest) highest = std::move(*s);
+        }
+        if (agree) {
+            if (!emit(highest)) return check();
+            exclusive = true;
+        } else {
+            exclusive = false;
+        }
+        target = std::move(highest);
+    }
+}
+
+}  // namespace
+
+result<page> store::list_staff(const std::string& agency_id, const staff_filter& f, int limit,
+                               const std::optional<std::string>& cursor) const {
+    if (limit < 1 || limit > 500) return fail(error::validation("limit", "must be between 1 and 500"));
+    std::optional<std::string> after;
+    if (cursor) {
+        auto raw = keys::base64url_decode(*cursor);
+        auto parts = raw ? keys::parse(*raw) : std::nullopt;
+        if (!parts || parts->size() != 2) return fail(errc::malformed, "the cursor is not one this server gave out");
+        after = std::move(*raw);
+    }
+
+    rocksdb::ManagedSnapshot snapshot(impl_->db);
+    const auto* snap = snapshot.snapshot();
+    const auto q_words = f.q ? staff_directory::query_words(*f.q) : std::vector<std::string>{};
+
+    page out;
+    std::string last;
+    std::optional<error> failure;
+    // Index entries are candidates; the view decides (every filter is checked on it).
+    auto emit = [&](const std::string& suffix) -> bool {
+        auto parts = keys::parse(suffix);
+        if (!parts || parts->size() != 2) return true;
+        auto view = impl_->read_json(impl_->staff, keys::make(agency_id, (*parts)[1]), snap);
+        if (!view) {
+            failure = view.error();
+            return false;
+        }
+        if (!*view || !staff_directory::matches(**view, f, q_words)) return true;
+        if (out.items.size() == static_cast<std::size_t>(limit)) {
+            out.next_cursor = keys::base64url_encode(last);
+            return false;
+        }
+        out.items.emplace_back(std::move(**view));
+        last = suffix;
+        return true;
+    };
+
+    if (!q_words.empty()) {
+        // Name search: the staff having, for every word, a token starting with it. Token ranges
+        // are ordered by token, not username, so the (usually small) matches are collected.
+        std::optional<std::set<std::string>> found;
+        const auto base = keys::make(staff_directory::index_kind::name_token, agency_id);
+        for (const auto& w : q_words) {
+            std::set<std::string> hits;
+            auto r = impl_->scan(
+                impl_->staff_index, base + keys::escape(w),
+                [&](std::string_view k, std::string_view) {
+                    auto parts = keys::parse(k.substr(base.size()));
+                    if (parts && parts->size() == 3 && (!found || found->contains(keys::make((*parts)[1], (*parts)[2]))))
+                        hits.insert(keys::make((*parts)[1], (*parts)[2]));
+                    return true;
+                },
+                snap);
+            if (!r) return std::unexpected(r.error());
+            found = std::move(hits);
+        }
+        for (auto it = after ? found->upper_bound(*after) : found->begin(); it != found->end(); ++it)
+            if (!emit(*it)) break;
+    } else {
+        std::vector<std::string> prefixes;
+        using namespace staff_directory;
+        if (f.role) prefixes.push_back(keys::make(index_kind::role, agency_id, *f.role));
+        if (f.type) prefixes.push_back(keys::make(index_kind::type, agency_id, *f.type));
+        if (f.location_id) prefixes.push_back(keys::make(index_kind::location, agency_id, *f.location_id));
+        if (f.program_id) prefixes.push_back(keys::make(index_kind::program, agency_id, *f.program_id));
+        if (f.active) prefixes.push_back(keys::make(index_kind::active, agency_id, *f.active ? "1" : "0"));
+        if (prefixes.empty()) prefixes.push_back(keys::make(index_kind::username, agency_id));
+        auto r = intersect(*impl_->db, impl_->staff_index, snap, prefixes, after, emit);
+        if (!r) return std::unexpected(r.error());
+    }
+    if (failure) return fail(*failure);
+    return out;
+}
+
+json::array store::staff_history(const std::string& agency_id, const std::string& staff_id) const {
+    json::array out;
+    std::optional<std::string> corrupt;
+    or_throw(impl_->scan(impl_->staff_events, keys::make(agency_id, staff_id),
+                         [&](std::string_view, std::string_view v) {
+                             auto e = decode_stored(v);
+                             if (!e) return !(corrupt = e.error().detail);
+                             out.emplace_back(events::listing_json(*e));
+                             return true;
+                         }));
+    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
+    return out;
+}
+
+std::optional<json::object> store::staff_as_of(const std::string& agency_id, const std::string& staff_id,
+                                               micros as_of) const {
+    std::optional<json::object> view;
+    std::optional<std::string> corrupt;
+    or_throw(impl_->scan(impl_->staff_events, keys::make(agency_id, staff_id),
+                         [&](std::string_view, std::string_view v) {
+                             auto e = decode_stored(v);
+                             if (!e) return !(corrupt = e.error().detail);
+                             if (e->occurred_at <= as_of) staff_directory::evolve(view, *e);
+                             return true;
+                         }));
+    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
+    return view;
+}
+
+// ---------------------------------------------------------------- quarantine, metrics
+
+std::vector<quarantined_record> store::quarantined() const {
+    std::vector<quarantined_record> out;
+    or_throw(impl_->scan(impl_->quarantine, "", [&](std::string_view, std::string_view v) {
+        if (auto o = parse_object(v)) {
+            quarantined_record q;
+            q.partition = static_cast<int>(o->at("partition").to_number<std::int64_t>());
+            q.offset = o->at("offset").to_number<std::int64_t>();
+            q.reason = str_of(*o, "reason");
+            q.at = o->at("at").to_number<std::int64_t>();
+            out.push_back(std::move(q));
+        }
+        return true;
+    }));
+    return out;
+}
+
+result<std::size_t> store::staff_index_problems() const {
+    rocksdb::ManagedSnapshot snapshot(impl_->db);
+    const auto* snap = snapshot.snapshot();
+    std::set<std::string> expected;
+    std::size_t problems = 0;
+    auto r = impl_->scan(
+        impl_->staff, "",
+        [&](std::string_view k, std::string_view v) {
+            auto parts = keys::parse(k);
+            auto view = parse_object(v);
+            if (!parts || parts->size() != 2 || !view) {
+                ++problems;  // a view that cannot be read cannot be indexed
+                return true;
+            }
+            expected.merge(staff_directory::index_keys((*parts)[0], *view));
+            return true;
+        },
+        snap);
+    if (!r) return std::unexpected(r.error());
+    r = impl_->scan(
+        impl_->staff_index, "",
+        [&](std::string_view k, std::string_view) {
+            if (expected.erase(std::string(k)) == 0) ++problems;  // stale entry
+            return true;
+        },
+        snap);
+    if (!r) return std::unexpected(r.error());
+    return problems + expected.size();  // + missing entries
+}
+
+std::uint64_t store::applied_count() const { return impl_->applied.load(std::memory_order_relaxed); }
+
+// ---------------------------------------------------------------- local state
+
+result<void> store::put_local(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) {
+    std::lock_guard lock(impl_->write_mu);
+    write_set w;
+    const auto prefix = keys::make(ns);
+    for (const auto& [k, v] : kvs) w.put(impl_->local, prefix + k, v);
+    return w.write(*impl_->db);
+}
+
+std::vector<std::pair<std::string, std::string>> store::scan_local(const std::string& ns,
+                                                                   const std::string& prefix) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    const auto ns_prefix = keys::make(ns);
+    or_throw(impl_->scan(impl_->local, ns_prefix + prefix, [&](std::string_view k, std::string_view v) {
+        out.emplace_back(std::string(k.substr(ns_prefix.size())), std::string(v));
+        return true;
+    }));
+    return out;
+}
+
+std::optional<std::string> store::get_local(const std::string& ns, const std::string& key) const {
+    return or_throw(impl_->read(impl_->local, keys::make(ns) + key));
+}
+
+}  // namespace carelog::projections

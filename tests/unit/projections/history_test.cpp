@@ -1,0 +1,87 @@
+// A staff member's history (event listings, oldest first) and their state as of a time.
+#include "projection_fixture.hpp"
+
+using namespace carelog;
+using namespace carelog::projections;
+using namespace carelog::projections::testing;
+
+TEST_CASE("staff history: the staff member's events, oldest first, as event listings", "[projections][history]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    feeder f{db.get()};
+    const auto a = uuid(1), todd = uuid(100), ann = uuid(101);
+    f.agency_event(a, agency_created("A", "a"));
+    f.push(a, todd, staff_created("Todd", "Jones", "tjones", "therapist"));
+    f.push(a, ann, staff_created("Ann", "Lee", "alee", "therapist"));
+    f.push(a, todd, RoleAssigned{"biller"});
+    f.agency_event(a, LocationAdded{uuid(11), "Main", ""});
+    f.push(a, todd, StaffLocationsSet{{uuid(11)}});
+    f.push(a, todd, StaffDeactivated{"left"});
+
+    auto h = db->staff_history(a, todd);
+    REQUIRE(h.size() == 4);
+    std::vector<std::string> types;
+    for (const auto& e : h) types.emplace_back(e.as_object().at("event_type").as_string());
+    CHECK(types == std::vector<std::string>{"StaffCreated", "RoleAssigned", "StaffLocationsSet", "StaffDeactivated"});
+
+    const auto& first = h[0].as_object();
+    CHECK(first.at("aggregate_type").as_string() == "Staff");
+    CHECK(first.at("aggregate_id").as_string() == todd);
+    CHECK(first.at("aggregate_version").to_number<int>() == 1);
+    CHECK(first.at("sequence").to_number<int>() == 2);
+    CHECK(first.at("occurred_at").as_string() == format_rfc3339(t0 + 2 * second));
+    CHECK(first.at("actor_id").as_string() == "operator");
+    CHECK(first.at("event_id").is_string());
+    CHECK(first.at("data").as_object().at("username").as_string() == "tjones");
+    CHECK_FALSE(first.at("data").as_object().contains("password_hash"));
+    CHECK(h[1].as_object().at("data") == json::object{{"role", "biller"}});
+    CHECK(h[3].as_object().at("aggregate_version").to_number<int>() == 4);
+    CHECK(h[3].as_object().at("sequence").to_number<int>() == 7);
+
+    CHECK(db->staff_history(a, ann).size() == 1);
+    CHECK(db->staff_history(a, uuid(999)).empty());
+}
+
+TEST_CASE("staff as of: the view at a time folds the events up to it", "[projections][history]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    feeder f{db.get()};
+    const auto a = uuid(1), id = uuid(100);
+    f.agency_event(a, agency_created("A", "a"));
+    f.push(a, id, staff_created("Todd", "Jones", "tjones", "therapist"));
+    const micros created = f.clock;
+    f.push(a, id, ModulePermissionGranted{"messaging"});
+    f.push(a, id, RoleAssigned{"biller"});
+    const micros role_changed = f.clock;
+    StaffProfileUpdated u;
+    u.last_name = "Smith";
+    f.push(a, id, u);
+
+    CHECK_FALSE(db->staff_as_of(a, id, created - 1));
+
+    auto at_creation = db->staff_as_of(a, id, created);  // inclusive
+    REQUIRE(at_creation);
+    CHECK(at_creation->at("role").as_string() == "therapist");
+    CHECK(at_creation->at("version").to_number<int>() == 1);
+    CHECK(at_creation->at("permissions").as_object().at("messaging").as_bool() == false);
+
+    auto before_change = db->staff_as_of(a, id, role_changed - 1);
+    REQUIRE(before_change);
+    CHECK(before_change->at("role").as_string() == "therapist");
+    CHECK(before_change->at("permissions").as_object().at("messaging").as_bool());
+    CHECK(before_change->at("version").to_number<int>() == 2);
+
+    auto after_change = db->staff_as_of(a, id, role_changed);
+    REQUIRE(after_change);
+    CHECK(after_change->at("role").as_string() == "biller");
+    CHECK(after_change->at("last_name").as_string() == "Jones");
+
+    // As of now it is exactly the current view: one code path builds both.
+    auto now = db->staff_as_of(a, id, f.clock + 1000 * second);
+    REQUIRE(now);
+    CHECK(*now == *db->staff(a, id));
+    check_indexes(*db);
+
+    CHECK_FALSE(db->staff_as_of(a, uuid(999), f.clock));
+    CHECK_FALSE(db->staff_as_of(uuid(2), id, f.clock));
+}

@@ -1,0 +1,38 @@
+// The node's local state: opaque blobs under namespaces, beside the read models.
+#include "projection_fixture.hpp"
+
+using namespace carelog;
+using namespace carelog::projections;
+using namespace carelog::projections::testing;
+
+using kvs = std::vector<std::pair<std::string, std::string>>;
+
+TEST_CASE("local state: blobs are stored, scanned by prefix and kept apart by namespace", "[projections][local]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    REQUIRE(db->put_local("snapshots", {{"p/0/offset", "17"}, {"p/0/agency/a", "blob-a"}, {"p/1/offset", "3"}}));
+    REQUIRE(db->put_local("snap", {{"shots/p/0/offset", "other namespace"}}));
+    const std::string binary("\x00\xff\x01", 3);
+    REQUIRE(db->put_local("snapshots", {{"bin", binary}}));
+
+    CHECK(db->get_local("snapshots", "p/0/offset") == "17");
+    CHECK(db->get_local("snapshots", "bin") == binary);
+    CHECK_FALSE(db->get_local("snapshots", "p/9/offset"));
+    CHECK_FALSE(db->get_local("other", "p/0/offset"));
+    CHECK(db->get_local("snap", "shots/p/0/offset") == "other namespace");
+
+    CHECK(db->scan_local("snapshots", "p/0/") == kvs{{"p/0/agency/a", "blob-a"}, {"p/0/offset", "17"}});
+    CHECK(db->scan_local("snapshots", "") ==
+          kvs{{"bin", binary}, {"p/0/agency/a", "blob-a"}, {"p/0/offset", "17"}, {"p/1/offset", "3"}});
+    CHECK(db->scan_local("snap", "") == kvs{{"shots/p/0/offset", "other namespace"}});
+    CHECK(db->scan_local("nothing", "").empty());
+
+    // Overwrite, and it all survives a restart.
+    REQUIRE(db->put_local("snapshots", {{"p/0/offset", "18"}}));
+    db.reset();
+    db = open_store(dir);
+    CHECK(db->get_local("snapshots", "p/0/offset") == "18");
+    CHECK(db->scan_local("snapshots", "p/").size() == 3);
+    // Local state is not a read model: it moves no offset.
+    CHECK(db->next_offset(0) == 0);
+}
