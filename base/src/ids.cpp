@@ -1,6 +1,7 @@
 // UUIDv7 generation, clock, RFC 3339 formatting and parsing.
 #include "carelog/base/ids.hpp"
 
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include <chrono>
@@ -49,6 +50,26 @@ std::string random_ids::next_uuid() {
     return out;
 }
 
+std::string uuid_v5(std::string_view name) {
+    // carelog's namespace UUID: 6f1c0b7e-5a0d-4c8e-9b51-7d3f2a9c4e10
+    static const unsigned char ns[16] = {0x6f, 0x1c, 0x0b, 0x7e, 0x5a, 0x0d, 0x4c, 0x8e,
+                                         0x9b, 0x51, 0x7d, 0x3f, 0x2a, 0x9c, 0x4e, 0x10};
+    std::string input(reinterpret_cast<const char*>(ns), 16);
+    input.append(name);
+    unsigned char h[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), h);
+    h[6] = static_cast<unsigned char>((h[6] & 0x0F) | 0x50);
+    h[8] = static_cast<unsigned char>((h[8] & 0x3F) | 0x80);
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+        out.push_back(hex[h[i] >> 4]);
+        out.push_back(hex[h[i] & 0xF]);
+    }
+    return out;
+}
+
 std::string format_rfc3339(micros t) {
     std::time_t secs = static_cast<std::time_t>(t / 1000000);
     long frac = static_cast<long>(t % 1000000);
@@ -80,7 +101,10 @@ bool parse_rfc3339(std::string_view s, micros& out) {
         (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, m) ||
         s[16] != ':' || !digits(17, 2, sec))
         return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return false;
+    if (M < 1 || M > 12 || D < 1 || h > 23 || m > 59 || sec > 60) return false;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (D > mdays[M - 1] + (M == 2 && leap ? 1 : 0)) return false;
     std::size_t pos = 19;
     long frac = 0;
     if (pos < s.size() && s[pos] == '.') {

@@ -31,10 +31,12 @@ struct location {
     std::string id;
     std::string name;
     std::string address;
+    bool operator==(const location&) const = default;
 };
 struct program {
     std::string id;
     std::string name;
+    bool operator==(const program&) const = default;
 };
 
 struct staff_state {
@@ -43,6 +45,7 @@ struct staff_state {
     events::StaffCreated profile;  // current values (role/type/locations/programs kept up to date here too)
     std::set<std::string> permissions;
     bool active = true;
+    bool operator==(const staff_state&) const = default;
 };
 
 struct agency_state {
@@ -56,6 +59,7 @@ struct agency_state {
     std::unordered_map<std::string, staff_state> staff;
     // lower-case username -> staff id; never shrinks (usernames are unique forever)
     std::unordered_map<std::string, std::string> usernames;
+    bool operator==(const agency_state&) const = default;
 };
 
 // ---- commands (ids and hashes are made by the caller, so decide stays pure) ----

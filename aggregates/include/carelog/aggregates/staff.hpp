@@ -65,6 +65,13 @@ struct deactivate_staff {
 // Each yields the events to append (possibly none when nothing changes) or an error:
 // not_found for an unknown staff id, conflict for a deactivated one or a taken username,
 // validation (with field errors) for bad values.
+// Choices where SPEC §1 is silent:
+// - location_ids/program_ids are sets: repeated ids are dropped and the stored list is sorted, so
+//   the same set in another order is no change (no event).
+// - the agency's last active org_admin can neither lose the role nor be deactivated (409): the
+//   agency would have nobody left to administer it.
+// - a deactivated staff member refuses every command (409), even one that would change nothing.
+// - an explicit `username` that is empty (after trimming) lets the rule choose.
 result<std::vector<events::decided_event>> decide(const agency_state& s, const create_staff& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const update_staff_profile& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const assign_role& c);

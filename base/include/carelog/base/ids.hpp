@@ -33,6 +33,10 @@ using event_id = strong_id<struct event_id_tag>;
 // True for canonical lower-case 8-4-4-4-12 hex UUID text.
 bool is_uuid(std::string_view s) noexcept;
 
+// Name-based UUID (RFC 4122 version 5, SHA-1) in carelog's namespace. An agency's id is derived
+// from its slug, so two requests for one slug land on one partition and its writer refuses the second.
+std::string uuid_v5(std::string_view name);
+
 // Microseconds since the Unix epoch, UTC.
 using micros = std::int64_t;
 

@@ -1,0 +1,202 @@
+// agency_state <-> JSON for the writer's local snapshots. Every field of the state is written, so
+// from_json(to_json(s)) == s; a snapshot that does not parse is refused (the writer then replays
+// the agency from the log instead of trusting half a state).
+#include "carelog/aggregates/snapshot.hpp"
+
+#include <boost/json.hpp>
+
+namespace carelog::aggregates {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::int64_t snapshot_format = 1;
+
+json::array to_array(const strings& v) {
+    json::array a;
+    for (const auto& x : v) a.emplace_back(x);
+    return a;
+}
+template <class T>
+void put(json::object& o, const char* k, const std::optional<T>& v) {
+    if (v) o[k] = json::value_from(*v);
+}
+void put(json::object& o, const char* k, const std::optional<strings>& v) {
+    if (v) o[k] = to_array(*v);
+}
+
+json::object settings_json(const events::Settings& s) {
+    json::object o;
+    put(o, "name", s.name);
+    put(o, "client_portal_enabled", s.client_portal_enabled);
+    put(o, "messaging_enabled", s.messaging_enabled);
+    put(o, "password_min_length", s.password_min_length);
+    put(o, "password_require_upper", s.password_require_upper);
+    put(o, "password_require_lower", s.password_require_lower);
+    put(o, "password_require_digit", s.password_require_digit);
+    put(o, "password_require_symbol", s.password_require_symbol);
+    put(o, "password_disallow_username", s.password_disallow_username);
+    put(o, "lockout_threshold", s.lockout_threshold);
+    put(o, "lockout_minutes", s.lockout_minutes);
+    put(o, "session_idle_minutes", s.session_idle_minutes);
+    put(o, "password_expiry_days", s.password_expiry_days);
+    put(o, "mfa_required_roles", s.mfa_required_roles);
+    put(o, "services", s.services);
+    return o;
+}
+
+json::object profile_json(const events::StaffCreated& p) {
+    json::array phones;
+    for (const auto& ph : p.phones) phones.emplace_back(json::object{{"kind", ph.kind}, {"number", ph.number}});
+    return json::object{{"first_name", p.first_name},
+                        {"middle_name", p.middle_name},
+                        {"last_name", p.last_name},
+                        {"gender", p.gender},
+                        {"position", p.position},
+                        {"email", p.email},
+                        {"username", p.username},
+                        {"role", p.role},
+                        {"staff_type", p.staff_type},
+                        {"location_ids", to_array(p.location_ids)},
+                        {"program_ids", to_array(p.program_ids)},
+                        {"hire_date", p.hire_date},
+                        {"phones", std::move(phones)},
+                        {"npi", p.npi},
+                        {"supervisor_id", p.supervisor_id},
+                        {"require_password_change", p.require_password_change},
+                        {"password_hash", p.password_hash}};
+}
+
+// ---- reading: throws on any shape error; the public function turns that into an error value ----
+
+std::string str(const json::object& o, const char* k) { return std::string(o.at(k).as_string()); }
+bool boolean(const json::object& o, const char* k) { return o.at(k).as_bool(); }
+std::uint64_t u64(const json::object& o, const char* k) { return json::value_to<std::uint64_t>(o.at(k)); }
+strings strs(const json::value& v) {
+    strings out;
+    for (const auto& x : v.as_array()) out.emplace_back(x.as_string());
+    return out;
+}
+template <class T>
+void get(const json::object& o, const char* k, std::optional<T>& out) {
+    if (auto* v = o.if_contains(k); v && !v->is_null()) out = json::value_to<T>(*v);
+}
+void get(const json::object& o, const char* k, std::optional<strings>& out) {
+    if (auto* v = o.if_contains(k); v && !v->is_null()) out = strs(*v);
+}
+
+events::Settings settings_from(const json::object& o) {
+    events::Settings s;
+    get(o, "name", s.name);
+    get(o, "client_portal_enabled", s.client_portal_enabled);
+    get(o, "messaging_enabled", s.messaging_enabled);
+    get(o, "password_min_length", s.password_min_length);
+    get(o, "password_require_upper", s.password_require_upper);
+    get(o, "password_require_lower", s.password_require_lower);
+    get(o, "password_require_digit", s.password_require_digit);
+    get(o, "password_require_symbol", s.password_require_symbol);
+    get(o, "password_disallow_username", s.password_disallow_username);
+    get(o, "lockout_threshold", s.lockout_threshold);
+    get(o, "lockout_minutes", s.lockout_minutes);
+    get(o, "session_idle_minutes", s.session_idle_minutes);
+    get(o, "password_expiry_days", s.password_expiry_days);
+    get(o, "mfa_required_roles", s.mfa_required_roles);
+    get(o, "services", s.services);
+    return s;
+}
+
+events::StaffCreated profile_from(const json::object& o) {
+    events::StaffCreated p;
+    p.first_name = str(o, "first_name");
+    p.middle_name = str(o, "middle_name");
+    p.last_name = str(o, "last_name");
+    p.gender = str(o, "gender");
+    p.position = str(o, "position");
+    p.email = str(o, "email");
+    p.username = str(o, "username");
+    p.role = str(o, "role");
+    p.staff_type = str(o, "staff_type");
+    p.location_ids = strs(o.at("location_ids"));
+    p.program_ids = strs(o.at("program_ids"));
+    p.hire_date = str(o, "hire_date");
+    for (const auto& ph : o.at("phones").as_array()) {
+        const auto& po = ph.as_object();
+        p.phones.push_back({str(po, "kind"), str(po, "number")});
+    }
+    p.npi = str(o, "npi");
+    p.supervisor_id = str(o, "supervisor_id");
+    p.require_password_change = boolean(o, "require_password_change");
+    p.password_hash = str(o, "password_hash");
+    return p;
+}
+
+}  // namespace
+
+json::value to_json(const agency_state& s) {
+    json::array locations, programs, staff;
+    for (const auto& [id, l] : s.locations)
+        locations.emplace_back(json::object{{"id", l.id}, {"name", l.name}, {"address", l.address}});
+    for (const auto& [id, p] : s.programs) programs.emplace_back(json::object{{"id", p.id}, {"name", p.name}});
+    for (const auto& [id, st] : s.staff) {
+        json::array perms;
+        for (const auto& p : st.permissions) perms.emplace_back(p);
+        staff.emplace_back(json::object{{"id", st.id},
+                                        {"version", st.version},
+                                        {"active", st.active},
+                                        {"permissions", std::move(perms)},
+                                        {"profile", profile_json(st.profile)}});
+    }
+    json::object usernames;
+    for (const auto& [name, id] : s.usernames) usernames[name] = id;
+    return json::object{{"format", snapshot_format},
+                        {"id", s.id},
+                        {"exists", s.exists},
+                        {"version", s.version},
+                        {"slug", s.slug},
+                        {"settings", settings_json(s.settings)},
+                        {"locations", std::move(locations)},
+                        {"programs", std::move(programs)},
+                        {"staff", std::move(staff)},
+                        {"usernames", std::move(usernames)}};
+}
+
+result<agency_state> agency_state_from_json(const json::value& v) {
+    try {
+        const auto& o = v.as_object();
+        if (json::value_to<std::int64_t>(o.at("format")) != snapshot_format)
+            return fail(errc::malformed, "snapshot: unsupported format " + json::serialize(o.at("format")));
+        agency_state s;
+        s.id = str(o, "id");
+        s.exists = boolean(o, "exists");
+        s.version = u64(o, "version");
+        s.slug = str(o, "slug");
+        s.settings = settings_from(o.at("settings").as_object());
+        for (const auto& x : o.at("locations").as_array()) {
+            const auto& lo = x.as_object();
+            location l{str(lo, "id"), str(lo, "name"), str(lo, "address")};
+            s.locations.emplace(l.id, std::move(l));
+        }
+        for (const auto& x : o.at("programs").as_array()) {
+            const auto& po = x.as_object();
+            program p{str(po, "id"), str(po, "name")};
+            s.programs.emplace(p.id, std::move(p));
+        }
+        for (const auto& x : o.at("staff").as_array()) {
+            const auto& so = x.as_object();
+            staff_state st;
+            st.id = str(so, "id");
+            st.version = u64(so, "version");
+            st.active = boolean(so, "active");
+            for (const auto& p : so.at("permissions").as_array()) st.permissions.emplace(p.as_string());
+            st.profile = profile_from(so.at("profile").as_object());
+            s.staff.emplace(st.id, std::move(st));
+        }
+        for (const auto& [name, id] : o.at("usernames").as_object())
+            s.usernames.emplace(std::string(name), std::string(id.as_string()));
+        return s;
+    } catch (const std::exception& e) {
+        return fail(errc::malformed, std::string("snapshot: ") + e.what());
+    }
+}
+
+}  // namespace carelog::aggregates
