@@ -1,0 +1,54 @@
+// Feeds the RocksDB projections from the event topic (read_committed, all partitions assigned to
+// this process, resuming at the offsets stored with the data) and answers read-your-writes waits,
+// readiness and lag.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "carelog/api/command_bus.hpp"
+#include "carelog/kafka/kafka.hpp"
+#include "carelog/projections/store.hpp"
+
+namespace carelog::api {
+
+class projection_runner final : public projection_status {
+public:
+    projection_runner(kafka::config cfg, int partitions, projections::store& store, clock_source& clock);
+    ~projection_runner() override;
+
+    // Opens the consumer at the stored offsets and starts the thread; fails if Kafka is unreachable.
+    result<void> start();
+    void stop();
+
+    result<bool> wait_for(const std::string& token, std::chrono::milliseconds timeout) override;
+    bool ready() const override;
+    std::string metrics_text() const override;
+    // More Prometheus text appended to metrics_text() (the writers' metrics).
+    void set_extra_metrics(std::function<std::string()> f) { extra_metrics_ = std::move(f); }
+
+private:
+    void run();
+
+    kafka::config cfg_;
+    int partitions_;
+    projections::store& store_;
+    clock_source& clock_;
+    std::unique_ptr<kafka::log_reader> reader_;
+    std::vector<std::int64_t> start_hwm_;
+    std::unique_ptr<std::atomic<bool>[]> eof_seen_;
+    std::atomic<bool> ready_{false};
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::uint64_t> applied_{0}, quarantined_{0}, apply_errors_{0};
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::thread thread_;
+    std::function<std::string()> extra_metrics_;
+};
+
+}  // namespace carelog::api

@@ -1,0 +1,32 @@
+// The route table as data: every endpoint's method, path template, auth requirement and the
+// facts /openapi.json is generated from. The table itself (with handlers) lives in router.cpp.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace carelog::api {
+
+enum class auth_kind {
+    none,      // health, metrics, the OpenAPI document
+    operator_key,  // X-Operator-Key only (POST /v1/agencies)
+    agency,    // a principal of the agency named by X-Agency (operator key acting as its first admin)
+};
+
+struct route_info {
+    std::string_view method;          // "GET", "POST", ...
+    std::string_view pattern;         // "/v1/staff/{id}"
+    auth_kind auth;
+    int success_status;               // 200 or 201
+    bool command;                     // submits a command (Idempotency-Key, consistency token out)
+    std::string_view operation_id;
+    std::string_view summary;
+    std::string_view tag;
+    std::string_view request_schema;  // components/schemas name, "" = no body
+    std::string_view response_schema; // components/schemas name, "" = generic object
+    std::string_view query;           // comma-separated query parameter names
+};
+
+std::span<const route_info> route_table() noexcept;
+
+}  // namespace carelog::api

@@ -1,0 +1,146 @@
+// carelogd: the carelog server. Wires the pieces of docs/architecture.md together:
+// topic check -> projections consumer -> partition writers -> HTTP server; SIGTERM stops them in
+// the reverse order, letting in-flight commands finish.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "carelog/api/app.hpp"
+#include "carelog/api/kafka_command_bus.hpp"
+#include "carelog/api/projection_runner.hpp"
+#include "carelog/api/server.hpp"
+#include "carelog/kafka/kafka.hpp"
+#include "carelog/projections/store.hpp"
+
+using namespace carelog;
+
+namespace {
+
+// Retries `f` while it fails with errc::unavailable, up to `limit`; other errors return at once.
+template <class F>
+auto with_retry(const char* what, std::chrono::seconds limit, F f) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        auto r = f();
+        if (r || r.error().code != errc::unavailable || std::chrono::steady_clock::now() > until) return r;
+        spdlog::warn("{}: {} (retrying)", what, r.error().detail);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"carelogd: event-sourced admin core for behavioral-health agencies"};
+    std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
+                data_dir = "var/data", operator_key, smtp_url, public_url, log_level = "info";
+    int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2,
+        worker_threads = 32, start_wait_s = 60;
+    app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
+    app.add_option("--brokers", brokers, "Kafka bootstrap servers")->envname("CARELOG_BROKERS");
+    app.add_option("--topic-prefix", prefix, "prefix of carelog's topics")->envname("CARELOG_TOPIC_PREFIX");
+    app.add_option("--data-dir", data_dir, "RocksDB projections and local state")->envname("CARELOG_DATA_DIR");
+    app.add_option("--operator-key", operator_key, "platform operator key")->envname("CARELOG_OPERATOR_KEY");
+    app.add_option("--smtp-url", smtp_url, "SMTP server for notifications")->envname("CARELOG_SMTP_URL");
+    app.add_option("--public-url", public_url, "public base URL of this server")->envname("CARELOG_PUBLIC_URL");
+    app.add_option("--partitions", partitions, "partitions when creating the event topic")
+        ->envname("CARELOG_PARTITIONS");
+    app.add_option("--replication-factor", replication, "replication factor when creating topics")
+        ->envname("CARELOG_REPLICATION_FACTOR");
+    app.add_option("--min-insync-replicas", min_isr, "min.insync.replicas of created topics")
+        ->envname("CARELOG_MIN_INSYNC_REPLICAS");
+    app.add_option("--kafka-timeout-ms", kafka_timeout_ms, "bounded wait for Kafka before answering 503")
+        ->envname("CARELOG_KAFKA_TIMEOUT_MS");
+    app.add_option("--io-threads", io_threads)->envname("CARELOG_IO_THREADS");
+    app.add_option("--worker-threads", worker_threads)->envname("CARELOG_WORKER_THREADS");
+    app.add_option("--start-wait-s", start_wait_s, "how long to wait for Kafka at start")
+        ->envname("CARELOG_START_WAIT_S");
+    app.add_option("--log-level", log_level)->envname("CARELOG_LOG_LEVEL");
+    CLI11_PARSE(app, argc, argv);
+
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+
+    auto colon = http_addr.rfind(':');
+    if (colon == std::string::npos) {
+        spdlog::critical("CARELOG_HTTP_ADDR must be host:port, got '{}'", http_addr);
+        return 2;
+    }
+    api::server_options sopts;
+    sopts.address = http_addr.substr(0, colon);
+    sopts.port = static_cast<std::uint16_t>(std::stoi(http_addr.substr(colon + 1)));
+    sopts.io_threads = io_threads;
+    sopts.worker_threads = worker_threads;
+    if (public_url.empty()) public_url = "http://" + http_addr;
+    if (operator_key.empty())
+        spdlog::warn("no CARELOG_OPERATOR_KEY: agencies cannot be created and operator requests are refused");
+
+    kafka::config kcfg;
+    kcfg.brokers = brokers;
+    kcfg.topic_prefix = prefix;
+    kcfg.partitions = partitions;
+    kcfg.replication_factor = replication;
+    kcfg.min_insync_replicas = min_isr;
+    kcfg.timeout = std::chrono::milliseconds(kafka_timeout_ms);
+
+    std::filesystem::create_directories(data_dir);
+    auto store = projections::store::open(data_dir + "/store");
+    if (!store) {
+        spdlog::critical("cannot open the projection store in {}: {}", data_dir, store.error().detail);
+        return 2;
+    }
+    // A data dir belongs to one topic: offsets of another topic would skip or repeat events.
+    const std::string topic = kcfg.events_topic();
+    if (auto bound = (*store)->get_local("node", "topic"); bound && *bound != topic) {
+        spdlog::critical("data dir {} holds projections of topic {}, not {}; use another CARELOG_DATA_DIR",
+                         data_dir, *bound, topic);
+        return 2;
+    } else if (!bound) {
+        if (auto r = (*store)->put_local("node", {{"topic", topic}}); !r) {
+            spdlog::critical("cannot write to {}: {}", data_dir, r.error().detail);
+            return 2;
+        }
+    }
+
+    auto n = with_retry("checking the event topic",
+                        std::chrono::seconds(start_wait_s), [&] { return kafka::ensure_topic(kcfg, topic); });
+    if (!n) {
+        spdlog::critical("refusing to start: {}", n.error().detail);
+        return 3;
+    }
+    spdlog::info("event topic {} has {} partitions", topic, *n);
+
+    system_clock clock;
+    random_ids ids;
+    api::projection_runner runner(kcfg, *n, **store, clock);
+    if (auto r = with_retry("starting projections", std::chrono::seconds(start_wait_s), [&] { return runner.start(); });
+        !r) {
+        spdlog::critical("cannot start the projection consumer: {}", r.error().detail);
+        return 3;
+    }
+    api::kafka_command_bus bus(kcfg, *n, **store, clock, ids);
+    runner.set_extra_metrics([&] { return bus.metrics_text(); });
+    bus.start();
+
+    api::metrics m;
+    api::config acfg;
+    acfg.operator_key = operator_key;
+    acfg.public_url = public_url;
+    api::app_context ctx{acfg, bus, runner, **store, clock, ids, m};
+    api::server srv(ctx, sopts);
+    if (auto r = srv.start(); !r) {
+        spdlog::critical("cannot listen on {}: {}", http_addr, r.error().detail);
+        return 2;
+    }
+    spdlog::info("carelogd listening on {}:{} (topic {}, data {})", sopts.address, srv.port(), topic, data_dir);
+    srv.run_until_signal();
+    spdlog::info("stopping: HTTP drained; finishing writers");
+    bus.stop();
+    runner.stop();
+    spdlog::info("carelogd stopped");
+    return 0;
+}

@@ -1,0 +1,69 @@
+// The command path as handlers see it: submit to the bus, answer version + consistency token,
+// replay Idempotency-Key results verbatim; and the read side's X-Consistency-Token wait.
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "carelog/api/request.hpp"
+#include "handlers.hpp"
+
+namespace carelog::api::detail {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+http_response json_response(int status, const json::value& body) {
+    http_response res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = json::serialize(body);
+    res.prepare_payload();
+    return res;
+}
+
+namespace {
+std::string correlation_id(request_context& rc) {
+    if (auto rid = header(rc.req, "X-Request-Id"); rid && !rid->empty() && rid->size() <= 200) {
+        bool printable = true;
+        for (char c : *rid) printable = printable && c > 0x20 && c < 0x7f;
+        if (printable) return std::string(*rid);
+    }
+    return rc.ctx.ids.next_uuid();
+}
+}  // namespace
+
+http_result<http_response> submit_command(request_context& rc, const std::string& agency_id, const std::string& actor,
+                                          const aggregates::command& cmd, int status, json::object extra) {
+    command_meta meta{actor, rc.idempotency_key, correlation_id(rc)};
+    auto r = rc.ctx.commands.submit(agency_id, meta, cmd);
+    if (!r) return std::unexpected(problem(r.error()));
+    json::object body = r->body;
+    if (!r->replayed)
+        for (auto& kv : extra) body[kv.key()] = kv.value();
+    body["version"] = r->version;
+    if (r->consistency_token.empty())
+        body["consistency_token"] = nullptr;
+    else
+        body["consistency_token"] = r->consistency_token;
+    auto res = json_response(status, body);
+    if (!r->consistency_token.empty()) res.set("X-Consistency-Token", r->consistency_token);
+    if (r->replayed) res.set("Idempotent-Replayed", "true");
+    return res;
+}
+
+result<void> await_consistency(app_context& ctx, const http_request& req) {
+    auto token = header(req, "X-Consistency-Token");
+    if (!token) return {};
+    if (token->empty() || token->size() > 512)
+        return fail(errc::malformed, "X-Consistency-Token is not a consistency token");
+    auto applied = ctx.projections_status.wait_for(std::string(*token), ctx.cfg.read_wait);
+    if (!applied) {
+        if (applied.error().code == errc::malformed)
+            return fail(errc::malformed, "X-Consistency-Token is not a consistency token");
+        return std::unexpected(applied.error());
+    }
+    if (!*applied)
+        return fail(errc::unavailable, "the projections have not applied that command yet; retry shortly");
+    return {};
+}
+
+}  // namespace carelog::api::detail

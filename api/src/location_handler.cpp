@@ -1,0 +1,28 @@
+// POST|GET /v1/locations.
+#include "carelog/api/request.hpp"
+#include "handlers.hpp"
+
+namespace carelog::api::detail {
+
+namespace json = boost::json;
+
+http_result<http_response> add_location(request_context& rc) {
+    if (auto ok = require_role(rc.who, {"org_admin", "admin"}); !ok) return std::unexpected(ok.error());
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string name = r.required_string("name");
+    std::string address = r.optional_string("address").value_or("");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    aggregates::add_location cmd{rc.ctx.ids.next_uuid(), name, address};
+    return submit_command(rc, rc.who.agency_id, rc.who.staff_id, cmd, 201,
+                          json::object{{"name", name}, {"address", address}});
+}
+
+http_result<http_response> list_locations(request_context& rc) {
+    query_reader q(rc.url.params());
+    if (auto f = q.finish(); !f) return std::unexpected(f.error());
+    return json_response(200, json::object{{"items", rc.ctx.store.locations(rc.who.agency_id)}, {"next_cursor", nullptr}});
+}
+
+}  // namespace carelog::api::detail

@@ -1,0 +1,287 @@
+// GET /openapi.json: the OpenAPI 3.0 document, generated from the route table (paths, methods,
+// auth, parameters, success status) plus the hand-written schemas of bodies below. A test checks
+// that every route of the table is in it.
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "carelog/api/problem.hpp"
+#include "handlers.hpp"
+
+namespace carelog::api::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+// components/schemas. additionalProperties:false on request bodies: unknown fields are 422.
+constexpr std::string_view schemas_json = R"json({
+  "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
+    "type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"},
+    "errors": {"type": "array", "items": {"type": "object", "required": ["field", "message"], "properties": {
+      "field": {"type": "string"}, "message": {"type": "string"}}}}}},
+  "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
+  "NewAgency": {"type": "object", "additionalProperties": false, "required": ["name", "slug", "admin"], "properties": {
+    "name": {"type": "string"},
+    "slug": {"type": "string", "pattern": "^[a-z0-9-]{3,63}$"},
+    "admin": {"type": "object", "additionalProperties": false, "required": ["first_name", "last_name", "email", "password"],
+      "properties": {"first_name": {"type": "string"}, "last_name": {"type": "string"},
+        "email": {"type": "string", "format": "email"},
+        "password": {"type": "string", "format": "password", "minLength": 12,
+          "description": "Default policy: 12+ characters with upper, lower, digit and symbol, not containing the username"}}}}},
+  "AgencyCreated": {"type": "object", "properties": {
+    "agency_id": {"type": "string", "format": "uuid"}, "slug": {"type": "string"},
+    "admin": {"type": "object", "properties": {"staff_id": {"type": "string", "format": "uuid"}, "username": {"type": "string"}}},
+    "version": {"type": "integer"}, "consistency_token": {"type": "string", "nullable": true}}},
+  "PasswordPolicy": {"type": "object", "additionalProperties": false, "properties": {
+    "min_length": {"type": "integer", "minimum": 8, "maximum": 256}, "require_upper": {"type": "boolean"},
+    "require_lower": {"type": "boolean"}, "require_digit": {"type": "boolean"}, "require_symbol": {"type": "boolean"},
+    "disallow_username": {"type": "boolean"}}},
+  "Lockout": {"type": "object", "additionalProperties": false, "properties": {
+    "threshold": {"type": "integer", "minimum": 1, "maximum": 100}, "minutes": {"type": "integer", "minimum": 1, "maximum": 10080}}},
+  "AgencySettings": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}, "slug": {"type": "string"}, "version": {"type": "integer"},
+    "client_portal_enabled": {"type": "boolean"}, "messaging_enabled": {"type": "boolean"},
+    "password_policy": {"$ref": "#/components/schemas/PasswordPolicy"}, "lockout": {"$ref": "#/components/schemas/Lockout"},
+    "session_idle_minutes": {"type": "integer"}, "password_expiry_days": {"type": "integer", "description": "0 = never"},
+    "mfa_required_roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
+    "services": {"type": "array", "items": {"type": "string"}}}},
+  "SettingsPatch": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {
+    "name": {"type": "string"}, "client_portal_enabled": {"type": "boolean"}, "messaging_enabled": {"type": "boolean"},
+    "password_policy": {"$ref": "#/components/schemas/PasswordPolicy"}, "lockout": {"$ref": "#/components/schemas/Lockout"},
+    "session_idle_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
+    "password_expiry_days": {"type": "integer", "minimum": 0, "maximum": 3650},
+    "mfa_required_roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
+    "services": {"type": "array", "items": {"type": "string"}}}},
+  "CommandResult": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "version": {"type": "integer"},
+    "consistency_token": {"type": "string", "nullable": true, "description": "null when nothing changed"}}},
+  "NewLocation": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
+    "name": {"type": "string"}, "address": {"type": "string"}}},
+  "Location": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}, "address": {"type": "string"}}},
+  "LocationList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Location"}},
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "NewProgram": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": {"type": "string"}}},
+  "Program": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}}},
+  "ProgramList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Program"}},
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "Role": {"type": "string", "enum": ["org_admin", "admin", "biller", "therapist", "scheduler"]},
+  "StaffType": {"type": "string", "enum": ["therapy_counseling", "administration", "administration_time_tracking"]},
+  "Phone": {"type": "object", "additionalProperties": false, "required": ["kind", "number"], "properties": {
+    "kind": {"type": "string"}, "number": {"type": "string"}}},
+  "NewStaff": {"type": "object", "additionalProperties": false,
+    "required": ["first_name", "last_name", "gender", "position", "email", "role", "type"], "properties": {
+    "first_name": {"type": "string"}, "middle_name": {"type": "string"}, "last_name": {"type": "string"},
+    "gender": {"type": "string"}, "position": {"type": "string"}, "email": {"type": "string", "format": "email"},
+    "role": {"$ref": "#/components/schemas/Role"}, "type": {"$ref": "#/components/schemas/StaffType"},
+    "location_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+    "program_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+    "username": {"type": "string", "description": "Only in the rule's shape: first initial [+ middle initial] + last name"},
+    "temporary_password": {"type": "string", "format": "password", "description": "Must satisfy the agency's password policy; generated and returned once when absent"},
+    "require_password_change": {"type": "boolean", "default": true},
+    "hire_date": {"type": "string", "format": "date"},
+    "phones": {"type": "array", "items": {"$ref": "#/components/schemas/Phone"}},
+    "npi": {"type": "string", "pattern": "^[12][0-9]{9}$"},
+    "supervisor_id": {"type": "string", "format": "uuid"}}},
+  "StaffCreated": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "username": {"type": "string"}, "version": {"type": "integer"},
+    "temporary_password": {"type": "string", "description": "Only when generated by the server; shown this once"},
+    "consistency_token": {"type": "string", "nullable": true}}},
+  "Staff": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
+    "first_name": {"type": "string"}, "middle_name": {"type": "string"}, "last_name": {"type": "string"},
+    "gender": {"type": "string"}, "position": {"type": "string"}, "email": {"type": "string"},
+    "role": {"$ref": "#/components/schemas/Role"}, "type": {"$ref": "#/components/schemas/StaffType"},
+    "location_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+    "program_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+    "permissions": {"type": "object", "properties": {"client_portal": {"type": "boolean"}, "messaging": {"type": "boolean"}}},
+    "active": {"type": "boolean"}, "version": {"type": "integer"}, "require_password_change": {"type": "boolean"},
+    "hire_date": {"type": "string"}, "phones": {"type": "array", "items": {"$ref": "#/components/schemas/Phone"}},
+    "npi": {"type": "string"}, "supervisor_id": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "StaffList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Staff"}},
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "StaffProfilePatch": {"type": "object", "additionalProperties": false, "minProperties": 1,
+    "description": "Present fields change; null or \"\" clears middle_name, hire_date, npi, supervisor_id; null clears phones",
+    "properties": {
+    "first_name": {"type": "string"}, "middle_name": {"type": "string", "nullable": true}, "last_name": {"type": "string"},
+    "gender": {"type": "string"}, "position": {"type": "string"}, "email": {"type": "string", "format": "email"},
+    "hire_date": {"type": "string", "format": "date", "nullable": true},
+    "phones": {"type": "array", "nullable": true, "items": {"$ref": "#/components/schemas/Phone"}},
+    "npi": {"type": "string", "nullable": true}, "supervisor_id": {"type": "string", "format": "uuid", "nullable": true}}},
+  "RoleBody": {"type": "object", "additionalProperties": false, "required": ["role"], "properties": {"role": {"$ref": "#/components/schemas/Role"}}},
+  "TypeBody": {"type": "object", "additionalProperties": false, "required": ["type"], "properties": {"type": {"$ref": "#/components/schemas/StaffType"}}},
+  "LocationIdsBody": {"type": "object", "additionalProperties": false, "required": ["location_ids"], "properties": {
+    "location_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}}},
+  "ProgramIdsBody": {"type": "object", "additionalProperties": false, "required": ["program_ids"], "properties": {
+    "program_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}}},
+  "PermissionsBody": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {
+    "client_portal": {"type": "boolean"}, "messaging": {"type": "boolean"}}},
+  "DeactivateBody": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}},
+  "Event": {"type": "object", "properties": {
+    "event_type": {"type": "string"}, "event_id": {"type": "string", "format": "uuid"}, "sequence": {"type": "integer"},
+    "aggregate_type": {"type": "string"}, "aggregate_id": {"type": "string"}, "aggregate_version": {"type": "integer"},
+    "occurred_at": {"type": "string", "format": "date-time"}, "actor_id": {"type": "string"}, "data": {"type": "object"}}},
+  "EventList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+    "next_cursor": {"type": "string", "nullable": true}}}
+})json";
+
+json::object query_param(std::string_view name) {
+    json::object schema;
+    std::string description;
+    if (name == "role") schema = {{"$ref", "#/components/schemas/Role"}};
+    else if (name == "type") schema = {{"$ref", "#/components/schemas/StaffType"}};
+    else if (name == "location_id" || name == "program_id") schema = {{"type", "string"}, {"format", "uuid"}};
+    else if (name == "active") schema = {{"type", "boolean"}};
+    else if (name == "limit") schema = {{"type", "integer"}, {"minimum", 1}, {"maximum", 500}, {"default", 50}};
+    else if (name == "as_of") {
+        schema = {{"type", "string"}, {"format", "date-time"}};
+        description = "RFC 3339 time: answer the state at that time";
+    } else if (name == "q") {
+        schema = {{"type", "string"}};
+        description = "Case- and accent-insensitive prefix of first name, last name or username";
+    } else if (name == "cursor") {
+        schema = {{"type", "string"}};
+        description = "next_cursor of the previous page";
+    } else schema = {{"type", "string"}};
+    json::object p{{"name", name}, {"in", "query"}, {"required", false}, {"schema", std::move(schema)}};
+    if (!description.empty()) p["description"] = description;
+    return p;
+}
+
+json::object header_param(std::string_view name, std::string_view description) {
+    return {{"name", name}, {"in", "header"}, {"required", false}, {"description", description},
+            {"schema", json::object{{"type", "string"}}}};
+}
+
+json::object problem_ref(std::string_view description) {
+    return {{"description", description},
+            {"content", json::object{{"application/problem+json",
+                                      json::object{{"schema", json::object{{"$ref", "#/components/schemas/Problem"}}}}}}}};
+}
+
+json::object operation(const route_info& r) {
+    json::object op;
+    op["operationId"] = r.operation_id;
+    op["summary"] = r.summary;
+    op["tags"] = json::array{r.tag};
+    json::array params;
+    // path parameters: every {name} of the template, all UUIDs
+    for (std::size_t i = r.pattern.find('{'); i != std::string_view::npos; i = r.pattern.find('{', i + 1)) {
+        auto j = r.pattern.find('}', i);
+        params.push_back(json::object{{"name", r.pattern.substr(i + 1, j - i - 1)},
+                                      {"in", "path"},
+                                      {"required", true},
+                                      {"schema", json::object{{"type", "string"}, {"format", "uuid"}}}});
+    }
+    for (std::size_t i = 0; i < r.query.size();) {
+        auto j = r.query.find(',', i);
+        if (j == std::string_view::npos) j = r.query.size();
+        params.push_back(query_param(r.query.substr(i, j - i)));
+        i = j + 1;
+    }
+    if (r.auth == auth_kind::agency)
+        params.push_back(header_param("X-Consistency-Token",
+                                      "Answer only once the projections applied that command (waits up to 5 s, then 503)"));
+    if (r.command)
+        params.push_back(header_param("Idempotency-Key",
+                                      "Up to 200 printable ASCII characters; a repeated key returns the first result"));
+    if (!params.empty()) op["parameters"] = std::move(params);
+
+    if (!r.request_schema.empty()) {
+        std::string ref = "#/components/schemas/" + std::string(r.request_schema);
+        op["requestBody"] = json::object{
+            {"required", r.request_schema != "DeactivateBody"},
+            {"content", json::object{{"application/json", json::object{{"schema", json::object{{"$ref", ref}}}}}}}};
+    }
+
+    json::object responses;
+    json::object ok{{"description", r.success_status == 201 ? "Created" : "OK"}};
+    if (r.pattern == "/metrics") {
+        ok["content"] = json::object{{"text/plain", json::object{{"schema", json::object{{"type", "string"}}}}}};
+    } else if (r.pattern == "/openapi.json") {
+        ok["content"] = json::object{{"application/json", json::object{{"schema", json::object{{"type", "object"}}}}}};
+    } else {
+        json::object schema = r.response_schema.empty()
+                                  ? json::object{{"type", "object"}}
+                                  : json::object{{"$ref", "#/components/schemas/" + std::string(r.response_schema)}};
+        ok["content"] = json::object{{"application/json", json::object{{"schema", std::move(schema)}}}};
+    }
+    if (r.command) {
+        json::object h{{"X-Consistency-Token", json::object{{"schema", json::object{{"type", "string"}}}}},
+                       {"Idempotent-Replayed", json::object{{"schema", json::object{{"type", "string"}, {"enum", json::array{"true"}}}}}}};
+        ok["headers"] = std::move(h);
+    }
+    responses[std::to_string(r.success_status)] = std::move(ok);
+    if (r.pattern == "/readyz") responses["503"] = json::object{{"description", "Projections are still catching up"}};
+    if (r.auth != auth_kind::none) {
+        auto status = [&](errc e) { return std::to_string(problem_for(e).status); };
+        responses[status(errc::malformed)] = problem_ref("Malformed request or consistency token");
+        responses[status(errc::unauthenticated)] = problem_ref("Missing or wrong credentials");
+        responses[status(errc::not_found)] = problem_ref("No such agency or resource (also another agency's)");
+        responses[status(errc::validation)] = problem_ref("Invalid fields or parameters");
+        responses[status(errc::unavailable)] = problem_ref("Kafka or the projections not available in time; nothing accepted");
+        if (r.command) {
+            responses[status(errc::forbidden)] = problem_ref("The role does not allow this");
+            responses[status(errc::conflict)] = problem_ref("An invariant would break");
+            responses[status(errc::too_large)] = problem_ref("Body over 1 MiB");
+            responses[std::to_string(problem_for(http_problem::unsupported_media_type).status)] =
+                problem_ref("Content-Type is not application/json");
+        }
+    }
+    responses["default"] = problem_ref("Any other problem");
+    op["responses"] = std::move(responses);
+
+    switch (r.auth) {
+        case auth_kind::none: op["security"] = json::array{}; break;
+        case auth_kind::operator_key: op["security"] = json::array{json::object{{"operatorKey", json::array{}}}}; break;
+        case auth_kind::agency:
+            op["security"] = json::array{json::object{{"operatorKey", json::array{}}, {"agency", json::array{}}}};
+            break;
+    }
+    return op;
+}
+
+std::string lower(std::string_view m) {
+    std::string s(m);
+    for (auto& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return s;
+}
+
+}  // namespace
+
+const std::string& openapi_document(const std::string& public_url) {
+    // Process-wide config: built once with the first caller's public URL.
+    static const std::string doc = [&] {
+        json::object d;
+        d["openapi"] = "3.0.3";
+        d["info"] = json::object{
+            {"title", "carelog API"},
+            {"version", "1.0.0"},
+            {"description",
+             "Access and onboarding for behavioral-health agencies: event-sourced commands (Kafka) and read models. "
+             "Errors are RFC 9457 application/problem+json."}};
+        if (!public_url.empty()) d["servers"] = json::array{json::object{{"url", public_url}}};
+        json::object paths;
+        for (const auto& r : route_table()) {
+            auto& item = paths[r.pattern];
+            if (!item.is_object()) item = json::object{};
+            item.as_object()[lower(r.method)] = operation(r);
+        }
+        d["paths"] = std::move(paths);
+        json::object components;
+        components["schemas"] = json::parse(schemas_json);
+        components["securitySchemes"] = json::object{
+            {"operatorKey", json::object{{"type", "apiKey"}, {"in", "header"}, {"name", "X-Operator-Key"}}},
+            {"agency", json::object{{"type", "apiKey"},
+                                    {"in", "header"},
+                                    {"name", "X-Agency"},
+                                    {"description", "The agency id; the operator acts as its first admin until sessions land"}}}};
+        d["components"] = std::move(components);
+        return json::serialize(d);
+    }();
+    return doc;
+}
+
+}  // namespace carelog::api::detail

@@ -1,0 +1,26 @@
+// POST|GET /v1/programs.
+#include "carelog/api/request.hpp"
+#include "handlers.hpp"
+
+namespace carelog::api::detail {
+
+namespace json = boost::json;
+
+http_result<http_response> add_program(request_context& rc) {
+    if (auto ok = require_role(rc.who, {"org_admin", "admin"}); !ok) return std::unexpected(ok.error());
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string name = r.required_string("name");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    aggregates::add_program cmd{rc.ctx.ids.next_uuid(), name};
+    return submit_command(rc, rc.who.agency_id, rc.who.staff_id, cmd, 201, json::object{{"name", name}});
+}
+
+http_result<http_response> list_programs(request_context& rc) {
+    query_reader q(rc.url.params());
+    if (auto f = q.finish(); !f) return std::unexpected(f.error());
+    return json_response(200, json::object{{"items", rc.ctx.store.programs(rc.who.agency_id)}, {"next_cursor", nullptr}});
+}
+
+}  // namespace carelog::api::detail

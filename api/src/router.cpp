@@ -1,0 +1,182 @@
+// The route table: method + path template -> handler, with each endpoint's auth requirement and
+// the facts /openapi.json is generated from. Unknown paths are 404, known paths with another
+// method 405 + Allow. Order of checks for a matched route: auth (401), X-Consistency-Token wait
+// (400/503), agency (404), path ids (404), Idempotency-Key (422), handler.
+#include <string>
+#include <vector>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include "carelog/api/request.hpp"
+#include "handlers.hpp"
+#include "router_internal.hpp"
+
+namespace carelog::api {
+namespace detail {
+namespace {
+
+struct route {
+    route_info info;
+    handler_fn fn;
+};
+
+// clang-format off
+const route routes[] = {
+    {{"GET", "/healthz", auth_kind::none, 200, false, "healthz", "Liveness: the process answers", "ops", "", "Health", ""}, healthz},
+    {{"GET", "/readyz", auth_kind::none, 200, false, "readyz", "Readiness: projections caught up with the log", "ops", "", "Health", ""}, readyz},
+    {{"GET", "/metrics", auth_kind::none, 200, false, "metrics", "Prometheus metrics (text format)", "ops", "", "", ""}, metrics_text},
+    {{"GET", "/openapi.json", auth_kind::none, 200, false, "openapi", "This OpenAPI 3 document", "ops", "", "", ""}, openapi},
+
+    {{"POST", "/v1/agencies", auth_kind::operator_key, 201, true, "createAgency", "Create an agency and its first admin (operator only)", "agency", "NewAgency", "AgencyCreated", ""}, create_agency},
+    {{"GET", "/v1/agency/settings", auth_kind::agency, 200, false, "getAgencySettings", "The agency's settings", "agency", "", "AgencySettings", ""}, get_settings},
+    {{"PATCH", "/v1/agency/settings", auth_kind::agency, 200, true, "changeAgencySettings", "Change some of the agency's settings", "agency", "SettingsPatch", "CommandResult", ""}, change_settings},
+
+    {{"POST", "/v1/locations", auth_kind::agency, 201, true, "addLocation", "Add a location", "agency", "NewLocation", "CommandResult", ""}, add_location},
+    {{"GET", "/v1/locations", auth_kind::agency, 200, false, "listLocations", "The agency's locations", "agency", "", "LocationList", ""}, list_locations},
+    {{"POST", "/v1/programs", auth_kind::agency, 201, true, "addProgram", "Add a program", "agency", "NewProgram", "CommandResult", ""}, add_program},
+    {{"GET", "/v1/programs", auth_kind::agency, 200, false, "listPrograms", "The agency's programs", "agency", "", "ProgramList", ""}, list_programs},
+
+    {{"POST", "/v1/staff", auth_kind::agency, 201, true, "createStaff", "Add a staff member (username rule, temporary password)", "staff", "NewStaff", "StaffCreated", ""}, create_staff},
+    {{"GET", "/v1/staff", auth_kind::agency, 200, false, "listStaff", "Staff directory, filtered and paged", "staff", "", "StaffList", "role,type,location_id,program_id,q,active,limit,cursor"}, list_staff},
+    {{"GET", "/v1/staff/{id}", auth_kind::agency, 200, false, "getStaff", "A staff member (as_of: the state at that time)", "staff", "", "Staff", "as_of"}, get_staff},
+    {{"PATCH", "/v1/staff/{id}", auth_kind::agency, 200, true, "updateStaffProfile", "Change profile fields", "staff", "StaffProfilePatch", "CommandResult", ""}, update_staff_profile},
+    {{"PUT", "/v1/staff/{id}/role", auth_kind::agency, 200, true, "assignRole", "Assign the staff member's role", "staff", "RoleBody", "CommandResult", ""}, assign_role},
+    {{"PUT", "/v1/staff/{id}/type", auth_kind::agency, 200, true, "setStaffType", "Set the staff type", "staff", "TypeBody", "CommandResult", ""}, set_staff_type},
+    {{"PUT", "/v1/staff/{id}/locations", auth_kind::agency, 200, true, "setStaffLocations", "Set the staff member's locations", "staff", "LocationIdsBody", "CommandResult", ""}, set_staff_locations},
+    {{"PUT", "/v1/staff/{id}/programs", auth_kind::agency, 200, true, "setStaffPrograms", "Set the staff member's programs", "staff", "ProgramIdsBody", "CommandResult", ""}, set_staff_programs},
+    {{"PUT", "/v1/staff/{id}/permissions", auth_kind::agency, 200, true, "setStaffPermissions", "Grant or revoke module permissions", "staff", "PermissionsBody", "CommandResult", ""}, set_staff_permissions},
+    {{"POST", "/v1/staff/{id}/deactivate", auth_kind::agency, 200, true, "deactivateStaff", "Deactivate a staff member (the username stays taken)", "staff", "DeactivateBody", "CommandResult", ""}, deactivate_staff},
+    {{"GET", "/v1/staff/{id}/history", auth_kind::agency, 200, false, "staffHistory", "The staff member's events, oldest first", "staff", "", "EventList", ""}, staff_history},
+};
+// clang-format on
+
+const std::vector<route_info>& infos() {
+    static const std::vector<route_info> v = [] {
+        std::vector<route_info> out;
+        for (const auto& r : routes) out.push_back(r.info);
+        return out;
+    }();
+    return v;
+}
+
+std::vector<std::string_view> split_pattern(std::string_view p) {
+    std::vector<std::string_view> out;
+    std::size_t i = 1;  // skip the leading '/'
+    while (i <= p.size()) {
+        auto j = p.find('/', i);
+        if (j == std::string_view::npos) j = p.size();
+        out.push_back(p.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+bool is_param(std::string_view seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+
+// Matches decoded path segments against a template; fills `params` on success.
+bool match(std::string_view pattern, const std::vector<std::string>& segs,
+           std::vector<std::pair<std::string, std::string>>& params) {
+    auto pat = split_pattern(pattern);
+    if (pat.size() != segs.size()) return false;
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::size_t i = 0; i < pat.size(); ++i) {
+        if (is_param(pat[i])) {
+            if (segs[i].empty()) return false;
+            out.emplace_back(std::string(pat[i].substr(1, pat[i].size() - 2)), segs[i]);
+        } else if (pat[i] != segs[i]) {
+            return false;
+        }
+    }
+    params = std::move(out);
+    return true;
+}
+
+routed fail_with(const problem& p, std::string_view route) { return {problem_response(p), route}; }
+
+}  // namespace
+
+const std::string& request_context::param(std::string_view name) const {
+    static const std::string none;
+    for (const auto& [k, v] : params)
+        if (k == name) return v;
+    return none;
+}
+
+routed route_request(app_context& ctx, const http_request& req) {
+    auto target = std::string_view(req.target().data(), req.target().size());
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) return fail_with(error::make(errc::malformed, "the request target is not a valid path"), "-");
+    boost::urls::url_view url = *parsed;
+
+    std::vector<std::string> segs;
+    for (auto s : url.segments()) segs.push_back(s);
+    if (!url.is_path_absolute()) return fail_with(error::make(errc::not_found, "no such resource"), "-");
+
+    std::string method(req.method_string().data(), req.method_string().size());
+    const route* found = nullptr;
+    std::vector<std::pair<std::string, std::string>> params;
+    std::string allow;
+    const route* same_path = nullptr;
+    for (const auto& r : routes) {
+        std::vector<std::pair<std::string, std::string>> p;
+        if (!match(r.info.pattern, segs, p)) continue;
+        same_path = &r;
+        if (!allow.empty()) allow += ", ";
+        allow += r.info.method;
+        if (r.info.method == method && !found) {
+            found = &r;
+            params = std::move(p);
+        }
+    }
+    if (!same_path) return fail_with(error::make(errc::not_found, "no such resource"), "-");
+    if (!found) {
+        auto res = problem_response(problem(http_problem::method_not_allowed, method + " is not allowed here; use " + allow));
+        res.set(boost::beast::http::field::allow, allow);
+        return {std::move(res), same_path->info.pattern};
+    }
+    const route_info& info = found->info;
+
+    request_context rc{ctx, req, info, url, std::move(params), principal{}, std::string()};
+    switch (info.auth) {
+        case auth_kind::none: break;
+        case auth_kind::operator_key:
+            if (auto r = check_operator_key(ctx, req); !r) return fail_with(r.error(), info.pattern);
+            rc.who = principal{"", "operator", "", "", true};
+            break;
+        case auth_kind::agency: {
+            if (auto r = check_operator_key(ctx, req); !r) return fail_with(r.error(), info.pattern);
+            // Before resolving X-Agency: the agency itself may be what the token waits for.
+            if (auto r = await_consistency(ctx, req); !r) return fail_with(r.error(), info.pattern);
+            auto p = agency_principal(ctx, req);
+            if (!p) return fail_with(p.error(), info.pattern);
+            rc.who = std::move(*p);
+            break;
+        }
+    }
+    // Every path parameter of this API is a UUID; anything else names nothing.
+    for (const auto& [name, value] : rc.params)
+        if (!is_uuid(value)) return fail_with(error::make(errc::not_found, "no such " + name), info.pattern);
+    if (info.command) {
+        auto key = idempotency_key(req);
+        if (!key) return fail_with(key.error(), info.pattern);
+        rc.idempotency_key = std::move(*key);
+    }
+    http_result<http_response> res = [&]() -> http_result<http_response> {
+        try {
+            return found->fn(rc);
+        } catch (const std::exception& e) {
+            spdlog::error("api: {} {} threw: {}", info.method, info.pattern, e.what());
+            return fail(errc::internal, "the server failed to answer this request");
+        }
+    }();
+    if (!res) return fail_with(res.error(), info.pattern);
+    return {std::move(*res), info.pattern};
+}
+
+}  // namespace detail
+
+std::span<const route_info> route_table() noexcept { return detail::infos(); }
+
+}  // namespace carelog::api

@@ -1,0 +1,359 @@
+// The Beast HTTP/1.1 server around handle(), after Beast's example/advanced/server-flex-awaitable
+// (coroutines, as_tuple error codes, cancellation; no TLS) with advanced_server.cpp's limits:
+// body and header limits, a header-read timeout, an idle keep-alive timeout, and a bounded
+// pipeline: a connection has one request in flight, later pipelined requests wait in its
+// (bounded) buffer and in the kernel, so a client cannot queue unbounded work.
+//
+// Threads: N io threads run the io_context (sessions on strands); handle() runs on a worker pool
+// because a command submit or a consistency wait may block for seconds.
+#include "carelog/api/server.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "carelog/api/problem.hpp"
+
+namespace carelog::api {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Lingering close after refusing a request mid-body (413 and friends): the client may still be
+// sending; discarding what it sends for a moment lets it read our answer instead of a reset.
+constexpr std::size_t linger_max_bytes = 8u << 20;
+constexpr auto linger_time = std::chrono::seconds(2);
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+struct connection {
+    explicit connection(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    std::atomic<bool> idle{true};  // waiting for the first byte of the next request
+};
+
+}  // namespace
+
+struct server::impl {
+    impl(app_context& c, server_options o) : ctx(c), opts(std::move(o)) {}
+
+    app_context& ctx;
+    server_options opts;
+    net::io_context ioc;
+    std::optional<tcp::acceptor> acceptor;
+    std::optional<net::thread_pool> pool;
+    std::vector<std::thread> threads;
+    std::atomic<bool> stopping{false};
+    std::uint16_t bound_port = 0;
+
+    std::mutex m;  // guards conns, accepting, started, stopped
+    std::condition_variable cv;
+    std::set<std::shared_ptr<connection>> conns;
+    bool accepting = false;
+    bool started = false;
+    bool stopped = false;
+    std::mutex stop_m;  // serialises stop()
+
+    void log_request(std::string_view method, std::string_view route, int status, std::chrono::microseconds us) {
+        spdlog::info("http {} {} {} {}us", method, route, status, us.count());
+    }
+
+    net::awaitable<void> accept_loop() {
+        for (;;) {
+            auto [ec, sock] = co_await acceptor->async_accept(net::make_strand(ioc), use_tuple);
+            if (ec) {
+                if (stopping || ec == net::error::operation_aborted) break;
+                spdlog::warn("http accept: {}", ec.message());
+                if (ec == net::error::no_descriptors) {
+                    net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(100));
+                    co_await t.async_wait(use_tuple);
+                }
+                continue;
+            }
+            auto c = std::make_shared<connection>(tcp::socket(std::move(sock)));
+            {
+                std::lock_guard lock(m);
+                if (stopping) break;
+                conns.insert(c);
+            }
+            net::co_spawn(c->stream.get_executor(), session(c), [this, c](std::exception_ptr e) {
+                if (e) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                        spdlog::error("http session ended by exception: {}", ex.what());
+                    } catch (...) {
+                        spdlog::error("http session ended by an unknown exception");
+                    }
+                }
+                std::lock_guard lock(m);
+                conns.erase(c);
+                cv.notify_all();
+            });
+        }
+        std::lock_guard lock(m);
+        accepting = false;
+        cv.notify_all();
+    }
+
+    // Answers a request the parser refused (no handler ran), then closes with a linger.
+    net::awaitable<void> refuse(connection& c, const problem& p, unsigned version, std::string_view method,
+                                std::chrono::steady_clock::time_point t0) {
+        http_response res = problem_response(p, version == 10 ? 10 : 11);
+        res.keep_alive(false);
+        res.set(http::field::cache_control, "no-store");
+        res.prepare_payload();
+        c.stream.expires_after(ctx.cfg.header_timeout);
+        auto [ec, n] = co_await http::async_write(c.stream, res, use_tuple);
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+        ctx.m.observe(method, "-", p.spec.status, us);
+        log_request(method, "-", p.spec.status, us);
+        if (ec) co_return;
+        beast::error_code ignored;
+        c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        std::vector<char> scratch(64 * 1024);
+        std::size_t drained = 0;
+        c.idle = true;  // nothing in flight: stop() may cut the linger short
+        if (stopping) co_return;
+        c.stream.expires_after(linger_time);
+        while (drained < linger_max_bytes) {
+            auto [rec, rn] = co_await c.stream.async_read_some(net::buffer(scratch), use_tuple);
+            if (rec) break;
+            drained += rn;
+        }
+    }
+
+    net::awaitable<handled> run_handler(std::shared_ptr<const http_request> req) {
+        // The lambda (and so `req`) lives in co_spawn's frame until the worker finishes.
+        co_return co_await net::co_spawn(
+            pool->get_executor(), [this, req]() -> net::awaitable<handled> { co_return dispatch(ctx, *req); },
+            net::use_awaitable);
+    }
+
+    net::awaitable<void> session(std::shared_ptr<connection> c) {
+        const config& cfg = ctx.cfg;
+        auto& stream = c->stream;
+        beast::flat_buffer buffer(cfg.header_limit + 128 * 1024);
+        bool first = true;
+        try {
+            for (;;) {
+                if (stopping) break;
+                if (buffer.size() == 0) {
+                    c->idle = true;
+                    if (stopping) break;  // stop() cancels idle reads; re-check after announcing idleness
+                    stream.expires_after(first ? cfg.header_timeout : cfg.idle_timeout);
+                    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+                    c->idle = false;
+                    if (ec) break;  // closed by the client, idle timeout, or stop()
+                    buffer.commit(n);
+                }
+                first = false;
+                auto t0 = std::chrono::steady_clock::now();
+
+                http::request_parser<http::string_body> parser;
+                parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
+                parser.body_limit(cfg.body_limit);
+                stream.expires_after(cfg.header_timeout);
+                auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+                // The start line may be parsed even when the header failed (e.g. a Content-Length over the limit).
+                std::string method(sv(parser.get().method_string()));
+                if (method.empty() || parser.get().method() == http::verb::unknown) method = "-";
+                unsigned version = parser.get().version() == 10 ? 10 : 11;
+                if (!hec && !parser.is_done()) {
+                    if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+                        http::response<http::empty_body> cont{http::status::continue_, version};
+                        auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
+                        if (cec) break;
+                    }
+                    stream.expires_after(cfg.body_timeout);
+                    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+                    hec = bec;
+                }
+                if (hec) {
+                    if (hec == http::error::body_limit) {
+                        co_await refuse(*c, problem(error::make(errc::too_large, "the request body is larger than " +
+                                                                                     std::to_string(cfg.body_limit) +
+                                                                                     " bytes")),
+                                        version, method, t0);
+                    } else if (hec == http::error::header_limit) {
+                        co_await refuse(*c, problem(http_problem::header_too_large, "the request header is too large"),
+                                        version, method, t0);
+                    } else if (hec.category() == http::make_error_code(http::error::bad_method).category() &&
+                               hec != http::error::end_of_stream && hec != http::error::partial_message) {
+                        co_await refuse(*c, problem(error::make(errc::malformed, "malformed HTTP request")), version,
+                                        method, t0);
+                    }
+                    // timeouts, resets, a client gone mid-request: nobody to answer
+                    break;
+                }
+
+                stream.expires_never();  // handlers bound their own waits (bus and consistency timeouts)
+                auto req = std::make_shared<http_request>(parser.release());
+                handled h;
+                try {
+                    h = co_await run_handler(req);
+                } catch (const std::exception& e) {
+                    spdlog::error("http handler failed: {}", e.what());
+                    h.response = problem_response(error::make(errc::internal, "the server failed to answer this request"),
+                                                  req->version());
+                    h.route = "-";
+                }
+                bool keep = req->keep_alive() && !stopping;
+                h.response.keep_alive(keep);
+                stream.expires_after(cfg.idle_timeout);
+                auto [wec, wn] = co_await http::async_write(stream, h.response, use_tuple);
+                log_request(sv(req->method_string()), h.route, h.response.result_int(),
+                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
+                if (wec || !keep) break;
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("http session: {}", e.what());
+        }
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream.close();
+    }
+};
+
+server::server(app_context& ctx, server_options opts) : impl_(std::make_unique<impl>(ctx, std::move(opts))) {}
+
+server::~server() { stop(); }
+
+result<void> server::start() {
+    auto& s = *impl_;
+    {
+        std::lock_guard lock(s.m);
+        if (s.started) return fail(errc::internal, "the server was already started");
+    }
+    beast::error_code ec;
+    auto address = net::ip::make_address(s.opts.address, ec);
+    if (ec) return fail(errc::unavailable, "bad listen address '" + s.opts.address + "': " + ec.message());
+    tcp::endpoint endpoint(address, s.opts.port);
+    s.acceptor.emplace(net::make_strand(s.ioc));
+    s.acceptor->open(endpoint.protocol(), ec);
+    if (!ec) s.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) s.acceptor->bind(endpoint, ec);
+    if (!ec) s.acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+        beast::error_code ignored;
+        s.acceptor->close(ignored);
+        return fail(errc::unavailable, "cannot listen on " + s.opts.address + ":" + std::to_string(s.opts.port) + ": " +
+                                           ec.message());
+    }
+    s.bound_port = s.acceptor->local_endpoint().port();
+    s.pool.emplace(static_cast<std::size_t>(std::max(1, s.opts.worker_threads)));
+    {
+        std::lock_guard lock(s.m);
+        s.accepting = true;
+        s.started = true;
+    }
+    net::co_spawn(s.acceptor->get_executor(), s.accept_loop(), [](std::exception_ptr e) {
+        if (e) spdlog::error("http accept loop ended by an exception");
+    });
+    for (int i = 0; i < std::max(1, s.opts.io_threads); ++i) {
+        s.threads.emplace_back([&s] {
+            for (;;) {
+                try {
+                    s.ioc.run();
+                    return;
+                } catch (const std::exception& e) {
+                    spdlog::error("http io thread: {}", e.what());
+                }
+            }
+        });
+    }
+    spdlog::info("http listening on {}:{} ({} io threads, {} workers)", s.opts.address, s.bound_port,
+                 s.opts.io_threads, s.opts.worker_threads);
+    return {};
+}
+
+std::uint16_t server::port() const { return impl_->bound_port; }
+
+void server::stop() {
+    auto& s = *impl_;
+    std::lock_guard stop_lock(s.stop_m);
+    {
+        std::lock_guard lock(s.m);
+        if (!s.started || s.stopped) return;
+        s.stopped = true;
+    }
+    s.stopping = true;
+    // 1. no new connections
+    net::post(s.acceptor->get_executor(), [&s] {
+        beast::error_code ignored;
+        s.acceptor->close(ignored);
+    });
+    // 2. idle keep-alive connections close now; busy ones finish their request (Connection: close)
+    std::vector<std::shared_ptr<connection>> snapshot;
+    {
+        std::lock_guard lock(s.m);
+        snapshot.assign(s.conns.begin(), s.conns.end());
+    }
+    for (auto& c : snapshot)
+        net::post(c->stream.get_executor(), [c] {
+            if (c->idle) c->stream.cancel();
+        });
+    // 3. wait for in-flight requests, bounded
+    std::unique_lock lock(s.m);
+    bool drained = s.cv.wait_for(lock, s.opts.shutdown_grace, [&] { return s.conns.empty() && !s.accepting; });
+    if (!drained) {
+        spdlog::warn("http stop: {} connections still busy after the grace period; closing them", s.conns.size());
+        for (auto& c : s.conns) net::post(c->stream.get_executor(), [c] { c->stream.cancel(); });
+        s.cv.wait_for(lock, std::chrono::seconds(1), [&] { return s.conns.empty() && !s.accepting; });
+    }
+    lock.unlock();
+    s.ioc.stop();
+    for (auto& t : s.threads)
+        if (t.joinable()) t.join();
+    // Handlers still running on the pool finish (bus and waits are bounded); their completions
+    // are dropped with the io_context.
+    s.pool->join();
+    spdlog::info("http stopped");
+}
+
+void server::run_until_signal() {
+    net::io_context sig_ioc;
+    net::signal_set signals(sig_ioc, SIGINT, SIGTERM);
+    std::atomic<bool> signalled{false};
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (!ec) {
+            spdlog::info("signal {}: stopping", sig);
+            signalled = true;
+        }
+    });
+    while (!signalled && !impl_->stopping) sig_ioc.run_for(std::chrono::milliseconds(200));
+    stop();
+}
+
+}  // namespace carelog::api

@@ -1,0 +1,119 @@
+// carelog's only contact with librdkafka: topic administration, the transactional producer of a
+// partition's writer, and readers of the log. librdkafka headers stay inside kafka/src.
+//
+// Every call is bounded by `timeout`; an unreachable broker is errc::unavailable, never a hang.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "carelog/base/errc.hpp"
+
+namespace carelog::kafka {
+
+struct config {
+    std::string brokers = "127.0.0.1:9092";
+    std::string topic_prefix = "carelog.";
+    int partitions = 12;               // when creating the topic
+    int replication_factor = 1;        // 3 in production
+    int min_insync_replicas = 1;       // 2 in production
+    std::chrono::milliseconds timeout{5000};  // bounded wait for any broker round trip
+
+    std::string events_topic() const { return topic_prefix + "events"; }
+};
+
+// Creates `topic` when missing (retention.ms=-1, cleanup.policy=delete, min.insync.replicas) and
+// refuses (errc::internal with a clear message) a topic with finite retention or compaction.
+// Returns the topic's partition count.
+result<int> ensure_topic(const config& cfg, const std::string& topic);
+
+// The Java client's default partitioner (murmur2 of the key), so analytics consumers and other
+// producers agree on where an agency lives.
+int partition_for(std::string_view key, int partition_count);
+
+struct header {
+    std::string name;
+    std::string value;
+};
+
+struct outgoing {
+    std::string key;
+    std::vector<std::uint8_t> value;
+    std::vector<header> headers;
+};
+
+struct txn_error {
+    error err;
+    bool fenced = false;  // another process took over this transactional.id: stop writing for good
+};
+
+// One transactional producer (acks=all, idempotent) bound to one partition. Each batch is one
+// transaction; a batch's offsets are returned only after the commit is acknowledged.
+class txn_producer {
+public:
+    static std::expected<std::unique_ptr<txn_producer>, txn_error> create(const config& cfg, std::string topic,
+                                                                           int partition,
+                                                                           std::string transactional_id);
+    ~txn_producer();
+    // Offsets of the records, in order, once the transaction committed.
+    std::expected<std::vector<std::int64_t>, txn_error> commit_batch(const std::vector<outgoing>& records);
+
+    struct impl;
+
+private:
+    explicit txn_producer(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
+struct record {
+    int partition = 0;
+    std::int64_t offset = 0;
+    std::span<const std::uint8_t> value;
+    std::string_view key;
+};
+
+// Reads committed records (isolation.level=read_committed) of the given partitions from the
+// given offsets. `poll` hands records to the callback and reports partitions that reached their
+// end (the last stable offset) through `on_eof`.
+class log_reader {
+public:
+    struct start {
+        int partition;
+        std::int64_t offset;  // 0 = beginning
+    };
+    static result<std::unique_ptr<log_reader>> open(const config& cfg, const std::string& topic,
+                                                    const std::vector<start>& starts);
+    ~log_reader();
+
+    // Waits up to `wait` for records. Returns the number of records handed out, or an error
+    // (errc::unavailable on transport trouble that persisted, errc::internal on a fatal one).
+    result<int> poll(std::chrono::milliseconds wait, const std::function<void(const record&)>& on_record,
+                     const std::function<void(int partition, std::int64_t next_offset)>& on_eof);
+    // Next offset the reader will return for a partition (after control records too).
+    std::int64_t position(int partition) const;
+    // High watermark as last seen (cached, no round trip); -1 unknown.
+    std::int64_t high_watermark(int partition) const;
+
+    struct impl;
+
+private:
+    explicit log_reader(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
+// Reads one partition from `from` to its current end and returns the offset after the end.
+// Used by a writer to catch up before it accepts commands. Bounded by `deadline`.
+result<std::int64_t> read_to_end(const config& cfg, const std::string& topic, int partition, std::int64_t from,
+                                 std::chrono::milliseconds deadline,
+                                 const std::function<void(const record&)>& on_record);
+
+// High watermark of every partition of `topic` (one round trip each, bounded by cfg.timeout).
+result<std::vector<std::int64_t>> high_watermarks(const config& cfg, const std::string& topic, int partitions);
+
+}  // namespace carelog::kafka

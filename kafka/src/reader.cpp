@@ -1,0 +1,155 @@
+// Readers of the event log: read_committed consumers with manual assignment (every carelogd keeps
+// full projections of its own, so no consumer group splits the partitions) and the writer's
+// catch-up read to the end of one partition.
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "carelog/base/ids.hpp"
+#include "common.hpp"
+
+namespace carelog::kafka {
+using namespace detail;
+
+struct log_reader::impl {
+    rk_ptr rk;
+    std::string topic;
+    mutable std::mutex mu;
+    std::map<int, std::int64_t> positions;
+    ~impl() {
+        if (rk) {
+            auto err = rd_kafka_consumer_close(rk.get());
+            (void)err;  // closing an assign()-only consumer commits nothing; an error changes nothing
+        }
+    }
+};
+
+log_reader::log_reader(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+log_reader::~log_reader() = default;
+
+result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const std::string& topic,
+                                                     const std::vector<start>& starts) {
+    random_ids ids;
+    auto conf = make_conf(cfg, {
+                                   {"group.id", "carelogd-reader-" + ids.next_uuid()},
+                                   {"enable.auto.commit", "false"},
+                                   {"enable.auto.offset.store", "false"},
+                                   {"isolation.level", "read_committed"},
+                                   {"enable.partition.eof", "true"},
+                                   {"auto.offset.reset", "earliest"},
+                                   {"fetch.wait.max.ms", "20"},
+                                   {"fetch.error.backoff.ms", "50"},
+                                   {"check.crcs", "true"},
+                               });
+    if (!conf) return std::unexpected(conf.error());
+    auto rk = make_client(RD_KAFKA_CONSUMER, *conf);
+    if (!rk) return std::unexpected(rk.error());
+    auto p = std::make_unique<impl>();
+    p->topic = topic;
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(starts.size()));
+    for (const auto& s : starts) {
+        rd_kafka_topic_partition_list_add(list, topic.c_str(), s.partition)->offset =
+            s.offset <= 0 ? RD_KAFKA_OFFSET_BEGINNING : s.offset;
+        p->positions[s.partition] = s.offset;
+    }
+    auto err = rd_kafka_assign(rk->get(), list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) return std::unexpected(to_error(err, "assign"));
+    p->rk = std::move(*rk);
+    return std::unique_ptr<log_reader>(new log_reader(std::move(p)));
+}
+
+result<int> log_reader::poll(std::chrono::milliseconds wait,
+                             const std::function<void(const record&)>& on_record,
+                             const std::function<void(int, std::int64_t)>& on_eof) {
+    int n = 0;
+    int timeout = static_cast<int>(wait.count());
+    for (int i = 0; i < 1000; ++i) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk.get(), i == 0 ? timeout : 0);
+        if (!m) break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            {
+                std::lock_guard lk(impl_->mu);
+                impl_->positions[m->partition] = m->offset;
+            }
+            if (on_eof) on_eof(m->partition, m->offset);
+        } else if (m->err) {
+            auto e = m->err;
+            std::string msg = rd_kafka_message_errstr(m);
+            rd_kafka_message_destroy(m);
+            if (e == RD_KAFKA_RESP_ERR__FATAL || e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+                return fail(errc::internal, "consumer: " + msg);
+            if (e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                return fail(errc::unavailable, "consumer: " + msg);
+            spdlog::debug("consumer: {}", msg);  // transport trouble: librdkafka retries by itself
+            continue;
+        } else {
+            record r;
+            r.partition = m->partition;
+            r.offset = m->offset;
+            r.value = std::span(static_cast<const std::uint8_t*>(m->payload), m->len);
+            r.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+            on_record(r);
+            {
+                std::lock_guard lk(impl_->mu);
+                impl_->positions[m->partition] = m->offset + 1;
+            }
+            ++n;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return n;
+}
+
+std::int64_t log_reader::position(int partition) const {
+    std::lock_guard lk(impl_->mu);
+    auto it = impl_->positions.find(partition);
+    return it == impl_->positions.end() ? 0 : it->second;
+}
+
+std::int64_t log_reader::high_watermark(int partition) const {
+    int64_t lo = -1, hi = -1;
+    auto err = rd_kafka_get_watermark_offsets(impl_->rk.get(), impl_->topic.c_str(), partition, &lo, &hi);
+    return err ? -1 : hi;
+}
+
+result<std::int64_t> read_to_end(const config& cfg, const std::string& topic, int partition, std::int64_t from,
+                                 std::chrono::milliseconds deadline,
+                                 const std::function<void(const record&)>& on_record) {
+    auto reader = log_reader::open(cfg, topic, {{partition, from}});
+    if (!reader) return std::unexpected(reader.error());
+    auto until = std::chrono::steady_clock::now() + deadline;
+    std::optional<std::int64_t> end;
+    while (!end) {
+        if (std::chrono::steady_clock::now() > until)
+            return fail(errc::unavailable, "catching up partition " + std::to_string(partition) + " of " + topic +
+                                               " timed out");
+        auto r = (*reader)->poll(std::chrono::milliseconds(100), on_record,
+                                 [&](int p, std::int64_t off) {
+                                     if (p == partition) end = off;
+                                 });
+        if (!r) return std::unexpected(r.error());
+    }
+    return *end;
+}
+
+result<std::vector<std::int64_t>> high_watermarks(const config& cfg, const std::string& topic, int partitions) {
+    auto conf = make_conf(cfg, {{"group.id", "carelogd-watermarks"}});
+    if (!conf) return std::unexpected(conf.error());
+    auto rk = make_client(RD_KAFKA_CONSUMER, *conf);
+    if (!rk) return std::unexpected(rk.error());
+    std::vector<std::int64_t> out;
+    for (int p = 0; p < partitions; ++p) {
+        int64_t lo = 0, hi = 0;
+        auto err = rd_kafka_query_watermark_offsets(rk->get(), topic.c_str(), p, &lo, &hi,
+                                                    static_cast<int>(cfg.timeout.count()));
+        if (err) return std::unexpected(to_error(err, "watermarks of " + topic));
+        out.push_back(hi);
+    }
+    rd_kafka_consumer_close(rk->get());
+    return out;
+}
+
+}  // namespace carelog::kafka

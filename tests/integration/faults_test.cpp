@@ -1,0 +1,200 @@
+// Faults against real processes: the broker going away and coming back, a crash, a second
+// carelogd on the same topic, a poisoned record, a topic that could lose events.
+#include <catch2/catch.hpp>
+
+#include <librdkafka/rdkafka.h>
+
+#include <boost/json.hpp>
+
+#include <cstdlib>
+#include <thread>
+
+#include "process.hpp"
+
+using namespace carelog::testing;
+namespace json = boost::json;
+
+namespace {
+
+json::object staff_body(const std::string& first, const std::string& last) {
+    return json::object{{"first_name", first},     {"last_name", last},   {"gender", "male"},
+                        {"position", "Biller"},    {"email", "b@x.org"},  {"role", "biller"},
+                        {"type", "administration"}};
+}
+
+// Produces raw bytes to a topic with the plain (non-transactional) librdkafka producer.
+void produce_raw(const std::string& brokers, const std::string& topic, const std::string& key,
+                 const std::string& value) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    REQUIRE(rk);
+    auto rc = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                                RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    REQUIRE(rc == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_flush(rk, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+}
+
+int run(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+}  // namespace
+
+TEST_CASE("faults: with the broker gone commands get 503, and succeed again once it is back",
+          "[integration][faults]") {
+    private_broker broker;
+    broker.start();
+    carelogd_options o;
+    o.brokers = broker.brokers();
+    o.kafka_timeout_ms = 2000;
+    carelogd d(o);
+    d.wait_ready();
+    auto c = d.client();
+    auto agency_id =
+        std::string(create_agency(c, o.operator_key, "down-" + fresh_suffix()).at("agency_id").as_string());
+    auto h = as_agency(o.operator_key, agency_id);
+    auto ok = c.post("/v1/staff", staff_body("Ann", "Lee"), h);
+    REQUIRE(ok.status == 201);
+    auto token = std::string(ok.json().at("consistency_token").as_string());
+
+    broker.stop();
+    auto down = c.post("/v1/staff", staff_body("Bob", "Ray"), h);
+    INFO(down.body);
+    CHECK(down.status == 503);
+    CHECK(down.header("content-type").find("application/problem+json") == 0);
+    CHECK(!down.header("retry-after").empty());
+
+    broker.start();
+    int status = 0;
+    json::value body;
+    for (int i = 0; i < 30 && status != 201; ++i) {
+        auto r = c.post("/v1/staff", staff_body("Bob", "Ray"), h);
+        status = r.status;
+        if (status == 201) body = r.json();
+        else std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    REQUIRE(status == 201);
+    CHECK(body.at("username").as_string() == "bray");  // the 503 attempt left nothing behind
+    auto hh = h;
+    hh["X-Consistency-Token"] = std::string(body.at("consistency_token").as_string());
+    auto list = c.get("/v1/staff?role=biller", hh);
+    REQUIRE(list.status == 200);
+    CHECK(list.json().at("items").as_array().size() == 2);
+}
+
+TEST_CASE("faults: after a crash the projections resume exactly where their data ends", "[integration][faults]") {
+    carelogd_options o;
+    o.topic_prefix = "test." + fresh_suffix() + ".";
+    o.data_dir = make_temp_dir("crash");
+    std::string agency_id, last_token;
+    std::vector<std::string> ids;
+    {
+        carelogd d(o);
+        d.wait_ready();
+        auto c = d.client();
+        agency_id = std::string(create_agency(c, o.operator_key, "crash-" + fresh_suffix()).at("agency_id").as_string());
+        auto h = as_agency(o.operator_key, agency_id);
+        for (int i = 0; i < 20; ++i) {
+            auto r = c.post("/v1/staff", staff_body(std::string(1, char('A' + i)) + "lex", "Member"), h);
+            // every first letter differs, so every username differs
+            INFO(r.body);
+            REQUIRE(r.status == 201);
+            ids.push_back(std::string(r.json().at("id").as_string()));
+            last_token = std::string(r.json().at("consistency_token").as_string());
+        }
+        d.kill_hard();
+    }
+    carelogd d(o);
+    d.wait_ready();
+    auto c = d.client();
+    auto h = as_agency(o.operator_key, agency_id);
+    h["X-Consistency-Token"] = last_token;
+    auto list = c.get("/v1/staff?role=biller&limit=500", h);
+    REQUIRE(list.status == 200);
+    CHECK(list.json().at("items").as_array().size() == 20);
+    for (const auto& id : ids) {
+        auto hist = c.get("/v1/staff/" + id + "/history", h);
+        REQUIRE(hist.status == 200);
+        CHECK(hist.json().at("items").as_array().size() == 1);  // nothing applied twice
+    }
+    // The writer also recovered from the log: the next command continues without a conflict.
+    auto next = c.post("/v1/staff", staff_body("Zed", "Member"), h);
+    CHECK(next.status == 201);
+    auto dup = c.post("/v1/staff", staff_body("Sue", "Member"), h);  // "smember" is taken by "Slex"
+    CHECK(dup.status == 409);
+}
+
+TEST_CASE("faults: a second carelogd on the same topic fences the first", "[integration][faults]") {
+    carelogd_options o;
+    o.topic_prefix = "test." + fresh_suffix() + ".";
+    carelogd first(o);
+    first.wait_ready();
+    auto c1 = first.client();
+    auto agency_id =
+        std::string(create_agency(c1, o.operator_key, "fence-" + fresh_suffix()).at("agency_id").as_string());
+    auto h = as_agency(o.operator_key, agency_id);
+    REQUIRE(c1.post("/v1/staff", staff_body("Ann", "Lee"), h).status == 201);
+
+    carelogd_options o2 = o;
+    o2.data_dir = make_temp_dir("fence2");
+    carelogd second(o2);
+    second.wait_ready();
+    auto c2 = second.client();
+    // The newer process writes; it caught up with everything the first one wrote.
+    auto dup = c2.post("/v1/staff", staff_body("Andy", "Lee"), h);
+    CHECK(dup.status == 409);
+    auto ok = c2.post("/v1/staff", staff_body("Bea", "Lee"), h);
+    REQUIRE(ok.status == 201);
+    // The older process may no longer write this agency's partition.
+    auto fenced = c1.post("/v1/staff", staff_body("Cal", "Lee"), h);
+    INFO(fenced.body);
+    CHECK(fenced.status == 503);
+    CHECK(fenced.body.find("fenced") != std::string::npos);
+    auto metrics = c1.get("/metrics").body;
+    CHECK(metrics.find("carelog_writer_fenced{partition=") != std::string::npos);
+}
+
+TEST_CASE("faults: a poisoned record is quarantined with its offset and the projection goes on",
+          "[integration][faults]") {
+    carelogd_options o;
+    o.topic_prefix = "test." + fresh_suffix() + ".";
+    carelogd d(o);
+    d.wait_ready();
+    auto c = d.client();
+    auto agency_id =
+        std::string(create_agency(c, o.operator_key, "poison-" + fresh_suffix()).at("agency_id").as_string());
+    produce_raw(d.options().brokers, o.topic_prefix + "events", agency_id, "this is not a flatbuffer");
+    auto h = as_agency(o.operator_key, agency_id);
+    auto r = c.post("/v1/staff", staff_body("Ann", "Lee"), h);
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    auto hh = h;
+    hh["X-Consistency-Token"] = std::string(r.json().at("consistency_token").as_string());
+    CHECK(c.get("/v1/staff/" + std::string(r.json().at("id").as_string()), hh).status == 200);
+    CHECK(c.get("/metrics").body.find("carelog_projection_quarantined_total 1") != std::string::npos);
+    CHECK(d.log_text().find("quarantined record") != std::string::npos);
+}
+
+TEST_CASE("faults: carelogd refuses a topic with finite retention or compaction", "[integration][faults]") {
+    auto prefix = "test." + fresh_suffix() + ".";
+    auto libs = source_dir() + "/var/kafka-libs/*";
+    for (const char* bad : {"retention.ms=86400000", "cleanup.policy=compact"}) {
+        auto topic = prefix + (std::string(bad).find("compact") != std::string::npos ? "c" : "r") + "events";
+        auto p = topic.substr(0, topic.size() - 6);
+        int rc = run("java -cp '" + libs + "' kafka.admin.TopicCommand --bootstrap-server " + test_brokers() +
+                     " --create --topic " + topic + " --partitions 2 --replication-factor 1 --config " + bad +
+                     " > /dev/null 2>&1");
+        REQUIRE(rc == 0);
+        carelogd_options o;
+        o.topic_prefix = p;
+        carelogd d(o);
+        for (int i = 0; i < 300 && d.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        CHECK_FALSE(d.running());
+        auto log = d.log_text();
+        INFO(log);
+        CHECK(log.find(std::string(bad).substr(0, std::string(bad).find('='))) != std::string::npos);
+    }
+}

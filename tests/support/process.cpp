@@ -1,0 +1,220 @@
+#include "process.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace carelog::testing {
+namespace fs = std::filesystem;
+
+std::string source_dir() {
+    if (const char* s = std::getenv("CARELOG_SOURCE_DIR")) return s;
+    return CARELOG_SOURCE_DIR_DEFAULT;
+}
+std::string bin_dir() {
+    if (const char* s = std::getenv("CARELOG_BIN_DIR")) return s;
+    return CARELOG_BIN_DIR_DEFAULT;
+}
+
+unsigned short free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind failed");
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::string fresh_suffix() {
+    static std::atomic<int> n{0};
+    std::random_device rd;
+    std::ostringstream s;
+    s << ::getpid() << "-" << std::hex << (rd() & 0xffffff) << "-" << n++;
+    return s.str();
+}
+
+std::string make_temp_dir(const std::string& hint) {
+    auto base = fs::path(source_dir()) / "var" / "test-tmp" / (hint + "-" + fresh_suffix());
+    fs::create_directories(base);
+    return base.string();
+}
+
+std::string test_brokers() {
+    if (const char* s = std::getenv("CARELOG_TEST_BROKERS")) return s;
+    return "127.0.0.1:9092";
+}
+
+namespace {
+int spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+          const std::string& log) {
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+        std::string kv(*e);
+        auto name = kv.substr(0, kv.find('='));
+        if (!env.count(name)) envs.push_back(kv);
+    }
+    for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+    std::vector<char*> cargv, cenv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
+    cenv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, argv[0].c_str(), &fa, nullptr, cargv.data(), cenv.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed");
+    return pid;
+}
+
+int run_and_wait(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                 const std::string& log) {
+    int pid = spawn(argv, env, log);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+}  // namespace
+
+carelogd::carelogd(carelogd_options o) : opts_(std::move(o)), port_(free_port()) {
+    if (opts_.brokers.empty()) opts_.brokers = test_brokers();
+    if (opts_.topic_prefix.empty()) opts_.topic_prefix = "test." + fresh_suffix() + ".";
+    if (opts_.data_dir.empty()) opts_.data_dir = make_temp_dir("carelogd");
+    log_ = opts_.data_dir + "/carelogd.log";
+    std::map<std::string, std::string> env = {
+        {"CARELOG_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
+        {"CARELOG_BROKERS", opts_.brokers},
+        {"CARELOG_TOPIC_PREFIX", opts_.topic_prefix},
+        {"CARELOG_DATA_DIR", opts_.data_dir},
+        {"CARELOG_OPERATOR_KEY", opts_.operator_key},
+        {"CARELOG_KAFKA_TIMEOUT_MS", std::to_string(opts_.kafka_timeout_ms)},
+        {"CARELOG_PARTITIONS", "4"},
+    };
+    for (const auto& [k, v] : opts_.extra_env) env[k] = v;
+    std::vector<std::string> argv = {bin_dir() + "/carelogd"};
+    argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
+    pid_ = spawn(argv, env, log_);
+}
+
+carelogd::~carelogd() {
+    if (pid_ > 0) stop();
+}
+
+bool carelogd::running() {
+    if (pid_ <= 0) return false;
+    int st = 0;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+std::string carelogd::log_text() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void carelogd::wait_ready(std::chrono::seconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (!running()) FAIL("carelogd exited during start; log:\n" << log_text());
+        try {
+            auto c = client();
+            if (c.get("/readyz").status == 200) return;
+        } catch (const std::exception&) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("carelogd not ready in time; log:\n" << log_text());
+}
+
+int carelogd::stop() {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 300; ++i) {
+        pid_t r = ::waitpid(pid_, &st, WNOHANG);
+        if (r == pid_) {
+            pid_ = -1;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return -1;
+}
+
+void carelogd::kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+}
+
+private_broker::private_broker() : dir_(make_temp_dir("broker")), port_(free_port()) {}
+private_broker::~private_broker() { stop(); }
+
+void private_broker::start() {
+    std::map<std::string, std::string> env = {{"KAFKA_DIR", dir_}, {"KAFKA_PORT", std::to_string(port_)}};
+    int rc = run_and_wait({"/bin/bash", source_dir() + "/ops/kafka", "start"}, env, dir_ + "/ops.log");
+    if (rc != 0) FAIL("ops/kafka start failed (" << rc << "); see " << dir_ << "/ops.log");
+}
+
+void private_broker::stop() {
+    std::map<std::string, std::string> env = {{"KAFKA_DIR", dir_}, {"KAFKA_PORT", std::to_string(port_)}};
+    run_and_wait({"/bin/bash", source_dir() + "/ops/kafka", "stop"}, env, dir_ + "/ops.log");
+}
+
+std::string private_broker::brokers() const { return "127.0.0.1:" + std::to_string(port_); }
+
+boost::json::object create_agency(http_client& c, const std::string& operator_key, const std::string& slug,
+                                  const std::string& admin_first, const std::string& admin_last) {
+    boost::json::object body{{"name", "Agency " + slug},
+                             {"slug", slug},
+                             {"admin", boost::json::object{{"first_name", admin_first},
+                                                           {"last_name", admin_last},
+                                                           {"email", "admin@" + slug + ".example"},
+                                                           {"password", "Correct-Horse-9-Battery"}}}};
+    auto r = c.post("/v1/agencies", body, {{"X-Operator-Key", operator_key}});
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json().as_object();
+}
+
+std::map<std::string, std::string> as_agency(const std::string& operator_key, const std::string& agency_id) {
+    return {{"X-Operator-Key", operator_key}, {"X-Agency", agency_id}};
+}
+
+}  // namespace carelog::testing

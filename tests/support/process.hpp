@@ -1,0 +1,82 @@
+// Test fixtures that run real processes: carelogd (built in build/bin) and a dedicated Kafka
+// broker via ops/kafka. Each stops only what it started, by the pid it recorded.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http_client.hpp"
+
+namespace carelog::testing {
+
+// Path helpers: the repository root (from CARELOG_SOURCE_DIR or the compiled-in path) and build/bin.
+std::string source_dir();
+std::string bin_dir();
+unsigned short free_port();
+std::string fresh_suffix();  // unique per call: for topic prefixes and data dirs
+std::string make_temp_dir(const std::string& hint);
+
+// The broker the test run uses (CARELOG_TEST_BROKERS, set by ops/test).
+std::string test_brokers();
+
+struct carelogd_options {
+    std::string brokers;
+    std::string topic_prefix;      // fresh per test
+    std::string data_dir;          // fresh per test unless reused for restart tests
+    std::string operator_key = "test-operator-key";
+    int kafka_timeout_ms = 3000;
+    std::map<std::string, std::string> extra_env;
+    std::vector<std::string> extra_args;
+};
+
+class carelogd {
+public:
+    explicit carelogd(carelogd_options o);
+    ~carelogd();  // SIGTERM, wait, SIGKILL if it will not stop
+    carelogd(const carelogd&) = delete;
+
+    // Waits for /readyz to answer 200 (or fails the test).
+    void wait_ready(std::chrono::seconds limit = std::chrono::seconds(60));
+    // SIGTERM and wait for exit; returns the exit status.
+    int stop();
+    void kill_hard();  // SIGKILL: a crash
+    bool running();
+
+    unsigned short port() const { return port_; }
+    const carelogd_options& options() const { return opts_; }
+    http_client client() const { return http_client("127.0.0.1", port_); }
+    std::string log_path() const { return log_; }
+    std::string log_text() const;
+
+private:
+    carelogd_options opts_;
+    unsigned short port_;
+    int pid_ = -1;
+    std::string log_;
+};
+
+// A Kafka broker of its own (for fault tests that stop and restart it), via ops/kafka.
+class private_broker {
+public:
+    private_broker();
+    ~private_broker();
+    void start();
+    void stop();
+    std::string brokers() const;
+
+private:
+    std::string dir_;
+    unsigned short port_;
+};
+
+// Creates an agency through the operator endpoint; returns the 201 body.
+boost::json::object create_agency(http_client& c, const std::string& operator_key, const std::string& slug,
+                                  const std::string& admin_first = "Ada", const std::string& admin_last = "Admin");
+
+// Headers that act as the agency's first admin (the operator-key stand-in until login lands).
+std::map<std::string, std::string> as_agency(const std::string& operator_key, const std::string& agency_id);
+
+}  // namespace carelog::testing

@@ -1,0 +1,170 @@
+// The real server on 127.0.0.1, port 0: limits, a normal exchange, and a graceful stop that lets
+// an in-flight command finish.
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <thread>
+
+#include "api_fixture.hpp"
+#include "carelog/api/server.hpp"
+#include "http_client.hpp"
+
+using namespace carelog;
+using namespace carelog::api;
+using namespace carelog::api::testing;
+
+namespace {
+server_options local() {
+    server_options o;
+    o.address = "127.0.0.1";
+    o.port = 0;
+    o.io_threads = 2;
+    o.worker_threads = 4;
+    o.shutdown_grace = std::chrono::milliseconds(5000);
+    return o;
+}
+std::map<std::string, std::string> agency_headers(const api_fixture& f) {
+    return {{"X-Operator-Key", operator_key}, {"X-Agency", f.agency_a}};
+}
+}  // namespace
+
+TEST_CASE("server: a body over 1 MiB is 413, the server keeps answering, and stop is graceful", "[api][server]") {
+    api_fixture f;
+    server srv(*f.ctx, local());
+    REQUIRE(srv.start().has_value());
+    REQUIRE(srv.port() != 0);
+
+    carelog::testing::http_client client("127.0.0.1", srv.port());
+    auto health = client.get("/healthz");
+    CHECK(health.status == 200);
+    CHECK(health.json().as_object().at("status").as_string() == "ok");
+
+    std::string huge = "{\"name\":\"" + std::string(2u << 20, 'x') + "\"}";
+    auto big = client.request("POST", "/v1/locations", huge, agency_headers(f));
+    CHECK(big.status == 413);
+    CHECK(big.header("content-type") == "application/problem+json");
+    CHECK(big.json().as_object().at("type").as_string() == "https://carelog.dev/problems/too-large");
+    CHECK(f.bus.calls.empty());
+
+    auto staff = client.get("/v1/staff/" + f.staff_a, agency_headers(f));
+    CHECK(staff.status == 200);
+    CHECK(staff.json().as_object().at("username").as_string() == "tjones");
+    auto missing = client.get("/v1/staff/nope", agency_headers(f));
+    CHECK(missing.status == 404);
+
+    // keep-alive: several requests on one connection
+    for (int i = 0; i < 3; ++i) CHECK(client.get("/healthz").status == 200);
+
+    srv.stop();
+    carelog::testing::http_client after("127.0.0.1", srv.port());
+    CHECK_THROWS(after.get("/healthz"));
+}
+
+TEST_CASE("server: stop() lets an in-flight command finish and closes idle connections", "[api][server]") {
+    api_fixture f;
+    f.bus.delay(std::chrono::milliseconds(400));
+    f.bus.will_succeed(uuid(100), 2, "0-9");
+    server srv(*f.ctx, local());
+    REQUIRE(srv.start().has_value());
+
+    carelog::testing::http_client idle("127.0.0.1", srv.port());
+    CHECK(idle.get("/healthz").status == 200);  // then stays open, idle
+
+    auto slow = std::async(std::launch::async, [&] {
+        carelog::testing::http_client c("127.0.0.1", srv.port());
+        return c.post("/v1/programs", json::object{{"name", "Family"}}, agency_headers(f));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the command is on the bus now
+    auto t0 = std::chrono::steady_clock::now();
+    srv.stop();
+    auto took = std::chrono::steady_clock::now() - t0;
+    auto reply = slow.get();
+    CHECK(reply.status == 201);
+    CHECK(reply.header("connection") == "close");
+    CHECK(reply.json().as_object().at("version").as_int64() == 2);
+    CHECK(took < std::chrono::seconds(3));
+    REQUIRE(f.bus.calls.size() == 1);
+}
+
+TEST_CASE("server: a malformed request costs one 400, not the process", "[api][server]") {
+    api_fixture f;
+    server srv(*f.ctx, local());
+    REQUIRE(srv.start().has_value());
+    namespace net = boost::asio;
+    net::io_context ioc;
+    net::ip::tcp::socket sock(ioc);
+    sock.connect({net::ip::make_address("127.0.0.1"), srv.port()});
+    std::string garbage = "THIS IS NOT HTTP\r\n\r\n";
+    net::write(sock, net::buffer(garbage));
+    std::string reply;
+    boost::system::error_code ec;
+    char buf[4096];
+    for (;;) {
+        auto n = sock.read_some(net::buffer(buf), ec);
+        if (ec) break;
+        reply.append(buf, n);
+    }
+    CHECK(reply.starts_with("HTTP/1.1 400"));
+    CHECK(reply.find("application/problem+json") != std::string::npos);
+    carelog::testing::http_client client("127.0.0.1", srv.port());
+    CHECK(client.get("/healthz").status == 200);
+    srv.stop();
+}
+
+namespace {
+// Reads from a raw socket until the peer closes or `deadline` passes.
+std::string read_all(boost::asio::ip::tcp::socket& sock) {
+    std::string out;
+    boost::system::error_code ec;
+    char buf[4096];
+    for (;;) {
+        auto n = sock.read_some(boost::asio::buffer(buf), ec);
+        if (ec) break;
+        out.append(buf, n);
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("server: pipelined requests are answered in order on one connection", "[api][server]") {
+    api_fixture f;
+    server srv(*f.ctx, local());
+    REQUIRE(srv.start().has_value());
+    namespace net = boost::asio;
+    net::io_context ioc;
+    net::ip::tcp::socket sock(ioc);
+    sock.connect({net::ip::make_address("127.0.0.1"), srv.port()});
+    std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    net::write(sock, net::buffer(two));
+    std::string reply = read_all(sock);
+    auto first = reply.find("HTTP/1.1 200");
+    auto second = reply.find("HTTP/1.1 404");
+    auto third = reply.find("HTTP/1.1 200", second == std::string::npos ? 0 : second);
+    CHECK(first == 0);
+    CHECK(second != std::string::npos);
+    CHECK(third != std::string::npos);
+    CHECK(first < second);
+    srv.stop();
+}
+
+TEST_CASE("server: a request header that does not arrive in time closes the connection", "[api][server]") {
+    api_fixture f;
+    f.ctx->cfg.header_timeout = std::chrono::seconds(1);
+    server srv(*f.ctx, local());
+    REQUIRE(srv.start().has_value());
+    namespace net = boost::asio;
+    net::io_context ioc;
+    net::ip::tcp::socket sock(ioc);
+    sock.connect({net::ip::make_address("127.0.0.1"), srv.port()});
+    std::string partial = "GET /healthz HTTP/1.1\r\nHost: x\r\n";  // never finished
+    net::write(sock, net::buffer(partial));
+    auto t0 = std::chrono::steady_clock::now();
+    std::string reply = read_all(sock);
+    auto waited = std::chrono::steady_clock::now() - t0;
+    CHECK(reply.empty());
+    CHECK(waited >= std::chrono::milliseconds(800));
+    CHECK(waited < std::chrono::seconds(5));
+    srv.stop();
+}
