@@ -154,11 +154,14 @@ struct server::impl {
         }
     }
 
-    net::awaitable<handled> run_handler(std::shared_ptr<const http_request> req) {
-        // The lambda (and so `req`) lives in co_spawn's frame until the worker finishes.
-        co_return co_await net::co_spawn(
-            pool->get_executor(), [this, req]() -> net::awaitable<handled> { co_return dispatch(ctx, *req); },
-            net::use_awaitable);
+    // `req` is a reference to the session's own shared_ptr, and the work is a named local: GCC 12
+    // destroys some temporaries of a co_await full-expression twice (PR c++/99576), which freed
+    // requests early when the lambda or a converted shared_ptr was a temporary here.
+    net::awaitable<handled> run_handler(const std::shared_ptr<const http_request>& req) {
+        // The lambda (and so its copy of `req`) lives in co_spawn's frame until the worker finishes.
+        auto work = [this, keep = req]() -> net::awaitable<handled> { co_return dispatch(ctx, *keep); };
+        auto out = co_await net::co_spawn(pool->get_executor(), std::move(work), net::use_awaitable);
+        co_return out;
     }
 
     net::awaitable<void> session(std::shared_ptr<connection> c) {
@@ -201,25 +204,24 @@ struct server::impl {
                     hec = bec;
                 }
                 if (hec) {
+                    // Named, not temporaries inside the co_await expression (see run_handler).
+                    std::optional<problem> refusal;
                     if (hec == http::error::body_limit) {
-                        co_await refuse(*c, problem(error::make(errc::too_large, "the request body is larger than " +
-                                                                                     std::to_string(cfg.body_limit) +
-                                                                                     " bytes")),
-                                        version, method, t0);
+                        refusal.emplace(problem(error::make(
+                            errc::too_large, "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes")));
                     } else if (hec == http::error::header_limit) {
-                        co_await refuse(*c, problem(http_problem::header_too_large, "the request header is too large"),
-                                        version, method, t0);
+                        refusal.emplace(problem(http_problem::header_too_large, "the request header is too large"));
                     } else if (hec.category() == http::make_error_code(http::error::bad_method).category() &&
                                hec != http::error::end_of_stream && hec != http::error::partial_message) {
-                        co_await refuse(*c, problem(error::make(errc::malformed, "malformed HTTP request")), version,
-                                        method, t0);
+                        refusal.emplace(problem(error::make(errc::malformed, "malformed HTTP request")));
                     }
+                    if (refusal) co_await refuse(*c, *refusal, version, method, t0);
                     // timeouts, resets, a client gone mid-request: nobody to answer
                     break;
                 }
 
                 stream.expires_never();  // handlers bound their own waits (bus and consistency timeouts)
-                auto req = std::make_shared<http_request>(parser.release());
+                const std::shared_ptr<const http_request> req = std::make_shared<http_request>(parser.release());
                 handled h;
                 try {
                     h = co_await run_handler(req);

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include <thread>
+
 #include "process.hpp"
 
 using namespace carelog::testing;

@@ -210,7 +210,14 @@ boost::json::object create_agency(http_client& c, const std::string& operator_ke
     auto r = c.post("/v1/agencies", body, {{"X-Operator-Key", operator_key}});
     INFO(r.body);
     REQUIRE(r.status == 201);
-    return r.json().as_object();
+    auto created = r.json().as_object();
+    // Read-your-writes: once this answers, the agency is visible to every later request.
+    auto h = as_agency(operator_key, std::string(created.at("agency_id").as_string()));
+    h["X-Consistency-Token"] = std::string(created.at("consistency_token").as_string());
+    auto seen = c.get("/v1/agency/settings", h);
+    INFO(seen.body);
+    REQUIRE(seen.status == 200);
+    return created;
 }
 
 std::map<std::string, std::string> as_agency(const std::string& operator_key, const std::string& agency_id) {
