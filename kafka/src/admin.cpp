@@ -136,15 +136,16 @@ result<int> ensure_topic(const config& cfg, const std::string& topic) {
     if (!configs) return std::unexpected(configs.error());
     const auto& c = *configs;
     auto get = [&](const char* k) { auto it = c.find(k); return it == c.end() ? std::string() : it->second; };
+    // Every reason at once, so an operator fixes the topic in one go.
+    std::string problems;
+    auto add = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
     if (get("retention.ms") != "-1")
-        return fail(errc::internal, "topic " + topic + " has retention.ms=" + get("retention.ms") +
-                                        "; the event log must keep every event (set retention.ms=-1)");
+        add("retention.ms=" + get("retention.ms") + " (must be -1: the event log keeps every event)");
     if (get("cleanup.policy").find("compact") != std::string::npos)
-        return fail(errc::internal, "topic " + topic + " has cleanup.policy=" + get("cleanup.policy") +
-                                        "; the event log must never be compacted (use cleanup.policy=delete)");
+        add("cleanup.policy=" + get("cleanup.policy") + " (must be delete: the event log is never compacted)");
     if (get("retention.bytes") != "" && get("retention.bytes") != "-1")
-        return fail(errc::internal, "topic " + topic + " has retention.bytes=" + get("retention.bytes") +
-                                        "; the event log must keep every event (set retention.bytes=-1)");
+        add("retention.bytes=" + get("retention.bytes") + " (must be -1)");
+    if (!problems.empty()) return fail(errc::internal, "topic " + topic + " could lose events: " + problems);
     return *n;
 }
 
