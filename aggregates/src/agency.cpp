@@ -63,10 +63,17 @@ bool is_valid_slug(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-'; });
 }
 
+void evolve(agency_state& s, const events::envelope& e) {
+    evolve(s, e.aggregate_id, e.aggregate_version, e.data, e.occurred_at);
+}
+
 void evolve(agency_state& s, const std::string& aggregate_id, std::uint64_t aggregate_version,
-            const events::payload& e) {
-    if (events::aggregate_type_of(e) != "Agency") {
-        detail::evolve_staff(s, aggregate_id, aggregate_version, e);
+            const events::payload& e, micros occurred_at) {
+    // A Staff-type event addressed to the agency itself (LoginFailed for an unknown username) is an
+    // Agency aggregate event: it only advances the agency's version.
+    bool on_agency = !s.id.empty() && aggregate_id == s.id;
+    if (events::aggregate_type_of(e) != "Agency" && !on_agency) {
+        detail::evolve_staff(s, aggregate_id, aggregate_version, e, occurred_at);
         return;
     }
     std::visit(detail::overloaded{

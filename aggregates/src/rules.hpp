@@ -62,7 +62,10 @@ strings check_ids(field_errors& errs, const std::string& field, const strings& i
 strings canonical_set(strings v);
 
 // Staff-side evolve, kept beside the Staff rules (agency.cpp dispatches to it).
-void evolve_staff(agency_state& s, const std::string& staff_id, std::uint64_t version, const events::payload& e);
+void evolve_staff(agency_state& s, const std::string& staff_id, std::uint64_t version, const events::payload& e,
+                  micros occurred_at);
+// The identity part of the Staff evolve (identity.cpp): credentials, sessions, MFA.
+void evolve_identity(agency_state& s, staff_state& st, const events::payload& e, micros occurred_at);
 
 }  // namespace carelog::aggregates::detail
 

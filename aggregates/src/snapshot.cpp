@@ -10,7 +10,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::int64_t snapshot_format = 1;
+// 2: staff credentials (identity). A format-1 snapshot is refused and the agency replayed from the log.
+constexpr std::int64_t snapshot_format = 2;
 
 json::array to_array(const strings& v) {
     json::array a;
@@ -67,6 +68,28 @@ json::object profile_json(const events::StaffCreated& p) {
                         {"password_hash", p.password_hash}};
 }
 
+json::object credentials_json(const credentials_state& c) {
+    json::array sessions;
+    for (const auto& [id, si] : c.sessions)
+        sessions.emplace_back(json::object{{"id", id},
+                                           {"created_at", si.created_at},
+                                           {"last_seen", si.last_seen},
+                                           {"ip", si.ip},
+                                           {"mfa", si.mfa}});
+    return json::object{{"password_changed_at", c.password_changed_at},
+                        {"failed_attempts", c.failed_attempts},
+                        {"locked", c.locked},
+                        {"locked_until", c.locked_until},
+                        {"mfa_secret_sealed", c.mfa_secret_sealed},
+                        {"mfa_confirmed", c.mfa_confirmed},
+                        {"last_totp_step", c.last_totp_step},
+                        {"sessions", std::move(sessions)},
+                        {"reset_token_hash", c.reset_token_hash},
+                        {"reset_requested_at", c.reset_requested_at},
+                        {"reset_expires_at", c.reset_expires_at},
+                        {"last_login_at", c.last_login_at}};
+}
+
 // ---- reading: throws on any shape error; the public function turns that into an error value ----
 
 std::string str(const json::object& o, const char* k) { return std::string(o.at(k).as_string()); }
@@ -103,6 +126,29 @@ events::Settings settings_from(const json::object& o) {
     get(o, "mfa_required_roles", s.mfa_required_roles);
     get(o, "services", s.services);
     return s;
+}
+
+std::int64_t i64(const json::object& o, const char* k) { return json::value_to<std::int64_t>(o.at(k)); }
+
+credentials_state credentials_from(const json::object& o) {
+    credentials_state c;
+    c.password_changed_at = i64(o, "password_changed_at");
+    c.failed_attempts = json::value_to<int>(o.at("failed_attempts"));
+    c.locked = boolean(o, "locked");
+    c.locked_until = i64(o, "locked_until");
+    c.mfa_secret_sealed = str(o, "mfa_secret_sealed");
+    c.mfa_confirmed = boolean(o, "mfa_confirmed");
+    c.last_totp_step = i64(o, "last_totp_step");
+    for (const auto& x : o.at("sessions").as_array()) {
+        const auto& so = x.as_object();
+        c.sessions.emplace(str(so, "id"), session_info{i64(so, "created_at"), i64(so, "last_seen"), str(so, "ip"),
+                                                       boolean(so, "mfa")});
+    }
+    c.reset_token_hash = str(o, "reset_token_hash");
+    c.reset_requested_at = i64(o, "reset_requested_at");
+    c.reset_expires_at = i64(o, "reset_expires_at");
+    c.last_login_at = i64(o, "last_login_at");
+    return c;
 }
 
 events::StaffCreated profile_from(const json::object& o) {
@@ -144,7 +190,8 @@ json::value to_json(const agency_state& s) {
                                         {"version", st.version},
                                         {"active", st.active},
                                         {"permissions", std::move(perms)},
-                                        {"profile", profile_json(st.profile)}});
+                                        {"profile", profile_json(st.profile)},
+                                        {"credentials", credentials_json(st.credentials)}});
     }
     json::object usernames;
     for (const auto& [name, id] : s.usernames) usernames[name] = id;
@@ -164,7 +211,9 @@ result<agency_state> agency_state_from_json(const json::value& v) {
     try {
         const auto& o = v.as_object();
         if (json::value_to<std::int64_t>(o.at("format")) != snapshot_format)
-            return fail(errc::malformed, "snapshot: unsupported format " + json::serialize(o.at("format")));
+            return fail(errc::malformed, "snapshot: unsupported format " + json::serialize(o.at("format")) +
+                                             " (this build writes " + std::to_string(snapshot_format) +
+                                             "); discard it and replay the agency from the log");
         agency_state s;
         s.id = str(o, "id");
         s.exists = boolean(o, "exists");
@@ -189,6 +238,9 @@ result<agency_state> agency_state_from_json(const json::value& v) {
             st.active = boolean(so, "active");
             for (const auto& p : so.at("permissions").as_array()) st.permissions.emplace(p.as_string());
             st.profile = profile_from(so.at("profile").as_object());
+            st.credentials = credentials_from(so.at("credentials").as_object());
+            // The session index is derived, not stored: it cannot disagree with the sessions.
+            for (const auto& [sid, info] : st.credentials.sessions) s.session_owners.emplace(sid, st.id);
             s.staff.emplace(st.id, std::move(st));
         }
         for (const auto& [name, id] : o.at("usernames").as_object())

@@ -372,19 +372,25 @@ decision decide(const agency_state& s, const deactivate_staff& c) {
     if (!errs.empty()) return fail(errs.to_error());
     if (is_last_org_admin(s, it->second))
         return fail(errc::conflict, "the agency's last active org_admin cannot be deactivated");
-    return one(it->second, events::StaffDeactivated{std::move(reason)});
+    // Deactivation also ends every live session of the staff member, in the same decision.
+    auto out = one(it->second, events::StaffDeactivated{std::move(reason)});
+    auto version = it->second.version + 1;
+    for (const auto& [sid, info] : it->second.credentials.sessions)
+        out.push_back({c.staff_id, ++version, events::SessionEnded{sid, events::session_end::deactivated}});
+    return out;
 }
 
 // ---------------------------------------------------------------- evolve
 
 void detail::evolve_staff(agency_state& s, const std::string& staff_id, std::uint64_t version,
-                          const events::payload& e) {
+                          const events::payload& e, micros occurred_at) {
     if (const auto* created = std::get_if<events::StaffCreated>(&e)) {
         if (s.staff.contains(staff_id)) return;  // a chain the writer produced never repeats a creation
         staff_state st;
         st.id = staff_id;
         st.version = version;
         st.profile = *created;
+        st.credentials.password_changed_at = occurred_at;
         s.usernames[ascii_lower(created->username)] = staff_id;
         s.staff.emplace(staff_id, std::move(st));
         return;
@@ -416,7 +422,7 @@ void detail::evolve_staff(agency_state& s, const std::string& staff_id, std::uin
                    [&](const events::ModulePermissionGranted& x) { st.permissions.insert(x.permission); },
                    [&](const events::ModulePermissionRevoked& x) { st.permissions.erase(x.permission); },
                    [&](const events::StaffDeactivated&) { st.active = false; },
-                   [](const auto&) {},
+                   [&](const auto&) { evolve_identity(s, st, e, occurred_at); },
                },
                e);
     st.version = version;

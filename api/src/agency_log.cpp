@@ -22,7 +22,7 @@ std::vector<stamped> stamp(const agency_log& log, const std::vector<events::deci
         auto& e = s.env;
         e.event_id = ids.next_uuid();
         e.agency_id = meta.agency_id;
-        e.aggregate_type = std::string(events::aggregate_type_of(d.data));
+        e.aggregate_type = std::string(events::aggregate_type_of(d));
         e.aggregate_id = d.aggregate_id;
         e.aggregate_version = d.aggregate_version;
         e.sequence = ++seq;
@@ -80,7 +80,7 @@ void remember(agency_log& log, const events::envelope& e, const std::string& tok
 
 bool apply(agency_log& log, const events::envelope& e, const std::string& token) {
     if (e.sequence != log.sequence + 1 || e.prev_hash != log.last_hash) return false;
-    aggregates::evolve(log.state, e.aggregate_id, e.aggregate_version, e.data);
+    aggregates::evolve(log.state, e);  // the envelope: identity rules are dated by occurred_at
     if (log.state.id.empty()) log.state.id = e.agency_id;
     log.sequence = e.sequence;
     log.last_hash = e.hash;

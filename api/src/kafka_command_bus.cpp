@@ -138,13 +138,23 @@ private:
         }
         std::int64_t from = 0;
         if (auto off = local_.get_local(ns_, "offset")) from = std::stoll(*off);
+        bool usable = true;
         for (auto& [key, blob] : local_.scan_local(ns_, "agency/")) {
             std::error_code ec;
             auto v = json::parse(blob, ec);
-            if (ec) return fail(errc::internal, "writer snapshot of " + key + " is not JSON");
-            auto log = agency_log_from_json(v);
-            if (!log) return std::unexpected(log.error());
+            auto log = ec ? result<agency_log>(fail(errc::internal, "not JSON")) : agency_log_from_json(v);
+            if (!log) {
+                // An old or damaged snapshot is only a shortcut: replay the partition from the start.
+                spdlog::warn("partition {}: writer snapshot of {} unusable ({}); replaying the partition from offset 0",
+                             partition_, key.substr(7), log.error().detail);
+                usable = false;
+                break;
+            }
             agencies_.emplace(key.substr(7), std::move(*log));
+        }
+        if (!usable) {
+            agencies_.clear();
+            from = 0;
         }
         std::uint64_t tail = 0;
         auto end = kafka::read_to_end(cfg_, cfg_.events_topic(), partition_, from,

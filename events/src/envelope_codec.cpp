@@ -127,6 +127,53 @@ std::pair<fb::Payload, Offset<void>> encode_payload(FlatBufferBuilder& b, const 
                 auto v = str(b, e.reason);
                 return {fb::Payload::StaffDeactivated, fb::CreateStaffDeactivated(b, v).Union()};
             },
+            [&](const PasswordChanged& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto h = str(b, e.password_hash), r = str(b, e.reason), t = str(b, e.reset_token_hash);
+                return {fb::Payload::PasswordChanged,
+                        fb::CreatePasswordChanged(b, h, e.require_change_next_logon, r, t).Union()};
+            },
+            [&](const PasswordResetRequested& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto t = str(b, e.token_hash);
+                return {fb::Payload::PasswordResetRequested,
+                        fb::CreatePasswordResetRequested(b, t, e.expires_at).Union()};
+            },
+            [&](const LoginSucceeded& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto sid = str(b, e.session_id), ip = str(b, e.ip), ua = str(b, e.user_agent);
+                return {fb::Payload::LoginSucceeded,
+                        fb::CreateLoginSucceeded(b, sid, ip, ua, e.mfa, e.mfa_enrollment_required, e.totp_step)
+                            .Union()};
+            },
+            [&](const LoginFailed& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto u = str(b, e.username_tried), ip = str(b, e.ip), ua = str(b, e.user_agent);
+                auto r = str(b, e.reason);
+                return {fb::Payload::LoginFailed, fb::CreateLoginFailed(b, u, ip, ua, r).Union()};
+            },
+            [&](const AccountLocked& e) -> std::pair<fb::Payload, Offset<void>> {
+                return {fb::Payload::AccountLocked, fb::CreateAccountLocked(b, e.until, e.failures).Union()};
+            },
+            [&](const AccountUnlocked& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto by = str(b, e.by);
+                return {fb::Payload::AccountUnlocked, fb::CreateAccountUnlocked(b, by).Union()};
+            },
+            [&](const MfaEnrolled& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = str(b, e.secret_sealed);
+                return {fb::Payload::MfaEnrolled, fb::CreateMfaEnrolled(b, v).Union()};
+            },
+            [&](const MfaConfirmed& e) -> std::pair<fb::Payload, Offset<void>> {
+                return {fb::Payload::MfaConfirmed, fb::CreateMfaConfirmed(b, e.step).Union()};
+            },
+            [&](const MfaReset& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto by = str(b, e.by);
+                return {fb::Payload::MfaReset, fb::CreateMfaReset(b, by).Union()};
+            },
+            [&](const SessionEnded& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto sid = str(b, e.session_id), r = str(b, e.reason);
+                return {fb::Payload::SessionEnded, fb::CreateSessionEnded(b, sid, r).Union()};
+            },
+            [&](const SessionTouched& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto sid = str(b, e.session_id);
+                return {fb::Payload::SessionTouched, fb::CreateSessionTouched(b, sid).Union()};
+            },
         },
         p);
 }
@@ -241,6 +288,37 @@ result<payload> decode_payload(const fb::Envelope* env) {
             return ModulePermissionRevoked{s(env->payload_as_ModulePermissionRevoked()->permission())};
         case fb::Payload::StaffDeactivated:
             return StaffDeactivated{s(env->payload_as_StaffDeactivated()->reason())};
+        case fb::Payload::PasswordChanged: {
+            auto x = env->payload_as_PasswordChanged();
+            return PasswordChanged{s(x->password_hash()), x->require_change_next_logon(), s(x->reason()),
+                                   s(x->reset_token_hash())};
+        }
+        case fb::Payload::PasswordResetRequested: {
+            auto x = env->payload_as_PasswordResetRequested();
+            return PasswordResetRequested{s(x->token_hash()), x->expires_at()};
+        }
+        case fb::Payload::LoginSucceeded: {
+            auto x = env->payload_as_LoginSucceeded();
+            return LoginSucceeded{s(x->session_id()), s(x->ip()), s(x->user_agent()), x->mfa(),
+                                  x->mfa_enrollment_required(), x->totp_step()};
+        }
+        case fb::Payload::LoginFailed: {
+            auto x = env->payload_as_LoginFailed();
+            return LoginFailed{s(x->username_tried()), s(x->ip()), s(x->user_agent()), s(x->reason())};
+        }
+        case fb::Payload::AccountLocked: {
+            auto x = env->payload_as_AccountLocked();
+            return AccountLocked{x->until(), x->failures()};
+        }
+        case fb::Payload::AccountUnlocked: return AccountUnlocked{s(env->payload_as_AccountUnlocked()->by())};
+        case fb::Payload::MfaEnrolled: return MfaEnrolled{s(env->payload_as_MfaEnrolled()->secret_sealed())};
+        case fb::Payload::MfaConfirmed: return MfaConfirmed{env->payload_as_MfaConfirmed()->step()};
+        case fb::Payload::MfaReset: return MfaReset{s(env->payload_as_MfaReset()->by())};
+        case fb::Payload::SessionEnded: {
+            auto x = env->payload_as_SessionEnded();
+            return SessionEnded{s(x->session_id()), s(x->reason())};
+        }
+        case fb::Payload::SessionTouched: return SessionTouched{s(env->payload_as_SessionTouched()->session_id())};
         case fb::Payload::NONE: break;
     }
     return fail(errc::malformed, "unknown or missing payload type " +

@@ -1,4 +1,5 @@
-// Events as JSON for listings. Password hashes never leave the service, not even hashed.
+// Events as JSON for listings. Password hashes never leave the service, not even hashed; nor does
+// the sealed TOTP secret.
 #include "carelog/events/event_json.hpp"
 
 #include <boost/json.hpp>
@@ -99,6 +100,39 @@ json::object payload_to_json(const payload& p) {
             [](const ModulePermissionGranted& e) { return json::object{{"permission", e.permission}}; },
             [](const ModulePermissionRevoked& e) { return json::object{{"permission", e.permission}}; },
             [](const StaffDeactivated& e) { return json::object{{"reason", e.reason}}; },
+            // Identity: never the password hash nor the sealed TOTP secret. Session ids and reset
+            // token hashes are SHA-256 of random 256-bit tokens: they identify, they do not open.
+            [](const PasswordChanged& e) {
+                json::object o{{"reason", e.reason}, {"require_change_next_logon", e.require_change_next_logon}};
+                if (!e.reset_token_hash.empty()) o["reset_token_hash"] = e.reset_token_hash;
+                return o;
+            },
+            [](const PasswordResetRequested& e) {
+                return json::object{{"token_hash", e.token_hash}, {"expires_at", format_rfc3339(e.expires_at)}};
+            },
+            [](const LoginSucceeded& e) {
+                json::object o{{"session_id", e.session_id}, {"ip", e.ip},   {"user_agent", e.user_agent},
+                               {"mfa", e.mfa},               {"mfa_enrollment_required", e.mfa_enrollment_required}};
+                if (e.totp_step != 0) o["totp_step"] = e.totp_step;
+                return o;
+            },
+            [](const LoginFailed& e) {
+                return json::object{{"username_tried", e.username_tried},
+                                    {"ip", e.ip},
+                                    {"user_agent", e.user_agent},
+                                    {"reason", e.reason}};
+            },
+            [](const AccountLocked& e) {
+                // until null: only an administrator unlocks
+                json::value until = e.until == 0 ? json::value(nullptr) : json::value(format_rfc3339(e.until));
+                return json::object{{"until", until}, {"failures", e.failures}};
+            },
+            [](const AccountUnlocked& e) { return json::object{{"by", e.by}}; },
+            [](const MfaEnrolled&) { return json::object{{"method", "totp"}}; },
+            [](const MfaConfirmed& e) { return json::object{{"step", e.step}}; },
+            [](const MfaReset& e) { return json::object{{"by", e.by}}; },
+            [](const SessionEnded& e) { return json::object{{"session_id", e.session_id}, {"reason", e.reason}}; },
+            [](const SessionTouched& e) { return json::object{{"session_id", e.session_id}}; },
         },
         p);
 }

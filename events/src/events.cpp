@@ -37,6 +37,17 @@ struct names {
     std::string_view operator()(const ModulePermissionGranted&) const { return "ModulePermissionGranted"; }
     std::string_view operator()(const ModulePermissionRevoked&) const { return "ModulePermissionRevoked"; }
     std::string_view operator()(const StaffDeactivated&) const { return "StaffDeactivated"; }
+    std::string_view operator()(const PasswordChanged&) const { return "PasswordChanged"; }
+    std::string_view operator()(const PasswordResetRequested&) const { return "PasswordResetRequested"; }
+    std::string_view operator()(const LoginSucceeded&) const { return "LoginSucceeded"; }
+    std::string_view operator()(const LoginFailed&) const { return "LoginFailed"; }
+    std::string_view operator()(const AccountLocked&) const { return "AccountLocked"; }
+    std::string_view operator()(const AccountUnlocked&) const { return "AccountUnlocked"; }
+    std::string_view operator()(const MfaEnrolled&) const { return "MfaEnrolled"; }
+    std::string_view operator()(const MfaConfirmed&) const { return "MfaConfirmed"; }
+    std::string_view operator()(const MfaReset&) const { return "MfaReset"; }
+    std::string_view operator()(const SessionEnded&) const { return "SessionEnded"; }
+    std::string_view operator()(const SessionTouched&) const { return "SessionTouched"; }
 };
 }  // namespace
 
@@ -53,6 +64,10 @@ std::string_view aggregate_type_of(const payload& p) noexcept {
                 return "Staff";
         },
         p);
+}
+
+std::string_view aggregate_type_of(const decided_event& d) noexcept {
+    return d.aggregate_type.empty() ? aggregate_type_of(d.data) : std::string_view(d.aggregate_type);
 }
 
 }  // namespace carelog::events

@@ -71,6 +71,7 @@ void evolve(std::optional<json::object>& view, const events::envelope& e) {
                    [](const events::ModulePermissionGranted&) {},
                    [](const events::ModulePermissionRevoked&) {},
                    [](const events::StaffDeactivated&) {},
+                   [](const auto&) {},  // identity events change nothing shown here
                },
                e.data);
 

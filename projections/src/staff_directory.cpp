@@ -159,6 +159,7 @@ void evolve(std::optional<json::object>& view, const events::envelope& e) {
                    [](const events::AgencySettingsChanged&) {},
                    [](const events::LocationAdded&) {},
                    [](const events::ProgramAdded&) {},
+                   [](const auto&) {},  // identity events change nothing shown here
                },
                e.data);
 

@@ -224,6 +224,14 @@ struct record_applier {
     result<void> operator()(const events::ModulePermissionGranted&) { return s.apply_staff(w, e, bytes); }
     result<void> operator()(const events::ModulePermissionRevoked&) { return s.apply_staff(w, e, bytes); }
     result<void> operator()(const events::StaffDeactivated&) { return s.apply_staff(w, e, bytes); }
+    // Identity events (PasswordChanged, LoginSucceeded, SessionEnded, ...): the staff member's
+    // history and view version. A LoginFailed for an unknown username belongs to the agency
+    // (envelope aggregate_type "Agency"): it feeds no staff view.
+    template <class Identity>
+    result<void> operator()(const Identity&) {
+        if (e.aggregate_type == "Agency") return {};
+        return s.apply_staff(w, e, bytes);
+    }
 };
 
 }  // namespace

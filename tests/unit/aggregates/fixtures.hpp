@@ -44,6 +44,10 @@ inline std::string field_message(const error& e, const std::string& field) {
 inline void fold_in(agency_state& s, const std::vector<events::decided_event>& evs) {
     for (const auto& e : evs) evolve(s, e.aggregate_id, e.aggregate_version, e.data);
 }
+// The same with the envelopes' occurred_at (identity state is dated by it).
+inline void fold_in(agency_state& s, const std::vector<events::decided_event>& evs, micros at) {
+    for (const auto& e : evs) evolve(s, e.aggregate_id, e.aggregate_version, e.data, at);
+}
 
 inline create_agency agency_cmd() {
     create_agency c;

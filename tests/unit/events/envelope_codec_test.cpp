@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "carelog/events/envelope_codec.hpp"
 
@@ -77,6 +78,22 @@ std::vector<payload> every_payload() {
         ModulePermissionGranted{"client_portal"},
         ModulePermissionRevoked{"messaging"},
         StaffDeactivated{"left the agency"},
+        PasswordChanged{"$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$bmV3", true, "admin", ""},
+        PasswordChanged{"$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$cmVz", false, "reset", std::string(64, 'a')},
+        PasswordResetRequested{std::string(64, 'b'), 1'795'003'600'123'456},
+        LoginSucceeded{std::string(64, 'c'), "203.0.113.7", "Mozilla/5.0 (X11; Linux) Gecko/20100101 Firefox/128.0",
+                       true, false, 59'833'333},
+        LoginSucceeded{std::string(64, 'd'), "::1", "", false, true, 0},
+        LoginFailed{"tjones", "198.51.100.2", "curl/8.5", "bad_password"},
+        LoginFailed{"", "", "", "unknown_user"},
+        AccountLocked{1'795'001'800'000'000, 5},
+        AccountLocked{0, 3},
+        AccountUnlocked{"timeout"},
+        MfaEnrolled{"sb1:" + std::string(120, 'e')},
+        MfaConfirmed{59'833'334},
+        MfaReset{"admin"},
+        SessionEnded{std::string(64, 'f'), "password_changed"},
+        SessionTouched{std::string(64, '0')},
     };
 }
 
@@ -269,6 +286,39 @@ TEST_CASE("events: event type names and aggregate types follow the domain's word
     CHECK(aggregate_type_of(ProgramAdded{}) == "Agency");
     CHECK(aggregate_type_of(StaffDeactivated{}) == "Staff");
     CHECK(aggregate_type_of(RoleAssigned{}) == "Staff");
+    CHECK(event_type_name(PasswordChanged{}) == "PasswordChanged");
+    CHECK(event_type_name(PasswordResetRequested{}) == "PasswordResetRequested");
+    CHECK(event_type_name(LoginSucceeded{}) == "LoginSucceeded");
+    CHECK(event_type_name(LoginFailed{}) == "LoginFailed");
+    CHECK(event_type_name(AccountLocked{}) == "AccountLocked");
+    CHECK(event_type_name(AccountUnlocked{}) == "AccountUnlocked");
+    CHECK(event_type_name(MfaEnrolled{}) == "MfaEnrolled");
+    CHECK(event_type_name(MfaConfirmed{}) == "MfaConfirmed");
+    CHECK(event_type_name(MfaReset{}) == "MfaReset");
+    CHECK(event_type_name(SessionEnded{}) == "SessionEnded");
+    CHECK(event_type_name(SessionTouched{}) == "SessionTouched");
+    for (const payload& p : {payload{PasswordChanged{}}, payload{LoginSucceeded{}}, payload{LoginFailed{}},
+                             payload{AccountLocked{}}, payload{MfaEnrolled{}}, payload{SessionEnded{}},
+                             payload{SessionTouched{}}})
+        CHECK(aggregate_type_of(p) == "Staff");
+}
+
+TEST_CASE("events: a decided event may name its aggregate type, as LoginFailed for an unknown user does",
+          "[events]") {
+    decided_event staff{"s1", 3, LoginFailed{"tjones", "", "", "bad_password"}};
+    CHECK(aggregate_type_of(staff) == "Staff");
+    decided_event agency{"agency-1", 9, LoginFailed{"nobody", "", "", "unknown_user"}, "Agency"};
+    CHECK(aggregate_type_of(agency) == "Agency");
+    decided_event created{"agency-1", 1, AgencyCreated{}};
+    CHECK(aggregate_type_of(created) == "Agency");
+}
+
+TEST_CASE("events: every event type name is distinct and the union order matches the schema", "[events]") {
+    // The variant's alternatives follow the schema's union members (type = index + 1), so a name
+    // appended to one must be appended to the other: decode(encode(x)) keeps the alternative.
+    std::set<std::string> names;
+    for (const auto& p : every_payload()) names.emplace(event_type_name(p));
+    CHECK(names.size() == std::variant_size_v<payload>);
 }
 
 TEST_CASE("events: default settings are the secure defaults of the spec", "[events]") {

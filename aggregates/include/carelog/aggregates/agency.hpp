@@ -39,12 +39,41 @@ struct program {
     bool operator==(const program&) const = default;
 };
 
+// One live session of a staff member (key: session id = hex SHA-256 of the bearer token).
+struct session_info {
+    micros created_at = 0;  // the LoginSucceeded's occurred_at
+    micros last_seen = 0;   // the latest of created_at and its SessionTouched events
+    std::string ip;
+    bool mfa = false;  // a TOTP code was verified at login
+    bool operator==(const session_info&) const = default;
+};
+
+// Everything about a staff member's ability to log in except the password hash and the forced-change
+// flag, which stay in `profile` (profile.password_hash / profile.require_password_change are always
+// the CURRENT values: PasswordChanged updates them), so there is one place to verify against.
+struct credentials_state {
+    micros password_changed_at = 0;  // StaffCreated or the latest PasswordChanged (password expiry)
+    int failed_attempts = 0;         // consecutive; reset by LoginSucceeded, AccountUnlocked, PasswordChanged
+    bool locked = false;             // as recorded; see is_locked() for the lock at a given time
+    micros locked_until = 0;         // with `locked`: when it lapses (0 = only an admin unlocks)
+    std::string mfa_secret_sealed;   // "" = no TOTP enrolled
+    bool mfa_confirmed = false;
+    std::int64_t last_totp_step = 0;  // no code of this step or an earlier one is accepted again
+    std::map<std::string, session_info> sessions;  // ended sessions are erased
+    std::string reset_token_hash;                  // the one pending reset link ("" = none)
+    micros reset_requested_at = 0;
+    micros reset_expires_at = 0;
+    micros last_login_at = 0;
+    bool operator==(const credentials_state&) const = default;
+};
+
 struct staff_state {
     std::string id;
     std::uint64_t version = 0;
     events::StaffCreated profile;  // current values (role/type/locations/programs kept up to date here too)
     std::set<std::string> permissions;
     bool active = true;
+    credentials_state credentials;
     bool operator==(const staff_state&) const = default;
 };
 
@@ -59,6 +88,8 @@ struct agency_state {
     std::unordered_map<std::string, staff_state> staff;
     // lower-case username -> staff id; never shrinks (usernames are unique forever)
     std::unordered_map<std::string, std::string> usernames;
+    // session id -> staff id of every live session (derived from the staff's sessions; kept for lookup)
+    std::unordered_map<std::string, std::string> session_owners;
     bool operator==(const agency_state&) const = default;
 };
 
@@ -91,8 +122,13 @@ struct add_program {
 
 // Applies one event of this agency (Agency or Staff aggregate) to the state. Unknown staff ids in
 // Staff events are ignored (never happens for a chain the writer produced).
+// `occurred_at` (the envelope's) dates password changes, sessions and their activity: the identity
+// rules depend on it, so callers pass it (or use the envelope overload). It defaults to 0 only so
+// that older call sites compile; with 0 every password looks changed at the epoch and expired.
 void evolve(agency_state& s, const std::string& aggregate_id, std::uint64_t aggregate_version,
-            const events::payload& e);
+            const events::payload& e, micros occurred_at = 0);
+// The same from a decoded envelope (the way every consumer of the log should call it).
+void evolve(agency_state& s, const events::envelope& e);
 
 // Agency commands. create_agency yields AgencyCreated (aggregate_id = agency id, version 1) and
 // the first admin's StaffCreated (role org_admin, type administration, no forced password change).

@@ -71,6 +71,8 @@ struct deactivate_staff {
 // - the agency's last active org_admin can neither lose the role nor be deactivated (409): the
 //   agency would have nobody left to administer it.
 // - a deactivated staff member refuses every command (409), even one that would change nothing.
+// - deactivation also ends every live session of the staff member (SessionEnded{deactivated}) in the
+//   same decision.
 // - an explicit `username` that is empty (after trimming) lets the rule choose.
 result<std::vector<events::decided_event>> decide(const agency_state& s, const create_staff& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const update_staff_profile& c);

@@ -8,7 +8,9 @@
 
 namespace carelog::events {
 
-// The payload's fields as a JSON object (password hashes are left out).
+// The payload's fields as a JSON object. Left out: password hashes (StaffCreated, PasswordChanged) and
+// the sealed TOTP secret (MfaEnrolled). Times are RFC 3339; AccountLocked.until is null when only an
+// administrator can unlock.
 boost::json::object payload_to_json(const payload& p);
 
 // {event_type, event_id, sequence, aggregate_type, aggregate_id, aggregate_version, occurred_at

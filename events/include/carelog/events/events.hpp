@@ -132,13 +132,101 @@ struct StaffDeactivated {
     bool operator==(const StaffDeactivated&) const = default;
 };
 
+// ---- identity (issue 3): see schema/carelog_events.fbs for the meaning of every field ----
+
+// Values of the reason/by fields, so producers and consumers spell them one way.
+namespace password_change_reason {
+inline constexpr const char* self = "self";
+inline constexpr const char* reset = "reset";
+inline constexpr const char* admin = "admin";
+}  // namespace password_change_reason
+namespace login_failure {
+inline constexpr const char* bad_password = "bad_password";
+inline constexpr const char* bad_totp = "bad_totp";
+inline constexpr const char* totp_required = "totp_required";
+inline constexpr const char* locked = "locked";
+inline constexpr const char* deactivated = "deactivated";
+inline constexpr const char* unknown_user = "unknown_user";
+}  // namespace login_failure
+namespace session_end {
+inline constexpr const char* logout = "logout";
+inline constexpr const char* idle = "idle";
+inline constexpr const char* password_changed = "password_changed";
+inline constexpr const char* admin = "admin";
+inline constexpr const char* deactivated = "deactivated";
+}  // namespace session_end
+
+struct PasswordChanged {
+    std::string password_hash;  // Argon2id string; never the password
+    bool require_change_next_logon = false;
+    std::string reason;            // password_change_reason
+    std::string reset_token_hash;  // hex SHA-256; reason "reset" only
+    bool operator==(const PasswordChanged&) const = default;
+};
+struct PasswordResetRequested {
+    std::string token_hash;  // hex SHA-256 of the single-use token
+    micros expires_at = 0;
+    bool operator==(const PasswordResetRequested&) const = default;
+};
+struct LoginSucceeded {
+    std::string session_id;  // hex SHA-256 of the bearer token
+    std::string ip;
+    std::string user_agent;
+    bool mfa = false;
+    bool mfa_enrollment_required = false;
+    std::int64_t totp_step = 0;  // the RFC 6238 step of the code used (0 = none)
+    bool operator==(const LoginSucceeded&) const = default;
+};
+struct LoginFailed {
+    std::string username_tried;  // "" when what was typed cannot be a username
+    std::string ip;
+    std::string user_agent;
+    std::string reason;  // login_failure
+    bool operator==(const LoginFailed&) const = default;
+};
+struct AccountLocked {
+    micros until = 0;  // 0 = until an administrator unlocks
+    int failures = 0;
+    bool operator==(const AccountLocked&) const = default;
+};
+struct AccountUnlocked {
+    std::string by;  // "admin" | "timeout"
+    bool operator==(const AccountUnlocked&) const = default;
+};
+struct MfaEnrolled {
+    std::string secret_sealed;  // base/secrets.hpp seal(): "sb1:" + hex(nonce || box)
+    bool operator==(const MfaEnrolled&) const = default;
+};
+struct MfaConfirmed {
+    std::int64_t step = 0;
+    bool operator==(const MfaConfirmed&) const = default;
+};
+struct MfaReset {
+    std::string by;  // "admin"
+    bool operator==(const MfaReset&) const = default;
+};
+struct SessionEnded {
+    std::string session_id;
+    std::string reason;  // session_end
+    bool operator==(const SessionEnded&) const = default;
+};
+struct SessionTouched {
+    std::string session_id;
+    bool operator==(const SessionTouched&) const = default;
+};
+
 using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded, ProgramAdded, StaffCreated,
                              StaffProfileUpdated, RoleAssigned, StaffTypeSet, StaffLocationsSet, StaffProgramsSet,
-                             ModulePermissionGranted, ModulePermissionRevoked, StaffDeactivated>;
+                             ModulePermissionGranted, ModulePermissionRevoked, StaffDeactivated,
+                             // identity (issue 3), in the schema's union order
+                             PasswordChanged, PasswordResetRequested, LoginSucceeded, LoginFailed, AccountLocked,
+                             AccountUnlocked, MfaEnrolled, MfaConfirmed, MfaReset, SessionEnded, SessionTouched>;
 
 // "StaffCreated", ... (the Kafka `event-type` header and `event_type` in listings).
 std::string_view event_type_name(const payload& p) noexcept;
-// "Agency" or "Staff": which aggregate an event type belongs to.
+// "Agency" or "Staff": which aggregate an event type usually belongs to. The one exception is
+// LoginFailed for an unknown username, which belongs to the Agency: the decision says so in
+// decided_event::aggregate_type, and a decoded envelope carries it in envelope::aggregate_type.
 std::string_view aggregate_type_of(const payload& p) noexcept;
 
 // What an aggregate decides: the payload and the aggregate it belongs to. The command path adds
@@ -147,7 +235,12 @@ struct decided_event {
     std::string aggregate_id;
     std::uint64_t aggregate_version = 0;
     payload data;
+    std::string aggregate_type;  // "" = aggregate_type_of(data); set only where that differs
 };
+
+// The envelope's aggregate_type for a decided event: use this (not aggregate_type_of(d.data)) when
+// stamping envelopes.
+std::string_view aggregate_type_of(const decided_event& d) noexcept;
 
 struct envelope {
     std::string event_id;
