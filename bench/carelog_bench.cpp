@@ -144,7 +144,9 @@ int main(int argc, char** argv) {
                                          {"email", "pat@bench.example"},
                                          {"role", "therapist"},
                                          {"type", "therapy_counseling"}},
-                            {{"X-Operator-Key", key}, {"X-Agency", agency}});
+                            {{"X-Operator-Key", key},
+                             {"X-Agency", agency},
+                             {"X-Consistency-Token", std::string(r.json().at("consistency_token").as_string())}});
             if (s.status != 201) {
                 std::fprintf(stderr, "creating staff: %d %s\n", s.status, s.body.c_str());
                 return 1;
