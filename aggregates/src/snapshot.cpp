@@ -3,6 +3,8 @@
 // the agency from the log instead of trusting half a state).
 #include "carelog/aggregates/snapshot.hpp"
 
+#include "carelog/events/event_json.hpp"
+
 #include <boost/json.hpp>
 
 namespace carelog::aggregates {
@@ -18,33 +20,8 @@ json::array to_array(const strings& v) {
     for (const auto& x : v) a.emplace_back(x);
     return a;
 }
-template <class T>
-void put(json::object& o, const char* k, const std::optional<T>& v) {
-    if (v) o[k] = json::value_from(*v);
-}
-void put(json::object& o, const char* k, const std::optional<strings>& v) {
-    if (v) o[k] = to_array(*v);
-}
 
-json::object settings_json(const events::Settings& s) {
-    json::object o;
-    put(o, "name", s.name);
-    put(o, "client_portal_enabled", s.client_portal_enabled);
-    put(o, "messaging_enabled", s.messaging_enabled);
-    put(o, "password_min_length", s.password_min_length);
-    put(o, "password_require_upper", s.password_require_upper);
-    put(o, "password_require_lower", s.password_require_lower);
-    put(o, "password_require_digit", s.password_require_digit);
-    put(o, "password_require_symbol", s.password_require_symbol);
-    put(o, "password_disallow_username", s.password_disallow_username);
-    put(o, "lockout_threshold", s.lockout_threshold);
-    put(o, "lockout_minutes", s.lockout_minutes);
-    put(o, "session_idle_minutes", s.session_idle_minutes);
-    put(o, "password_expiry_days", s.password_expiry_days);
-    put(o, "mfa_required_roles", s.mfa_required_roles);
-    put(o, "services", s.services);
-    return o;
-}
+json::object settings_json(const events::Settings& s) { return events::settings_to_json(s); }
 
 json::object profile_json(const events::StaffCreated& p) {
     json::array phones;

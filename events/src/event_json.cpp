@@ -28,7 +28,9 @@ void put(json::object& o, const char* k, const std::optional<T>& v) {
     if (v) o[k] = json::value_from(*v);
 }
 
-json::object settings(const Settings& s) {
+}  // namespace
+
+json::object settings_to_json(const Settings& s) {
     json::object o;
     put(o, "name", s.name);
     put(o, "client_portal_enabled", s.client_portal_enabled);
@@ -48,15 +50,17 @@ json::object settings(const Settings& s) {
     return o;
 }
 
+namespace {
+
 }  // namespace
 
 json::object payload_to_json(const payload& p) {
     return std::visit(
         overloaded{
             [](const AgencyCreated& e) {
-                return json::object{{"name", e.name}, {"slug", e.slug}, {"settings", settings(e.settings)}};
+                return json::object{{"name", e.name}, {"slug", e.slug}, {"settings", settings_to_json(e.settings)}};
             },
-            [](const AgencySettingsChanged& e) { return json::object{{"settings", settings(e.settings)}}; },
+            [](const AgencySettingsChanged& e) { return json::object{{"settings", settings_to_json(e.settings)}}; },
             [](const LocationAdded& e) {
                 return json::object{{"location_id", e.location_id}, {"name", e.name}, {"address", e.address}};
             },

@@ -8,6 +8,10 @@
 
 namespace carelog::events {
 
+// The present fields of a Settings (absent optionals are left out). Shared by listings and the
+// writer's snapshots so one settings shape exists.
+boost::json::object settings_to_json(const Settings& s);
+
 // The payload's fields as a JSON object. Left out: password hashes (StaffCreated, PasswordChanged) and
 // the sealed TOTP secret (MfaEnrolled). Times are RFC 3339; AccountLocked.until is null when only an
 // administrator can unlock.
