@@ -72,6 +72,10 @@ void evolve(agency_state& s, const std::string& aggregate_id, std::uint64_t aggr
     // A Staff-type event addressed to the agency itself (LoginFailed for an unknown username) is an
     // Agency aggregate event: it only advances the agency's version.
     bool on_agency = !s.id.empty() && aggregate_id == s.id;
+    if (events::aggregate_type_of(e) == "Client" && !on_agency) {
+        detail::evolve_client(s, aggregate_id, aggregate_version, e, occurred_at);
+        return;
+    }
     if (events::aggregate_type_of(e) != "Agency" && !on_agency) {
         detail::evolve_staff(s, aggregate_id, aggregate_version, e, occurred_at);
         return;

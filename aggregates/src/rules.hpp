@@ -66,6 +66,11 @@ void evolve_staff(agency_state& s, const std::string& staff_id, std::uint64_t ve
                   micros occurred_at);
 // The identity part of the Staff evolve (identity.cpp): credentials, sessions, MFA.
 void evolve_identity(agency_state& s, staff_state& st, const events::payload& e, micros occurred_at);
+// Client-side evolve (clients.cpp), and the agency's client indexes of one client (snapshots
+// store clients only and rebuild the indexes with this).
+void evolve_client(agency_state& s, const std::string& client_id, std::uint64_t version, const events::payload& e,
+                   micros occurred_at);
+void index_client(agency_state& s, const client_state& c);
 
 }  // namespace carelog::aggregates::detail
 

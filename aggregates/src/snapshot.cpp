@@ -7,13 +7,16 @@
 
 #include <boost/json.hpp>
 
+#include "rules.hpp"
+
 namespace carelog::aggregates {
 namespace json = boost::json;
 
 namespace {
 
-// 2: staff credentials (identity). A format-1 snapshot is refused and the agency replayed from the log.
-constexpr std::int64_t snapshot_format = 2;
+// 2: staff credentials (identity). 3: clients (issue 4). An older snapshot is refused and the agency
+// replayed from the log.
+constexpr std::int64_t snapshot_format = 3;
 
 json::array to_array(const strings& v) {
     json::array a;
@@ -65,6 +68,77 @@ json::object credentials_json(const credentials_state& c) {
                         {"reset_requested_at", c.reset_requested_at},
                         {"reset_expires_at", c.reset_expires_at},
                         {"last_login_at", c.last_login_at}};
+}
+
+std::string_view status_name(invitation_status st) {
+    switch (st) {
+        case invitation_status::sent: return "sent";
+        case invitation_status::registered: return "registered";
+        case invitation_status::revoked: return "revoked";
+    }
+    return "sent";
+}
+
+json::object client_json(const client_state& c) {
+    const auto& p = c.profile;
+    json::array staff, invitations, threads, kiosks;
+    for (const auto& id : c.assigned_staff) staff.emplace_back(id);
+    for (const auto& [id, i] : c.invitations)
+        invitations.emplace_back(json::object{{"id", i.id},
+                                              {"email", i.email},
+                                              {"token_hash", i.token_hash},
+                                              {"sent_at", i.sent_at},
+                                              {"expires_at", i.expires_at},
+                                              {"status", status_name(i.status)},
+                                              {"portal_account_id", i.portal_account_id}});
+    for (const auto& [id, t] : c.threads)
+        threads.emplace_back(json::object{{"id", t.id},
+                                          {"staff_id", t.staff_id},
+                                          {"started_at", t.started_at},
+                                          {"last_message_at", t.last_message_at},
+                                          {"messages", t.messages}});
+    for (const auto& [id, k] : c.kiosks)
+        kiosks.emplace_back(json::object{{"id", k.id},
+                                         {"form_id", k.form_id},
+                                         {"document_id", k.document_id},
+                                         {"appointment_id", k.appointment_id},
+                                         {"token_hash", k.token_hash},
+                                         {"started_at", k.started_at},
+                                         {"expires_at", k.expires_at},
+                                         {"started_by", k.started_by},
+                                         {"submitted", k.submitted},
+                                         {"submitted_at", k.submitted_at}});
+    json::value portal = nullptr;
+    if (c.portal) {
+        const auto& a = *c.portal;
+        json::array sessions;
+        for (const auto& [sid, si] : a.sessions)
+            sessions.emplace_back(json::object{{"id", sid}, {"created_at", si.created_at}, {"ip", si.ip}});
+        portal = json::object{{"id", a.id},
+                              {"username", a.username},
+                              {"password_hash", a.password_hash},
+                              {"invitation_id", a.invitation_id},
+                              {"created_at", a.created_at},
+                              {"failed_attempts", a.failed_attempts},
+                              {"locked", a.locked},
+                              {"locked_until", a.locked_until},
+                              {"last_login_at", a.last_login_at},
+                              {"sessions", std::move(sessions)}};
+    }
+    return json::object{{"id", c.id},
+                        {"version", c.version},
+                        {"created_at", c.created_at},
+                        {"profile", json::object{{"first_name", p.first_name},
+                                                 {"last_name", p.last_name},
+                                                 {"date_of_birth", p.date_of_birth},
+                                                 {"email", p.email},
+                                                 {"phone", p.phone},
+                                                 {"external_id", p.external_id}}},
+                        {"assigned_staff", std::move(staff)},
+                        {"invitations", std::move(invitations)},
+                        {"portal", std::move(portal)},
+                        {"threads", std::move(threads)},
+                        {"kiosks", std::move(kiosks)}};
 }
 
 // ---- reading: throws on any shape error; the public function turns that into an error value ----
@@ -153,6 +227,62 @@ events::StaffCreated profile_from(const json::object& o) {
     return p;
 }
 
+client_state client_from(const json::object& o) {
+    client_state c;
+    c.id = str(o, "id");
+    c.version = u64(o, "version");
+    c.created_at = i64(o, "created_at");
+    const auto& p = o.at("profile").as_object();
+    c.profile = events::ClientAdded{str(p, "first_name"), str(p, "last_name"), str(p, "date_of_birth"),
+                                    str(p, "email"),      str(p, "phone"),     str(p, "external_id")};
+    for (const auto& x : o.at("assigned_staff").as_array()) c.assigned_staff.emplace(x.as_string());
+    for (const auto& x : o.at("invitations").as_array()) {
+        const auto& io = x.as_object();
+        invitation_state i{str(io, "id"), str(io, "email"), str(io, "token_hash"), i64(io, "sent_at"),
+                           i64(io, "expires_at"), invitation_status::sent, str(io, "portal_account_id")};
+        auto st = str(io, "status");
+        if (st == "registered")
+            i.status = invitation_status::registered;
+        else if (st == "revoked")
+            i.status = invitation_status::revoked;
+        else if (st != "sent")
+            throw std::runtime_error("unknown invitation status '" + st + "'");
+        c.invitations.emplace(i.id, std::move(i));
+    }
+    if (const auto& pv = o.at("portal"); !pv.is_null()) {
+        const auto& po = pv.as_object();
+        portal_account_state a;
+        a.id = str(po, "id");
+        a.username = str(po, "username");
+        a.password_hash = str(po, "password_hash");
+        a.invitation_id = str(po, "invitation_id");
+        a.created_at = i64(po, "created_at");
+        a.failed_attempts = json::value_to<int>(po.at("failed_attempts"));
+        a.locked = boolean(po, "locked");
+        a.locked_until = i64(po, "locked_until");
+        a.last_login_at = i64(po, "last_login_at");
+        for (const auto& x : po.at("sessions").as_array()) {
+            const auto& so = x.as_object();
+            a.sessions.emplace(str(so, "id"), portal_session_info{i64(so, "created_at"), str(so, "ip")});
+        }
+        c.portal = std::move(a);
+    }
+    for (const auto& x : o.at("threads").as_array()) {
+        const auto& to = x.as_object();
+        thread_state t{str(to, "id"), str(to, "staff_id"), i64(to, "started_at"), i64(to, "last_message_at"),
+                       u64(to, "messages")};
+        c.threads.emplace(t.id, std::move(t));
+    }
+    for (const auto& x : o.at("kiosks").as_array()) {
+        const auto& ko = x.as_object();
+        kiosk_state k{str(ko, "id"),         str(ko, "form_id"),    str(ko, "document_id"), str(ko, "appointment_id"),
+                      str(ko, "token_hash"), i64(ko, "started_at"), i64(ko, "expires_at"),  str(ko, "started_by"),
+                      boolean(ko, "submitted"), i64(ko, "submitted_at")};
+        c.kiosks.emplace(k.id, std::move(k));
+    }
+    return c;
+}
+
 }  // namespace
 
 json::value to_json(const agency_state& s) {
@@ -172,6 +302,8 @@ json::value to_json(const agency_state& s) {
     }
     json::object usernames;
     for (const auto& [name, id] : s.usernames) usernames[name] = id;
+    json::array clients;
+    for (const auto& [id, c] : s.clients) clients.emplace_back(client_json(c));
     return json::object{{"format", snapshot_format},
                         {"id", s.id},
                         {"exists", s.exists},
@@ -181,7 +313,8 @@ json::value to_json(const agency_state& s) {
                         {"locations", std::move(locations)},
                         {"programs", std::move(programs)},
                         {"staff", std::move(staff)},
-                        {"usernames", std::move(usernames)}};
+                        {"usernames", std::move(usernames)},
+                        {"clients", std::move(clients)}};
 }
 
 result<agency_state> agency_state_from_json(const json::value& v) {
@@ -222,6 +355,12 @@ result<agency_state> agency_state_from_json(const json::value& v) {
         }
         for (const auto& [name, id] : o.at("usernames").as_object())
             s.usernames.emplace(std::string(name), std::string(id.as_string()));
+        // The client indexes are derived, not stored: they cannot disagree with the clients.
+        for (const auto& x : o.at("clients").as_array()) {
+            auto c = client_from(x.as_object());
+            detail::index_client(s, c);
+            s.clients.emplace(c.id, std::move(c));
+        }
         return s;
     } catch (const std::exception& e) {
         return fail(errc::malformed, std::string("snapshot: ") + e.what());

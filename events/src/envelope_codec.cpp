@@ -174,6 +174,79 @@ std::pair<fb::Payload, Offset<void>> encode_payload(FlatBufferBuilder& b, const 
                 auto sid = str(b, e.session_id);
                 return {fb::Payload::SessionTouched, fb::CreateSessionTouched(b, sid).Union()};
             },
+            // ---- clients and the client portal ----
+            [&](const ClientAdded& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto fn = str(b, e.first_name), ln = str(b, e.last_name), dob = str(b, e.date_of_birth);
+                auto em = str(b, e.email), ph = str(b, e.phone), ext = str(b, e.external_id);
+                return {fb::Payload::ClientAdded, fb::CreateClientAdded(b, fn, ln, dob, em, ph, ext).Union()};
+            },
+            [&](const StaffAssignedToClient& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = str(b, e.staff_id);
+                return {fb::Payload::StaffAssignedToClient, fb::CreateStaffAssignedToClient(b, v).Union()};
+            },
+            [&](const StaffUnassignedFromClient& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto v = str(b, e.staff_id);
+                return {fb::Payload::StaffUnassignedFromClient, fb::CreateStaffUnassignedFromClient(b, v).Union()};
+            },
+            [&](const InvitationSent& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto i = str(b, e.invitation_id), em = str(b, e.email), t = str(b, e.token_hash);
+                return {fb::Payload::InvitationSent, fb::CreateInvitationSent(b, i, em, e.expires_at, t).Union()};
+            },
+            [&](const InvitationResent& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto i = str(b, e.invitation_id), t = str(b, e.token_hash);
+                return {fb::Payload::InvitationResent, fb::CreateInvitationResent(b, i, e.expires_at, t).Union()};
+            },
+            [&](const InvitationRevoked& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto i = str(b, e.invitation_id);
+                return {fb::Payload::InvitationRevoked, fb::CreateInvitationRevoked(b, i).Union()};
+            },
+            [&](const InvitationAccepted& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto i = str(b, e.invitation_id), a = str(b, e.portal_account_id);
+                return {fb::Payload::InvitationAccepted, fb::CreateInvitationAccepted(b, i, a).Union()};
+            },
+            [&](const PortalUsernameChosen& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), u = str(b, e.username), h = str(b, e.password_hash);
+                return {fb::Payload::PortalUsernameChosen, fb::CreatePortalUsernameChosen(b, a, u, h).Union()};
+            },
+            [&](const PortalLoginSucceeded& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), sid = str(b, e.session_id), ip = str(b, e.ip);
+                auto ua = str(b, e.user_agent);
+                return {fb::Payload::PortalLoginSucceeded, fb::CreatePortalLoginSucceeded(b, a, sid, ip, ua).Union()};
+            },
+            [&](const PortalLoginFailed& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), u = str(b, e.username_tried), ip = str(b, e.ip);
+                auto ua = str(b, e.user_agent), r = str(b, e.reason);
+                return {fb::Payload::PortalLoginFailed, fb::CreatePortalLoginFailed(b, a, u, ip, ua, r).Union()};
+            },
+            [&](const PortalAccountLocked& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id);
+                return {fb::Payload::PortalAccountLocked,
+                        fb::CreatePortalAccountLocked(b, a, e.until, e.failures).Union()};
+            },
+            [&](const PortalAccountUnlocked& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), by = str(b, e.by);
+                return {fb::Payload::PortalAccountUnlocked, fb::CreatePortalAccountUnlocked(b, a, by).Union()};
+            },
+            [&](const PortalSessionEnded& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), sid = str(b, e.session_id), r = str(b, e.reason);
+                return {fb::Payload::PortalSessionEnded, fb::CreatePortalSessionEnded(b, a, sid, r).Union()};
+            },
+            [&](const MessageSent& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto t = str(b, e.thread_id), m = str(b, e.message_id), k = str(b, e.sender_kind);
+                auto sid = str(b, e.sender_id), body = str(b, e.body), st = str(b, e.staff_id);
+                return {fb::Payload::MessageSent, fb::CreateMessageSent(b, t, m, k, sid, body, st).Union()};
+            },
+            [&](const KioskSessionStarted& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto k = str(b, e.kiosk_session_id), c = str(b, e.client_id), f = str(b, e.form_id);
+                auto d = str(b, e.document_id), a = str(b, e.appointment_id), t = str(b, e.token_hash);
+                auto by = str(b, e.started_by);
+                return {fb::Payload::KioskSessionStarted,
+                        fb::CreateKioskSessionStarted(b, k, c, f, d, a, t, e.expires_at, by).Union()};
+            },
+            [&](const KioskFormSubmitted& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto k = str(b, e.kiosk_session_id), a = str(b, e.answers);
+                return {fb::Payload::KioskFormSubmitted, fb::CreateKioskFormSubmitted(b, k, a).Union()};
+            },
         },
         p);
 }
@@ -319,6 +392,70 @@ result<payload> decode_payload(const fb::Envelope* env) {
             return SessionEnded{s(x->session_id()), s(x->reason())};
         }
         case fb::Payload::SessionTouched: return SessionTouched{s(env->payload_as_SessionTouched()->session_id())};
+        case fb::Payload::ClientAdded: {
+            auto x = env->payload_as_ClientAdded();
+            return ClientAdded{s(x->first_name()), s(x->last_name()), s(x->date_of_birth()),
+                               s(x->email()),      s(x->phone()),     s(x->external_id())};
+        }
+        case fb::Payload::StaffAssignedToClient:
+            return StaffAssignedToClient{s(env->payload_as_StaffAssignedToClient()->staff_id())};
+        case fb::Payload::StaffUnassignedFromClient:
+            return StaffUnassignedFromClient{s(env->payload_as_StaffUnassignedFromClient()->staff_id())};
+        case fb::Payload::InvitationSent: {
+            auto x = env->payload_as_InvitationSent();
+            return InvitationSent{s(x->invitation_id()), s(x->email()), x->expires_at(), s(x->token_hash())};
+        }
+        case fb::Payload::InvitationResent: {
+            auto x = env->payload_as_InvitationResent();
+            return InvitationResent{s(x->invitation_id()), x->expires_at(), s(x->token_hash())};
+        }
+        case fb::Payload::InvitationRevoked:
+            return InvitationRevoked{s(env->payload_as_InvitationRevoked()->invitation_id())};
+        case fb::Payload::InvitationAccepted: {
+            auto x = env->payload_as_InvitationAccepted();
+            return InvitationAccepted{s(x->invitation_id()), s(x->portal_account_id())};
+        }
+        case fb::Payload::PortalUsernameChosen: {
+            auto x = env->payload_as_PortalUsernameChosen();
+            return PortalUsernameChosen{s(x->portal_account_id()), s(x->username()), s(x->password_hash())};
+        }
+        case fb::Payload::PortalLoginSucceeded: {
+            auto x = env->payload_as_PortalLoginSucceeded();
+            return PortalLoginSucceeded{s(x->portal_account_id()), s(x->session_id()), s(x->ip()),
+                                        s(x->user_agent())};
+        }
+        case fb::Payload::PortalLoginFailed: {
+            auto x = env->payload_as_PortalLoginFailed();
+            return PortalLoginFailed{s(x->portal_account_id()), s(x->username_tried()), s(x->ip()),
+                                     s(x->user_agent()), s(x->reason())};
+        }
+        case fb::Payload::PortalAccountLocked: {
+            auto x = env->payload_as_PortalAccountLocked();
+            return PortalAccountLocked{s(x->portal_account_id()), x->until(), x->failures()};
+        }
+        case fb::Payload::PortalAccountUnlocked: {
+            auto x = env->payload_as_PortalAccountUnlocked();
+            return PortalAccountUnlocked{s(x->portal_account_id()), s(x->by())};
+        }
+        case fb::Payload::PortalSessionEnded: {
+            auto x = env->payload_as_PortalSessionEnded();
+            return PortalSessionEnded{s(x->portal_account_id()), s(x->session_id()), s(x->reason())};
+        }
+        case fb::Payload::MessageSent: {
+            auto x = env->payload_as_MessageSent();
+            return MessageSent{s(x->thread_id()), s(x->message_id()), s(x->sender_kind()),
+                               s(x->sender_id()), s(x->body()),       s(x->staff_id())};
+        }
+        case fb::Payload::KioskSessionStarted: {
+            auto x = env->payload_as_KioskSessionStarted();
+            return KioskSessionStarted{s(x->kiosk_session_id()), s(x->client_id()),  s(x->form_id()),
+                                       s(x->document_id()),      s(x->appointment_id()), s(x->token_hash()),
+                                       x->expires_at(),          s(x->started_by())};
+        }
+        case fb::Payload::KioskFormSubmitted: {
+            auto x = env->payload_as_KioskFormSubmitted();
+            return KioskFormSubmitted{s(x->kiosk_session_id()), s(x->answers())};
+        }
         case fb::Payload::NONE: break;
     }
     return fail(errc::malformed, "unknown or missing payload type " +

@@ -137,6 +137,74 @@ json::object payload_to_json(const payload& p) {
             [](const MfaReset& e) { return json::object{{"by", e.by}}; },
             [](const SessionEnded& e) { return json::object{{"session_id", e.session_id}, {"reason", e.reason}}; },
             [](const SessionTouched& e) { return json::object{{"session_id", e.session_id}}; },
+            // Clients and the client portal: never the portal password hash. Message bodies and kiosk
+            // answers are part of the client's record, so the client's history shows them.
+            [](const ClientAdded& e) {
+                return json::object{{"first_name", e.first_name}, {"last_name", e.last_name},
+                                    {"date_of_birth", e.date_of_birth}, {"email", e.email},
+                                    {"phone", e.phone}, {"external_id", e.external_id}};
+            },
+            [](const StaffAssignedToClient& e) { return json::object{{"staff_id", e.staff_id}}; },
+            [](const StaffUnassignedFromClient& e) { return json::object{{"staff_id", e.staff_id}}; },
+            [](const InvitationSent& e) {
+                return json::object{{"invitation_id", e.invitation_id}, {"email", e.email},
+                                    {"expires_at", format_rfc3339(e.expires_at)}, {"token_hash", e.token_hash}};
+            },
+            [](const InvitationResent& e) {
+                return json::object{{"invitation_id", e.invitation_id},
+                                    {"expires_at", format_rfc3339(e.expires_at)},
+                                    {"token_hash", e.token_hash}};
+            },
+            [](const InvitationRevoked& e) { return json::object{{"invitation_id", e.invitation_id}}; },
+            [](const InvitationAccepted& e) {
+                return json::object{{"invitation_id", e.invitation_id}, {"portal_account_id", e.portal_account_id}};
+            },
+            [](const PortalUsernameChosen& e) {
+                return json::object{{"portal_account_id", e.portal_account_id}, {"username", e.username}};
+            },
+            [](const PortalLoginSucceeded& e) {
+                return json::object{{"portal_account_id", e.portal_account_id}, {"session_id", e.session_id},
+                                    {"ip", e.ip}, {"user_agent", e.user_agent}};
+            },
+            [](const PortalLoginFailed& e) {
+                return json::object{{"portal_account_id", e.portal_account_id}, {"username_tried", e.username_tried},
+                                    {"ip", e.ip}, {"user_agent", e.user_agent}, {"reason", e.reason}};
+            },
+            [](const PortalAccountLocked& e) {
+                json::value until = e.until == 0 ? json::value(nullptr) : json::value(format_rfc3339(e.until));
+                return json::object{{"portal_account_id", e.portal_account_id}, {"until", until},
+                                    {"failures", e.failures}};
+            },
+            [](const PortalAccountUnlocked& e) {
+                return json::object{{"portal_account_id", e.portal_account_id}, {"by", e.by}};
+            },
+            [](const PortalSessionEnded& e) {
+                return json::object{{"portal_account_id", e.portal_account_id}, {"session_id", e.session_id},
+                                    {"reason", e.reason}};
+            },
+            [](const MessageSent& e) {
+                return json::object{{"thread_id", e.thread_id}, {"message_id", e.message_id},
+                                    {"sender_kind", e.sender_kind}, {"sender_id", e.sender_id},
+                                    {"staff_id", e.staff_id}, {"body", e.body}};
+            },
+            [](const KioskSessionStarted& e) {
+                return json::object{{"kiosk_session_id", e.kiosk_session_id},
+                                    {"client_id", e.client_id},
+                                    {"form_id", e.form_id.empty() ? json::value(nullptr) : json::value(e.form_id)},
+                                    {"document_id", e.document_id.empty() ? json::value(nullptr) : json::value(e.document_id)},
+                                    {"appointment_id",
+                                     e.appointment_id.empty() ? json::value(nullptr) : json::value(e.appointment_id)},
+                                    {"token_hash", e.token_hash},
+                                    {"expires_at", format_rfc3339(e.expires_at)},
+                                    {"started_by", e.started_by}};
+            },
+            [](const KioskFormSubmitted& e) {
+                // The answers are JSON text; shown parsed when they parse (decide only accepts objects).
+                boost::system::error_code ec;
+                auto v = json::parse(e.answers, ec);
+                return json::object{{"kiosk_session_id", e.kiosk_session_id},
+                                    {"answers", ec ? json::value(e.answers) : std::move(v)}};
+            },
         },
         p);
 }

@@ -48,7 +48,34 @@ struct names {
     std::string_view operator()(const MfaReset&) const { return "MfaReset"; }
     std::string_view operator()(const SessionEnded&) const { return "SessionEnded"; }
     std::string_view operator()(const SessionTouched&) const { return "SessionTouched"; }
+    std::string_view operator()(const ClientAdded&) const { return "ClientAdded"; }
+    std::string_view operator()(const StaffAssignedToClient&) const { return "StaffAssignedToClient"; }
+    std::string_view operator()(const StaffUnassignedFromClient&) const { return "StaffUnassignedFromClient"; }
+    std::string_view operator()(const InvitationSent&) const { return "InvitationSent"; }
+    std::string_view operator()(const InvitationResent&) const { return "InvitationResent"; }
+    std::string_view operator()(const InvitationRevoked&) const { return "InvitationRevoked"; }
+    std::string_view operator()(const InvitationAccepted&) const { return "InvitationAccepted"; }
+    std::string_view operator()(const PortalUsernameChosen&) const { return "PortalUsernameChosen"; }
+    std::string_view operator()(const PortalLoginSucceeded&) const { return "PortalLoginSucceeded"; }
+    std::string_view operator()(const PortalLoginFailed&) const { return "PortalLoginFailed"; }
+    std::string_view operator()(const PortalAccountLocked&) const { return "PortalAccountLocked"; }
+    std::string_view operator()(const PortalAccountUnlocked&) const { return "PortalAccountUnlocked"; }
+    std::string_view operator()(const PortalSessionEnded&) const { return "PortalSessionEnded"; }
+    std::string_view operator()(const MessageSent&) const { return "MessageSent"; }
+    std::string_view operator()(const KioskSessionStarted&) const { return "KioskSessionStarted"; }
+    std::string_view operator()(const KioskFormSubmitted&) const { return "KioskFormSubmitted"; }
 };
+
+template <class T>
+constexpr bool is_client_event =
+    std::is_same_v<T, ClientAdded> || std::is_same_v<T, StaffAssignedToClient> ||
+    std::is_same_v<T, StaffUnassignedFromClient> || std::is_same_v<T, InvitationSent> ||
+    std::is_same_v<T, InvitationResent> || std::is_same_v<T, InvitationRevoked> ||
+    std::is_same_v<T, InvitationAccepted> || std::is_same_v<T, PortalUsernameChosen> ||
+    std::is_same_v<T, PortalLoginSucceeded> || std::is_same_v<T, PortalLoginFailed> ||
+    std::is_same_v<T, PortalAccountLocked> || std::is_same_v<T, PortalAccountUnlocked> ||
+    std::is_same_v<T, PortalSessionEnded> || std::is_same_v<T, MessageSent> ||
+    std::is_same_v<T, KioskSessionStarted> || std::is_same_v<T, KioskFormSubmitted>;
 }  // namespace
 
 std::string_view event_type_name(const payload& p) noexcept { return std::visit(names{}, p); }
@@ -60,6 +87,8 @@ std::string_view aggregate_type_of(const payload& p) noexcept {
             if constexpr (std::is_same_v<T, AgencyCreated> || std::is_same_v<T, AgencySettingsChanged> ||
                           std::is_same_v<T, LocationAdded> || std::is_same_v<T, ProgramAdded>)
                 return "Agency";
+            else if constexpr (is_client_event<T>)
+                return "Client";
             else
                 return "Staff";
         },

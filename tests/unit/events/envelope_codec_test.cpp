@@ -94,6 +94,27 @@ std::vector<payload> every_payload() {
         MfaReset{"admin"},
         SessionEnded{std::string(64, 'f'), "password_changed"},
         SessionTouched{std::string(64, '0')},
+        // clients and the client portal
+        ClientAdded{"Zoë", "O'Brien-Núñez", "1990-02-28", "zoe@example.org", "+1 (555) 010-0199", "EXT-42"},
+        ClientAdded{"Al", "Bo", "2001-01-01", "", "", ""},
+        StaffAssignedToClient{"staff-1"},
+        StaffUnassignedFromClient{"staff-2"},
+        InvitationSent{"inv-1", "family@example.org", 1'795'259'200'000'000, std::string(64, '1')},
+        InvitationResent{"inv-1", 1'795'345'600'000'000, std::string(64, '2')},
+        InvitationRevoked{"inv-1"},
+        InvitationAccepted{"inv-2", "acct-1"},
+        PortalUsernameChosen{"acct-1", "ZoeOB", "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$cG9ydGFs"},
+        PortalLoginSucceeded{"acct-1", std::string(64, '3'), "192.0.2.1", "Safari"},
+        PortalLoginFailed{"acct-1", "zoeob", "192.0.2.1", "Safari", "bad_password"},
+        PortalLoginFailed{"", "", "", "", "unknown_user"},
+        PortalAccountLocked{"acct-1", 1'795'001'800'000'000, 5},
+        PortalAccountUnlocked{"acct-1", "timeout"},
+        PortalSessionEnded{"acct-1", std::string(64, '4'), "logout"},
+        MessageSent{"thread-1", "msg-1", "client", "acct-1", "Hello,\nsee you \"Tuesday\" ✓", "staff-1"},
+        KioskSessionStarted{"kiosk-1", "client-1", "form-intake", "", "appt-9", std::string(64, '5'),
+                            1'795'007'200'000'000, "staff-1"},
+        KioskSessionStarted{"kiosk-2", "client-1", "", "doc-3", "", std::string(64, '6'), 1, "staff-2"},
+        KioskFormSubmitted{"kiosk-1", R"({"q1":"yes","q2":[1,2]})"},
     };
 }
 
@@ -301,6 +322,35 @@ TEST_CASE("events: event type names and aggregate types follow the domain's word
                              payload{AccountLocked{}}, payload{MfaEnrolled{}}, payload{SessionEnded{}},
                              payload{SessionTouched{}}})
         CHECK(aggregate_type_of(p) == "Staff");
+}
+
+TEST_CASE("events: client and portal events belong to the Client aggregate", "[events][clients]") {
+    CHECK(event_type_name(ClientAdded{}) == "ClientAdded");
+    CHECK(event_type_name(StaffAssignedToClient{}) == "StaffAssignedToClient");
+    CHECK(event_type_name(StaffUnassignedFromClient{}) == "StaffUnassignedFromClient");
+    CHECK(event_type_name(InvitationSent{}) == "InvitationSent");
+    CHECK(event_type_name(InvitationResent{}) == "InvitationResent");
+    CHECK(event_type_name(InvitationRevoked{}) == "InvitationRevoked");
+    CHECK(event_type_name(InvitationAccepted{}) == "InvitationAccepted");
+    CHECK(event_type_name(PortalUsernameChosen{}) == "PortalUsernameChosen");
+    CHECK(event_type_name(PortalLoginSucceeded{}) == "PortalLoginSucceeded");
+    CHECK(event_type_name(PortalLoginFailed{}) == "PortalLoginFailed");
+    CHECK(event_type_name(PortalAccountLocked{}) == "PortalAccountLocked");
+    CHECK(event_type_name(PortalAccountUnlocked{}) == "PortalAccountUnlocked");
+    CHECK(event_type_name(PortalSessionEnded{}) == "PortalSessionEnded");
+    CHECK(event_type_name(MessageSent{}) == "MessageSent");
+    CHECK(event_type_name(KioskSessionStarted{}) == "KioskSessionStarted");
+    CHECK(event_type_name(KioskFormSubmitted{}) == "KioskFormSubmitted");
+    for (const payload& p :
+         {payload{ClientAdded{}}, payload{StaffAssignedToClient{}}, payload{StaffUnassignedFromClient{}},
+          payload{InvitationSent{}}, payload{InvitationResent{}}, payload{InvitationRevoked{}},
+          payload{InvitationAccepted{}}, payload{PortalUsernameChosen{}}, payload{PortalLoginSucceeded{}},
+          payload{PortalLoginFailed{}}, payload{PortalAccountLocked{}}, payload{PortalAccountUnlocked{}},
+          payload{PortalSessionEnded{}}, payload{MessageSent{}}, payload{KioskSessionStarted{}},
+          payload{KioskFormSubmitted{}}})
+        CHECK(aggregate_type_of(p) == "Client");
+    decided_event unknown{"agency-1", 4, PortalLoginFailed{"", "nobody", "", "", "unknown_user"}, "Agency"};
+    CHECK(aggregate_type_of(unknown) == "Agency");
 }
 
 TEST_CASE("events: a decided event may name its aggregate type, as LoginFailed for an unknown user does",

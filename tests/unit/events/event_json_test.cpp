@@ -56,3 +56,30 @@ TEST_CASE("event json: logins show who, from where, and why not", "[events][json
     CHECK(no.at("reason") == "locked");
     CHECK(payload_to_json(SessionEnded{std::string(64, 'd'), "logout"}).at("reason") == "logout");
 }
+
+TEST_CASE("event json: PortalUsernameChosen shows the username, never the password hash",
+          "[events][json][clients]") {
+    auto o = payload_to_json(PortalUsernameChosen{"acct-1", "ZoeOB", argon});
+    CHECK(o.at("username") == "ZoeOB");
+    CHECK(o.at("portal_account_id") == "acct-1");
+    CHECK_FALSE(o.contains("password_hash"));
+    CHECK(json::serialize(o).find("argon2") == std::string::npos);
+}
+
+TEST_CASE("event json: client events carry their fields; times are RFC 3339", "[events][json][clients]") {
+    auto c = payload_to_json(ClientAdded{"Ann", "Lee", "1980-05-06", "ann@example.org", "555-0100", ""});
+    CHECK(c.at("date_of_birth") == "1980-05-06");
+    CHECK(c.at("email") == "ann@example.org");
+    auto i = payload_to_json(InvitationSent{"inv-1", "ann@example.org", 1'795'259'200'000'000, std::string(64, 'a')});
+    CHECK(i.at("expires_at") == json::value(format_rfc3339(1'795'259'200'000'000)));
+    CHECK(i.at("token_hash") == json::value(std::string(64, 'a')));
+    auto k = payload_to_json(KioskSessionStarted{"k1", "c1", "", "doc-1", "", std::string(64, 'b'), 1, "s1"});
+    CHECK(k.at("form_id").is_null());
+    CHECK(k.at("document_id") == "doc-1");
+    auto f = payload_to_json(KioskFormSubmitted{"k1", R"({"mood":"good"})"});
+    CHECK(f.at("answers").at("mood") == "good");
+    auto m = payload_to_json(MessageSent{"t1", "m1", "staff", "s1", "Hi", "s1"});
+    CHECK(m.at("sender_kind") == "staff");
+    CHECK(m.at("body") == "Hi");
+    CHECK(payload_to_json(PortalAccountLocked{"a1", 0, 5}).at("until").is_null());
+}

@@ -77,6 +77,77 @@ struct staff_state {
     bool operator==(const staff_state&) const = default;
 };
 
+// ---- clients and the client portal (issue 4; rules in clients.hpp) ----
+// Everything of one client lives in the Client aggregate (aggregate_id = client id): assignments,
+// invitations, the portal account, message threads and kiosk sessions.
+
+enum class invitation_status { sent, registered, revoked };  // "expired" is sent + now >= expires_at
+struct invitation_state {
+    std::string id;
+    std::string email;
+    std::string token_hash;  // the current token (a resend replaces it; the old one is dead)
+    micros sent_at = 0;      // InvitationSent or the latest InvitationResent
+    micros expires_at = 0;
+    invitation_status status = invitation_status::sent;
+    std::string portal_account_id;  // registered only
+    bool operator==(const invitation_state&) const = default;
+};
+
+struct portal_session_info {
+    micros created_at = 0;
+    std::string ip;
+    bool operator==(const portal_session_info&) const = default;
+};
+struct portal_account_state {
+    std::string id;
+    std::string username;       // as chosen (case kept); never changes
+    std::string password_hash;  // Argon2id
+    std::string invitation_id;
+    micros created_at = 0;
+    int failed_attempts = 0;
+    bool locked = false;
+    micros locked_until = 0;  // with locked: 0 = only an admin unlocks
+    micros last_login_at = 0;
+    std::map<std::string, portal_session_info> sessions;  // live sessions by session id
+    bool operator==(const portal_account_state&) const = default;
+};
+
+struct thread_state {
+    std::string id;
+    std::string staff_id;  // the staff member the client talks with
+    micros started_at = 0;
+    micros last_message_at = 0;
+    std::uint64_t messages = 0;
+    bool operator==(const thread_state&) const = default;
+};
+
+struct kiosk_state {
+    std::string id;
+    std::string form_id;
+    std::string document_id;
+    std::string appointment_id;
+    std::string token_hash;
+    micros started_at = 0;
+    micros expires_at = 0;
+    std::string started_by;
+    bool submitted = false;
+    micros submitted_at = 0;
+    bool operator==(const kiosk_state&) const = default;
+};
+
+struct client_state {
+    std::string id;
+    std::uint64_t version = 0;
+    events::ClientAdded profile;
+    micros created_at = 0;
+    std::set<std::string> assigned_staff;
+    std::map<std::string, invitation_state> invitations;
+    std::optional<portal_account_state> portal;
+    std::map<std::string, thread_state> threads;
+    std::map<std::string, kiosk_state> kiosks;
+    bool operator==(const client_state&) const = default;
+};
+
 struct agency_state {
     std::string id;
     bool exists = false;
@@ -90,6 +161,20 @@ struct agency_state {
     std::unordered_map<std::string, std::string> usernames;
     // session id -> staff id of every live session (derived from the staff's sessions; kept for lookup)
     std::unordered_map<std::string, std::string> session_owners;
+
+    // Clients (issue 4). The maps below `clients` are indexes derived from it (a snapshot stores
+    // only the clients and rebuilds them), each value a client id.
+    std::unordered_map<std::string, client_state> clients;
+    // lower-case portal username -> client id; never shrinks (portal usernames are unique forever)
+    std::unordered_map<std::string, std::string> portal_usernames;
+    std::unordered_map<std::string, std::string> portal_accounts;        // portal account id -> client
+    std::unordered_map<std::string, std::string> portal_session_owners;  // live portal session -> client
+    std::unordered_map<std::string, std::string> invitation_owners;      // invitation id -> client
+    std::unordered_map<std::string, std::string> invitation_tokens;      // current token hash -> client
+    std::unordered_map<std::string, std::string> thread_owners;          // thread id -> client
+    std::unordered_map<std::string, std::string> kiosk_owners;           // kiosk session id -> client
+    std::unordered_map<std::string, std::string> kiosk_tokens;           // kiosk token hash -> client
+    std::unordered_map<std::string, std::string> external_ids;           // external id -> client
     bool operator==(const agency_state&) const = default;
 };
 

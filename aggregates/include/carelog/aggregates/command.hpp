@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "carelog/aggregates/agency.hpp"
+#include "carelog/aggregates/clients.hpp"
 #include "carelog/aggregates/identity.hpp"
 #include "carelog/aggregates/staff.hpp"
 
@@ -15,7 +16,12 @@ using command = std::variant<create_agency, change_settings, add_location, add_p
                              // identity (identity.hpp)
                              record_login, change_password, set_temporary_password, request_password_reset,
                              confirm_password_reset, unlock_staff, enroll_mfa, confirm_mfa, reset_mfa, logout,
-                             end_sessions, touch_session, expire_session>;
+                             end_sessions, touch_session, expire_session,
+                             // clients and the client portal (clients.hpp)
+                             add_client, assign_staff_to_client, unassign_staff_from_client, send_invitation,
+                             resend_invitation, revoke_invitation, register_portal_account, change_portal_username,
+                             record_portal_login, portal_logout, unlock_portal_account, send_message, start_kiosk,
+                             submit_kiosk_form>;
 
 inline result<std::vector<events::decided_event>> decide(const agency_state& s, const command& c) {
     return std::visit([&](const auto& cmd) { return decide(s, cmd); }, c);

@@ -215,17 +215,143 @@ struct SessionTouched {
     bool operator==(const SessionTouched&) const = default;
 };
 
+// ---- clients and the client portal (issue 4): aggregate "Client", aggregate_id = client id ----
+// (see schema/carelog_events.fbs for the meaning of every field)
+
+namespace portal_login_failure {
+inline constexpr const char* bad_password = "bad_password";
+inline constexpr const char* locked = "locked";
+inline constexpr const char* unknown_user = "unknown_user";
+}  // namespace portal_login_failure
+namespace portal_session_end {
+inline constexpr const char* logout = "logout";
+inline constexpr const char* idle = "idle";
+inline constexpr const char* admin = "admin";
+}  // namespace portal_session_end
+namespace sender_kind {
+inline constexpr const char* staff = "staff";
+inline constexpr const char* client = "client";
+}  // namespace sender_kind
+
+struct ClientAdded {
+    std::string first_name;
+    std::string last_name;
+    std::string date_of_birth;  // YYYY-MM-DD
+    std::string email;          // "" when none
+    std::string phone;          // "" when none
+    std::string external_id;    // "" when none
+    bool operator==(const ClientAdded&) const = default;
+};
+struct StaffAssignedToClient {
+    std::string staff_id;
+    bool operator==(const StaffAssignedToClient&) const = default;
+};
+struct StaffUnassignedFromClient {
+    std::string staff_id;
+    bool operator==(const StaffUnassignedFromClient&) const = default;
+};
+struct InvitationSent {
+    std::string invitation_id;
+    std::string email;
+    micros expires_at = 0;
+    std::string token_hash;
+    bool operator==(const InvitationSent&) const = default;
+};
+struct InvitationResent {
+    std::string invitation_id;
+    micros expires_at = 0;
+    std::string token_hash;
+    bool operator==(const InvitationResent&) const = default;
+};
+struct InvitationRevoked {
+    std::string invitation_id;
+    bool operator==(const InvitationRevoked&) const = default;
+};
+struct InvitationAccepted {
+    std::string invitation_id;
+    std::string portal_account_id;
+    bool operator==(const InvitationAccepted&) const = default;
+};
+struct PortalUsernameChosen {
+    std::string portal_account_id;
+    std::string username;
+    std::string password_hash;  // Argon2id string; never the password
+    bool operator==(const PortalUsernameChosen&) const = default;
+};
+struct PortalLoginSucceeded {
+    std::string portal_account_id;
+    std::string session_id;  // hex SHA-256 of the bearer token
+    std::string ip;
+    std::string user_agent;
+    bool operator==(const PortalLoginSucceeded&) const = default;
+};
+struct PortalLoginFailed {
+    std::string portal_account_id;  // "" for an unknown username (Agency aggregate)
+    std::string username_tried;
+    std::string ip;
+    std::string user_agent;
+    std::string reason;  // portal_login_failure
+    bool operator==(const PortalLoginFailed&) const = default;
+};
+struct PortalAccountLocked {
+    std::string portal_account_id;
+    micros until = 0;  // 0 = until an administrator unlocks
+    int failures = 0;
+    bool operator==(const PortalAccountLocked&) const = default;
+};
+struct PortalAccountUnlocked {
+    std::string portal_account_id;
+    std::string by;  // "admin" | "timeout"
+    bool operator==(const PortalAccountUnlocked&) const = default;
+};
+struct PortalSessionEnded {
+    std::string portal_account_id;
+    std::string session_id;
+    std::string reason;  // portal_session_end
+    bool operator==(const PortalSessionEnded&) const = default;
+};
+struct MessageSent {
+    std::string thread_id;
+    std::string message_id;
+    std::string sender_kind;  // sender_kind::staff | sender_kind::client
+    std::string sender_id;    // staff id or portal account id
+    std::string body;
+    std::string staff_id;  // the thread's staff member
+    bool operator==(const MessageSent&) const = default;
+};
+struct KioskSessionStarted {
+    std::string kiosk_session_id;
+    std::string client_id;
+    std::string form_id;         // exactly one of form_id / document_id
+    std::string document_id;
+    std::string appointment_id;  // "" when none (only with form_id)
+    std::string token_hash;
+    micros expires_at = 0;
+    std::string started_by;  // staff id
+    bool operator==(const KioskSessionStarted&) const = default;
+};
+struct KioskFormSubmitted {
+    std::string kiosk_session_id;
+    std::string answers;  // a JSON object as text
+    bool operator==(const KioskFormSubmitted&) const = default;
+};
+
 using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded, ProgramAdded, StaffCreated,
                              StaffProfileUpdated, RoleAssigned, StaffTypeSet, StaffLocationsSet, StaffProgramsSet,
                              ModulePermissionGranted, ModulePermissionRevoked, StaffDeactivated,
                              // identity (issue 3), in the schema's union order
                              PasswordChanged, PasswordResetRequested, LoginSucceeded, LoginFailed, AccountLocked,
-                             AccountUnlocked, MfaEnrolled, MfaConfirmed, MfaReset, SessionEnded, SessionTouched>;
+                             AccountUnlocked, MfaEnrolled, MfaConfirmed, MfaReset, SessionEnded, SessionTouched,
+                             // clients and the client portal (issue 4), in the schema's union order
+                             ClientAdded, StaffAssignedToClient, StaffUnassignedFromClient, InvitationSent,
+                             InvitationResent, InvitationRevoked, InvitationAccepted, PortalUsernameChosen,
+                             PortalLoginSucceeded, PortalLoginFailed, PortalAccountLocked, PortalAccountUnlocked,
+                             PortalSessionEnded, MessageSent, KioskSessionStarted, KioskFormSubmitted>;
 
 // "StaffCreated", ... (the Kafka `event-type` header and `event_type` in listings).
 std::string_view event_type_name(const payload& p) noexcept;
-// "Agency" or "Staff": which aggregate an event type usually belongs to. The one exception is
-// LoginFailed for an unknown username, which belongs to the Agency: the decision says so in
+// "Agency", "Staff" or "Client": which aggregate an event type usually belongs to. The exceptions are
+// LoginFailed and PortalLoginFailed for an unknown username, which belong to the Agency: the decision says so in
 // decided_event::aggregate_type, and a decoded envelope carries it in envelope::aggregate_type.
 std::string_view aggregate_type_of(const payload& p) noexcept;
 

@@ -5,6 +5,10 @@
 //   agency settings view, locations, programs, slug -> agency id
 //   staff directory: by id, by username (case-insensitive), filtered by role / type / location /
 //   program, text search on names; the staff member's events (history) and state as of a time
+//   clients (issue 4): by id; listed in name order filtered by what the caller may see, with name
+//   search; assignments (staff -> clients); invitations with their state at read time; portal
+//   accounts (by username, case-insensitive); message threads and messages; kiosk sessions; the
+//   client's events (history)
 //   quarantined (poisoned) records with their partition and offset
 // Every applied record and its source offset go into one WriteBatch: after a crash the store
 // resumes exactly where its data ends (nothing applied twice, nothing skipped).
@@ -40,6 +44,17 @@ struct staff_filter {
     std::optional<std::string> program_id;
     std::optional<std::string> q;  // case- and accent-insensitive prefix of first/last name or username
     std::optional<bool> active;
+};
+
+// Who asks for clients: SPEC §1, administration types see every client, therapy_counseling staff
+// only the clients assigned to them (others: none). Built by the API from the session's staff.
+enum class client_scope { all, assigned, none };
+struct client_viewer {
+    std::string staff_id;
+    std::string staff_type;
+};
+struct client_filter {
+    std::optional<std::string> q;  // case- and accent-insensitive prefixes of first/last name words
 };
 
 struct page {
@@ -98,6 +113,49 @@ public:
     // The staff view built from the events with occurred_at <= as_of; nullopt if none.
     std::optional<boost::json::object> staff_as_of(const std::string& agency_id, const std::string& staff_id,
                                                     micros as_of) const;
+
+    // ---- clients and the client portal (JSON shapes in docs/clients.md) ----
+    // A client view: {id, first_name, last_name, date_of_birth, email, phone, external_id, staff_ids,
+    //  portal_account_id, portal_username, version, created_at, updated_at} (absent values null).
+    std::optional<boost::json::object> client(const std::string& agency_id, const std::string& client_id) const;
+    // The same, or nullopt when the viewer may not see it (answer 404, as for a missing client).
+    std::optional<boost::json::object> client_for(const std::string& agency_id, const std::string& client_id,
+                                                  const client_viewer& viewer) const;
+    // Clients the viewer may see, ordered by last name, first name, id; limit 1..500; cursor from the
+    // previous page.
+    result<page> list_clients(const std::string& agency_id, const client_viewer& viewer, const client_filter& f,
+                              int limit, const std::optional<std::string>& cursor) const;
+    // The ids of the clients assigned to a staff member, in name order.
+    std::vector<std::string> assigned_client_ids(const std::string& agency_id, const std::string& staff_id) const;
+    // Invitations: {id, client_id, email, state: sent|registered|expired|revoked, sent_at,
+    //  expires_at, resent_count, revoked_at, accepted_at, portal_account_id}; state at `now`.
+    std::optional<boost::json::object> invitation(const std::string& agency_id, const std::string& invitation_id,
+                                                  micros now) const;
+    boost::json::array client_invitations(const std::string& agency_id, const std::string& client_id,
+                                          micros now) const;  // oldest first
+    // Portal accounts: {id, client_id, username, created_at, last_login_at, locked, locked_until,
+    //  failed_logins} (never the password hash).
+    std::optional<boost::json::object> portal_account(const std::string& agency_id,
+                                                      const std::string& portal_account_id) const;
+    std::optional<boost::json::object> portal_account_by_username(const std::string& agency_id,
+                                                                  const std::string& username) const;
+    // Threads: {id, client_id, staff_id, started_at, last_message_at, message_count}, oldest first.
+    std::optional<boost::json::object> thread(const std::string& agency_id, const std::string& thread_id) const;
+    boost::json::array client_threads(const std::string& agency_id, const std::string& client_id) const;
+    // Threads whose staff member this is, or into which they wrote.
+    boost::json::array staff_threads(const std::string& agency_id, const std::string& staff_id) const;
+    // Messages: {id, thread_id, client_id, sender_kind, sender_id, body, sent_at}, oldest first.
+    boost::json::array thread_messages(const std::string& agency_id, const std::string& thread_id) const;
+    // Kiosk sessions: {id, client_id, form_id, document_id, appointment_id, started_by, started_at,
+    //  expires_at, state: active|expired|submitted, submitted_at, answers}; state at `now`.
+    std::optional<boost::json::object> kiosk_session(const std::string& agency_id, const std::string& kiosk_id,
+                                                     micros now) const;
+    boost::json::array client_kiosk_sessions(const std::string& agency_id, const std::string& client_id,
+                                             micros now) const;  // oldest first
+    // The client's events, oldest first, as event listings (events::listing_json).
+    boost::json::array client_history(const std::string& agency_id, const std::string& client_id) const;
+    // Consistency check like staff_index_problems, for the n / s / t client indexes.
+    result<std::size_t> client_index_problems() const;
 
     std::vector<quarantined_record> quarantined() const;
     // Consistency check (ops and tests): recomputes every staff view's index entries and counts
