@@ -32,7 +32,10 @@ std::string target_of(const aggregates::command& c, const std::string& agency_id
     return std::visit(
         [&](const auto& x) -> std::string {
             using T = std::decay_t<decltype(x)>;
-            if constexpr (requires { x.staff_id; })
+            // A client command names the client first (assign_staff_to_client also has a staff_id).
+            if constexpr (requires { x.client_id; })
+                return x.client_id;
+            else if constexpr (requires { x.staff_id; })
                 return x.staff_id;
             else if constexpr (std::is_same_v<T, aggregates::create_agency>)
                 return x.agency_id;
@@ -44,8 +47,9 @@ std::string target_of(const aggregates::command& c, const std::string& agency_id
 
 std::uint64_t version_of(const aggregates::agency_state& s, const std::string& id) {
     if (id == s.id) return s.version;
-    auto it = s.staff.find(id);
-    return it == s.staff.end() ? 0 : it->second.version;
+    if (auto it = s.staff.find(id); it != s.staff.end()) return it->second.version;
+    if (auto it = s.clients.find(id); it != s.clients.end()) return it->second.version;
+    return 0;
 }
 
 result<command_result> unavailable(const std::string& why) { return fail(errc::unavailable, why); }
