@@ -6,6 +6,7 @@
 //   staff directory: by id, by username (case-insensitive), filtered by role / type / location /
 //   program, text search on names; the staff member's events (history) and state as of a time
 //   quarantined (poisoned) records with their partition and offset
+//   identity: session id -> staff, reset token hash -> staff (hashes only, never tokens)
 // Every applied record and its source offset go into one WriteBatch: after a crash the store
 // resumes exactly where its data ends (nothing applied twice, nothing skipped).
 #pragma once
@@ -98,6 +99,17 @@ public:
     // The staff view built from the events with occurred_at <= as_of; nullopt if none.
     std::optional<boost::json::object> staff_as_of(const std::string& agency_id, const std::string& staff_id,
                                                     micros as_of) const;
+
+    // ---- identity lookups (the API folds the events with aggregates::evolve and asks the domain's
+    // check_session / find_reset_token whether a session or link is still good) ----
+    // The staff member of a session id (token hash) recorded by LoginSucceeded; none once the
+    // session ended (SessionEnded removes it).
+    std::optional<std::string> session_staff(const std::string& agency_id, const std::string& session_id) const;
+    // The staff member a reset link (token hash) was sent to (also once used or expired).
+    std::optional<std::string> reset_token_staff(const std::string& agency_id, const std::string& token_hash) const;
+    // The staff member's events with aggregate_version > after_version, oldest first (decoded).
+    std::vector<events::envelope> staff_events(const std::string& agency_id, const std::string& staff_id,
+                                               std::uint64_t after_version) const;
 
     std::vector<quarantined_record> quarantined() const;
     // Consistency check (ops and tests): recomputes every staff view's index entries and counts
