@@ -310,3 +310,21 @@ TEST_CASE("identity: every refused login gets the same 401 body; a success answe
     // the session id the command carried is the hash of the token answered
     CHECK(f.bus.last<aggregates::record_login>().session_id == token_hash(std::string(b.at("token").as_string())));
 }
+
+TEST_CASE("identity: an expired password restricts the session to changing it", "[api][sessions]") {
+    api_fixture f;
+    events::Settings s;
+    s.password_expiry_days = 1;
+    f.feed.push(f.agency_a, f.agency_a, events::AgencySettingsChanged{s});
+    auto fresh = f.admin_token(f.agency_a);
+    f.clock.t = f.feed.clock;
+    CHECK(f.request(verb::get, "/v1/staff", "", f.bearer(fresh)).result_int() == 200);
+    f.feed.clock += 2 * 24 * 3600 * second;  // two days later the admin logs in again
+    auto later = f.login(f.agency_a, f.admin_of(f.agency_a), "two-days-later");
+    f.clock.t = f.feed.clock;
+    auto res = f.request(verb::get, "/v1/staff", "", f.bearer(later));
+    CHECK(is_problem(res, 403));
+    CHECK(body_of(res).at("detail").as_string().find("password change is required") != std::string::npos);
+    auto me = body_of(f.request(verb::get, "/v1/auth/session", "", f.bearer(later)));
+    CHECK(me.at("required_action").as_string() == "change_password");
+}
