@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     auto port = static_cast<unsigned short>(std::stoi(url.substr(colon + 1)));
 
     // One agency and one staff member per client, so commands spread over partitions.
-    std::vector<std::string> agencies, staff;
+    std::vector<std::string> agencies, staff, tokens;
     {
         http_client c(host, port);
         auto stamp = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
@@ -136,6 +136,22 @@ int main(int argc, char** argv) {
             }
             auto agency = std::string(r.json().at("agency_id").as_string());
             agencies.push_back(agency);
+            // The agency's admin logs in (the operator key only creates agencies).
+            std::string token;
+            for (int attempt = 0; attempt < 50 && token.empty(); ++attempt) {
+                auto l = c.post("/v1/auth/login", json::object{{"agency", slug},
+                                                               {"username", r.json().at("admin").at("username")},
+                                                               {"password", "Bench-Password-123!"}});
+                if (l.status == 200)
+                    token = std::string(l.json().at("token").as_string());
+                else
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            if (token.empty()) {
+                std::fprintf(stderr, "logging in as the admin of %s failed\n", slug.c_str());
+                return 1;
+            }
+            tokens.push_back(token);
             auto s = c.post("/v1/staff",
                             json::object{{"first_name", "Pat"},
                                          {"last_name", "Load"},
@@ -144,9 +160,7 @@ int main(int argc, char** argv) {
                                          {"email", "pat@bench.example"},
                                          {"role", "therapist"},
                                          {"type", "therapy_counseling"}},
-                            {{"X-Operator-Key", key},
-                             {"X-Agency", agency},
-                             {"X-Consistency-Token", std::string(r.json().at("consistency_token").as_string())}});
+                            {{"Authorization", "Bearer " + tokens.back()}});
             if (s.status != 201) {
                 std::fprintf(stderr, "creating staff: %d %s\n", s.status, s.body.c_str());
                 return 1;
@@ -155,7 +169,7 @@ int main(int argc, char** argv) {
         }
     }
     auto headers = [&](int t) {
-        return std::map<std::string, std::string>{{"X-Operator-Key", key}, {"X-Agency", agencies[t]}};
+        return std::map<std::string, std::string>{{"Authorization", "Bearer " + tokens[t]}};
     };
     static const char* roles[] = {"biller", "therapist"};
     auto set_role = [&](http_client& c, int t, std::size_t i) {

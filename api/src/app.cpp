@@ -13,11 +13,11 @@
 
 namespace carelog::api {
 
-handled dispatch(app_context& ctx, const http_request& req) {
+handled dispatch(app_context& ctx, const http_request& req, std::string_view peer) {
     auto t0 = std::chrono::steady_clock::now();
     handled h{http_response{}, "-"};
     try {
-        auto r = detail::route_request(ctx, req);
+        auto r = detail::route_request(ctx, req, peer);
         h.response = std::move(r.response);
         h.route = r.route;
     } catch (const std::exception& e) {
@@ -44,6 +44,8 @@ handled dispatch(app_context& ctx, const http_request& req) {
     return h;
 }
 
-http_response handle(app_context& ctx, const http_request& req) { return dispatch(ctx, req).response; }
+http_response handle(app_context& ctx, const http_request& req, std::string_view peer) {
+    return dispatch(ctx, req, peer).response;
+}
 
 }  // namespace carelog::api

@@ -1,15 +1,25 @@
-// Auth until the identity issue lands: the operator key (constant-time compare) and, for agency
-// endpoints, X-Agency naming the agency whose first admin the operator acts as. Handlers only see
-// a `principal`, so real sessions replace agency_principal() and nothing else.
+// Who is calling: the operator key (constant-time compare) for the operator's routes, and for
+// every agency route a bearer session (`Authorization: Bearer <agency id>.<random>`), resolved
+// through the identity read path (identity.hpp) and judged by the domain's check_session: live,
+// idle-expired (ended lazily with expire_session), or its staff member deactivated. Activity is
+// recorded with touch_session at most once per touch interval, so idle expiry holds across
+// processes. Then the route's permission: the session's restriction first (a forced password
+// change or MFA enrolment allows only what access::allowed_during says), then the role.
 #include <sodium.h>
 
 #include <array>
 
+#include <spdlog/spdlog.h>
+
+#include "carelog/aggregates/access.hpp"
 #include "carelog/api/password_policy.hpp"
 #include "carelog/api/request.hpp"
 #include "handlers.hpp"
+#include "identity.hpp"
 
 namespace carelog::api::detail {
+
+namespace access = aggregates::access;
 
 namespace {
 bool sodium_ready() {
@@ -24,6 +34,15 @@ bool keys_equal(std::string_view a, std::string_view b) {
     crypto_generichash(hb.data(), hb.size(), reinterpret_cast<const unsigned char*>(b.data()), b.size(), nullptr, 0);
     return sodium_memcmp(ha.data(), hb.data(), ha.size()) == 0;
 }
+
+std::unexpected<error> no_session() { return fail(errc::unauthenticated, "the session is not valid; log in again"); }
+
+// Records activity or expiry; failures only cost accuracy (the next request tries again).
+void submit_quietly(app_context& ctx, const std::string& agency, const std::string& actor,
+                    const aggregates::command& cmd, const char* what) {
+    auto r = ctx.commands.submit(agency, command_meta{actor, "", ctx.ids.next_uuid()}, cmd);
+    if (!r) spdlog::warn("auth: {} for agency {} not recorded: {}", what, agency, r.error().detail);
+}
 }  // namespace
 
 result<void> check_operator_key(const app_context& ctx, const http_request& req) {
@@ -36,24 +55,73 @@ result<void> check_operator_key(const app_context& ctx, const http_request& req)
     return {};
 }
 
-result<principal> agency_principal(app_context& ctx, const http_request& req) {
-    auto agency = header(req, "X-Agency");
-    if (!agency || agency->empty()) return fail(errc::unauthenticated, "X-Agency (the agency id) is required");
-    std::string id(*agency);
-    if (!is_uuid(id)) return fail(errc::not_found, "no such agency");
-    auto view = ctx.store.agency(id);
-    if (!view) return fail(errc::not_found, "no such agency");
-    std::string staff = "operator";
-    if (auto it = view->find("admin_staff_id"); it != view->end() && it->value().is_string() &&
-                                                 !it->value().as_string().empty())
-        staff = std::string(it->value().as_string());
-    return principal{id, staff, "org_admin", "administration", true};
+result<std::string> bearer_token(const http_request& req) {
+    auto h = header(req, "Authorization");
+    if (!h || h->empty()) return fail(errc::unauthenticated, "Authorization: Bearer <token> is required (POST /v1/auth/login)");
+    constexpr std::string_view scheme = "bearer ";
+    if (h->size() <= scheme.size()) return no_session();
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+        if (static_cast<char>(std::tolower(static_cast<unsigned char>((*h)[i]))) != scheme[i]) return no_session();
+    auto token = h->substr(scheme.size());
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    if (token.empty()) return no_session();
+    return std::string(token);
 }
 
-result<void> require_role(const principal& p, std::initializer_list<std::string_view> roles) {
-    for (auto r : roles)
-        if (p.role == r) return {};
-    return fail(errc::forbidden, "your role does not allow this");
+result<principal> session_principal(app_context& ctx, const std::string& token) {
+    auto agency = token_agency(token);
+    if (!agency) return no_session();
+    const std::string sid = token_hash(token);
+    auto staff = ctx.store.session_staff(*agency, sid);
+    if (!staff) return no_session();
+    auto state = identity_state(ctx, *agency, *staff);
+    if (!state) return no_session();
+    const micros now = ctx.clock.now();
+    auto chk = aggregates::check_session(*state, sid, now);
+    switch (chk.status) {
+        case aggregates::session_status::unknown:
+        case aggregates::session_status::staff_inactive: return no_session();
+        case aggregates::session_status::idle_expired:
+            submit_quietly(ctx, *agency, *staff, aggregates::expire_session{sid, now}, "idle expiry");
+            return fail(errc::unauthenticated, "the session expired after inactivity; log in again");
+        case aggregates::session_status::active: break;
+    }
+    if (chk.touch_due) submit_quietly(ctx, *agency, *staff, aggregates::touch_session{sid, now}, "session activity");
+    const auto& st = *chk.staff;
+    principal p;
+    p.agency_id = *agency;
+    p.staff_id = st.id;
+    p.role = st.profile.role;
+    p.staff_type = st.profile.staff_type;
+    p.session_id = sid;
+    p.restriction = chk.restriction;
+    for (auto& perm : access::effective_permissions(*state, st)) p.permissions.insert(perm);
+    return p;
+}
+
+result<void> check_permission(const principal& p, std::string_view permission) {
+    if (permission.empty()) return {};
+    if (!access::allowed_during(p.restriction, permission)) {
+        if (p.restriction == aggregates::session_restriction::change_password)
+            return fail(errc::forbidden,
+                        "a password change is required before anything else: POST /v1/auth/password");
+        return fail(errc::forbidden,
+                    "TOTP enrolment is required for your role before anything else: POST /v1/auth/mfa/enroll");
+    }
+    if (!p.can(permission)) return fail(errc::forbidden, "your role does not allow this");
+    return {};
+}
+
+result<void> may_manage(request_context& rc, const std::string& target_id) {
+    auto target = rc.ctx.store.staff(rc.who.agency_id, target_id);
+    if (!target) return {};  // the command's decision answers 404
+    aggregates::staff_state actor, other;
+    actor.profile.role = rc.who.role;
+    if (auto it = target->find("role"); it != target->end() && it->value().is_string())
+        other.profile.role = std::string(it->value().as_string());
+    if (!access::can_act_on(actor, other))
+        return fail(errc::forbidden, "only an organization administrator may manage an organization administrator");
+    return {};
 }
 
 events::Settings agency_settings(app_context& ctx, const std::string& agency_id) {

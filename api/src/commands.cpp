@@ -5,7 +5,10 @@
 #include <boost/json/serialize.hpp>
 
 #include "carelog/api/request.hpp"
+#include <thread>
+
 #include "handlers.hpp"
+#include "identity.hpp"
 
 namespace carelog::api::detail {
 
@@ -36,6 +39,49 @@ http_result<http_response> submit_command(request_context& rc, const std::string
     command_meta meta{actor, rc.idempotency_key, correlation_id(rc)};
     auto r = rc.ctx.commands.submit(agency_id, meta, cmd);
     if (!r) return std::unexpected(problem(r.error()));
+    json::object body = r->body;
+    if (!r->replayed)
+        for (auto& kv : extra) body[kv.key()] = kv.value();
+    body["version"] = r->version;
+    if (r->consistency_token.empty())
+        body["consistency_token"] = nullptr;
+    else
+        body["consistency_token"] = r->consistency_token;
+    auto res = json_response(status, body);
+    if (!r->consistency_token.empty()) res.set("X-Consistency-Token", r->consistency_token);
+    if (r->replayed) res.set("Idempotent-Replayed", "true");
+    return res;
+}
+
+result<command_result> submit_retrying(request_context& rc, const std::string& agency_id, const std::string& actor,
+                                       const std::function<http_result<aggregates::command>()>& build,
+                                       std::optional<problem>& refused) {
+    // The read models lag the writer by milliseconds; 40 x 50 ms covers a slow broker.
+    constexpr int attempts = 40;
+    command_meta meta{actor, rc.idempotency_key, correlation_id(rc)};
+    for (int i = 0;; ++i) {
+        auto cmd = build();
+        if (!cmd) {
+            refused = std::move(cmd.error());
+            return fail(errc::validation, "refused before submitting");
+        }
+        auto r = rc.ctx.commands.submit(agency_id, meta, *cmd);
+        if (r || !is_stale_check(r.error()) || i + 1 == attempts) return r;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+http_result<http_response> submit_checked(request_context& rc, const std::string& agency_id, const std::string& actor,
+                                          const std::function<http_result<aggregates::command>()>& build, int status,
+                                          json::object extra, bool wait_own) {
+    std::optional<problem> refused;
+    auto r = submit_retrying(rc, agency_id, actor, build, refused);
+    if (refused) return std::unexpected(std::move(*refused));
+    if (!r) return std::unexpected(problem(r.error()));
+    if (wait_own && !r->consistency_token.empty()) {
+        auto applied = rc.ctx.projections_status.wait_for(r->consistency_token, rc.ctx.cfg.read_wait);
+        (void)applied;  // durable either way; a lagging node only delays what the next read sees
+    }
     json::object body = r->body;
     if (!r->replayed)
         for (auto& kv : extra) body[kv.key()] = kv.value();

@@ -2,6 +2,7 @@
 // handler's declaration (one .cpp per resource).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@ struct request_context {
     std::vector<std::pair<std::string, std::string>> params;  // path parameters by template name
     principal who;                 // empty for auth_kind::none
     std::string idempotency_key;   // validated; "" = none (command routes only)
+    std::string peer;              // the client's address as the socket saw it ("" in tests)
 
     const std::string& param(std::string_view name) const;
 };
@@ -44,14 +46,34 @@ http_response json_response(int status, const boost::json::value& body);
 http_result<http_response> submit_command(request_context& rc, const std::string& agency_id, const std::string& actor,
                                      const aggregates::command& cmd, int status, boost::json::object extra = {});
 
+// Like submit_command, for commands whose inputs were checked against read models that may lag
+// (password hashes, TOTP secrets): `build` is called again while the domain says its check was
+// stale (a few times, briefly apart). With `wait_own`, the answer waits until this node's
+// projections applied the command (the caller's next request sees it).
+http_result<http_response> submit_checked(request_context& rc, const std::string& agency_id, const std::string& actor,
+                                          const std::function<http_result<aggregates::command>()>& build, int status,
+                                          boost::json::object extra = {}, bool wait_own = true);
+// The bus call behind submit_checked (retrying stale checks), for handlers shaping their own answer.
+result<command_result> submit_retrying(request_context& rc, const std::string& agency_id, const std::string& actor,
+                                       const std::function<http_result<aggregates::command>()>& build,
+                                       std::optional<problem>& refused);
+
 // Waits for X-Consistency-Token (if sent) to be applied by the projections: 400 if malformed,
 // 503 (Retry-After) when not applied within cfg.read_wait.
 result<void> await_consistency(app_context& ctx, const http_request& req);
 
 // auth.cpp
 result<void> check_operator_key(const app_context& ctx, const http_request& req);
-result<principal> agency_principal(app_context& ctx, const http_request& req);
-result<void> require_role(const principal& p, std::initializer_list<std::string_view> roles);
+// The token of `Authorization: Bearer <token>`.
+result<std::string> bearer_token(const http_request& req);
+// The live session behind a token (401 for anything else), touched or expired as due.
+result<principal> session_principal(app_context& ctx, const std::string& token);
+// The route's permission for this principal: 403 naming a pending password change / MFA
+// enrolment, or the role.
+result<void> check_permission(const principal& p, std::string_view permission);
+// access::can_act_on for a staff target of this agency (403); an unknown target passes (the
+// command answers 404).
+result<void> may_manage(request_context& rc, const std::string& target_id);
 
 // The agency's current Settings (for its password policy); defaults for fields the view lacks.
 events::Settings agency_settings(app_context& ctx, const std::string& agency_id);
@@ -82,6 +104,17 @@ http_result<http_response> set_staff_programs(request_context&);
 http_result<http_response> set_staff_permissions(request_context&);
 http_result<http_response> deactivate_staff(request_context&);
 http_result<http_response> staff_history(request_context&);
+http_result<http_response> unlock_staff(request_context&);
+
+// auth_handler.cpp
+http_result<http_response> login(request_context&);
+http_result<http_response> logout(request_context&);
+http_result<http_response> current_session(request_context&);
+http_result<http_response> change_password(request_context&);
+http_result<http_response> request_password_reset(request_context&);
+http_result<http_response> confirm_password_reset(request_context&);
+http_result<http_response> enroll_mfa(request_context&);
+http_result<http_response> confirm_mfa(request_context&);
 
 // openapi.cpp: the document generated from the route table (built once).
 const std::string& openapi_document(const std::string& public_url);

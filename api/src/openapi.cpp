@@ -99,7 +99,11 @@ constexpr std::string_view schemas_json = R"json({
     "active": {"type": "boolean"}, "version": {"type": "integer"}, "require_password_change": {"type": "boolean"},
     "hire_date": {"type": "string"}, "phones": {"type": "array", "items": {"$ref": "#/components/schemas/Phone"}},
     "npi": {"type": "string"}, "supervisor_id": {"type": "string"},
-    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+    "locked": {"type": "boolean", "description": "Only for staff.lock_state holders (administrators)"},
+    "locked_until": {"type": "string", "format": "date-time", "nullable": true, "description": "Administrators only; null = until an administrator unlocks"},
+    "failed_attempts": {"type": "integer", "description": "Administrators only: consecutive failed logins"},
+    "mfa_enrolled": {"type": "boolean", "description": "Administrators only"}}},
   "StaffList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Staff"}},
     "next_cursor": {"type": "string", "nullable": true}}},
   "StaffProfilePatch": {"type": "object", "additionalProperties": false, "minProperties": 1,
@@ -123,6 +127,35 @@ constexpr std::string_view schemas_json = R"json({
     "event_type": {"type": "string"}, "event_id": {"type": "string", "format": "uuid"}, "sequence": {"type": "integer"},
     "aggregate_type": {"type": "string"}, "aggregate_id": {"type": "string"}, "aggregate_version": {"type": "integer"},
     "occurred_at": {"type": "string", "format": "date-time"}, "actor_id": {"type": "string"}, "data": {"type": "object"}}},
+  "LoginRequest": {"type": "object", "additionalProperties": false, "required": ["agency", "username", "password"], "properties": {
+    "agency": {"type": "string", "description": "The agency's slug"}, "username": {"type": "string"},
+    "password": {"type": "string", "format": "password"},
+    "totp": {"type": "string", "pattern": "^[0-9]{6}$", "description": "Required once TOTP is enrolled and confirmed"}}},
+  "StaffSummary": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
+    "role": {"$ref": "#/components/schemas/Role"}, "type": {"$ref": "#/components/schemas/StaffType"}}},
+  "LoginResult": {"type": "object", "properties": {
+    "token": {"type": "string", "description": "Bearer token: send as Authorization: Bearer <token>"},
+    "expires_at": {"type": "string", "format": "date-time", "description": "When the session ends if unused (idle timeout); each request moves it on"},
+    "password_change_required": {"type": "boolean", "description": "The session may only change the password (and read itself / log out)"},
+    "mfa_enrollment_required": {"type": "boolean", "description": "The role requires TOTP: the session may only enrol it"},
+    "staff": {"$ref": "#/components/schemas/StaffSummary"}}},
+  "SessionInfo": {"type": "object", "properties": {"agency_id": {"type": "string", "format": "uuid"},
+    "staff": {"$ref": "#/components/schemas/StaffSummary"}, "permissions": {"type": "array", "items": {"type": "string"}},
+    "mfa_enrolled": {"type": "boolean"},
+    "required_action": {"type": "string", "nullable": true, "enum": ["change_password", "enrol_mfa"]}}},
+  "PasswordChange": {"type": "object", "additionalProperties": false, "required": ["current_password", "new_password"], "properties": {
+    "current_password": {"type": "string", "format": "password"}, "new_password": {"type": "string", "format": "password"}}},
+  "PasswordResetRequest": {"type": "object", "additionalProperties": false, "required": ["agency", "username"], "properties": {
+    "agency": {"type": "string", "description": "The agency's slug"}, "username": {"type": "string"}}},
+  "PasswordResetConfirm": {"type": "object", "additionalProperties": false, "required": ["token", "new_password"], "properties": {
+    "token": {"type": "string", "description": "The token of the reset link"}, "new_password": {"type": "string", "format": "password"}}},
+  "Accepted": {"type": "object", "properties": {"status": {"type": "string"}, "detail": {"type": "string"}}},
+  "MfaEnrollment": {"type": "object", "properties": {
+    "secret": {"type": "string", "description": "Base32 TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s); shown this once"},
+    "otpauth_uri": {"type": "string", "description": "otpauth://totp/... for authenticator apps; shown this once"},
+    "version": {"type": "integer"}, "consistency_token": {"type": "string", "nullable": true}}},
+  "MfaCode": {"type": "object", "additionalProperties": false, "required": ["code"], "properties": {
+    "code": {"type": "string", "pattern": "^[0-9]{6}$"}}},
   "EventList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
     "next_cursor": {"type": "string", "nullable": true}}}
 })json";
@@ -181,7 +214,7 @@ json::object operation(const route_info& r) {
         params.push_back(query_param(r.query.substr(i, j - i)));
         i = j + 1;
     }
-    if (r.auth == auth_kind::agency)
+    if (r.auth == auth_kind::session)
         params.push_back(header_param("X-Consistency-Token",
                                       "Answer only once the projections applied that command (waits up to 5 s, then 503)"));
     if (r.command)
@@ -215,15 +248,26 @@ json::object operation(const route_info& r) {
     }
     responses[std::to_string(r.success_status)] = std::move(ok);
     if (r.pattern == "/readyz") responses["503"] = json::object{{"description", "Projections are still catching up"}};
+    if (!r.permission.empty()) {
+        op["x-permission"] = r.permission;
+        op["description"] = "Needs the permission `" + std::string(r.permission) +
+                            "`. A session that must first change its password or enrol TOTP gets 403 for anything "
+                            "else.";
+    }
+    if (r.pattern == "/v1/auth/login") {
+        responses["401"] = problem_ref("invalid credentials (the same answer for every refusal)");
+        responses["422"] = problem_ref("Missing or mistyped fields");
+    }
+    if (r.pattern.starts_with("/v1/auth/password-reset")) responses["422"] = problem_ref("Invalid fields or reset token");
     if (r.auth != auth_kind::none) {
         auto status = [&](errc e) { return std::to_string(problem_for(e).status); };
         responses[status(errc::malformed)] = problem_ref("Malformed request or consistency token");
-        responses[status(errc::unauthenticated)] = problem_ref("Missing or wrong credentials");
+        responses[status(errc::unauthenticated)] = problem_ref("Missing or wrong credentials, or the session ended");
+        responses[status(errc::forbidden)] = problem_ref("The role does not allow this, or a password change / TOTP enrolment comes first");
         responses[status(errc::not_found)] = problem_ref("No such agency or resource (also another agency's)");
         responses[status(errc::validation)] = problem_ref("Invalid fields or parameters");
         responses[status(errc::unavailable)] = problem_ref("Kafka or the projections not available in time; nothing accepted");
         if (r.command) {
-            responses[status(errc::forbidden)] = problem_ref("The role does not allow this");
             responses[status(errc::conflict)] = problem_ref("An invariant would break");
             responses[status(errc::too_large)] = problem_ref("Body over 1 MiB");
             responses[std::to_string(problem_for(http_problem::unsupported_media_type).status)] =
@@ -236,9 +280,7 @@ json::object operation(const route_info& r) {
     switch (r.auth) {
         case auth_kind::none: op["security"] = json::array{}; break;
         case auth_kind::operator_key: op["security"] = json::array{json::object{{"operatorKey", json::array{}}}}; break;
-        case auth_kind::agency:
-            op["security"] = json::array{json::object{{"operatorKey", json::array{}}, {"agency", json::array{}}}};
-            break;
+        case auth_kind::session: op["security"] = json::array{json::object{{"bearer", json::array{}}}}; break;
     }
     return op;
 }
@@ -274,10 +316,10 @@ const std::string& openapi_document(const std::string& public_url) {
         components["schemas"] = json::parse(schemas_json);
         components["securitySchemes"] = json::object{
             {"operatorKey", json::object{{"type", "apiKey"}, {"in", "header"}, {"name", "X-Operator-Key"}}},
-            {"agency", json::object{{"type", "apiKey"},
-                                    {"in", "header"},
-                                    {"name", "X-Agency"},
-                                    {"description", "The agency id; the operator acts as its first admin until sessions land"}}}};
+            {"bearer", json::object{{"type", "http"},
+                                    {"scheme", "bearer"},
+                                    {"description", "The session token of POST /v1/auth/login (opaque; ends on logout, "
+                                                    "password change or after the agency's idle timeout)"}}}};
         d["components"] = std::move(components);
         return json::serialize(d);
     }();

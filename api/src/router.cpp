@@ -1,7 +1,8 @@
 // The route table: method + path template -> handler, with each endpoint's auth requirement and
 // the facts /openapi.json is generated from. Unknown paths are 404, known paths with another
-// method 405 + Allow. Order of checks for a matched route: auth (401), X-Consistency-Token wait
-// (400/503), agency (404), path ids (404), Idempotency-Key (422), handler.
+// method 405 + Allow. Order of checks for a matched route: credentials present (401),
+// X-Consistency-Token wait (400/503), session (401), permission (403), path ids (404),
+// Idempotency-Key (422), handler.
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include "carelog/aggregates/access.hpp"
 #include "carelog/api/request.hpp"
 #include "handlers.hpp"
 #include "router_internal.hpp"
@@ -23,32 +25,46 @@ struct route {
 };
 
 // clang-format off
+namespace P = aggregates::access;
+constexpr auto none = auth_kind::none;
+constexpr auto op = auth_kind::operator_key;
+constexpr auto session = auth_kind::session;
 const route routes[] = {
-    {{"GET", "/healthz", auth_kind::none, 200, false, "healthz", "Liveness: the process answers", "ops", "", "Health", ""}, healthz},
-    {{"GET", "/readyz", auth_kind::none, 200, false, "readyz", "Readiness: projections caught up with the log", "ops", "", "Health", ""}, readyz},
-    {{"GET", "/metrics", auth_kind::none, 200, false, "metrics", "Prometheus metrics (text format)", "ops", "", "", ""}, metrics_text},
-    {{"GET", "/openapi.json", auth_kind::none, 200, false, "openapi", "This OpenAPI 3 document", "ops", "", "", ""}, openapi},
+    {{"GET", "/healthz", none, "", 200, false, "healthz", "Liveness: the process answers", "ops", "", "Health", ""}, healthz},
+    {{"GET", "/readyz", none, "", 200, false, "readyz", "Readiness: projections caught up with the log", "ops", "", "Health", ""}, readyz},
+    {{"GET", "/metrics", none, "", 200, false, "metrics", "Prometheus metrics (text format)", "ops", "", "", ""}, metrics_text},
+    {{"GET", "/openapi.json", none, "", 200, false, "openapi", "This OpenAPI 3 document", "ops", "", "", ""}, openapi},
 
-    {{"POST", "/v1/agencies", auth_kind::operator_key, 201, true, "createAgency", "Create an agency and its first admin (operator only)", "agency", "NewAgency", "AgencyCreated", ""}, create_agency},
-    {{"GET", "/v1/agency/settings", auth_kind::agency, 200, false, "getAgencySettings", "The agency's settings", "agency", "", "AgencySettings", ""}, get_settings},
-    {{"PATCH", "/v1/agency/settings", auth_kind::agency, 200, true, "changeAgencySettings", "Change some of the agency's settings", "agency", "SettingsPatch", "CommandResult", ""}, change_settings},
+    {{"POST", "/v1/auth/login", none, "", 200, false, "login", "Log in: agency slug + username + password (+ TOTP code when enrolled)", "auth", "LoginRequest", "LoginResult", ""}, login},
+    {{"POST", "/v1/auth/logout", session, P::self_sessions, 200, true, "logout", "End this session", "auth", "", "CommandResult", ""}, logout},
+    {{"GET", "/v1/auth/session", session, P::self_read, 200, false, "currentSession", "Who this session is and what it must do first", "auth", "", "SessionInfo", ""}, current_session},
+    {{"POST", "/v1/auth/password", session, P::self_password, 200, true, "changePassword", "Change your own password (ends your other sessions)", "auth", "PasswordChange", "CommandResult", ""}, change_password},
+    {{"POST", "/v1/auth/password-reset", none, "", 202, false, "requestPasswordReset", "Forgot password: a single-use link goes out as a notification (always 202)", "auth", "PasswordResetRequest", "Accepted", ""}, request_password_reset},
+    {{"POST", "/v1/auth/password-reset/confirm", none, "", 200, false, "confirmPasswordReset", "Set a new password with a reset link's token (ends every session)", "auth", "PasswordResetConfirm", "CommandResult", ""}, confirm_password_reset},
+    {{"POST", "/v1/auth/mfa/enroll", session, P::self_mfa, 200, true, "enrollMfa", "Start TOTP enrolment: the secret and otpauth:// URI, shown once", "auth", "", "MfaEnrollment", ""}, enroll_mfa},
+    {{"POST", "/v1/auth/mfa/confirm", session, P::self_mfa, 200, true, "confirmMfa", "Confirm TOTP enrolment with a current code", "auth", "MfaCode", "CommandResult", ""}, confirm_mfa},
 
-    {{"POST", "/v1/locations", auth_kind::agency, 201, true, "addLocation", "Add a location", "agency", "NewLocation", "CommandResult", ""}, add_location},
-    {{"GET", "/v1/locations", auth_kind::agency, 200, false, "listLocations", "The agency's locations", "agency", "", "LocationList", ""}, list_locations},
-    {{"POST", "/v1/programs", auth_kind::agency, 201, true, "addProgram", "Add a program", "agency", "NewProgram", "CommandResult", ""}, add_program},
-    {{"GET", "/v1/programs", auth_kind::agency, 200, false, "listPrograms", "The agency's programs", "agency", "", "ProgramList", ""}, list_programs},
+    {{"POST", "/v1/agencies", op, "", 201, true, "createAgency", "Create an agency and its first admin (operator only)", "agency", "NewAgency", "AgencyCreated", ""}, create_agency},
+    {{"GET", "/v1/agency/settings", session, P::agency_read, 200, false, "getAgencySettings", "The agency's settings", "agency", "", "AgencySettings", ""}, get_settings},
+    {{"PATCH", "/v1/agency/settings", session, P::agency_settings, 200, true, "changeAgencySettings", "Change some of the agency's settings", "agency", "SettingsPatch", "CommandResult", ""}, change_settings},
 
-    {{"POST", "/v1/staff", auth_kind::agency, 201, true, "createStaff", "Add a staff member (username rule, temporary password)", "staff", "NewStaff", "StaffCreated", ""}, create_staff},
-    {{"GET", "/v1/staff", auth_kind::agency, 200, false, "listStaff", "Staff directory, filtered and paged", "staff", "", "StaffList", "role,type,location_id,program_id,q,active,limit,cursor"}, list_staff},
-    {{"GET", "/v1/staff/{id}", auth_kind::agency, 200, false, "getStaff", "A staff member (as_of: the state at that time)", "staff", "", "Staff", "as_of"}, get_staff},
-    {{"PATCH", "/v1/staff/{id}", auth_kind::agency, 200, true, "updateStaffProfile", "Change profile fields", "staff", "StaffProfilePatch", "CommandResult", ""}, update_staff_profile},
-    {{"PUT", "/v1/staff/{id}/role", auth_kind::agency, 200, true, "assignRole", "Assign the staff member's role", "staff", "RoleBody", "CommandResult", ""}, assign_role},
-    {{"PUT", "/v1/staff/{id}/type", auth_kind::agency, 200, true, "setStaffType", "Set the staff type", "staff", "TypeBody", "CommandResult", ""}, set_staff_type},
-    {{"PUT", "/v1/staff/{id}/locations", auth_kind::agency, 200, true, "setStaffLocations", "Set the staff member's locations", "staff", "LocationIdsBody", "CommandResult", ""}, set_staff_locations},
-    {{"PUT", "/v1/staff/{id}/programs", auth_kind::agency, 200, true, "setStaffPrograms", "Set the staff member's programs", "staff", "ProgramIdsBody", "CommandResult", ""}, set_staff_programs},
-    {{"PUT", "/v1/staff/{id}/permissions", auth_kind::agency, 200, true, "setStaffPermissions", "Grant or revoke module permissions", "staff", "PermissionsBody", "CommandResult", ""}, set_staff_permissions},
-    {{"POST", "/v1/staff/{id}/deactivate", auth_kind::agency, 200, true, "deactivateStaff", "Deactivate a staff member (the username stays taken)", "staff", "DeactivateBody", "CommandResult", ""}, deactivate_staff},
-    {{"GET", "/v1/staff/{id}/history", auth_kind::agency, 200, false, "staffHistory", "The staff member's events, oldest first", "staff", "", "EventList", ""}, staff_history},
+    {{"POST", "/v1/locations", session, P::locations_manage, 201, true, "addLocation", "Add a location", "agency", "NewLocation", "CommandResult", ""}, add_location},
+    {{"GET", "/v1/locations", session, P::agency_read, 200, false, "listLocations", "The agency's locations", "agency", "", "LocationList", ""}, list_locations},
+    {{"POST", "/v1/programs", session, P::programs_manage, 201, true, "addProgram", "Add a program", "agency", "NewProgram", "CommandResult", ""}, add_program},
+    {{"GET", "/v1/programs", session, P::agency_read, 200, false, "listPrograms", "The agency's programs", "agency", "", "ProgramList", ""}, list_programs},
+
+    {{"POST", "/v1/staff", session, P::staff_create, 201, true, "createStaff", "Add a staff member (username rule, temporary password)", "staff", "NewStaff", "StaffCreated", ""}, create_staff},
+    {{"GET", "/v1/staff", session, P::staff_read, 200, false, "listStaff", "Staff directory, filtered and paged", "staff", "", "StaffList", "role,type,location_id,program_id,q,active,limit,cursor"}, list_staff},
+    {{"GET", "/v1/staff/{id}", session, P::staff_read, 200, false, "getStaff", "A staff member (as_of: the state at that time); administrators also see the lock state", "staff", "", "Staff", "as_of"}, get_staff},
+    {{"PATCH", "/v1/staff/{id}", session, P::staff_update, 200, true, "updateStaffProfile", "Change profile fields", "staff", "StaffProfilePatch", "CommandResult", ""}, update_staff_profile},
+    {{"PUT", "/v1/staff/{id}/role", session, P::staff_roles, 200, true, "assignRole", "Assign the staff member's role", "staff", "RoleBody", "CommandResult", ""}, assign_role},
+    {{"PUT", "/v1/staff/{id}/type", session, P::staff_update, 200, true, "setStaffType", "Set the staff type", "staff", "TypeBody", "CommandResult", ""}, set_staff_type},
+    {{"PUT", "/v1/staff/{id}/locations", session, P::staff_update, 200, true, "setStaffLocations", "Set the staff member's locations", "staff", "LocationIdsBody", "CommandResult", ""}, set_staff_locations},
+    {{"PUT", "/v1/staff/{id}/programs", session, P::staff_update, 200, true, "setStaffPrograms", "Set the staff member's programs", "staff", "ProgramIdsBody", "CommandResult", ""}, set_staff_programs},
+    {{"PUT", "/v1/staff/{id}/permissions", session, P::staff_permissions, 200, true, "setStaffPermissions", "Grant or revoke module permissions", "staff", "PermissionsBody", "CommandResult", ""}, set_staff_permissions},
+    {{"POST", "/v1/staff/{id}/deactivate", session, P::staff_deactivate, 200, true, "deactivateStaff", "Deactivate a staff member (the username stays taken)", "staff", "DeactivateBody", "CommandResult", ""}, deactivate_staff},
+    {{"POST", "/v1/staff/{id}/unlock", session, P::staff_unlock, 200, true, "unlockStaff", "Unlock an account locked after failed logins", "staff", "", "CommandResult", ""}, unlock_staff},
+    {{"GET", "/v1/staff/{id}/history", session, P::events_read, 200, false, "staffHistory", "The staff member's events, oldest first", "staff", "", "EventList", ""}, staff_history},
 };
 // clang-format on
 
@@ -104,7 +120,7 @@ const std::string& request_context::param(std::string_view name) const {
     return none;
 }
 
-routed route_request(app_context& ctx, const http_request& req) {
+routed route_request(app_context& ctx, const http_request& req, std::string_view peer) {
     auto target = std::string_view(req.target().data(), req.target().size());
     auto parsed = boost::urls::parse_origin_form(target);
     if (!parsed) return fail_with(error::make(errc::malformed, "the request target is not a valid path"), "-");
@@ -138,20 +154,22 @@ routed route_request(app_context& ctx, const http_request& req) {
     }
     const route_info& info = found->info;
 
-    request_context rc{ctx, req, info, url, std::move(params), principal{}, std::string()};
+    request_context rc{ctx, req, info, url, std::move(params), principal{}, std::string(), std::string(peer)};
     switch (info.auth) {
         case auth_kind::none: break;
         case auth_kind::operator_key:
             if (auto r = check_operator_key(ctx, req); !r) return fail_with(r.error(), info.pattern);
             rc.who = principal{"", "operator", "", "", true};
             break;
-        case auth_kind::agency: {
-            if (auto r = check_operator_key(ctx, req); !r) return fail_with(r.error(), info.pattern);
-            // Before resolving X-Agency: the agency itself may be what the token waits for.
+        case auth_kind::session: {
+            auto token = bearer_token(req);
+            if (!token) return fail_with(token.error(), info.pattern);
+            // Before resolving the session: the session itself may be what the token waits for.
             if (auto r = await_consistency(ctx, req); !r) return fail_with(r.error(), info.pattern);
-            auto p = agency_principal(ctx, req);
+            auto p = session_principal(ctx, *token);
             if (!p) return fail_with(p.error(), info.pattern);
             rc.who = std::move(*p);
+            if (auto r = check_permission(rc.who, info.permission); !r) return fail_with(r.error(), info.pattern);
             break;
         }
     }

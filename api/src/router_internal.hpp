@@ -12,6 +12,6 @@ struct routed {
     std::string_view route;  // template, or "-"
 };
 
-routed route_request(app_context& ctx, const http_request& req);
+routed route_request(app_context& ctx, const http_request& req, std::string_view peer);
 
 }  // namespace carelog::api::detail

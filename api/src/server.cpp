@@ -157,9 +157,9 @@ struct server::impl {
     // `req` is a reference to the session's own shared_ptr, and the work is a named local: GCC 12
     // destroys some temporaries of a co_await full-expression twice (PR c++/99576), which freed
     // requests early when the lambda or a converted shared_ptr was a temporary here.
-    net::awaitable<handled> run_handler(const std::shared_ptr<const http_request>& req) {
-        // The lambda (and so its copy of `req`) lives in co_spawn's frame until the worker finishes.
-        auto work = [this, keep = req]() -> net::awaitable<handled> { co_return dispatch(ctx, *keep); };
+    net::awaitable<handled> run_handler(const std::shared_ptr<const http_request>& req, const std::string& peer) {
+        // The lambda (and so its copies of `req` and `peer`) lives in co_spawn's frame until the worker finishes.
+        auto work = [this, keep = req, from = peer]() -> net::awaitable<handled> { co_return dispatch(ctx, *keep, from); };
         auto out = co_await net::co_spawn(pool->get_executor(), std::move(work), net::use_awaitable);
         co_return out;
     }
@@ -169,6 +169,13 @@ struct server::impl {
         auto& stream = c->stream;
         beast::flat_buffer buffer(cfg.header_limit + 128 * 1024);
         bool first = true;
+        // The client's address as the socket sees it: what login events record (no header is trusted).
+        std::string peer;
+        {
+            beast::error_code pec;
+            auto ep = stream.socket().remote_endpoint(pec);
+            if (!pec) peer = ep.address().to_string();
+        }
         try {
             for (;;) {
                 if (stopping) break;
@@ -224,7 +231,7 @@ struct server::impl {
                 const std::shared_ptr<const http_request> req = std::make_shared<http_request>(parser.release());
                 handled h;
                 try {
-                    h = co_await run_handler(req);
+                    h = co_await run_handler(req, peer);
                 } catch (const std::exception& e) {
                     spdlog::error("http handler failed: {}", e.what());
                     h.response = problem_response(error::make(errc::internal, "the server failed to answer this request"),

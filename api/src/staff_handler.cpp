@@ -6,10 +6,13 @@
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 
+#include "carelog/aggregates/access.hpp"
+#include "carelog/aggregates/identity.hpp"
 #include "carelog/aggregates/staff.hpp"
 #include "carelog/api/password_policy.hpp"
 #include "carelog/api/request.hpp"
 #include "handlers.hpp"
+#include "identity.hpp"
 
 namespace carelog::api::detail {
 
@@ -52,8 +55,18 @@ std::optional<std::vector<events::Phone>> read_phones(body_reader& r) {
     return out;
 }
 
-http_result<void> staff_writer(const request_context& rc) {
-    if (auto ok = require_role(rc.who, {"org_admin", "admin"}); !ok) return std::unexpected(ok.error());
+// The route table checked the permission; managing another staff member also needs
+// access::can_act_on (an admin never manages an org_admin).
+http_result<void> staff_writer(request_context& rc) {
+    const auto& id = rc.param("id");
+    if (id.empty()) return {};
+    if (auto ok = may_manage(rc, id); !ok) return std::unexpected(ok.error());
+    return {};
+}
+
+http_result<void> may_grant_role(const request_context& rc, const std::optional<std::string>& role) {
+    if (role && *role == "org_admin" && !rc.who.can(aggregates::access::staff_grant_org_admin))
+        return fail(errc::forbidden, "only an organization administrator may make someone an organization administrator");
     return {};
 }
 
@@ -76,6 +89,7 @@ http_result<http_response> create_staff(request_context& rc) {
     c.position = r.required_string("position");
     c.email = r.required_string("email");
     c.role = enum_field(r, "role", aggregates::role_values, true).value_or("");
+    if (auto ok = may_grant_role(rc, c.role); !ok) return std::unexpected(ok.error());
     c.staff_type = enum_field(r, "type", aggregates::staff_type_values, true).value_or("");
     c.location_ids = r.optional_strings("location_ids").value_or(events::strings{});
     check_uuids(r, "location_ids", c.location_ids);
@@ -161,7 +175,31 @@ http_result<http_response> get_staff(request_context& rc) {
     const std::string& id = rc.param("id");
     auto view = as_of ? rc.ctx.store.staff_as_of(rc.who.agency_id, id, *as_of) : rc.ctx.store.staff(rc.who.agency_id, id);
     if (!view) return fail(errc::not_found, as_of ? "no such staff member at that time" : "no such staff member");
+    // The lock state is for administrators only (SPEC §1): others cannot tell a locked account.
+    if (!as_of && rc.who.can(aggregates::access::staff_lock_state)) {
+        if (auto st = identity_state(rc.ctx, rc.who.agency_id, id)) {
+            const auto& member = st->staff.at(id);
+            micros now = rc.ctx.clock.now();
+            bool locked = aggregates::is_locked(member, now);
+            (*view)["locked"] = locked;
+            if (locked && member.credentials.locked_until > 0)
+                (*view)["locked_until"] = format_rfc3339(member.credentials.locked_until);
+            else
+                (*view)["locked_until"] = nullptr;
+            (*view)["failed_attempts"] = member.credentials.failed_attempts;
+            (*view)["mfa_enrolled"] = aggregates::mfa_enforced(member);
+        }
+    }
     return json_response(200, *view);
+}
+
+http_result<http_response> unlock_staff(request_context& rc) {
+    if (auto ok = staff_writer(rc); !ok) return std::unexpected(ok.error());
+    auto body = parse_json_body(rc.req, true);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    return submit_staff(rc, aggregates::unlock_staff{rc.param("id")});
 }
 
 http_result<http_response> update_staff_profile(request_context& rc) {
@@ -196,6 +234,7 @@ http_result<http_response> assign_role(request_context& rc) {
     body_reader r(*body);
     auto role = enum_field(r, "role", aggregates::role_values, true);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    if (auto ok = may_grant_role(rc, role); !ok) return std::unexpected(ok.error());
     return submit_staff(rc, aggregates::assign_role{rc.param("id"), *role});
 }
 

@@ -44,12 +44,12 @@ result<int> partition_count(rd_kafka_t* rk, const std::string& topic, std::chron
     return missing ? 0 : n;
 }
 
-result<void> create(rd_kafka_t* rk, const config& cfg, const std::string& topic) {
+result<void> create(rd_kafka_t* rk, const config& cfg, const std::string& topic, const std::string& retention_ms = "-1") {
     char errstr[512];
     rd_kafka_NewTopic_t* nt =
         rd_kafka_NewTopic_new(topic.c_str(), cfg.partitions, cfg.replication_factor, errstr, sizeof errstr);
     if (!nt) return fail(errc::internal, std::string("NewTopic: ") + errstr);
-    rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
+    rd_kafka_NewTopic_set_config(nt, "retention.ms", retention_ms.c_str());
     rd_kafka_NewTopic_set_config(nt, "retention.bytes", "-1");
     rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
     rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", std::to_string(cfg.min_insync_replicas).c_str());
@@ -146,6 +146,23 @@ result<int> ensure_topic(const config& cfg, const std::string& topic) {
     if (get("retention.bytes") != "" && get("retention.bytes") != "-1")
         add("retention.bytes=" + get("retention.bytes") + " (must be -1)");
     if (!problems.empty()) return fail(errc::internal, "topic " + topic + " could lose events: " + problems);
+    return *n;
+}
+
+result<int> ensure_notifications_topic(const config& cfg, const std::string& topic, std::int64_t retention_ms) {
+    if (retention_ms <= 0) return fail(errc::internal, "the notifications topic needs a finite retention");
+    auto conf = make_conf(cfg, {});
+    if (!conf) return std::unexpected(conf.error());
+    auto rk = make_client(RD_KAFKA_PRODUCER, *conf);
+    if (!rk) return std::unexpected(rk.error());
+    auto n = partition_count(rk->get(), topic, cfg.timeout);
+    if (!n || *n > 0) return n;
+    if (auto c = create(rk->get(), cfg, topic, std::to_string(retention_ms)); !c) return std::unexpected(c.error());
+    for (int i = 0; i < 50 && *n == 0; ++i) {
+        n = partition_count(rk->get(), topic, cfg.timeout);
+        if (!n) return n;
+    }
+    if (*n == 0) return fail(errc::unavailable, "topic " + topic + " not visible after creation");
     return *n;
 }
 

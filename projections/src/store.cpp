@@ -24,6 +24,9 @@
 //   client_index   see client_views.hpp (name order, assignments, name tokens, per-client lists)
 //   client_events  (agency_id, client_id) be64(version) be64(sequence) the envelope bytes
 //   messages       (agency_id, thread_id) be64(sequence)               message JSON
+//   identity       ("s", agency_id, session_id)                        staff_id (LoginSucceeded; deleted by
+//                                                                      SessionEnded)
+//                  ("r", agency_id, reset token hash)                  staff_id (PasswordResetRequested)
 //   quarantine     be32(partition) be64(offset)                        {partition, offset, reason, at}
 //   local          (namespace) raw key                                 opaque blob
 //
@@ -66,7 +69,7 @@ namespace {
 
 constexpr const char* cf_names[] = {"offsets",    "agencies", "staff",        "staff_index",   "staff_events",
                                     "quarantine", "local",    "clients",      "client_index",  "client_events",
-                                    "messages"};
+                                    "messages",   "identity"};
 constexpr std::string_view format_version = "1";
 
 std::string status_text(const char* what, const rocksdb::Status& s) {
@@ -130,6 +133,7 @@ struct store::impl {
     rocksdb::ColumnFamilyHandle* client_index = nullptr;
     rocksdb::ColumnFamilyHandle* client_events = nullptr;
     rocksdb::ColumnFamilyHandle* messages = nullptr;
+    rocksdb::ColumnFamilyHandle* identity = nullptr;
 
     // apply/advance/put_local are read-modify-write: one writer at a time. Queries take no lock
     // (RocksDB is thread-safe; list_staff reads from a snapshot).
@@ -266,6 +270,21 @@ struct record_applier {
     // Identity events (PasswordChanged, LoginSucceeded, SessionEnded, ...): the staff member's
     // history and view version. A LoginFailed for an unknown username belongs to the agency
     // (envelope aggregate_type "Agency"): it feeds no staff view.
+    // Sessions and reset links are also indexed by their hash, so a bearer token or a reset link
+    // finds its staff member; whether it is still good is the domain's call (aggregates::
+    // check_session / find_reset_token over the staff member's folded events).
+    result<void> operator()(const events::LoginSucceeded& x) {
+        w.put(s.identity, keys::make("s", e.agency_id, x.session_id), e.aggregate_id);
+        return s.apply_staff(w, e, bytes);
+    }
+    result<void> operator()(const events::SessionEnded& x) {
+        w.del(s.identity, keys::make("s", e.agency_id, x.session_id));
+        return s.apply_staff(w, e, bytes);
+    }
+    result<void> operator()(const events::PasswordResetRequested& x) {
+        w.put(s.identity, keys::make("r", e.agency_id, x.token_hash), e.aggregate_id);
+        return s.apply_staff(w, e, bytes);
+    }
     template <class Identity>
     result<void> operator()(const Identity&) {
         if (e.aggregate_type == "Agency") return {};
@@ -591,6 +610,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     p->client_index = handle("client_index");
     p->client_events = handle("client_events");
     p->messages = handle("messages");
+    p->identity = handle("identity");
 
     auto fmt = p->read(p->meta, "format");
     if (!fmt) return std::unexpected(fmt.error());
@@ -1113,6 +1133,40 @@ result<std::size_t> store::client_index_problems() const {
         if (!r) return std::unexpected(r.error());
     }
     return problems + expected.size();
+}
+
+// ---------------------------------------------------------------- identity lookups
+
+std::optional<std::string> store::session_staff(const std::string& agency_id, const std::string& session_id) const {
+    return or_throw(impl_->read(impl_->identity, keys::make("s", agency_id, session_id)));
+}
+
+std::optional<std::string> store::reset_token_staff(const std::string& agency_id, const std::string& token_hash) const {
+    return or_throw(impl_->read(impl_->identity, keys::make("r", agency_id, token_hash)));
+}
+
+std::vector<events::envelope> store::staff_events(const std::string& agency_id, const std::string& staff_id,
+                                                  std::uint64_t after_version) const {
+    std::vector<events::envelope> out;
+    std::optional<std::string> corrupt;
+    const auto prefix = keys::make(agency_id, staff_id);
+    rocksdb::ReadOptions ro;
+    std::string upper = keys::prefix_successor(prefix);
+    rocksdb::Slice upper_slice(upper);
+    if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->staff_events));
+    for (it->Seek(prefix + keys::be64(after_version + 1)); it->Valid(); it->Next()) {
+        if (!it->key().ToStringView().starts_with(prefix)) break;
+        auto e = decode_stored(it->value().ToStringView());
+        if (!e) {
+            corrupt = e.error().detail;
+            break;
+        }
+        out.push_back(std::move(*e));
+    }
+    if (!it->status().ok()) throw store_error(status_text("iterate", it->status()));
+    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
+    return out;
 }
 
 // ---------------------------------------------------------------- quarantine, metrics

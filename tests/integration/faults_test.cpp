@@ -77,7 +77,7 @@ TEST_CASE("faults: with the broker gone commands get 503, and succeed again once
     auto c = d.client();
     auto agency_id =
         std::string(create_agency(c, o.operator_key, "down-" + fresh_suffix()).at("agency_id").as_string());
-    auto h = as_agency(o.operator_key, agency_id);
+    auto h = as_agency(c, agency_id);
     auto ok = c.post("/v1/staff", staff_body("Ann", "Lee"), h);
     REQUIRE(ok.status == 201);
     auto token = std::string(ok.json().at("consistency_token").as_string());
@@ -118,7 +118,7 @@ TEST_CASE("faults: after a crash the projections resume exactly where their data
         d.wait_ready();
         auto c = d.client();
         agency_id = std::string(create_agency(c, o.operator_key, "crash-" + fresh_suffix()).at("agency_id").as_string());
-        auto h = as_agency(o.operator_key, agency_id);
+        auto h = as_agency(c, agency_id);
         for (int i = 0; i < 20; ++i) {
             auto r = c.post("/v1/staff", staff_body(std::string(1, char('A' + i)) + "lex", "Member"), h);
             // every first letter differs, so every username differs
@@ -132,7 +132,7 @@ TEST_CASE("faults: after a crash the projections resume exactly where their data
     carelogd d(o);
     d.wait_ready();
     auto c = d.client();
-    auto h = as_agency(o.operator_key, agency_id);
+    auto h = as_agency(c, agency_id);
     h["X-Consistency-Token"] = last_token;
     auto list = c.get("/v1/staff?role=biller&limit=500", h);
     REQUIRE(list.status == 200);
@@ -157,7 +157,7 @@ TEST_CASE("faults: a second carelogd on the same topic fences the first", "[inte
     auto c1 = first.client();
     auto agency_id =
         std::string(create_agency(c1, o.operator_key, "fence-" + fresh_suffix()).at("agency_id").as_string());
-    auto h = as_agency(o.operator_key, agency_id);
+    auto h = as_agency(c1, agency_id);
     REQUIRE(c1.post("/v1/staff", staff_body("Ann", "Lee"), h).status == 201);
 
     carelogd_options o2 = o;
@@ -189,7 +189,7 @@ TEST_CASE("faults: a poisoned record is quarantined with its offset and the proj
     auto agency_id =
         std::string(create_agency(c, o.operator_key, "poison-" + fresh_suffix()).at("agency_id").as_string());
     produce_raw(d.options().brokers, o.topic_prefix + "events", agency_id, "this is not a flatbuffer");
-    auto h = as_agency(o.operator_key, agency_id);
+    auto h = as_agency(c, agency_id);
     auto r = c.post("/v1/staff", staff_body("Ann", "Lee"), h);
     INFO(r.body);
     REQUIRE(r.status == 201);

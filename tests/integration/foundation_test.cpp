@@ -39,7 +39,7 @@ TEST_CASE("foundation: an agency and its staff are written to Kafka and read bac
     CHECK(agency.at("slug").as_string() == slug);
     CHECK(agency.at("admin").at("username").as_string() == "aadmin");
 
-    auto h = as_agency(d.options().operator_key, agency_id);
+    auto h = as_agency(c, agency_id);
     auto created = c.post("/v1/staff", staff_body("Todd", "Jones"), h);
     INFO(created.body);
     REQUIRE(created.status == 201);
@@ -94,7 +94,7 @@ TEST_CASE("foundation: username collisions fall back to the middle initial, then
     d.wait_ready();
     auto c = d.client();
     auto agency = create_agency(c, d.options().operator_key, "coll-" + fresh_suffix());
-    auto h = as_agency(d.options().operator_key, std::string(agency.at("agency_id").as_string()));
+    auto h = as_agency(c, std::string(agency.at("agency_id").as_string()));
 
     auto a = c.post("/v1/staff", staff_body("Todd", "Jones"), h);
     REQUIRE(a.status == 201);
@@ -125,7 +125,7 @@ TEST_CASE("foundation: a restart answers the same and applies nothing twice", "[
         auto c = d.client();
         auto agency = create_agency(c, o.operator_key, "rs-" + fresh_suffix());
         agency_id = std::string(agency.at("agency_id").as_string());
-        auto h = as_agency(o.operator_key, agency_id);
+        auto h = as_agency(c, agency_id);
         auto r = c.post("/v1/staff", staff_body("Maria", "García-López"), h);
         REQUIRE(r.status == 201);
         CHECK(str(r.json(), "username") == "mgarcia-lopez");
@@ -142,7 +142,7 @@ TEST_CASE("foundation: a restart answers the same and applies nothing twice", "[
     carelogd d(o);
     d.wait_ready();
     auto c = d.client();
-    auto h = as_agency(o.operator_key, agency_id);
+    auto h = as_agency(c, agency_id);
     CHECK(c.get("/v1/staff/" + staff_id, h).body == before_staff);
     auto hist = c.get("/v1/staff/" + staff_id + "/history", h);
     CHECK(hist.body == before_history);
@@ -168,7 +168,7 @@ TEST_CASE("foundation: an Idempotency-Key returns the first result, also after a
         d.wait_ready();
         auto c = d.client();
         agency_id = std::string(create_agency(c, o.operator_key, "idem-" + fresh_suffix()).at("agency_id").as_string());
-        auto h = as_agency(o.operator_key, agency_id);
+        auto h = as_agency(c, agency_id);
         h["Idempotency-Key"] = "create-todd-1";
         auto a = c.post("/v1/staff", staff_body("Todd", "Jones"), h);
         REQUIRE(a.status == 201);
@@ -183,7 +183,7 @@ TEST_CASE("foundation: an Idempotency-Key returns the first result, also after a
     carelogd d(o);
     d.wait_ready();
     auto c = d.client();
-    auto h = as_agency(o.operator_key, agency_id);
+    auto h = as_agency(c, agency_id);
     h["Idempotency-Key"] = "create-todd-1";
     auto again = c.post("/v1/staff", staff_body("Todd", "Jones"), h);
     INFO(again.body);

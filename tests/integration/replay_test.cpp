@@ -138,7 +138,7 @@ TEST_CASE("replay: the log carelogd writes verifies, exports without secrets, an
     const auto slug = "replay-" + fresh_suffix();
     const auto agency = create_agency(c, d.options().operator_key, slug);
     const std::string agency_id(agency.at("agency_id").as_string());
-    const auto h = as_agency(d.options().operator_key, agency_id);
+    const auto h = as_agency(c, agency_id);
     std::vector<std::string> staff_ids;
     for (auto [first, last, role] : {std::tuple{"Todd", "Jones", "therapist"}, std::tuple{"Mary", "Smith", "biller"},
                                      std::tuple{"Nora", "Quinn", "scheduler"}}) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +113,7 @@ carelogd::carelogd(carelogd_options o) : opts_(std::move(o)), port_(free_port())
         {"CARELOG_TOPIC_PREFIX", opts_.topic_prefix},
         {"CARELOG_DATA_DIR", opts_.data_dir},
         {"CARELOG_OPERATOR_KEY", opts_.operator_key},
+        {"CARELOG_SECRET_KEY", opts_.secret_key},
         {"CARELOG_KAFKA_TIMEOUT_MS", std::to_string(opts_.kafka_timeout_ms)},
         {"CARELOG_PARTITIONS", "4"},
     };
@@ -199,6 +201,15 @@ void private_broker::stop() {
 
 std::string private_broker::brokers() const { return "127.0.0.1:" + std::to_string(port_); }
 
+namespace {
+struct known_agency {
+    std::string slug;
+    std::string admin_username;
+};
+std::mutex agencies_mu;
+std::map<std::string, known_agency> agencies;
+}  // namespace
+
 boost::json::object create_agency(http_client& c, const std::string& operator_key, const std::string& slug,
                                   const std::string& admin_first, const std::string& admin_last) {
     boost::json::object body{{"name", "Agency " + slug},
@@ -206,13 +217,18 @@ boost::json::object create_agency(http_client& c, const std::string& operator_ke
                              {"admin", boost::json::object{{"first_name", admin_first},
                                                            {"last_name", admin_last},
                                                            {"email", "admin@" + slug + ".example"},
-                                                           {"password", "Correct-Horse-9-Battery"}}}};
+                                                           {"password", admin_password}}}};
     auto r = c.post("/v1/agencies", body, {{"X-Operator-Key", operator_key}});
     INFO(r.body);
     REQUIRE(r.status == 201);
     auto created = r.json().as_object();
+    {
+        std::lock_guard lock(agencies_mu);
+        agencies[std::string(created.at("agency_id").as_string())] =
+            known_agency{slug, std::string(created.at("admin").at("username").as_string())};
+    }
     // Read-your-writes: once this answers, the agency is visible to every later request.
-    auto h = as_agency(operator_key, std::string(created.at("agency_id").as_string()));
+    auto h = as_agency(c, std::string(created.at("agency_id").as_string()));
     h["X-Consistency-Token"] = std::string(created.at("consistency_token").as_string());
     auto seen = c.get("/v1/agency/settings", h);
     INFO(seen.body);
@@ -220,8 +236,34 @@ boost::json::object create_agency(http_client& c, const std::string& operator_ke
     return created;
 }
 
-std::map<std::string, std::string> as_agency(const std::string& operator_key, const std::string& agency_id) {
-    return {{"X-Operator-Key", operator_key}, {"X-Agency", agency_id}};
+boost::json::object login(http_client& c, const std::string& slug, const std::string& username,
+                          const std::string& password, const std::string& totp) {
+    boost::json::object body{{"agency", slug}, {"username", username}, {"password", password}};
+    if (!totp.empty()) body["totp"] = totp;
+    // Right after the agency's creation the login may reach the read models first: a few tries.
+    for (int i = 0;; ++i) {
+        auto r = c.post("/v1/auth/login", body);
+        if (r.status == 200) return r.json().as_object();
+        if (i == 50) {
+            INFO(r.body);
+            REQUIRE(r.status == 200);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+std::map<std::string, std::string> bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+std::map<std::string, std::string> as_agency(http_client& c, const std::string& agency_id) {
+    known_agency a;
+    {
+        std::lock_guard lock(agencies_mu);
+        auto it = agencies.find(agency_id);
+        REQUIRE(it != agencies.end());
+        a = it->second;
+    }
+    auto s = login(c, a.slug, a.admin_username, admin_password);
+    return bearer(std::string(s.at("token").as_string()));
 }
 
 }  // namespace carelog::testing

@@ -27,6 +27,8 @@ struct carelogd_options {
     std::string topic_prefix;      // fresh per test
     std::string data_dir;          // fresh per test unless reused for restart tests
     std::string operator_key = "test-operator-key";
+    // CARELOG_SECRET_KEY (tests open sealed notifications and TOTP secrets with it).
+    std::string secret_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     int kafka_timeout_ms = 3000;
     std::map<std::string, std::string> extra_env;
     std::vector<std::string> extra_args;
@@ -76,7 +78,15 @@ private:
 boost::json::object create_agency(http_client& c, const std::string& operator_key, const std::string& slug,
                                   const std::string& admin_first = "Ada", const std::string& admin_last = "Admin");
 
-// Headers that act as the agency's first admin (the operator-key stand-in until login lands).
-std::map<std::string, std::string> as_agency(const std::string& operator_key, const std::string& agency_id);
+// The password create_agency gives every agency's first admin.
+inline constexpr const char* admin_password = "Correct-Horse-9-Battery";
+
+// POST /v1/auth/login; returns the 200 body (fails the test on anything else).
+boost::json::object login(http_client& c, const std::string& slug, const std::string& username,
+                          const std::string& password, const std::string& totp = "");
+std::map<std::string, std::string> bearer(const std::string& token);
+// Bearer headers of a fresh session of the agency's first admin (an agency create_agency made in
+// this process: it remembers slug and admin username).
+std::map<std::string, std::string> as_agency(http_client& c, const std::string& agency_id);
 
 }  // namespace carelog::testing

@@ -24,6 +24,7 @@
 #include <boost/json.hpp>
 
 #include "carelog/api/app.hpp"
+#include "carelog/base/secrets.hpp"
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/projections/store.hpp"
 
@@ -73,12 +74,15 @@ public:
     }
     // Blocks every submit for `d` before answering (server tests).
     void delay(std::chrono::milliseconds d) { delay_ = d; }
+    // Answers every submit nothing is scripted for (generated tests that walk every route).
+    std::function<result<command_result>(const std::string& agency, const aggregates::command&)> responder;
 
     result<command_result> submit(const std::string& agency_id, const command_meta& meta,
                                   const aggregates::command& cmd) override {
         if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
         std::lock_guard lock(m_);
         calls.push_back({agency_id, meta, cmd});
+        if (script_.empty() && responder) return responder(agency_id, cmd);
         if (script_.empty()) throw unexpected_call("fake_bus: unexpected submit for agency " + agency_id);
         auto r = std::move(script_.front());
         script_.pop_front();
@@ -160,11 +164,12 @@ struct feeder {
     std::map<std::string, std::uint64_t> versions;
     int next_event = 1'000'000;
 
-    void push(const std::string& agency, const std::string& aggregate, events::payload p) {
+    void push(const std::string& agency, const std::string& aggregate, events::payload p,
+              std::string aggregate_type = "") {
         events::envelope e;
         e.event_id = uuid(next_event++);
         e.agency_id = agency;
-        e.aggregate_type = std::string(events::aggregate_type_of(p));
+        e.aggregate_type = aggregate_type.empty() ? std::string(events::aggregate_type_of(p)) : aggregate_type;
         e.aggregate_id = aggregate;
         e.aggregate_version = ++versions[aggregate];
         e.sequence = ++sequences[agency];
@@ -247,11 +252,40 @@ struct api_fixture {
         return handle(*ctx, req);
     }
 
-    // As agency A's admin (operator key + X-Agency).
-    std::map<std::string, std::string> as_agency(const std::string& agency, std::map<std::string, std::string> extra = {}) {
-        extra.emplace("X-Operator-Key", operator_key);
-        extra.emplace("X-Agency", agency);
+    // A live session for a staff member already in the store: LoginSucceeded with the hash of a
+    // token "<agency>.<tag>"; returns the token.
+    std::string login(const std::string& agency, const std::string& staff, const std::string& tag) {
+        std::string token = agency + "." + tag;
+        feed.push(agency, staff, events::LoginSucceeded{token_hash(token), "127.0.0.1", "test", false, false, 0});
+        return token;
+    }
+    static std::map<std::string, std::string> bearer(const std::string& token,
+                                                     std::map<std::string, std::string> extra = {}) {
+        extra.emplace("Authorization", "Bearer " + token);
         return extra;
+    }
+
+    // Each agency's org_admin ("aadmin" uuid(10) in A, "badmin" uuid(20) in B) with a live session,
+    // created on first use (so tests that never act as an admin see only their own staff).
+    std::map<std::string, std::string> admin_tokens;
+    std::string admin_of(const std::string& agency) {
+        if (agency == agency_a) return uuid(10);
+        if (agency == agency_b) return uuid(20);
+        return uuid(90);
+    }
+    std::string admin_token(const std::string& agency) {
+        if (auto it = admin_tokens.find(agency); it != admin_tokens.end()) return it->second;
+        if (agency != agency_a && agency != agency_b) return agency + ".no-such-session";
+        auto admin = staff_created(agency == agency_a ? "Alice" : "Bert", "Admin", agency == agency_a ? "aadmin" : "badmin",
+                                   "org_admin");
+        admin.staff_type = "administration";
+        admin.require_password_change = false;
+        feed.push(agency, admin_of(agency), admin);
+        return admin_tokens[agency] = login(agency, admin_of(agency), "admin-session");
+    }
+    // As the agency's org_admin (a bearer session).
+    std::map<std::string, std::string> as_agency(const std::string& agency, std::map<std::string, std::string> extra = {}) {
+        return bearer(admin_token(agency), std::move(extra));
     }
     http_response get(std::string target, std::map<std::string, std::string> extra = {}) {
         return request(http::verb::get, std::move(target), "", as_agency(agency_a, std::move(extra)));

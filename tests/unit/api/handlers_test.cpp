@@ -43,11 +43,14 @@ TEST_CASE("api: unknown paths are 404 and known paths with another method are 40
     CHECK(is_problem(f.get("/v1/staff/"), 404));
 }
 
-TEST_CASE("api: agency endpoints need the operator key", "[api][auth]") {
+TEST_CASE("api: agency endpoints need a bearer session; the operator key is no stand-in any more", "[api][auth]") {
     api_fixture f;
     CHECK(is_problem(f.request(verb::get, "/v1/staff", "", {{"X-Agency", f.agency_a}}), 401));
-    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", {{"X-Agency", f.agency_a}, {"X-Operator-Key", "wrong"}}), 401));
-    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", operator_only()), 401));  // no agency named
+    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", {{"X-Agency", f.agency_a}, {"X-Operator-Key", operator_key}}),
+                     401));
+    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", operator_only()), 401));
+    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", {{"Authorization", "Basic YWxhZGRpbjpvcGVu"}}), 401));
+    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", f.bearer(f.agency_a + ".made-up")), 401));
     CHECK(f.get("/v1/staff").result_int() == 200);
 }
 
@@ -61,10 +64,10 @@ TEST_CASE("api: creating an agency needs the operator key; a server without one 
     CHECK(f.bus.calls.empty());
 }
 
-TEST_CASE("api: an unknown agency and non-UUID ids are 404", "[api][auth]") {
+TEST_CASE("api: a token of an unknown agency is 401 and non-UUID ids are 404", "[api][auth]") {
     api_fixture f;
-    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", f.as_agency(uuid(99))), 404));
-    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", f.as_agency("sunrise")), 404));
+    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", f.as_agency(uuid(99))), 401));
+    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", f.bearer("sunrise.admin-session")), 401));
     CHECK(is_problem(f.get("/v1/staff/not-a-uuid"), 404));
     CHECK(is_problem(f.get("/v1/staff/" + std::string("00000000-0000-7000-8000-00000000001A")), 404));  // upper case
     CHECK(is_problem(f.send(verb::put, "/v1/staff/42/role", json::object{{"role", "admin"}}), 404));
@@ -78,19 +81,26 @@ TEST_CASE("api: another agency's staff member is 404, never 403", "[api][auth]")
     CHECK(is_problem(f.get("/v1/staff/" + f.staff_b + "/history"), 404));
 }
 
-TEST_CASE("api: agency commands act as the agency's first admin, or the operator if it has none", "[api][auth]") {
+TEST_CASE("api: agency commands act as the session's staff member, in the session's agency", "[api][auth]") {
     api_fixture f;
     f.bus.will_succeed(uuid(100), 1, "0-9");
     REQUIRE(f.send(verb::post, "/v1/locations", json::object{{"name", "Main office"}}).result_int() == 201);
     REQUIRE(f.bus.calls.size() == 1);
     CHECK(f.bus.calls[0].agency_id == f.agency_a);
-    CHECK(f.bus.calls[0].meta.actor_id == "operator");  // agency A has no org_admin in this store
+    CHECK(f.bus.calls[0].meta.actor_id == f.admin_of(f.agency_a));
     CHECK(is_uuid(f.bus.calls[0].meta.correlation_id));
 
     f.feed.push(f.agency_b, uuid(22), staff_created("Olga", "Admin", "oadmin", "org_admin"));
+    auto olga = f.login(f.agency_b, uuid(22), "olga");
     f.bus.will_succeed(uuid(101), 1, "0-10");
     auto res = f.request(verb::post, "/v1/programs", json::serialize(json::object{{"name", "Family"}}),
-                         f.as_agency(f.agency_b, {{"X-Request-Id", "req-42"}}));
+                         f.bearer(olga, {{"X-Request-Id", "req-42"}}));
+    // Olga's temporary password must be changed first
+    CHECK(is_problem(res, 403));
+    CHECK(body_of(res).at("detail").as_string().find("password change is required") != std::string::npos);
+    f.feed.push(f.agency_b, uuid(22), events::PasswordChanged{"$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$bmV3", false, "self", ""});
+    res = f.request(verb::post, "/v1/programs", json::serialize(json::object{{"name", "Family"}}),
+                    f.bearer(olga, {{"X-Request-Id", "req-42"}}));
     REQUIRE(res.result_int() == 201);
     CHECK(f.bus.calls[1].agency_id == f.agency_b);
     CHECK(f.bus.calls[1].meta.actor_id == uuid(22));
@@ -452,7 +462,7 @@ TEST_CASE("api: GET /v1/staff filters, pages and validates its parameters", "[ap
     f.feed.push(f.agency_a, uuid(12), staff_created("Ann", "Adams", "aadams", "biller"));
     f.feed.push(f.agency_a, uuid(13), staff_created("Bob", "Brown", "bbrown", "therapist"));
     auto all = body_of(f.get("/v1/staff"));
-    CHECK(all.at("items").as_array().size() == 3);
+    CHECK(all.at("items").as_array().size() == 4);  // with the fixture's admin "aadmin"
     CHECK(all.at("next_cursor").is_null());
 
     auto billers = body_of(f.get("/v1/staff?role=biller"));
@@ -464,7 +474,8 @@ TEST_CASE("api: GET /v1/staff filters, pages and validates its parameters", "[ap
     REQUIRE(page1.at("next_cursor").is_string());
     std::string cursor(page1.at("next_cursor").as_string());
     auto page2 = body_of(f.get("/v1/staff?limit=2&cursor=" + cursor));
-    CHECK(page2.at("items").as_array().size() == 1);
+    CHECK(page2.at("items").as_array().size() == 2);
+    REQUIRE(page2.at("next_cursor").is_null());
 
     CHECK(problem_fields(f.get("/v1/staff?limit=0")) == std::vector<std::string>{"limit"});
     CHECK(problem_fields(f.get("/v1/staff?limit=501")) == std::vector<std::string>{"limit"});
@@ -475,8 +486,9 @@ TEST_CASE("api: GET /v1/staff filters, pages and validates its parameters", "[ap
     CHECK(is_problem(f.get("/v1/staff?cursor=garbage"), 422));
     // agency B's directory holds only its own staff
     auto b = body_of(f.request(verb::get, "/v1/staff", "", f.as_agency(f.agency_b)));
-    REQUIRE(b.at("items").as_array().size() == 1);
-    CHECK(b.at("items").as_array()[0].as_object().at("username").as_string() == "mgarcia");
+    REQUIRE(b.at("items").as_array().size() == 2);
+    CHECK(b.at("items").as_array()[0].as_object().at("username").as_string() == "badmin");
+    CHECK(b.at("items").as_array()[1].as_object().at("username").as_string() == "mgarcia");
 }
 
 // ---------------------------------------------------------------- read-your-writes

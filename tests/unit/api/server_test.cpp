@@ -23,9 +23,7 @@ server_options local() {
     o.shutdown_grace = std::chrono::milliseconds(5000);
     return o;
 }
-std::map<std::string, std::string> agency_headers(const api_fixture& f) {
-    return {{"X-Operator-Key", operator_key}, {"X-Agency", f.agency_a}};
-}
+std::map<std::string, std::string> agency_headers(api_fixture& f) { return f.as_agency(f.agency_a); }
 }  // namespace
 
 TEST_CASE("server: a body over 1 MiB is 413, the server keeps answering, and stop is graceful", "[api][server]") {
@@ -39,6 +37,7 @@ TEST_CASE("server: a body over 1 MiB is 413, the server keeps answering, and sto
     CHECK(health.status == 200);
     CHECK(health.json().as_object().at("status").as_string() == "ok");
 
+    (void)agency_headers(f);  // the admin's session, made before requests run on the server's threads
     std::string huge = "{\"name\":\"" + std::string(2u << 20, 'x') + "\"}";
     auto big = client.request("POST", "/v1/locations", huge, agency_headers(f));
     CHECK(big.status == 413);
@@ -70,9 +69,10 @@ TEST_CASE("server: stop() lets an in-flight command finish and closes idle conne
     carelog::testing::http_client idle("127.0.0.1", srv.port());
     CHECK(idle.get("/healthz").status == 200);  // then stays open, idle
 
+    auto headers = agency_headers(f);  // the admin's session, made before any thread runs
     auto slow = std::async(std::launch::async, [&] {
         carelog::testing::http_client c("127.0.0.1", srv.port());
-        return c.post("/v1/programs", json::object{{"name", "Family"}}, agency_headers(f));
+        return c.post("/v1/programs", json::object{{"name", "Family"}}, headers);
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the command is on the bus now
     auto t0 = std::chrono::steady_clock::now();

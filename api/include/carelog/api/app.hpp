@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,7 +14,9 @@
 
 #include "carelog/api/command_bus.hpp"
 #include "carelog/api/metrics.hpp"
+#include "carelog/api/notifications.hpp"
 #include "carelog/base/ids.hpp"
+#include "carelog/base/secrets.hpp"
 #include "carelog/projections/store.hpp"
 
 namespace carelog::api {
@@ -22,17 +25,24 @@ using http_request = boost::beast::http::request<boost::beast::http::string_body
 using http_response = boost::beast::http::response<boost::beast::http::string_body>;
 
 struct config {
-    // X-Operator-Key: creates agencies and, until sessions land, acts as an agency's first admin.
+    // X-Operator-Key: creates agencies (and nothing inside an agency: staff log in).
     // Empty = nothing is accepted (never "no key required").
     std::string operator_key;
+    // CARELOG_SECRET_KEY: seals TOTP secrets (context = staff id) and notification bodies.
+    secret_key server_key;
     std::size_t body_limit = 1 << 20;                  // larger bodies: 413
     std::size_t header_limit = 16 * 1024;              // larger header blocks: 431
     std::chrono::seconds header_timeout{10};           // from the first byte to the end of the header
     std::chrono::seconds body_timeout{30};             // reading the body
     std::chrono::seconds idle_timeout{60};             // keep-alive wait for the next request
     std::chrono::milliseconds read_wait{5000};         // X-Consistency-Token wait before 503
-    std::string public_url;                            // CARELOG_PUBLIC_URL (OpenAPI `servers`)
+    std::string public_url;                            // CARELOG_PUBLIC_URL (OpenAPI `servers`, links)
 };
+
+// The identity read path's cache (identity.cpp): staff members' identity state folded from their
+// events, so a request folds only what is new. Opaque here.
+class identity_cache;
+std::shared_ptr<identity_cache> make_identity_cache();
 
 struct app_context {
     config cfg;
@@ -42,11 +52,16 @@ struct app_context {
     clock_source& clock;
     id_source& ids;
     metrics& m;
+    // Where reset links go (the notifications topic); null = nowhere (logged).
+    notification_sink* notifications = nullptr;
+    std::shared_ptr<identity_cache> identity = make_identity_cache();
 };
 
 // Answers one request. Never throws: handler exceptions become a 500 problem. Records the
 // request in ctx.m (counter and latency by route template).
-http_response handle(app_context& ctx, const http_request& req);
+// `peer` is the client's address as the socket saw it (the server passes it; X-Forwarded-For is
+// never trusted): it goes into LoginSucceeded / LoginFailed.
+http_response handle(app_context& ctx, const http_request& req, std::string_view peer = {});
 
 // handle() plus the route template that served it ("/v1/staff/{id}", or "-" when none matched),
 // for the server's access log.
@@ -54,6 +69,6 @@ struct handled {
     http_response response;
     std::string_view route;
 };
-handled dispatch(app_context& ctx, const http_request& req);
+handled dispatch(app_context& ctx, const http_request& req, std::string_view peer = {});
 
 }  // namespace carelog::api

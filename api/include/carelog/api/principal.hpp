@@ -1,7 +1,12 @@
-// Who is calling. Every handler takes one; the identity issue plugs real sessions in here.
+// Who is calling: the staff member behind a live session (or the platform operator for the
+// operator-key routes), with what the session may do right now. Every handler takes one.
 #pragma once
 
+#include <set>
 #include <string>
+#include <string_view>
+
+#include "carelog/aggregates/identity.hpp"
 
 namespace carelog::api {
 
@@ -11,6 +16,11 @@ struct principal {
     std::string role;      // org_admin | admin | biller | therapist | scheduler
     std::string staff_type;
     bool is_operator = false;
+    std::string session_id;  // token_hash of the bearer token ("" for the operator)
+    aggregates::session_restriction restriction = aggregates::session_restriction::none;
+    std::set<std::string, std::less<>> permissions;  // aggregates::access::effective_permissions
+
+    bool can(std::string_view permission) const { return permissions.contains(permission); }
 };
 
 }  // namespace carelog::api

@@ -8,15 +8,16 @@
 namespace carelog::api {
 
 enum class auth_kind {
-    none,      // health, metrics, the OpenAPI document
+    none,          // health, metrics, the OpenAPI document, login and password reset
     operator_key,  // X-Operator-Key only (POST /v1/agencies)
-    agency,    // a principal of the agency named by X-Agency (operator key acting as its first admin)
+    session,       // Authorization: Bearer <session token>; the route's permission applies
 };
 
 struct route_info {
     std::string_view method;          // "GET", "POST", ...
     std::string_view pattern;         // "/v1/staff/{id}"
     auth_kind auth;
+    std::string_view permission;      // aggregates/access.hpp name a session needs ("" = none)
     int success_status;               // 200 or 201
     bool command;                     // submits a command (Idempotency-Key, consistency token out)
     std::string_view operation_id;

@@ -26,12 +26,19 @@ struct config {
     std::chrono::milliseconds timeout{5000};  // bounded wait for any broker round trip
 
     std::string events_topic() const { return topic_prefix + "events"; }
+    // Outgoing notifications (reset links, invitations) for the notifier: finite retention.
+    std::string notifications_topic() const { return topic_prefix + "notifications"; }
 };
 
 // Creates `topic` when missing (retention.ms=-1, cleanup.policy=delete, min.insync.replicas) and
 // refuses (errc::internal with a clear message) a topic with finite retention or compaction.
 // Returns the topic's partition count.
 result<int> ensure_topic(const config& cfg, const std::string& topic);
+
+// Creates the notifications topic when missing with a FINITE retention (`retention_ms`): its records
+// are deliveries to make, not history, and they carry sealed links that should not live forever.
+// Only this topic may have one; an existing topic is accepted as it is. Returns its partition count.
+result<int> ensure_notifications_topic(const config& cfg, const std::string& topic, std::int64_t retention_ms);
 
 // The Java client's default partitioner (murmur2 of the key), so analytics consumers and other
 // producers agree on where an agency lives.
@@ -68,6 +75,23 @@ public:
 
 private:
     explicit txn_producer(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
+// A plain (non-transactional) producer: acks=all, idempotent. send() answers once the record is
+// acknowledged by every in-sync replica (or fails within cfg.timeout). For the notifications topic.
+class producer {
+public:
+    static result<std::unique_ptr<producer>> create(const config& cfg);
+    ~producer();
+    // The record's offset once acknowledged; the partition comes from the key (murmur2).
+    result<std::int64_t> send(const std::string& topic, const std::string& key, std::span<const std::uint8_t> value,
+                              const std::vector<header>& headers);
+
+    struct impl;
+
+private:
+    explicit producer(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };
 

@@ -10,6 +10,7 @@
 //   accounts (by username, case-insensitive); message threads and messages; kiosk sessions; the
 //   client's events (history)
 //   quarantined (poisoned) records with their partition and offset
+//   identity: session id -> staff, reset token hash -> staff (hashes only, never tokens)
 // Every applied record and its source offset go into one WriteBatch: after a crash the store
 // resumes exactly where its data ends (nothing applied twice, nothing skipped).
 #pragma once
@@ -156,6 +157,16 @@ public:
     boost::json::array client_history(const std::string& agency_id, const std::string& client_id) const;
     // Consistency check like staff_index_problems, for the n / s / t client indexes.
     result<std::size_t> client_index_problems() const;
+    // ---- identity lookups (the API folds the events with aggregates::evolve and asks the domain's
+    // check_session / find_reset_token whether a session or link is still good) ----
+    // The staff member of a session id (token hash) recorded by LoginSucceeded; none once the
+    // session ended (SessionEnded removes it).
+    std::optional<std::string> session_staff(const std::string& agency_id, const std::string& session_id) const;
+    // The staff member a reset link (token hash) was sent to (also once used or expired).
+    std::optional<std::string> reset_token_staff(const std::string& agency_id, const std::string& token_hash) const;
+    // The staff member's events with aggregate_version > after_version, oldest first (decoded).
+    std::vector<events::envelope> staff_events(const std::string& agency_id, const std::string& staff_id,
+                                               std::uint64_t after_version) const;
 
     std::vector<quarantined_record> quarantined() const;
     // Consistency check (ops and tests): recomputes every staff view's index entries and counts

@@ -1,0 +1,369 @@
+// /v1/auth: login, logout, the current session, password change, forgotten password (reset link
+// as a notification), TOTP enrolment. The API owns every secret and clock (aggregates/identity.hpp
+// says what it computes): it verifies passwords (Argon2id) and TOTP codes (liboath) against the
+// identity state folded from the read models, hashes tokens, seals secrets, and lets the domain
+// decide. Every refused login answers the same 401 "invalid credentials"; the reason is only in
+// the LoginFailed event.
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "carelog/aggregates/identity.hpp"
+#include "carelog/api/password_policy.hpp"
+#include "carelog/api/request.hpp"
+#include "carelog/base/ids.hpp"
+#include "carelog/base/secrets.hpp"
+#include "handlers.hpp"
+#include "identity.hpp"
+
+namespace carelog::api::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+std::unexpected<error> invalid_credentials() { return fail(errc::unauthenticated, "invalid credentials"); }
+
+std::string trimmed(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return std::string(v);
+}
+
+const aggregates::staff_state* member_of(const std::optional<aggregates::agency_state>& s, const std::string& id) {
+    if (!s) return nullptr;
+    auto it = s->staff.find(id);
+    return it == s->staff.end() ? nullptr : &it->second;
+}
+
+// Opens the staff member's sealed TOTP secret and checks `code` at `now`.
+totp_match verify_code(const app_context& ctx, const aggregates::staff_state& st, std::string_view code, micros now) {
+    const auto& sealed = st.credentials.mfa_secret_sealed;
+    if (sealed.empty()) return {};
+    auto secret = open_sealed(ctx.cfg.server_key, st.id, sealed);
+    if (!secret) {
+        spdlog::error("auth: the TOTP secret of staff {} does not open with this server key", st.id);
+        return {};
+    }
+    auto m = check_totp(*secret, code, now);
+    wipe(*secret);
+    return m;
+}
+
+json::object staff_summary(const aggregates::staff_state& st) {
+    return {{"id", st.id}, {"username", st.profile.username}, {"role", st.profile.role}, {"type", st.profile.staff_type}};
+}
+
+std::vector<std::string> usernames_of(const aggregates::staff_state& st) { return {st.profile.username}; }
+
+// Policy violations of a new password as field errors on `field` (empty = acceptable).
+std::optional<problem> policy_problem(const events::Settings& policy, std::string_view password,
+                                      const aggregates::staff_state& st, const std::string& field) {
+    auto names = usernames_of(st);
+    auto v = password_policy_violations(policy, password, names);
+    if (v.empty()) return std::nullopt;
+    error e{errc::validation, "the request has invalid fields", {}};
+    for (auto& m : v) e.fields.push_back({field, std::move(m)});
+    return problem(e);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- login / logout
+
+http_result<http_response> login(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string slug = r.required_string("agency");
+    std::string username = trimmed(r.required_string("username"));
+    std::string password = r.required_string("password");
+    auto totp = r.optional_string("totp");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    // Lets a client log in right after the command that created the account (read-your-writes).
+    if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
+
+    auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
+    if (!agency) {
+        dummy_password_check(password);
+        return invalid_credentials();
+    }
+    const std::string token = new_agency_token(*agency);
+    const std::string sid = token_hash(token);
+    auto ua = header(rc.req, "User-Agent");
+
+    std::optional<aggregates::agency_state> state;
+    std::string staff_id;
+    micros now = 0;
+    auto build = [&]() -> http_result<aggregates::command> {
+        now = rc.ctx.clock.now();
+        aggregates::record_login c;
+        c.username = username;
+        c.session_id = sid;
+        c.ip = rc.peer;
+        c.user_agent = ua ? std::string(*ua) : std::string();
+        c.now = now;
+        staff_id = rc.ctx.store.staff_id_by_username(*agency, username).value_or("");
+        state = staff_id.empty() ? std::nullopt : identity_state(rc.ctx, *agency, staff_id);
+        const auto* member = member_of(state, staff_id);
+        if (member) {
+            c.checked_password_hash = member->profile.password_hash;
+            c.password_ok = verify_password(member->profile.password_hash, password);
+        } else {
+            dummy_password_check(password);
+        }
+        if (totp && !totp->empty()) {
+            c.totp_provided = true;
+            if (member) {
+                c.checked_mfa_secret = member->credentials.mfa_secret_sealed;
+                auto m = verify_code(rc.ctx, *member, trimmed(*totp), now);
+                c.totp_ok = m.ok;
+                c.totp_step = m.step;
+            }
+        }
+        return aggregates::command{std::move(c)};
+    };
+    std::optional<problem> refused;
+    auto res = submit_retrying(rc, *agency, "anonymous", build, refused);
+    if (refused) return std::unexpected(std::move(*refused));
+    if (!res) {
+        if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
+        return invalid_credentials();
+    }
+    auto outcome = res->body.if_contains("login");
+    const auto* member = member_of(state, staff_id);
+    if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !member) return invalid_credentials();
+
+    // The session is usable at once on this node: wait until its LoginSucceeded is applied.
+    auto applied = rc.ctx.projections_status.wait_for(res->consistency_token, rc.ctx.cfg.read_wait);
+    (void)applied;
+    bool enrol = false;
+    if (auto e = res->body.if_contains("mfa_enrollment_required"); e && e->is_bool()) enrol = e->as_bool();
+    json::object out;
+    out["token"] = token;
+    // The session ends after this much inactivity (each request moves it on).
+    out["expires_at"] = format_rfc3339(now + aggregates::idle_timeout(*state));
+    out["password_change_required"] =
+        aggregates::restriction_of(*state, *member, now) == aggregates::session_restriction::change_password;
+    out["mfa_enrollment_required"] = enrol;
+    out["staff"] = staff_summary(*member);
+    auto http = json_response(200, out);
+    http.set("X-Consistency-Token", res->consistency_token);
+    return http;
+}
+
+http_result<http_response> logout(request_context& rc) {
+    auto body = parse_json_body(rc.req, true);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    return submit_checked(rc, rc.who.agency_id, rc.who.staff_id,
+                          [&]() -> http_result<aggregates::command> { return aggregates::logout{rc.who.session_id}; },
+                          200);
+}
+
+http_result<http_response> current_session(request_context& rc) {
+    auto state = identity_state(rc.ctx, rc.who.agency_id, rc.who.staff_id);
+    const auto* member = member_of(state, rc.who.staff_id);
+    if (!member) return fail(errc::unauthenticated, "the session is not valid; log in again");
+    const char* must = rc.who.restriction == aggregates::session_restriction::change_password ? "change_password"
+                       : rc.who.restriction == aggregates::session_restriction::enrol_mfa    ? "enrol_mfa"
+                                                                                           : nullptr;
+    json::array perms;
+    for (const auto& p : rc.who.permissions) perms.emplace_back(p);
+    json::object out{{"agency_id", rc.who.agency_id},
+                     {"staff", staff_summary(*member)},
+                     {"permissions", std::move(perms)},
+                     {"mfa_enrolled", aggregates::mfa_enforced(*member)}};
+    if (must)
+        out["required_action"] = must;
+    else
+        out["required_action"] = nullptr;
+    return json_response(200, out);
+}
+
+// ---------------------------------------------------------------- passwords
+
+http_result<http_response> change_password(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string current = r.required_string("current_password");
+    std::string fresh = r.required_string("new_password");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+
+    auto build = [&]() -> http_result<aggregates::command> {
+        auto state = identity_state(rc.ctx, rc.who.agency_id, rc.who.staff_id);
+        const auto* member = member_of(state, rc.who.staff_id);
+        if (!member) return fail(errc::unauthenticated, "the session is not valid; log in again");
+        if (auto p = policy_problem(state->settings, fresh, *member, "new_password")) return std::unexpected(*p);
+        aggregates::change_password c;
+        c.staff_id = rc.who.staff_id;
+        c.session_id = rc.who.session_id;
+        c.checked_password_hash = member->profile.password_hash;
+        c.current_ok = verify_password(c.checked_password_hash, current);
+        c.new_same_as_current = verify_password(c.checked_password_hash, fresh);
+        auto hash = hash_password(fresh);
+        if (!hash) return fail(errc::internal, "the password could not be hashed");
+        c.new_password_hash = std::move(*hash);
+        c.new_password_policy_ok = true;
+        c.now = rc.ctx.clock.now();
+        return aggregates::command{std::move(c)};
+    };
+    return submit_checked(rc, rc.who.agency_id, rc.who.staff_id, build, 200);
+}
+
+http_result<http_response> request_password_reset(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string slug = r.required_string("agency");
+    std::string username = trimmed(r.required_string("username"));
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    const json::object accepted{{"status", "accepted"},
+                                {"detail", "if the account exists, a reset link was sent to its e-mail address"}};
+
+    auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
+    if (!agency) return json_response(202, accepted);
+    const std::string token = new_agency_token(*agency);
+    const micros now = rc.ctx.clock.now();
+    auto res = rc.ctx.commands.submit(*agency, command_meta{"anonymous", "", rc.ctx.ids.next_uuid()},
+                                      aggregates::request_password_reset{username, token_hash(token), now});
+    if (!res) {
+        if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
+        return json_response(202, accepted);
+    }
+    if (res->consistency_token.empty()) return json_response(202, accepted);  // unknown, inactive or just sent
+
+    // The request is durable: now the link goes out. The e-mail address comes from the staff view.
+    const std::string staff_id = res->aggregate_id;
+    (void)rc.ctx.projections_status.wait_for(res->consistency_token, rc.ctx.cfg.read_wait);
+    auto view = rc.ctx.store.staff(*agency, staff_id);
+    std::string email, first;
+    if (view) {
+        if (auto e = view->if_contains("email"); e && e->is_string()) email = std::string(e->as_string());
+        if (auto f = view->if_contains("first_name"); f && f->is_string()) first = std::string(f->as_string());
+    }
+    std::string base = rc.ctx.cfg.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    const std::string link = base + "/reset?token=" + token;
+    notification n;
+    n.id = rc.ctx.ids.next_uuid();
+    n.type = "password_reset";
+    n.agency_id = *agency;
+    n.staff_id = staff_id;
+    n.created_at = now;
+    n.expires_at = now + aggregates::reset_token_lifetime;
+    n.content = json::object{
+        {"to", email},
+        {"subject", "Reset your carelog password"},
+        {"text", "Hello " + first + ",\n\nsomeone (hopefully you) asked to reset your carelog password. Open this link "
+                                    "within one hour to choose a new one:\n\n" +
+                     link + "\n\nIf you did not ask for it, ignore this message; your password stays as it is.\n"},
+        {"link", link}};
+    if (!rc.ctx.notifications) {
+        spdlog::warn("auth: no notification sink; the reset link for staff {} of agency {} was not sent", staff_id,
+                     *agency);
+    } else if (auto p = rc.ctx.notifications->publish(n); !p) {
+        // The request is in the log; the link is not out. Asking again after a minute sends a new one.
+        spdlog::error("auth: reset link for staff {} of agency {} not published: {}", staff_id, *agency,
+                      p.error().detail);
+    }
+    return json_response(202, accepted);
+}
+
+http_result<http_response> confirm_password_reset(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string token = trimmed(r.required_string("token"));
+    std::string fresh = r.required_string("new_password");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    const auto bad_link = [] { return fail(error::validation("token", "the reset link is invalid, already used or expired")); };
+
+    auto agency = token_agency(token);
+    if (!agency) return bad_link();
+    const std::string th = token_hash(token);
+    auto staff_id = rc.ctx.store.reset_token_staff(*agency, th);
+    if (!staff_id) return bad_link();
+    auto build = [&]() -> http_result<aggregates::command> {
+        auto state = identity_state(rc.ctx, *agency, *staff_id);
+        micros now = rc.ctx.clock.now();
+        const auto* member = state ? aggregates::find_reset_token(*state, th, now) : nullptr;
+        if (!member) return bad_link();
+        if (auto p = policy_problem(state->settings, fresh, *member, "new_password")) return std::unexpected(*p);
+        aggregates::confirm_password_reset c;
+        c.token_hash = th;
+        c.new_same_as_current = verify_password(member->profile.password_hash, fresh);
+        auto hash = hash_password(fresh);
+        if (!hash) return fail(errc::internal, "the password could not be hashed");
+        c.new_password_hash = std::move(*hash);
+        c.new_password_policy_ok = true;
+        c.now = now;
+        return aggregates::command{std::move(c)};
+    };
+    return submit_checked(rc, *agency, *staff_id, build, 200);
+}
+
+// ---------------------------------------------------------------- TOTP
+
+http_result<http_response> enroll_mfa(request_context& rc) {
+    auto body = parse_json_body(rc.req, true);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    auto state = identity_state(rc.ctx, rc.who.agency_id, rc.who.staff_id);
+    const auto* member = member_of(state, rc.who.staff_id);
+    if (!member) return fail(errc::unauthenticated, "the session is not valid; log in again");
+
+    auto secret = new_totp_secret();
+    if (secret.base32.empty()) return fail(errc::internal, "the TOTP secret could not be encoded");
+    std::string sealed = seal(rc.ctx.cfg.server_key, rc.who.staff_id, secret.raw);
+    wipe(secret.raw);
+    auto enc = [](std::string_view v) {
+        static const char* hex = "0123456789ABCDEF";
+        std::string out;
+        for (unsigned char c : v) {
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                c == '_' || c == '~')
+                out.push_back(static_cast<char>(c));
+            else {
+                out.push_back('%');
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 15]);
+            }
+        }
+        return out;
+    };
+    const std::string issuer = "carelog " + state->slug;
+    std::string uri = "otpauth://totp/" + enc(issuer) + ":" + enc(member->profile.username) + "?secret=" +
+                      secret.base32 + "&issuer=" + enc(issuer) + "&algorithm=SHA1&digits=6&period=30";
+    json::object extra{{"secret", secret.base32}, {"otpauth_uri", uri}};
+    return submit_checked(
+        rc, rc.who.agency_id, rc.who.staff_id,
+        [&]() -> http_result<aggregates::command> { return aggregates::enroll_mfa{rc.who.staff_id, sealed}; }, 200,
+        std::move(extra));
+}
+
+http_result<http_response> confirm_mfa(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string code = trimmed(r.required_string("code"));
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    auto build = [&]() -> http_result<aggregates::command> {
+        auto state = identity_state(rc.ctx, rc.who.agency_id, rc.who.staff_id);
+        const auto* member = member_of(state, rc.who.staff_id);
+        if (!member) return fail(errc::unauthenticated, "the session is not valid; log in again");
+        aggregates::confirm_mfa c;
+        c.staff_id = rc.who.staff_id;
+        c.now = rc.ctx.clock.now();
+        c.checked_mfa_secret = member->credentials.mfa_secret_sealed;
+        auto m = verify_code(rc.ctx, *member, code, c.now);
+        c.totp_ok = m.ok;
+        c.totp_step = m.step;
+        return aggregates::command{std::move(c)};
+    };
+    return submit_checked(rc, rc.who.agency_id, rc.who.staff_id, build, 200);
+}
+
+}  // namespace carelog::api::detail
