@@ -15,6 +15,7 @@
 #include "carelog/api/app.hpp"
 #include "carelog/api/kafka_command_bus.hpp"
 #include "carelog/api/kafka_notification_sink.hpp"
+#include "carelog/api/notifier.hpp"
 #include "carelog/api/projection_runner.hpp"
 #include "carelog/api/server.hpp"
 #include "carelog/kafka/kafka.hpp"
@@ -73,7 +74,7 @@ result<secret_key> load_secret_key(const std::string& given, const std::string& 
 int main(int argc, char** argv) {
     CLI::App app{"carelogd: event-sourced admin core for behavioral-health agencies"};
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
-                data_dir = "var/data", operator_key, secret_key_hex, smtp_url, public_url, log_level = "info";
+                data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info";
     int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2,
         worker_threads = 32, start_wait_s = 60;
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
@@ -83,7 +84,11 @@ int main(int argc, char** argv) {
     app.add_option("--operator-key", operator_key, "platform operator key")->envname("CARELOG_OPERATOR_KEY");
     app.add_option("--secret-key", secret_key_hex, "64 hex digits sealing TOTP secrets and notifications")
         ->envname("CARELOG_SECRET_KEY");
-    app.add_option("--smtp-url", smtp_url, "SMTP server for notifications")->envname("CARELOG_SMTP_URL");
+    app.add_option("--smtp-url", smtp_url,
+                   "SMTP server (smtp://host:port, smtps://...) this node delivers notifications to; empty = this "
+                   "node sends no mail")
+        ->envname("CARELOG_SMTP_URL");
+    app.add_option("--smtp-from", smtp_from, "sender address of notification e-mails")->envname("CARELOG_SMTP_FROM");
     app.add_option("--public-url", public_url, "public base URL of this server")->envname("CARELOG_PUBLIC_URL");
     app.add_option("--partitions", partitions, "partitions when creating the event topic")
         ->envname("CARELOG_PARTITIONS");
@@ -179,7 +184,23 @@ int main(int argc, char** argv) {
         return 3;
     }
     api::kafka_command_bus bus(kcfg, *n, **store, clock, ids);
-    runner.set_extra_metrics([&] { return bus.metrics_text(); });
+    std::unique_ptr<api::notifier> mailer;
+    if (!smtp_url.empty()) {
+        api::notifier_options nopts;
+        nopts.kafka = kcfg;
+        nopts.key = *key;
+        nopts.smtp_url = smtp_url;
+        nopts.from = smtp_from;
+        mailer = std::make_unique<api::notifier>(nopts);
+        if (auto r = mailer->start(); !r) {
+            spdlog::critical("cannot start the notifier: {}", r.error().detail);
+            return 3;
+        }
+    } else {
+        spdlog::warn("no CARELOG_SMTP_URL: this node sends no e-mail; notifications wait on {} for a node that does",
+                     kcfg.notifications_topic());
+    }
+    runner.set_extra_metrics([&] { return bus.metrics_text() + (mailer ? mailer->metrics_text() : std::string()); });
     bus.start();
 
     api::metrics m;
@@ -197,6 +218,7 @@ int main(int argc, char** argv) {
     srv.run_until_signal();
     spdlog::info("stopping: HTTP drained; finishing writers");
     bus.stop();
+    if (mailer) mailer->stop();
     runner.stop();
     spdlog::info("carelogd stopped");
     return 0;

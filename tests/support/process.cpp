@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <cstdlib>
@@ -200,6 +201,69 @@ void private_broker::stop() {
 }
 
 std::string private_broker::brokers() const { return "127.0.0.1:" + std::to_string(port_); }
+
+smtp_sink::smtp_sink(unsigned short port) : dir_(make_temp_dir("smtp")), port_(port ? port : free_port()) {}
+smtp_sink::~smtp_sink() { stop(); }
+
+void smtp_sink::start() {
+    if (pid_ > 0) return;
+    pid_ = spawn({"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port_), "-c",
+                  "aiosmtpd.handlers.Mailbox", dir_ + "/maildir"},
+                 {}, dir_ + "/aiosmtpd.log");
+    for (int i = 0; i < 200; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port_);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        ::close(fd);
+        if (up) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("aiosmtpd did not listen on port " << port_ << "; see " << dir_ << "/aiosmtpd.log");
+}
+
+void smtp_sink::stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 100; ++i) {
+        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+            pid_ = -1;
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+}
+
+std::vector<std::string> smtp_sink::messages() const {
+    std::vector<std::pair<fs::file_time_type, std::string>> found;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(dir_) / "maildir" / "new", ec)) {
+        std::ifstream in(e.path());
+        std::stringstream ss;
+        ss << in.rdbuf();
+        found.emplace_back(e.last_write_time(), ss.str());
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<std::string> out;
+    for (auto& [t, text] : found) out.push_back(std::move(text));
+    return out;
+}
+
+std::vector<std::string> smtp_sink::wait_for(std::size_t count, std::chrono::seconds limit) const {
+    auto until = std::chrono::steady_clock::now() + limit;
+    auto got = messages();
+    while (got.size() < count && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        got = messages();
+    }
+    return got;
+}
 
 namespace {
 struct known_agency {

@@ -74,6 +74,27 @@ private:
     unsigned short port_;
 };
 
+// A real SMTP server for notifier tests: Debian's aiosmtpd (under /usr/bin/python3) on loopback,
+// keeping every message it accepts in a Maildir. Stopped by its pid.
+class smtp_sink {
+public:
+    explicit smtp_sink(unsigned short port = 0);  // 0 = a free port
+    ~smtp_sink();
+    void start();  // returns once the port accepts connections
+    void stop();
+    unsigned short port() const { return port_; }
+    std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
+    // The accepted messages (headers and body as received), oldest first.
+    std::vector<std::string> messages() const;
+    // Waits up to `limit` for at least `count` messages; returns what is there then.
+    std::vector<std::string> wait_for(std::size_t count, std::chrono::seconds limit) const;
+
+private:
+    std::string dir_;
+    unsigned short port_;
+    int pid_ = -1;
+};
+
 // Creates an agency through the operator endpoint; returns the 201 body.
 boost::json::object create_agency(http_client& c, const std::string& operator_key, const std::string& slug,
                                   const std::string& admin_first = "Ada", const std::string& admin_last = "Admin");

@@ -131,6 +131,31 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
+// A member of a consumer group (the notifier): the group splits the topic's partitions among its
+// members, and each member commits how far it got. Offsets are committed only by commit(), never
+// automatically, so a record is done when its handler says so; after a restart or a rebalance the
+// group resumes at the last committed offset (auto.offset.reset=earliest for a new group).
+class group_consumer {
+public:
+    static result<std::unique_ptr<group_consumer>> open(const config& cfg, const std::string& topic,
+                                                        const std::string& group_id);
+    ~group_consumer();  // leaves the group (commits nothing more)
+
+    // One record, waiting up to `wait`; nullopt when none arrived. Transport trouble is retried by
+    // librdkafka; only fatal errors are returned.
+    result<std::optional<record>> next(std::chrono::milliseconds wait);
+    // Commits `next_offset` for `partition` (synchronously: returns once the coordinator has it).
+    result<void> commit(int partition, std::int64_t next_offset);
+    // Delivers `partition` again from `offset` (a record whose handling failed and will be retried).
+    result<void> rewind(int partition, std::int64_t offset);
+
+    struct impl;
+
+private:
+    explicit group_consumer(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
 // Reads one partition from `from` to its current end and returns the offset after the end.
 // Used by a writer to catch up before it accepts commands. Bounded by `deadline`.
 result<std::int64_t> read_to_end(const config& cfg, const std::string& topic, int partition, std::int64_t from,

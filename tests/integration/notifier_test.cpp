@@ -1,0 +1,124 @@
+// The SMTP notifier against a real broker, a real carelogd and a real SMTP server (aiosmtpd):
+// a reset link is delivered after the SMTP server comes up (retried, not lost), exactly once, also
+// across a restart of carelogd, and the link in the e-mail works.
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <memory>
+#include <regex>
+#include <thread>
+
+#include "process.hpp"
+
+using namespace carelog::testing;
+namespace json = boost::json;
+
+namespace {
+
+std::string str(const json::value& v, std::string_view key) { return std::string(v.at(key).as_string()); }
+
+// The token of the first "<path>?token=..." link in a message.
+std::string link_token(const std::string& message, const std::string& path) {
+    std::smatch m;
+    std::regex re(std::regex_replace(path, std::regex(R"([/?])"), R"(\$&)") + R"(\?token=([A-Za-z0-9_.\-]+))");
+    if (!std::regex_search(message, m, re)) return "";
+    return m[1];
+}
+
+std::string header(const std::string& message, const std::string& name) {
+    std::smatch m;
+    std::regex re("(^|\\n)" + name + ": ([^\\r\\n]*)", std::regex::icase);
+    if (!std::regex_search(message, m, re)) return "";
+    return m[2];
+}
+
+double metric(http_client& c, const std::string& name) {
+    auto text = c.get("/metrics").body;
+    std::smatch m;
+    if (!std::regex_search(text, m, std::regex("(^|\\n)" + name + " ([0-9.e+]+)"))) return -1;
+    return std::stod(m[2]);
+}
+
+}  // namespace
+
+TEST_CASE("notifier: a reset link waits out an SMTP outage, arrives once, survives a restart and works",
+          "[notifier][integration]") {
+    smtp_sink sink;  // not started yet: the SMTP server is down
+    carelogd_options o;
+    o.data_dir = make_temp_dir("notifier");  // kept across the restart
+    o.topic_prefix = "test." + fresh_suffix() + ".";
+    o.extra_env["CARELOG_SMTP_URL"] = sink.url();
+    o.extra_env["CARELOG_SMTP_FROM"] = "no-reply@carelog.test";
+    o.extra_env["CARELOG_PUBLIC_URL"] = "https://portal.example.test";
+    auto d = std::make_unique<carelogd>(o);
+    d->wait_ready();
+    auto c = d->client();
+    const std::string slug = "mail-" + fresh_suffix();
+    auto created = create_agency(c, o.operator_key, slug);
+    const std::string admin = str(created.at("admin"), "username");
+
+    auto r = c.post("/v1/auth/password-reset", json::object{{"agency", slug}, {"username", admin}});
+    REQUIRE(r.status == 202);
+
+    // The notifier tries, fails and retries while the server is down.
+    for (int i = 0; i < 100 && metric(c, "carelog_notifications_retried_total") < 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(metric(c, "carelog_notifications_retried_total") >= 1);
+    CHECK(sink.messages().empty());
+
+    sink.start();
+    auto mails = sink.wait_for(1, std::chrono::seconds(60));
+    REQUIRE(mails.size() == 1);
+    const std::string& first = mails[0];
+    INFO(first);
+    CHECK(header(first, "To") == "admin@" + slug + ".example");
+    CHECK(header(first, "From") == "no-reply@carelog.test");
+    CHECK(header(first, "Subject") == "Reset your carelog password");
+    CHECK(header(first, "Message-ID").find("@carelog>") != std::string::npos);
+    CHECK(first.find("https://portal.example.test/reset?token=") != std::string::npos);
+    const std::string token = link_token(first, "/reset");
+    REQUIRE_FALSE(token.empty());
+    CHECK(d->log_text().find(token) == std::string::npos);  // the link never reaches the log
+
+    // Following the link sets a new password.
+    const std::string fresh = "Mailed-Link-2026!x";
+    r = c.post("/v1/auth/password-reset/confirm", json::object{{"token", token}, {"new_password", fresh}});
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    CHECK(login(c, slug, admin, fresh).contains("token"));
+
+    // A restart does not send the delivered mail again; a new reset is delivered once.
+    REQUIRE(d->stop() == 0);
+    d = std::make_unique<carelogd>(o);  // same topic prefix, data dir and consumer group
+    d->wait_ready();
+    auto c2 = d->client();
+    // (one reset link per account a minute: the second one is for another staff member)
+    auto session = bearer(str(login(c2, slug, admin, fresh), "token"));
+    r = c2.post("/v1/staff",
+                json::object{{"first_name", "Fern"}, {"last_name", "Lee"}, {"gender", "female"},
+                              {"position", "Counselor"}, {"role", "therapist"}, {"type", "therapy_counseling"},
+                              {"email", "fern@" + slug + ".example"}},
+                session);
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    const std::string fern = str(r.json(), "username");
+    session["X-Consistency-Token"] = str(r.json(), "consistency_token");
+    REQUIRE(c2.get("/v1/staff/" + str(r.json(), "id"), session).status == 200);
+    r = c2.post("/v1/auth/password-reset", json::object{{"agency", slug}, {"username", fern}});
+    REQUIRE(r.status == 202);
+    mails = sink.wait_for(2, std::chrono::seconds(60));
+    REQUIRE(mails.size() == 2);
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // time enough for a duplicate to show up
+    mails = sink.messages();
+    CHECK(mails.size() == 2);
+    CHECK(header(mails[0], "Message-ID") != header(mails[1], "Message-ID"));
+    CHECK(header(mails[1], "To") == "fern@" + slug + ".example");
+    const std::string second = link_token(mails[1], "/reset");
+    CHECK_FALSE(second.empty());
+    CHECK(second != token);
+    // The first link was used: it does not work again.
+    r = c2.post("/v1/auth/password-reset/confirm", json::object{{"token", token}, {"new_password", "Another-One-2026!y"}});
+    CHECK(r.status == 422);
+}
