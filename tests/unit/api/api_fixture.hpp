@@ -302,6 +302,17 @@ struct api_fixture {
         feed.push(agency, admin_of(agency), admin);
         return admin_tokens[agency] = login(agency, admin_of(agency), "admin-session");
     }
+    // Switches on the agency's modules (client portal, messaging) and grants its org_admin both, so
+    // that module routes (portal.*, messaging.*) get past the permission check.
+    void enable_modules(const std::string& agency) {
+        admin_token(agency);
+        events::Settings on;
+        on.client_portal_enabled = true;
+        on.messaging_enabled = true;
+        feed.push(agency, agency, events::AgencySettingsChanged{on});
+        feed.push(agency, admin_of(agency), events::ModulePermissionGranted{"client_portal"});
+        feed.push(agency, admin_of(agency), events::ModulePermissionGranted{"messaging"});
+    }
     // As the agency's org_admin (a bearer session).
     std::map<std::string, std::string> as_agency(const std::string& agency, std::map<std::string, std::string> extra = {}) {
         return bearer(admin_token(agency), std::move(extra));
