@@ -2,6 +2,7 @@
 // operator-key routes), with what the session may do right now. Every handler takes one.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ struct principal {
     std::string session_id;  // token_hash of the bearer token ("" for the operator)
     aggregates::session_restriction restriction = aggregates::session_restriction::none;
     std::set<std::string, std::less<>> permissions;  // aggregates::access::effective_permissions
+    // Module permissions (portal.*, messaging.*) the session lacks -> why, in the domain's words:
+    // "the agency's client_portal_enabled is off; the staff member lacks the client_portal
+    // permission". A route refused for one of them answers this instead of "your role ...".
+    std::map<std::string, std::string, std::less<>> module_refusals;
 
     bool can(std::string_view permission) const { return permissions.contains(permission); }
 };
