@@ -65,6 +65,20 @@ void remember(agency_log& log, const events::envelope& e, const std::string& tok
     } else if (!r.body.contains("id") && !r.body.contains("agency_id")) {
         r.body["id"] = e.aggregate_id;
     }
+    // Invitations and registration: what their answers (and Idempotency-Key replays) name.
+    if (const auto* i = std::get_if<events::InvitationSent>(&e.data)) {
+        r.body["invitation_id"] = i->invitation_id;
+        r.body["email"] = i->email;
+        r.body["expires_at"] = format_rfc3339(i->expires_at);
+    } else if (const auto* i = std::get_if<events::InvitationResent>(&e.data)) {
+        r.body["invitation_id"] = i->invitation_id;
+        r.body["expires_at"] = format_rfc3339(i->expires_at);
+    } else if (const auto* i = std::get_if<events::InvitationRevoked>(&e.data)) {
+        r.body["invitation_id"] = i->invitation_id;
+    } else if (const auto* u = std::get_if<events::PortalUsernameChosen>(&e.data)) {
+        r.body["portal_account_id"] = u->portal_account_id;
+        r.body["username"] = u->username;
+    }
     // A login's outcome, for the login handler (the reason of a refusal is never answered).
     if (const auto* ok = std::get_if<events::LoginSucceeded>(&e.data)) {
         r.body["login"] = "succeeded";

@@ -96,6 +96,19 @@ result<principal> session_principal(app_context& ctx, const std::string& token) 
     p.session_id = sid;
     p.restriction = chk.restriction;
     for (auto& perm : access::effective_permissions(*state, st)) p.permissions.insert(perm);
+    // Why a module's permissions are missing: the agency's switch and/or the staff member's grant.
+    const std::pair<const char*, bool> modules[] = {
+        {"client_portal", state->settings.client_portal_enabled.value_or(false)},
+        {"messaging", state->settings.messaging_enabled.value_or(false)}};
+    for (const auto& [module, on] : modules) {
+        bool granted = st.permissions.contains(module);
+        if (on && granted) continue;
+        std::string why;
+        if (!on) why = std::string("the agency's ") + module + "_enabled is off";
+        if (!granted) why += (why.empty() ? "" : "; ") + std::string("the staff member lacks the ") + module + " permission";
+        for (const char* perm : access::module_grants(module))
+            if (!p.permissions.contains(perm)) p.module_refusals.emplace(perm, why);
+    }
     return p;
 }
 
@@ -108,7 +121,11 @@ result<void> check_permission(const principal& p, std::string_view permission) {
         return fail(errc::forbidden,
                     "TOTP enrolment is required for your role before anything else: POST /v1/auth/mfa/enroll");
     }
-    if (!p.can(permission)) return fail(errc::forbidden, "your role does not allow this");
+    if (!p.can(permission)) {
+        if (auto it = p.module_refusals.find(permission); it != p.module_refusals.end())
+            return fail(errc::forbidden, it->second);
+        return fail(errc::forbidden, "your role does not allow this");
+    }
     return {};
 }
 

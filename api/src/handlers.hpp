@@ -143,6 +143,27 @@ http_result<http_response> start_kiosk_session(request_context&);
 http_result<http_response> get_kiosk_form(request_context&);
 http_result<http_response> submit_kiosk(request_context&);
 http_result<http_response> list_client_kiosk_sessions(request_context&);
+// ---- clients, portal invitations and registration (issue 4) ----
+// client_handler.cpp
+// Who the caller is for client visibility (administration types all, therapy_counseling assigned).
+projections::client_viewer viewer_of(const principal& who);
+// The client's view when the caller may see it; nullopt answers 404 (also other agencies').
+std::optional<boost::json::object> visible_client(request_context& rc, const std::string& client_id);
+http_result<http_response> create_client(request_context&);
+http_result<http_response> list_clients(request_context&);
+http_result<http_response> get_client(request_context&);
+http_result<http_response> assign_client_staff(request_context&);
+http_result<http_response> unassign_client_staff(request_context&);
+http_result<http_response> client_history(request_context&);
+http_result<http_response> import_clients(request_context&);
+http_result<http_response> get_portal_account(request_context&);
+http_result<http_response> change_portal_account_username(request_context&);
+// invitation_handler.cpp
+http_result<http_response> send_portal_invitation(request_context&);
+http_result<http_response> list_portal_invitations(request_context&);
+http_result<http_response> resend_portal_invitation(request_context&);
+http_result<http_response> revoke_portal_invitation(request_context&);
+http_result<http_response> portal_register(request_context&);
 
 // openapi.cpp: the document generated from the route table (built once).
 const std::string& openapi_document(const std::string& public_url);

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -27,14 +28,31 @@ struct request {
     std::promise<result<command_result>> done;
 };
 
+// A batch decided as one unit (command_bus::submit_batch).
+using batch_answer = result<std::vector<result<command_result>>>;
+struct batch_job {
+    std::string agency_id;
+    command_meta meta;
+    std::vector<aggregates::command> cmds;
+    bool dry_run = false;
+    std::promise<batch_answer> done;
+};
+
 // The aggregate a command targets, for answering a command that changes nothing.
-std::string target_of(const aggregates::command& c, const std::string& agency_id) {
+std::string target_of(const aggregates::command& c, const std::string& agency_id,
+                      const aggregates::agency_state& s) {
     return std::visit(
         [&](const auto& x) -> std::string {
             using T = std::decay_t<decltype(x)>;
             // A client command names the client first (assign_staff_to_client also has a staff_id).
             if constexpr (requires { x.client_id; })
                 return x.client_id;
+            else if constexpr (requires { x.invitation_id; }) {
+                // revoking a revoked invitation: the client that holds it
+                for (const auto& [id, client] : s.clients)
+                    if (client.invitations.contains(x.invitation_id)) return id;
+                return agency_id;
+            }
             else if constexpr (requires { x.staff_id; })
                 return x.staff_id;
             else if constexpr (std::is_same_v<T, aggregates::create_agency>)
@@ -88,6 +106,20 @@ public:
         return f;
     }
 
+    std::future<batch_answer> enqueue(batch_job j) {
+        auto f = j.done.get_future();
+        {
+            std::lock_guard lk(mu_);
+            if (stopping_) {
+                j.done.set_value(fail(errc::unavailable, "the server is shutting down"));
+                return f;
+            }
+            jobs_.push_back(std::move(j));
+        }
+        cv_.notify_one();
+        return f;
+    }
+
     bool fenced() const { return fenced_.load(); }
     bool ready() const { return ready_.load(); }
     std::uint64_t appended() const { return appended_.load(); }
@@ -100,15 +132,32 @@ private:
         if (auto r = init(); !r) spdlog::warn("partition {}: writer not ready yet: {}", partition_, r.error().detail);
         for (;;) {
             std::deque<request> batch;
+            std::deque<batch_job> jobs;
             {
                 std::unique_lock lk(mu_);
-                cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-                if (queue_.empty() && stopping_) break;
+                cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !jobs_.empty(); });
+                if (queue_.empty() && jobs_.empty() && stopping_) break;
                 while (!queue_.empty() && batch.size() < opts_.max_batch) {
                     batch.push_back(std::move(queue_.front()));
                     queue_.pop_front();
                 }
+                jobs.swap(jobs_);
             }
+            for (auto& j : jobs) {
+                if (fenced_) {
+                    j.done.set_value(fail(errc::unavailable, "this carelogd was fenced for partition " +
+                                                                 std::to_string(partition_) + " by a newer process"));
+                    continue;
+                }
+                if (!ready_) {
+                    if (auto r = init(); !r) {
+                        j.done.set_value(std::unexpected(r.error()));
+                        continue;
+                    }
+                }
+                j.done.set_value(process_job(j));
+            }
+            if (batch.empty()) continue;
             if (fenced_) {
                 for (auto& r : batch)
                     r.done.set_value(unavailable("this carelogd was fenced for partition " +
@@ -237,7 +286,7 @@ private:
             }
             if (decided->empty()) {
                 command_result r;
-                r.aggregate_id = target_of(rq.cmd, rq.agency_id);
+                r.aggregate_id = target_of(rq.cmd, rq.agency_id, state);
                 r.version = version_of(state, r.aggregate_id);
                 r.body["id"] = r.aggregate_id;
                 ans.res = r;
@@ -329,6 +378,100 @@ private:
         snapshot(false);
     }
 
+    // Decides a batch against a copy of the agency's log; commits every accepted event in one
+    // transaction (unless dry_run) and only then makes the copy the agency's log.
+    batch_answer process_job(batch_job& j) {
+        std::vector<result<command_result>> results;
+        results.reserve(j.cmds.size());
+        auto existing = agencies_.find(j.agency_id);
+        agency_log work = existing == agencies_.end() ? agency_log{} : existing->second;
+        std::vector<kafka::outgoing> out;
+        std::vector<std::string> record_cmd;        // command id per record
+        std::vector<std::size_t> last_record(j.cmds.size(), SIZE_MAX);
+        for (std::size_t i = 0; i < j.cmds.size(); ++i) {
+            const auto& cmd = j.cmds[i];
+            std::string cmd_id =
+                j.meta.idempotency_key.empty() ? ids_.next_uuid() : j.meta.idempotency_key + "/" + std::to_string(i);
+            if (!j.meta.idempotency_key.empty()) {
+                if (auto k = work.commands.find(cmd_id); k != work.commands.end()) {
+                    command_result r;
+                    r.aggregate_id = k->second.aggregate_id;
+                    r.version = k->second.version;
+                    r.consistency_token = k->second.token;
+                    r.body = k->second.body;
+                    r.replayed = true;
+                    results.push_back(std::move(r));
+                    continue;
+                }
+            }
+            auto decided = aggregates::decide(work.state, cmd);
+            if (!decided) {
+                results.push_back(std::unexpected(decided.error()));
+                continue;
+            }
+            if (decided->empty()) {
+                command_result r;
+                r.aggregate_id = target_of(cmd, j.agency_id, work.state);
+                r.version = version_of(work.state, r.aggregate_id);
+                r.body["id"] = r.aggregate_id;
+                results.push_back(std::move(r));
+                continue;
+            }
+            stamp_meta meta{j.agency_id, j.meta.actor_id, cmd_id, j.meta.correlation_id, clock_.now()};
+            for (auto& s : stamp(work, *decided, meta, ids_)) {
+                bool ok = apply(work, s.env, "");
+                (void)ok;  // stamp() continues the chain by construction
+                if (!j.dry_run) {
+                    kafka::outgoing o;
+                    o.key = j.agency_id;
+                    o.value = std::move(s.bytes);
+                    o.headers = {{"event-type", std::string(events::event_type_name(s.env.data))},
+                                 {"schema-version", std::to_string(s.env.schema_version)},
+                                 {"content-type", events::content_type}};
+                    last_record[i] = out.size();
+                    out.push_back(std::move(o));
+                    record_cmd.push_back(cmd_id);
+                }
+            }
+            const auto& rec = work.commands.at(cmd_id);
+            command_result r;
+            r.aggregate_id = rec.aggregate_id;
+            r.version = rec.version;
+            r.body = rec.body;
+            results.push_back(std::move(r));
+        }
+        if (j.dry_run || out.empty()) return results;
+
+        auto offsets = producer_->commit_batch(out);
+        if (!offsets) {
+            ++failures_;
+            if (offsets.error().fenced) fenced_ = true;
+            spdlog::warn("partition {}: batch transaction of {} events failed: {}", partition_, out.size(),
+                         offsets.error().err.detail);
+            // Memory is untouched (the batch was decided on a copy) but the producer needs a fresh start.
+            ready_ = false;
+            producer_.reset();
+            agencies_.clear();
+            dirty_.clear();
+            return fail(errc::unavailable, "the event log did not acknowledge in time; nothing of the batch was "
+                                           "accepted (" + offsets.error().err.detail + ")");
+        }
+        ++transactions_;
+        appended_ += out.size();
+        since_snapshot_ += out.size();
+        next_offset_ = offsets->back() + 1;
+        for (std::size_t k = 0; k < offsets->size(); ++k)
+            if (auto it = work.commands.find(record_cmd[k]); it != work.commands.end())
+                it->second.token = make_token(partition_, (*offsets)[k]);
+        for (std::size_t i = 0; i < j.cmds.size(); ++i)
+            if (last_record[i] != SIZE_MAX && results[i])
+                results[i]->consistency_token = make_token(partition_, (*offsets)[last_record[i]]);
+        agencies_[j.agency_id] = std::move(work);
+        dirty_.insert(j.agency_id);
+        snapshot(false);
+        return results;
+    }
+
     kafka::config cfg_;
     int partition_;
     projections::store& local_;
@@ -340,6 +483,7 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<request> queue_;
+    std::deque<batch_job> jobs_;
     bool stopping_ = false;
     std::thread thread_;
 
@@ -381,6 +525,17 @@ result<command_result> kafka_command_bus::submit(const std::string& agency_id, c
     auto& w = *writers_[static_cast<std::size_t>(partition_of(agency_id))];
     auto f = w.enqueue(request{agency_id, meta, cmd, {}});
     // The writer bounds every broker round trip; this bound only guards against a stuck writer.
+    auto limit = cfg_.timeout * 4 + std::chrono::seconds(5);
+    if (f.wait_for(limit) != std::future_status::ready)
+        return fail(errc::unavailable, "the partition writer did not answer in time");
+    return f.get();
+}
+
+result<std::vector<result<command_result>>> kafka_command_bus::submit_batch(
+    const std::string& agency_id, const command_meta& meta, const std::vector<aggregates::command>& cmds,
+    bool dry_run) {
+    auto& w = *writers_[static_cast<std::size_t>(partition_of(agency_id))];
+    auto f = w.enqueue(batch_job{agency_id, meta, cmds, dry_run, {}});
     auto limit = cfg_.timeout * 4 + std::chrono::seconds(5);
     if (f.wait_for(limit) != std::future_status::ready)
         return fail(errc::unavailable, "the partition writer did not answer in time");

@@ -17,6 +17,8 @@ json::object notification_record(const secret_key& key, const notification& n) {
     r["type"] = n.type;
     r["agency_id"] = n.agency_id;
     r["staff_id"] = n.staff_id;
+    if (!n.client_id.empty()) r["client_id"] = n.client_id;
+    if (!n.invitation_id.empty()) r["invitation_id"] = n.invitation_id;
     r["created_at"] = format_rfc3339(n.created_at);
     if (n.expires_at > 0)
         r["expires_at"] = format_rfc3339(n.expires_at);

@@ -160,13 +160,73 @@ constexpr std::string_view schemas_json = R"json({
     "next_cursor": {"type": "string", "nullable": true}}}
 })json";
 
+// Clients, invitations and registration (issue 4): merged into components/schemas.
+constexpr std::string_view client_schemas_json = R"json({
+  "NewClient": {"type": "object", "additionalProperties": false, "required": ["first_name", "last_name", "date_of_birth"],
+    "properties": {"first_name": {"type": "string"}, "last_name": {"type": "string"},
+      "date_of_birth": {"type": "string", "format": "date", "description": "YYYY-MM-DD, 1900 or later, not in the future"},
+      "email": {"type": "string", "format": "email", "description": "Optional; never unique"},
+      "phone": {"type": "string", "description": "Optional; 7 to 15 digits"},
+      "external_id": {"type": "string", "description": "Optional; unique per agency (a repeated import is refused row by row)"}}},
+  "ClientCreated": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "version": {"type": "integer"},
+    "consistency_token": {"type": "string", "nullable": true}}},
+  "Client": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "first_name": {"type": "string"}, "last_name": {"type": "string"},
+    "date_of_birth": {"type": "string", "format": "date"}, "email": {"type": "string", "nullable": true},
+    "phone": {"type": "string", "nullable": true}, "external_id": {"type": "string", "nullable": true},
+    "staff_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+    "portal_account_id": {"type": "string", "format": "uuid", "nullable": true}, "portal_username": {"type": "string", "nullable": true},
+    "version": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+  "ClientList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}},
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "ClientsCsv": {"type": "string", "description": "RFC 4180 CSV: a header naming first_name, last_name, date_of_birth, email, phone and optionally external_id (any order), then one client per record"},
+  "ImportRow": {"type": "object", "required": ["line", "status"], "properties": {
+    "line": {"type": "integer", "description": "The physical line where the record starts (the header is line 1)"},
+    "status": {"type": "string", "enum": ["imported", "valid", "failed"], "description": "valid: a dry run would import it"},
+    "id": {"type": "string", "format": "uuid"},
+    "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}},
+  "ImportReport": {"type": "object", "properties": {
+    "dry_run": {"type": "boolean"}, "records": {"type": "integer"}, "imported": {"type": "integer"}, "valid": {"type": "integer"},
+    "failed": {"type": "integer"}, "rows": {"type": "array", "items": {"$ref": "#/components/schemas/ImportRow"}},
+    "consistency_token": {"type": "string", "nullable": true}}},
+  "NewInvitation": {"type": "object", "additionalProperties": false, "properties": {
+    "email": {"type": "string", "format": "email", "description": "Default: the client's e-mail"},
+    "expires_at": {"type": "string", "format": "date-time", "description": "Default: 72 hours from now"}}},
+  "InvitationResend": {"type": "object", "additionalProperties": false, "properties": {
+    "expires_at": {"type": "string", "format": "date-time", "description": "Default: 72 hours from now"}}},
+  "InvitationResult": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid", "description": "The client"}, "invitation_id": {"type": "string", "format": "uuid"},
+    "email": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}, "version": {"type": "integer"},
+    "consistency_token": {"type": "string", "nullable": true}}},
+  "Invitation": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string", "format": "uuid"}, "email": {"type": "string"},
+    "state": {"type": "string", "enum": ["sent", "registered", "expired", "revoked"]},
+    "sent_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"},
+    "resent_count": {"type": "integer"}, "revoked_at": {"type": "string", "nullable": true}, "accepted_at": {"type": "string", "nullable": true},
+    "portal_account_id": {"type": "string", "nullable": true}}},
+  "InvitationList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Invitation"}},
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "PortalRegistration": {"type": "object", "additionalProperties": false, "required": ["token", "username", "password"], "properties": {
+    "token": {"type": "string", "description": "The token of the invitation link"},
+    "username": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$", "description": "Not e-mail shaped; unique per agency (case-insensitive); never changes"},
+    "password": {"type": "string", "format": "password", "description": "The agency's password policy applies"}}},
+  "PortalRegistered": {"type": "object", "properties": {
+    "portal_account_id": {"type": "string", "format": "uuid"}, "username": {"type": "string"}, "id": {"type": "string", "format": "uuid", "description": "The client"},
+    "version": {"type": "integer"}, "consistency_token": {"type": "string", "nullable": true}}},
+  "PortalAccount": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"}, "last_login_at": {"type": "string", "nullable": true},
+    "locked": {"type": "boolean"}, "locked_until": {"type": "string", "nullable": true}, "failed_logins": {"type": "integer"}}},
+  "UsernameBody": {"type": "object", "additionalProperties": false, "required": ["username"], "properties": {"username": {"type": "string"}}}
+})json";
+
 json::object query_param(std::string_view name) {
     json::object schema;
     std::string description;
     if (name == "role") schema = {{"$ref", "#/components/schemas/Role"}};
     else if (name == "type") schema = {{"$ref", "#/components/schemas/StaffType"}};
     else if (name == "location_id" || name == "program_id") schema = {{"type", "string"}, {"format", "uuid"}};
-    else if (name == "active") schema = {{"type", "boolean"}};
+    else if (name == "active" || name == "dry_run") schema = {{"type", "boolean"}};
     else if (name == "limit") schema = {{"type", "integer"}, {"minimum", 1}, {"maximum", 500}, {"default", 50}};
     else if (name == "as_of") {
         schema = {{"type", "string"}, {"format", "date-time"}};
@@ -225,8 +285,10 @@ json::object operation(const route_info& r) {
     if (!r.request_schema.empty()) {
         std::string ref = "#/components/schemas/" + std::string(r.request_schema);
         op["requestBody"] = json::object{
-            {"required", r.request_schema != "DeactivateBody"},
-            {"content", json::object{{"application/json", json::object{{"schema", json::object{{"$ref", ref}}}}}}}};
+            {"required", r.request_schema != "DeactivateBody" && r.request_schema != "NewInvitation" &&
+                             r.request_schema != "InvitationResend"},
+            {"content", json::object{{r.request_schema == "ClientsCsv" ? "text/csv" : "application/json",
+                                      json::object{{"schema", json::object{{"$ref", ref}}}}}}}};
     }
 
     json::object responses;
@@ -269,7 +331,8 @@ json::object operation(const route_info& r) {
         responses[status(errc::unavailable)] = problem_ref("Kafka or the projections not available in time; nothing accepted");
         if (r.command) {
             responses[status(errc::conflict)] = problem_ref("An invariant would break");
-            responses[status(errc::too_large)] = problem_ref("Body over 1 MiB");
+            responses[status(errc::too_large)] =
+                problem_ref(r.pattern == "/v1/clients/import" ? "Body over 16 MiB" : "Body over 1 MiB");
             responses[std::to_string(problem_for(http_problem::unsupported_media_type).status)] =
                 problem_ref("Content-Type is not application/json");
         }
@@ -417,7 +480,10 @@ const std::string& openapi_document(const std::string& public_url) {
         }
         d["paths"] = std::move(paths);
         json::object components;
-        components["schemas"] = json::parse(schemas_json);
+        json::value schemas = json::parse(schemas_json);
+        const json::value client_schemas = json::parse(client_schemas_json);
+        for (const auto& kv : client_schemas.as_object()) schemas.as_object()[kv.key()] = kv.value();
+        components["schemas"] = std::move(schemas);
         components["securitySchemes"] = json::object{
             {"operatorKey", json::object{{"type", "apiKey"}, {"in", "header"}, {"name", "X-Operator-Key"}}},
             {"bearer", json::object{{"type", "http"},

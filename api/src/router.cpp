@@ -3,6 +3,7 @@
 // method 405 + Allow. Order of checks for a matched route: credentials present (401),
 // X-Consistency-Token wait (400/503), session (401), permission (403), path ids (404),
 // Idempotency-Key (422), handler.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,22 @@ const route routes[] = {
     {{"GET", "/v1/kiosk/form", kiosk, "", 200, false, "getKioskForm", "The kiosk session's form or document and the client's first name", "kiosk", "", "KioskForm", ""}, get_kiosk_form},
     {{"POST", "/v1/kiosk/form", kiosk, "", 200, true, "submitKioskForm", "Submit the kiosk form's answers, once", "kiosk", "KioskAnswers", "CommandResult", ""}, submit_kiosk},
     {{"GET", "/v1/clients/{id}/kiosk-sessions", session, P::clients_read, 200, false, "listClientKioskSessions", "The client's kiosk sessions (answers for clinical.read holders only)", "kiosk", "", "KioskSessionList", "limit,cursor"}, list_client_kiosk_sessions},
+
+    // clients, portal invitations and registration (client_handler.cpp, invitation_handler.cpp)
+    {{"POST", "/v1/clients", session, P::clients_create, 201, true, "createClient", "Add a client", "clients", "NewClient", "ClientCreated", ""}, create_client},
+    {{"GET", "/v1/clients", session, P::clients_read, 200, false, "listClients", "Clients the caller may see (therapy_counseling staff: assigned only), in name order", "clients", "", "ClientList", "q,limit,cursor"}, list_clients},
+    {{"POST", "/v1/clients/import", session, P::clients_import, 200, true, "importClients", "Import clients from CSV (text/csv, up to 16 MiB): a report per row; dry_run appends nothing", "clients", "ClientsCsv", "ImportReport", "dry_run"}, import_clients},
+    {{"GET", "/v1/clients/{id}", session, P::clients_read, 200, false, "getClient", "A client (404 when the caller may not see it)", "clients", "", "Client", ""}, get_client},
+    {{"PUT", "/v1/clients/{id}/staff/{staff_id}", session, P::clients_assign_staff, 200, true, "assignClientStaff", "Assign a staff member to the client", "clients", "", "CommandResult", ""}, assign_client_staff},
+    {{"DELETE", "/v1/clients/{id}/staff/{staff_id}", session, P::clients_assign_staff, 200, true, "unassignClientStaff", "Unassign a staff member from the client", "clients", "", "CommandResult", ""}, unassign_client_staff},
+    {{"GET", "/v1/clients/{id}/history", session, P::events_read, 200, false, "clientHistory", "The client's events, oldest first", "clients", "", "EventList", ""}, client_history},
+    {{"POST", "/v1/clients/{id}/portal/invitations", session, P::portal_invite, 201, true, "sendPortalInvitation", "Invite the client to the portal: the link goes out as a notification", "portal", "NewInvitation", "InvitationResult", ""}, send_portal_invitation},
+    {{"GET", "/v1/clients/{id}/portal/invitations", session, P::clients_read, 200, false, "listPortalInvitations", "The client's invitations with their state (sent, registered, expired, revoked)", "portal", "", "InvitationList", ""}, list_portal_invitations},
+    {{"POST", "/v1/portal/invitations/{id}/resend", session, P::portal_invite, 200, true, "resendPortalInvitation", "Send a new link (the old one stops working)", "portal", "InvitationResend", "InvitationResult", ""}, resend_portal_invitation},
+    {{"POST", "/v1/portal/invitations/{id}/revoke", session, P::portal_invite, 200, true, "revokePortalInvitation", "Revoke an invitation (its link stops working)", "portal", "", "InvitationResult", ""}, revoke_portal_invitation},
+    {{"POST", "/v1/portal/register", none, "", 201, true, "registerPortalAccount", "Register with an invitation link's token: choose a portal username (never changes) and password", "portal", "PortalRegistration", "PortalRegistered", ""}, portal_register},
+    {{"GET", "/v1/portal/accounts/{id}", session, P::clients_read, 200, false, "getPortalAccount", "A portal account, for staff who may see its client", "portal", "", "PortalAccount", ""}, get_portal_account},
+    {{"PUT", "/v1/portal/accounts/{id}/username", session, P::clients_update, 200, true, "changePortalUsername", "Always 409: a portal username never changes", "portal", "UsernameBody", "CommandResult", ""}, change_portal_account_username},
 };
 // clang-format on
 
@@ -226,5 +243,15 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
 }  // namespace detail
 
 std::span<const route_info> route_table() noexcept { return detail::infos(); }
+
+std::size_t body_limit_for(const config& cfg, std::string_view method, std::string_view target) {
+    // Only the CSV import takes more than the default: 10,000 rows and their quoting fit 16 MiB.
+    auto q = target.find('?');
+    auto path = target.substr(0, q);
+    if (method == "POST" && path == "/v1/clients/import") return std::max(cfg.body_limit, cfg.import_body_limit);
+    return cfg.body_limit;
+}
+
+std::size_t max_body_limit(const config& cfg) { return std::max(cfg.body_limit, cfg.import_body_limit); }
 
 }  // namespace carelog::api

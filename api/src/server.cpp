@@ -193,9 +193,19 @@ struct server::impl {
 
                 http::request_parser<http::string_body> parser;
                 parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
-                parser.body_limit(cfg.body_limit);
+                // The largest route limit until the request line names the route (Beast refuses a
+                // Content-Length over the limit while parsing the header).
+                parser.body_limit(max_body_limit(cfg));
                 stream.expires_after(cfg.header_timeout);
                 auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+                const std::size_t limit =
+                    body_limit_for(cfg, sv(parser.get().method_string()), sv(parser.get().target()));
+                if (!hec) {
+                    if (auto cl = parser.content_length(); cl && *cl > limit)
+                        hec = http::error::body_limit;
+                    else
+                        parser.body_limit(limit);  // chunked bodies: counted against the route's limit
+                }
                 // The start line may be parsed even when the header failed (e.g. a Content-Length over the limit).
                 std::string method(sv(parser.get().method_string()));
                 if (method.empty() || parser.get().method() == http::verb::unknown) method = "-";
@@ -215,7 +225,7 @@ struct server::impl {
                     std::optional<problem> refusal;
                     if (hec == http::error::body_limit) {
                         refusal.emplace(problem(error::make(
-                            errc::too_large, "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes")));
+                            errc::too_large, "the request body is larger than " + std::to_string(limit) + " bytes")));
                     } else if (hec == http::error::header_limit) {
                         refusal.emplace(problem(http_problem::header_too_large, "the request header is too large"));
                     } else if (hec.category() == http::make_error_code(http::error::bad_method).category() &&

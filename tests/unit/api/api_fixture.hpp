@@ -89,6 +89,25 @@ public:
         return r;
     }
 
+    // Batches (the CSV import): recorded; answered by batch_responder, else a throw.
+    struct batch_call {
+        std::string agency_id;
+        command_meta meta;
+        std::vector<aggregates::command> cmds;
+        bool dry_run = false;
+    };
+    std::vector<batch_call> batches;
+    std::function<result<std::vector<result<command_result>>>(const batch_call&)> batch_responder;
+
+    result<std::vector<result<command_result>>> submit_batch(const std::string& agency_id, const command_meta& meta,
+                                                             const std::vector<aggregates::command>& cmds,
+                                                             bool dry_run) override {
+        std::lock_guard lock(m_);
+        batches.push_back({agency_id, meta, cmds, dry_run});
+        if (!batch_responder) throw unexpected_call("fake_bus: unexpected submit_batch for agency " + agency_id);
+        return batch_responder(batches.back());
+    }
+
     template <class C>
     const C& last() const {
         REQUIRE(!calls.empty());
@@ -282,6 +301,17 @@ struct api_fixture {
         admin.require_password_change = false;
         feed.push(agency, admin_of(agency), admin);
         return admin_tokens[agency] = login(agency, admin_of(agency), "admin-session");
+    }
+    // Switches on the agency's modules (client portal, messaging) and grants its org_admin both, so
+    // that module routes (portal.*, messaging.*) get past the permission check.
+    void enable_modules(const std::string& agency) {
+        admin_token(agency);
+        events::Settings on;
+        on.client_portal_enabled = true;
+        on.messaging_enabled = true;
+        feed.push(agency, agency, events::AgencySettingsChanged{on});
+        feed.push(agency, admin_of(agency), events::ModulePermissionGranted{"client_portal"});
+        feed.push(agency, admin_of(agency), events::ModulePermissionGranted{"messaging"});
     }
     // As the agency's org_admin (a bearer session).
     std::map<std::string, std::string> as_agency(const std::string& agency, std::map<std::string, std::string> extra = {}) {

@@ -31,6 +31,7 @@ struct config {
     // CARELOG_SECRET_KEY: seals TOTP secrets (context = staff id) and notification bodies.
     secret_key server_key;
     std::size_t body_limit = 1 << 20;                  // larger bodies: 413
+    std::size_t import_body_limit = 16 << 20;          // POST /v1/clients/import (CSV) only
     std::size_t header_limit = 16 * 1024;              // larger header blocks: 431
     std::chrono::seconds header_timeout{10};           // from the first byte to the end of the header
     std::chrono::seconds body_timeout{30};             // reading the body
@@ -56,6 +57,11 @@ struct app_context {
     notification_sink* notifications = nullptr;
     std::shared_ptr<identity_cache> identity = make_identity_cache();
 };
+
+// The body limit of the route a request line names (cfg.body_limit unless the route allows more),
+// and the largest of all (what the server lets through before it knows the route).
+std::size_t body_limit_for(const config& cfg, std::string_view method, std::string_view target);
+std::size_t max_body_limit(const config& cfg);
 
 // Answers one request. Never throws: handler exceptions become a 500 problem. Records the
 // request in ctx.m (counter and latency by route template).

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -38,6 +39,17 @@ public:
     // Kafka did not acknowledge in time (nothing accepted).
     virtual result<command_result> submit(const std::string& agency_id, const command_meta& meta,
                                           const aggregates::command& cmd) = 0;
+    // Many commands of one agency as one unit (the CSV import): decided in order, each against the
+    // state the previous ones left, so a rule joining two of them (a repeated external_id) refuses
+    // the later one. Each command gets its own result (a refusal refuses only that command). With
+    // `dry_run` nothing is appended; otherwise every accepted event goes to the log in ONE
+    // transaction: either all accepted commands are durable or none is (errc::unavailable for the
+    // whole batch). A non-empty meta.idempotency_key gives command i the key "<key>/<i>", so a
+    // repeated batch replays each command's first result.
+    virtual result<std::vector<result<command_result>>> submit_batch(const std::string& agency_id,
+                                                                     const command_meta& meta,
+                                                                     const std::vector<aggregates::command>& cmds,
+                                                                     bool dry_run) = 0;
 };
 
 // Read-your-writes: consistency tokens name a point in the log; projections report when they

@@ -36,6 +36,9 @@ public:
 
     result<command_result> submit(const std::string& agency_id, const command_meta& meta,
                                   const aggregates::command& cmd) override;
+    result<std::vector<result<command_result>>> submit_batch(const std::string& agency_id, const command_meta& meta,
+                                                             const std::vector<aggregates::command>& cmds,
+                                                             bool dry_run) override;
 
     int partition_of(const std::string& agency_id) const;
     // Partitions whose writer was fenced by a newer process.

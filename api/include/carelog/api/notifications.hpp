@@ -19,9 +19,11 @@ namespace carelog::api {
 
 struct notification {
     std::string id;         // UUID
-    std::string type;       // "password_reset"
+    std::string type;       // "password_reset" | "portal_invitation"
     std::string agency_id;
-    std::string staff_id;
+    std::string staff_id;   // password_reset: the staff member; portal_invitation: who invited
+    std::string client_id;      // portal_invitation only ("" = not in the record)
+    std::string invitation_id;  // portal_invitation only ("" = not in the record)
     micros created_at = 0;
     micros expires_at = 0;  // when the link stops working (0 = none)
     // Sealed: {to, subject, text, link}
@@ -31,7 +33,8 @@ struct notification {
 // The sealing context of a notification's content.
 std::string notification_context(const std::string& id);
 // The topic record: {notification_id, type, agency_id, staff_id, created_at, expires_at (RFC 3339),
-// content_sealed}.
+// content_sealed}, plus client_id and invitation_id when set (added for invitations; readers of
+// the first format ignore them).
 boost::json::object notification_record(const secret_key& key, const notification& n);
 // Opens content_sealed of a record (the notifier's side; tests use it).
 result<boost::json::object> open_notification(const secret_key& key, const boost::json::object& record);
