@@ -138,7 +138,7 @@ struct portal_world {
     }
 
     void assign(const std::string& client_id, const std::string& staff_id) {
-        auto r = c.put("/v1/clients/" + client_id + "/staff/" + staff_id, json::object{}, admin);
+        auto r = c.request("PUT", "/v1/clients/" + client_id + "/staff/" + staff_id, "", admin);
         INFO(r.body);
         REQUIRE(r.status == 200);
         REQUIRE(c.get("/v1/clients/" + client_id, fresh(admin, r.json())).status == 200);
