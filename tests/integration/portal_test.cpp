@@ -173,7 +173,8 @@ struct portal_world {
         INFO(h.body);
         REQUIRE(h.status == 200);
         std::vector<std::string> out;
-        for (const auto& e : h.json().at("items").as_array()) out.emplace_back(e.at("event_type").as_string());
+        const auto listing = h.json();  // keeps the value alive: as_array() refers into it
+        for (const auto& e : listing.at("items").as_array()) out.emplace_back(e.at("event_type").as_string());
         return out;
     }
 };
@@ -312,7 +313,8 @@ TEST_CASE("messaging: staff and clients write both ways; a client never sees ano
     auto thread = w.c.get("/v1/messages/threads/" + t_ann, w.fresh(therapist_h, reply.json()));
     INFO(thread.body);
     REQUIRE(thread.status == 200);
-    const auto& messages = thread.json().at("messages").as_array();
+    const auto thread_body = thread.json();
+    const auto& messages = thread_body.at("messages").as_array();
     REQUIRE(messages.size() == 2);
     CHECK(str(messages[1], "sender_kind") == "client");
     CHECK(str(messages[1], "body") == "Thanks, Tuesday works");
@@ -373,7 +375,8 @@ TEST_CASE("kiosk: start, fetch, submit once; the token opens nothing else; the e
     auto listed = w.c.get("/v1/clients/" + ann + "/kiosk-sessions", w.fresh(therapist_h, submit.json()));
     INFO(listed.body);
     REQUIRE(listed.status == 200);
-    const auto& items = listed.json().at("items").as_array();
+    const auto listed_body = listed.json();
+    const auto& items = listed_body.at("items").as_array();
     REQUIRE(items.size() == 1);
     CHECK(str(items[0], "state") == "submitted");
     CHECK(str(items[0].at("answers"), "mood") == "good");
