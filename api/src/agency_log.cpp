@@ -87,6 +87,20 @@ void remember(agency_log& log, const events::envelope& e, const std::string& tok
     } else if (std::holds_alternative<events::LoginFailed>(e.data)) {
         r.body["login"] = "failed";
     }
+    // The portal's: the portal login handler answers a token only for "succeeded"; a message's and
+    // a kiosk session's ids, so that an Idempotency-Key replay answers them too.
+    if (const auto* ok = std::get_if<events::PortalLoginSucceeded>(&e.data)) {
+        r.body["portal_login"] = "succeeded";
+        r.body["portal_account_id"] = ok->portal_account_id;
+    } else if (std::holds_alternative<events::PortalLoginFailed>(e.data)) {
+        r.body["portal_login"] = "failed";
+    } else if (const auto* m = std::get_if<events::MessageSent>(&e.data)) {
+        r.body["thread_id"] = m->thread_id;
+        r.body["message_id"] = m->message_id;
+    } else if (const auto* k = std::get_if<events::KioskSessionStarted>(&e.data)) {
+        r.body["kiosk_session_id"] = k->kiosk_session_id;
+        r.body["expires_at"] = format_rfc3339(k->expires_at);
+    }
     // Forget keys beyond the window or the cap, oldest first.
     while (!log.command_order.empty()) {
         const auto& oldest = log.command_order.front();

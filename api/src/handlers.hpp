@@ -116,6 +116,33 @@ http_result<http_response> confirm_password_reset(request_context&);
 http_result<http_response> enroll_mfa(request_context&);
 http_result<http_response> confirm_mfa(request_context&);
 
+// ---- the client portal, messaging and kiosk (issue 4) ----
+// portal.cpp: the principals that are not staff (401 for anything but a live one).
+// A portal client: the live portal session behind the token (check_portal_session).
+result<principal> portal_principal(app_context& ctx, const std::string& token);
+// A kiosk: the kiosk session the token opens (find_live_kiosk), or a submitted one not yet expired
+// (kiosk_submitted: only a repeated submit reaches the domain, which answers 409).
+result<principal> kiosk_principal(app_context& ctx, const std::string& token);
+// message_handler.cpp: {items, next_cursor} of an oldest-first list that only grows at its end
+// (threads, messages, kiosk sessions); the cursor is opaque to callers. 400 for a foreign cursor.
+http_result<boost::json::object> list_page(boost::json::array all, int limit, const std::optional<std::string>& cursor);
+// portal_handler.cpp
+http_result<http_response> portal_login(request_context&);
+http_result<http_response> portal_logout(request_context&);
+http_result<http_response> portal_me(request_context&);
+http_result<http_response> unlock_portal(request_context&);
+// message_handler.cpp
+http_result<http_response> list_portal_threads(request_context&);
+http_result<http_response> list_portal_thread_messages(request_context&);
+http_result<http_response> send_portal_message(request_context&);
+http_result<http_response> send_staff_message(request_context&);
+http_result<http_response> list_message_threads(request_context&);
+http_result<http_response> get_message_thread(request_context&);
+// kiosk_handler.cpp
+http_result<http_response> start_kiosk_session(request_context&);
+http_result<http_response> get_kiosk_form(request_context&);
+http_result<http_response> submit_kiosk(request_context&);
+http_result<http_response> list_client_kiosk_sessions(request_context&);
 // ---- clients, portal invitations and registration (issue 4) ----
 // client_handler.cpp
 // Who the caller is for client visibility (administration types all, therapy_counseling assigned).

@@ -16,8 +16,9 @@
 
 namespace carelog::api {
 
-// Staff members' folded state by "agency/staff". Each lookup folds only the events after the
-// cached version; entries are dropped wholesale past a bound (a cold fold is only slower).
+// Staff members' folded state by "agency/staff", and clients' (portal.cpp) by "agency/client": ids
+// are UUIDs, so the two never collide. Each lookup folds only the events after the cached version;
+// entries are dropped wholesale past a bound (a cold fold is only slower).
 class identity_cache {
 public:
     std::optional<aggregates::agency_state> get(const std::string& key) {
@@ -37,9 +38,10 @@ public:
 private:
     static constexpr std::size_t max_entries = 100000;
     static std::uint64_t version_of(const aggregates::agency_state& s, const std::string& key) {
-        auto staff = key.substr(key.find('/') + 1);
-        auto it = s.staff.find(staff);
-        return it == s.staff.end() ? 0 : it->second.version;
+        auto id = key.substr(key.find('/') + 1);
+        if (auto it = s.staff.find(id); it != s.staff.end()) return it->second.version;
+        if (auto it = s.clients.find(id); it != s.clients.end()) return it->second.version;
+        return 0;
     }
     std::mutex mu_;
     std::unordered_map<std::string, aggregates::agency_state> states_;
@@ -82,6 +84,14 @@ std::optional<aggregates::agency_state> identity_state(app_context& ctx, const s
     if (auto slug = view->find("slug"); slug != view->end() && slug->value().is_string())
         s.slug = std::string(slug->value().as_string());
     return s;
+}
+
+std::optional<aggregates::agency_state> cached_state(app_context& ctx, const std::string& key) {
+    return ctx.identity ? ctx.identity->get(key) : std::nullopt;
+}
+
+void cache_state(app_context& ctx, const std::string& key, const aggregates::agency_state& s, std::uint64_t version) {
+    if (ctx.identity) ctx.identity->put(key, s, version);
 }
 
 void dummy_password_check(std::string_view password) {

@@ -27,6 +27,11 @@ std::optional<std::string> token_agency(std::string_view token);
 std::optional<aggregates::agency_state> identity_state(app_context& ctx, const std::string& agency_id,
                                                        const std::string& staff_id);
 
+// The cache behind identity_state and client_state (portal.hpp), by "<agency id>/<staff or client
+// id>": the folded state and the aggregate's version it reached.
+std::optional<aggregates::agency_state> cached_state(app_context& ctx, const std::string& key);
+void cache_state(app_context& ctx, const std::string& key, const aggregates::agency_state& s, std::uint64_t version);
+
 // One Argon2id verification against a fixed hash: unknown agencies and users cost what known ones do.
 void dummy_password_check(std::string_view password);
 

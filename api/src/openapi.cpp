@@ -274,7 +274,7 @@ json::object operation(const route_info& r) {
         params.push_back(query_param(r.query.substr(i, j - i)));
         i = j + 1;
     }
-    if (r.auth == auth_kind::session)
+    if (r.auth == auth_kind::session || r.auth == auth_kind::portal_session || r.auth == auth_kind::kiosk)
         params.push_back(header_param("X-Consistency-Token",
                                       "Answer only once the projections applied that command (waits up to 5 s, then 503)"));
     if (r.command)
@@ -316,7 +316,7 @@ json::object operation(const route_info& r) {
                             "`. A session that must first change its password or enrol TOTP gets 403 for anything "
                             "else.";
     }
-    if (r.pattern == "/v1/auth/login") {
+    if (r.pattern == "/v1/auth/login" || r.pattern == "/v1/portal/login") {
         responses["401"] = problem_ref("invalid credentials (the same answer for every refusal)");
         responses["422"] = problem_ref("Missing or mistyped fields");
     }
@@ -344,6 +344,10 @@ json::object operation(const route_info& r) {
         case auth_kind::none: op["security"] = json::array{}; break;
         case auth_kind::operator_key: op["security"] = json::array{json::object{{"operatorKey", json::array{}}}}; break;
         case auth_kind::session: op["security"] = json::array{json::object{{"bearer", json::array{}}}}; break;
+        case auth_kind::portal_session:
+            op["security"] = json::array{json::object{{"portalSession", json::array{}}}};
+            break;
+        case auth_kind::kiosk: op["security"] = json::array{json::object{{"kioskToken", json::array{}}}}; break;
     }
     return op;
 }
@@ -352,6 +356,106 @@ std::string lower(std::string_view m) {
     std::string s(m);
     for (auto& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     return s;
+}
+
+// The client portal, messaging and kiosk (issue 4): their schemas and the two bearer schemes that
+// are not staff sessions.
+constexpr std::string_view portal_schemas_json = R"json({
+  "PortalLoginRequest": {"type": "object", "additionalProperties": false, "required": ["agency", "username", "password"], "properties": {
+    "agency": {"type": "string", "description": "The agency's slug"}, "username": {"type": "string", "description": "The portal username chosen at registration (case-insensitive)"},
+    "password": {"type": "string", "format": "password"}}},
+  "PortalAccountSummary": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
+    "client_id": {"type": "string", "format": "uuid"}}},
+  "PortalLoginResult": {"type": "object", "properties": {
+    "token": {"type": "string", "description": "Portal bearer token: send as Authorization: Bearer <token> to /v1/portal/* only"},
+    "expires_at": {"type": "string", "format": "date-time", "description": "The session ends then (the agency's idle timeout from login)"},
+    "portal_account": {"$ref": "#/components/schemas/PortalAccountSummary"}}},
+  "PortalMe": {"type": "object", "properties": {
+    "client": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "first_name": {"type": "string"},
+      "last_name": {"type": "string"}, "date_of_birth": {"type": "string", "format": "date"},
+      "email": {"type": "string", "nullable": true}, "phone": {"type": "string", "nullable": true}}},
+    "portal_account": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
+      "created_at": {"type": "string", "format": "date-time"}, "last_login_at": {"type": "string", "format": "date-time", "nullable": true}}},
+    "agency": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "slug": {"type": "string"},
+      "name": {"type": "string"}, "messaging_enabled": {"type": "boolean"}}},
+    "staff": {"type": "array", "description": "Active staff assigned to the client; messaging: a thread may be started with them",
+      "items": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "first_name": {"type": "string"},
+        "last_name": {"type": "string"}, "position": {"type": "string"}, "messaging": {"type": "boolean"}}}},
+    "session": {"type": "object", "properties": {"expires_at": {"type": "string", "format": "date-time"}}}}},
+  "Thread": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string", "format": "uuid"},
+    "staff_id": {"type": "string", "format": "uuid", "description": "The staff member the client talks with"},
+    "staff_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "Staff who wrote in it"},
+    "started_at": {"type": "string", "format": "date-time"}, "last_message_at": {"type": "string", "format": "date-time"},
+    "message_count": {"type": "integer"}}},
+  "ThreadList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Thread"}},
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "Message": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "thread_id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string", "format": "uuid"},
+    "sender_kind": {"type": "string", "enum": ["staff", "client"]},
+    "sender_id": {"type": "string", "format": "uuid", "description": "Staff id, or the client's portal account id"},
+    "body": {"type": "string"}, "sent_at": {"type": "string", "format": "date-time"}}},
+  "MessageList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "ThreadWithMessages": {"allOf": [{"$ref": "#/components/schemas/Thread"}, {"type": "object", "properties": {
+    "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}}]},
+  "PortalMessage": {"type": "object", "additionalProperties": false, "required": ["body"], "properties": {
+    "thread_id": {"type": "string", "format": "uuid", "description": "One of your threads; or give to_staff_id to start one"},
+    "to_staff_id": {"type": "string", "format": "uuid", "description": "A staff member assigned to you who uses messaging"},
+    "body": {"type": "string", "minLength": 1, "maxLength": 10000}}},
+  "StaffMessage": {"type": "object", "additionalProperties": false, "required": ["client_id", "body"], "properties": {
+    "client_id": {"type": "string", "format": "uuid"},
+    "thread_id": {"type": "string", "format": "uuid", "description": "One of the client's threads; absent = a new thread"},
+    "body": {"type": "string", "minLength": 1, "maxLength": 10000}}},
+  "MessageResult": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid", "description": "The client"}, "thread_id": {"type": "string", "format": "uuid"},
+    "message_id": {"type": "string", "format": "uuid"}, "version": {"type": "integer"},
+    "consistency_token": {"type": "string", "nullable": true}}},
+  "NewKioskSession": {"type": "object", "additionalProperties": false, "required": ["client_id"], "properties": {
+    "client_id": {"type": "string", "format": "uuid"},
+    "form_id": {"type": "string", "description": "A blank form; exactly one of form_id and document_id"},
+    "document_id": {"type": "string", "description": "An existing clinical document"},
+    "appointment_id": {"type": "string", "description": "Only with form_id: the appointment the form is for"},
+    "expires_in_minutes": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 60}}},
+  "KioskSessionStarted": {"type": "object", "properties": {
+    "kiosk_session_id": {"type": "string", "format": "uuid"},
+    "token": {"type": "string", "description": "The kiosk's bearer token, shown this once"},
+    "expires_at": {"type": "string", "format": "date-time"}, "id": {"type": "string", "format": "uuid", "description": "The client"},
+    "version": {"type": "integer"}, "consistency_token": {"type": "string", "nullable": true}}},
+  "KioskForm": {"type": "object", "properties": {
+    "kiosk_session_id": {"type": "string", "format": "uuid"}, "form_id": {"type": "string", "nullable": true},
+    "document_id": {"type": "string", "nullable": true}, "appointment_id": {"type": "string", "nullable": true},
+    "expires_at": {"type": "string", "format": "date-time"},
+    "client": {"type": "object", "properties": {"first_name": {"type": "string"}}}}},
+  "KioskAnswers": {"type": "object", "additionalProperties": false, "required": ["answers"], "properties": {
+    "answers": {"type": "object", "description": "The form's answers (at most 1 MiB as JSON)"}}},
+  "KioskSession": {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string", "format": "uuid"},
+    "form_id": {"type": "string", "nullable": true}, "document_id": {"type": "string", "nullable": true},
+    "appointment_id": {"type": "string", "nullable": true}, "started_by": {"type": "string", "format": "uuid"},
+    "started_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"},
+    "state": {"type": "string", "enum": ["active", "expired", "submitted"]}, "submitted": {"type": "boolean"},
+    "submitted_at": {"type": "string", "format": "date-time", "nullable": true},
+    "answers": {"type": "object", "nullable": true, "description": "Only for clinical.read holders"}}},
+  "KioskSessionList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/KioskSession"}},
+    "next_cursor": {"type": "string", "nullable": true}}}
+})json";
+
+void add_portal_components(json::object& components) {
+    auto& schemas = components["schemas"].as_object();
+    const json::value parsed = json::parse(portal_schemas_json);
+    for (const auto& kv : parsed.as_object()) schemas[kv.key()] = kv.value();
+    auto& schemes = components["securitySchemes"].as_object();
+    schemes["portalSession"] = json::object{
+        {"type", "http"},
+        {"scheme", "bearer"},
+        {"description", "The portal session token of POST /v1/portal/login (a client of the agency; opens only "
+                        "/v1/portal/* and only that client's data; ends on logout or after the idle timeout)"}};
+    schemes["kioskToken"] = json::object{
+        {"type", "http"},
+        {"scheme", "bearer"},
+        {"description", "The token of POST /v1/kiosk/sessions (shown once): opens /v1/kiosk/form of that one "
+                        "kiosk session, until it is submitted or expires"}};
 }
 
 }  // namespace
@@ -386,6 +490,7 @@ const std::string& openapi_document(const std::string& public_url) {
                                     {"scheme", "bearer"},
                                     {"description", "The session token of POST /v1/auth/login (opaque; ends on logout, "
                                                     "password change or after the agency's idle timeout)"}}}};
+        add_portal_components(components);
         d["components"] = std::move(components);
         return json::serialize(d);
     }();

@@ -30,6 +30,8 @@ namespace P = aggregates::access;
 constexpr auto none = auth_kind::none;
 constexpr auto op = auth_kind::operator_key;
 constexpr auto session = auth_kind::session;
+constexpr auto portal = auth_kind::portal_session;
+constexpr auto kiosk = auth_kind::kiosk;
 const route routes[] = {
     {{"GET", "/healthz", none, "", 200, false, "healthz", "Liveness: the process answers", "ops", "", "Health", ""}, healthz},
     {{"GET", "/readyz", none, "", 200, false, "readyz", "Readiness: projections caught up with the log", "ops", "", "Health", ""}, readyz},
@@ -66,6 +68,22 @@ const route routes[] = {
     {{"POST", "/v1/staff/{id}/deactivate", session, P::staff_deactivate, 200, true, "deactivateStaff", "Deactivate a staff member (the username stays taken)", "staff", "DeactivateBody", "CommandResult", ""}, deactivate_staff},
     {{"POST", "/v1/staff/{id}/unlock", session, P::staff_unlock, 200, true, "unlockStaff", "Unlock an account locked after failed logins", "staff", "", "CommandResult", ""}, unlock_staff},
     {{"GET", "/v1/staff/{id}/history", session, P::events_read, 200, false, "staffHistory", "The staff member's events, oldest first", "staff", "", "EventList", ""}, staff_history},
+
+    // the client portal, messaging and kiosk (portal_handler.cpp, message_handler.cpp, kiosk_handler.cpp)
+    {{"POST", "/v1/portal/login", none, "", 200, false, "portalLogin", "Portal login: agency slug + portal username + password", "portal", "PortalLoginRequest", "PortalLoginResult", ""}, portal_login},
+    {{"POST", "/v1/portal/logout", portal, "", 200, true, "portalLogout", "End this portal session", "portal", "", "CommandResult", ""}, portal_logout},
+    {{"GET", "/v1/portal/me", portal, "", 200, false, "portalMe", "The portal client's own profile, account and the staff they may write to", "portal", "", "PortalMe", ""}, portal_me},
+    {{"POST", "/v1/portal/accounts/{id}/unlock", session, P::staff_unlock, 200, true, "unlockPortalAccount", "Unlock a portal account locked after failed logins (administrators)", "portal", "", "CommandResult", ""}, unlock_portal},
+    {{"GET", "/v1/portal/threads", portal, "", 200, false, "listPortalThreads", "The portal client's own message threads, oldest first", "messaging", "", "ThreadList", "limit,cursor"}, list_portal_threads},
+    {{"GET", "/v1/portal/threads/{id}/messages", portal, "", 200, false, "listPortalThreadMessages", "The messages of one of the portal client's own threads, oldest first", "messaging", "", "MessageList", "limit,cursor"}, list_portal_thread_messages},
+    {{"POST", "/v1/portal/messages", portal, "", 201, true, "sendPortalMessage", "Write into an own thread (thread_id) or start one with an assigned staff member (to_staff_id)", "messaging", "PortalMessage", "MessageResult", ""}, send_portal_message},
+    {{"POST", "/v1/messages", session, P::clients_read, 201, true, "sendMessage", "Write to a client (a new thread, or thread_id); needs the messaging module: 403 names what is missing", "messaging", "StaffMessage", "MessageResult", ""}, send_staff_message},
+    {{"GET", "/v1/messages/threads", session, P::messaging_use, 200, false, "listMessageThreads", "Your threads, or a client's threads (client_id) if you may see the client", "messaging", "", "ThreadList", "client_id,limit,cursor"}, list_message_threads},
+    {{"GET", "/v1/messages/threads/{id}", session, P::clients_read, 200, false, "getMessageThread", "A thread with its messages (404 unless you may see its client; 403 without the messaging module)", "messaging", "", "ThreadWithMessages", ""}, get_message_thread},
+    {{"POST", "/v1/kiosk/sessions", session, P::kiosk_start, 201, true, "startKioskSession", "Start a kiosk session for one client: its token is shown once", "kiosk", "NewKioskSession", "KioskSessionStarted", ""}, start_kiosk_session},
+    {{"GET", "/v1/kiosk/form", kiosk, "", 200, false, "getKioskForm", "The kiosk session's form or document and the client's first name", "kiosk", "", "KioskForm", ""}, get_kiosk_form},
+    {{"POST", "/v1/kiosk/form", kiosk, "", 200, true, "submitKioskForm", "Submit the kiosk form's answers, once", "kiosk", "KioskAnswers", "CommandResult", ""}, submit_kiosk},
+    {{"GET", "/v1/clients/{id}/kiosk-sessions", session, P::clients_read, 200, false, "listClientKioskSessions", "The client's kiosk sessions (answers for clinical.read holders only)", "kiosk", "", "KioskSessionList", "limit,cursor"}, list_client_kiosk_sessions},
 
     // clients, portal invitations and registration (client_handler.cpp, invitation_handler.cpp)
     {{"POST", "/v1/clients", session, P::clients_create, 201, true, "createClient", "Add a client", "clients", "NewClient", "ClientCreated", ""}, create_client},
@@ -187,6 +205,18 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
             if (!p) return fail_with(p.error(), info.pattern);
             rc.who = std::move(*p);
             if (auto r = check_permission(rc.who, info.permission); !r) return fail_with(r.error(), info.pattern);
+            break;
+        }
+        // Portal clients and kiosks: their own token kinds only (a staff token here is 401, and
+        // theirs on a staff route is 401: each kind is looked up in its own index).
+        case auth_kind::portal_session:
+        case auth_kind::kiosk: {
+            auto token = bearer_token(req);
+            if (!token) return fail_with(token.error(), info.pattern);
+            if (auto r = await_consistency(ctx, req); !r) return fail_with(r.error(), info.pattern);
+            auto p = info.auth == auth_kind::kiosk ? kiosk_principal(ctx, *token) : portal_principal(ctx, *token);
+            if (!p) return fail_with(p.error(), info.pattern);
+            rc.who = std::move(*p);
             break;
         }
     }

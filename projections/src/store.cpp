@@ -4,7 +4,8 @@
 // beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
 //
 //   column family  key                                                 value
-//   default        "format"                                            "1" (layout version)
+//   default        "format"                                            "2" (layout version; 2 added the
+//                                                                      portal session and kiosk token indexes)
 //   offsets        be32(partition)                                     be64(next offset to consume)
 //   agencies       ("a", agency_id)                                    agency view JSON
 //                  ("s", lower(slug))                                  agency_id
@@ -27,6 +28,9 @@
 //   identity       ("s", agency_id, session_id)                        staff_id (LoginSucceeded; deleted by
 //                                                                      SessionEnded)
 //                  ("r", agency_id, reset token hash)                  staff_id (PasswordResetRequested)
+//                  ("p", agency_id, portal session id)                 client_id (PortalLoginSucceeded;
+//                                                                      deleted by PortalSessionEnded)
+//                  ("k", agency_id, kiosk token hash)                  client_id (KioskSessionStarted)
 //   quarantine     be32(partition) be64(offset)                        {partition, offset, reason, at}
 //   local          (namespace) raw key                                 opaque blob
 //
@@ -70,7 +74,9 @@ namespace {
 constexpr const char* cf_names[] = {"offsets",    "agencies", "staff",        "staff_index",   "staff_events",
                                     "quarantine", "local",    "clients",      "client_index",  "client_events",
                                     "messages",   "identity"};
-constexpr std::string_view format_version = "1";
+// A store of another layout is refused at open ("rebuild it from the topic"): an index added later
+// would lack the entries of the records applied before it (docs/operations.md: delete the data dir).
+constexpr std::string_view format_version = "2";
 
 std::string status_text(const char* what, const rocksdb::Status& s) {
     return std::string("rocksdb ") + what + ": " + s.ToString();
@@ -453,6 +459,9 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
                 if (view) (*view)["portal_username"] = x.username;
             },
             [&](const events::PortalLoginSucceeded& x) {
+                // A portal bearer token finds its client by hash; whether the session is still good
+                // is the domain's call (aggregates::check_portal_session over the folded client).
+                w.put(identity, keys::make("p", agency, x.session_id), e.aggregate_id);
                 r = update(keys::make("a", agency, x.portal_account_id), [&](json::object& a) {
                     a["last_login_at"] = at;
                     a["failed_logins"] = 0;
@@ -476,6 +485,7 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
                     a["failed_logins"] = 0;
                 });
             },
+            [&](const events::PortalSessionEnded& x) { w.del(identity, keys::make("p", agency, x.session_id)); },
             [&](const events::MessageSent& x) {
                 const auto tkey = keys::make("th", agency, x.thread_id);
                 auto t = read_json(clients, tkey);
@@ -521,6 +531,8 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
                                                    {"sent_at", at}}));
             },
             [&](const events::KioskSessionStarted& x) {
+                // Kept after submission and expiry: the domain (find_live_kiosk) says what it opens.
+                w.put(identity, keys::make("k", agency, x.token_hash), e.aggregate_id);
                 auto opt = [](const std::string& v) { return str_or_null(v); };
                 w.put(clients, keys::make("k", agency, x.kiosk_session_id),
                       json::serialize(json::object{{"id", x.kiosk_session_id},
@@ -1145,16 +1157,20 @@ std::optional<std::string> store::reset_token_staff(const std::string& agency_id
     return or_throw(impl_->read(impl_->identity, keys::make("r", agency_id, token_hash)));
 }
 
-std::vector<events::envelope> store::staff_events(const std::string& agency_id, const std::string& staff_id,
-                                                  std::uint64_t after_version) const {
+namespace {
+// The events of one aggregate kept under (agency, id) be64(version) be64(sequence) in `cf`, with
+// aggregate_version > after_version, oldest first.
+std::vector<events::envelope> events_after(const store::impl& s, rocksdb::ColumnFamilyHandle* cf,
+                                           const std::string& agency_id, const std::string& id,
+                                           std::uint64_t after_version, const char* what) {
     std::vector<events::envelope> out;
     std::optional<std::string> corrupt;
-    const auto prefix = keys::make(agency_id, staff_id);
+    const auto prefix = keys::make(agency_id, id);
     rocksdb::ReadOptions ro;
     std::string upper = keys::prefix_successor(prefix);
     rocksdb::Slice upper_slice(upper);
     if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->staff_events));
+    std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator(ro, cf));
     for (it->Seek(prefix + keys::be64(after_version + 1)); it->Valid(); it->Next()) {
         if (!it->key().ToStringView().starts_with(prefix)) break;
         auto e = decode_stored(it->value().ToStringView());
@@ -1165,8 +1181,29 @@ std::vector<events::envelope> store::staff_events(const std::string& agency_id, 
         out.push_back(std::move(*e));
     }
     if (!it->status().ok()) throw store_error(status_text("iterate", it->status()));
-    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
+    if (corrupt) throw store_error(std::string("stored ") + what + " event does not decode: " + *corrupt);
     return out;
+}
+}  // namespace
+
+std::vector<events::envelope> store::staff_events(const std::string& agency_id, const std::string& staff_id,
+                                                  std::uint64_t after_version) const {
+    return events_after(*impl_, impl_->staff_events, agency_id, staff_id, after_version, "staff");
+}
+
+std::optional<std::string> store::portal_session_client(const std::string& agency_id,
+                                                        const std::string& session_id) const {
+    return or_throw(impl_->read(impl_->identity, keys::make("p", agency_id, session_id)));
+}
+
+std::optional<std::string> store::kiosk_token_client(const std::string& agency_id,
+                                                     const std::string& token_hash) const {
+    return or_throw(impl_->read(impl_->identity, keys::make("k", agency_id, token_hash)));
+}
+
+std::vector<events::envelope> store::client_events(const std::string& agency_id, const std::string& client_id,
+                                                   std::uint64_t after_version) const {
+    return events_after(*impl_, impl_->client_events, agency_id, client_id, after_version, "client");
 }
 
 // ---------------------------------------------------------------- quarantine, metrics

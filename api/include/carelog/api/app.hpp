@@ -40,8 +40,8 @@ struct config {
     std::string public_url;                            // CARELOG_PUBLIC_URL (OpenAPI `servers`, links)
 };
 
-// The identity read path's cache (identity.cpp): staff members' identity state folded from their
-// events, so a request folds only what is new. Opaque here.
+// The identity read path's cache (identity.cpp): staff members' identity state and portal clients'
+// state (portal.cpp) folded from their events, so a request folds only what is new. Opaque here.
 class identity_cache;
 std::shared_ptr<identity_cache> make_identity_cache();
 

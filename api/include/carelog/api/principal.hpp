@@ -1,5 +1,6 @@
 // Who is calling: the staff member behind a live session (or the platform operator for the
-// operator-key routes), with what the session may do right now. Every handler takes one.
+// operator-key routes), with what the session may do right now; or a portal client / a kiosk, who
+// may see one client only. Every handler takes one.
 #pragma once
 
 #include <map>
@@ -24,6 +25,13 @@ struct principal {
     // "the agency's client_portal_enabled is off; the staff member lacks the client_portal
     // permission". A route refused for one of them answers this instead of "your role ...".
     std::map<std::string, std::string, std::less<>> module_refusals;
+
+    // A portal client (auth_kind::portal_session) or a kiosk (auth_kind::kiosk): staff_id is empty,
+    // no permission is held, and everything it may see is this one client's.
+    std::string client_id;
+    std::string portal_account_id;  // portal sessions: the client's portal account
+    std::string kiosk_session_id;   // kiosk tokens: the one kiosk session the token opens
+    bool kiosk_submitted = false;   // its form was submitted (the token is good for nothing more)
 
     bool can(std::string_view permission) const { return permissions.contains(permission); }
 };

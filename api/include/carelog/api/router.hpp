@@ -11,6 +11,12 @@ enum class auth_kind {
     none,          // health, metrics, the OpenAPI document, login and password reset
     operator_key,  // X-Operator-Key only (POST /v1/agencies)
     session,       // Authorization: Bearer <session token>; the route's permission applies
+    // A client of the portal: Authorization: Bearer <portal session token> (POST /v1/portal/login).
+    // No permission: the principal sees only its own client's data.
+    portal_session,
+    // A kiosk: Authorization: Bearer <kiosk token> (POST /v1/kiosk/sessions). Opens one kiosk
+    // session's form of one client, nothing else.
+    kiosk,
 };
 
 struct route_info {

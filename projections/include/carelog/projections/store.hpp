@@ -10,7 +10,8 @@
 //   accounts (by username, case-insensitive); message threads and messages; kiosk sessions; the
 //   client's events (history)
 //   quarantined (poisoned) records with their partition and offset
-//   identity: session id -> staff, reset token hash -> staff (hashes only, never tokens)
+//   identity: session id -> staff, reset token hash -> staff, portal session id -> client, kiosk
+//   token hash -> client (hashes only, never tokens)
 // Every applied record and its source offset go into one WriteBatch: after a crash the store
 // resumes exactly where its data ends (nothing applied twice, nothing skipped).
 #pragma once
@@ -167,6 +168,16 @@ public:
     // The staff member's events with aggregate_version > after_version, oldest first (decoded).
     std::vector<events::envelope> staff_events(const std::string& agency_id, const std::string& staff_id,
                                                std::uint64_t after_version) const;
+    // ---- portal and kiosk lookups (the API folds the client's events and asks the domain's
+    // check_portal_session / find_live_kiosk what a token opens) ----
+    // The client of a portal session id (token hash) recorded by PortalLoginSucceeded; none once
+    // the session ended (PortalSessionEnded removes it).
+    std::optional<std::string> portal_session_client(const std::string& agency_id, const std::string& session_id) const;
+    // The client of a kiosk token hash (KioskSessionStarted); also once submitted or expired.
+    std::optional<std::string> kiosk_token_client(const std::string& agency_id, const std::string& token_hash) const;
+    // The client's events with aggregate_version > after_version, oldest first (decoded).
+    std::vector<events::envelope> client_events(const std::string& agency_id, const std::string& client_id,
+                                                std::uint64_t after_version) const;
 
     std::vector<quarantined_record> quarantined() const;
     // Consistency check (ops and tests): recomputes every staff view's index entries and counts

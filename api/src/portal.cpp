@@ -1,0 +1,104 @@
+// The portal and kiosk read path (see portal.hpp): the folded client state and its cache, and the
+// two principals that are not staff: a portal client behind a portal session (judged by the
+// domain's check_portal_session) and a kiosk behind a kiosk token (find_live_kiosk).
+#include "portal.hpp"
+
+#include "carelog/aggregates/clients.hpp"
+#include "carelog/api/password_policy.hpp"
+#include "carelog/base/secrets.hpp"
+#include "handlers.hpp"
+#include "identity.hpp"
+
+namespace carelog::api::detail {
+
+std::optional<aggregates::agency_state> client_state(app_context& ctx, const std::string& agency_id,
+                                                     const std::string& client_id) {
+    auto view = ctx.store.agency(agency_id);
+    if (!view) return std::nullopt;
+    const std::string key = agency_id + "/" + client_id;
+    auto cached = cached_state(ctx, key);
+    aggregates::agency_state s = cached ? std::move(*cached) : aggregates::agency_state{};
+    s.id = agency_id;
+    s.exists = true;
+    std::uint64_t from = 0;
+    if (auto it = s.clients.find(client_id); it != s.clients.end()) from = it->second.version;
+    auto fresh = ctx.store.client_events(agency_id, client_id, from);
+    for (const auto& e : fresh) aggregates::evolve(s, e);
+    auto it = s.clients.find(client_id);
+    if (it == s.clients.end()) return std::nullopt;
+    if (!fresh.empty()) cache_state(ctx, key, s, it->second.version);
+    // Settings are read fresh each time (the idle timeout and the lockout policy may change).
+    if (auto st = view->find("settings"); st != view->end() && st->value().is_object())
+        s.settings = settings_from_view(st->value().as_object());
+    else
+        s.settings = settings_from_view(boost::json::object{});
+    if (auto slug = view->find("slug"); slug != view->end() && slug->value().is_string())
+        s.slug = std::string(slug->value().as_string());
+    return s;
+}
+
+namespace {
+std::unexpected<error> no_portal_session() {
+    return fail(errc::unauthenticated, "the portal session is not valid; log in again (POST /v1/portal/login)");
+}
+std::unexpected<error> kiosk_not_live() {
+    return fail(errc::unauthenticated, "the kiosk session is not live (unknown or expired)");
+}
+}  // namespace
+
+result<principal> portal_principal(app_context& ctx, const std::string& token) {
+    auto agency = token_agency(token);
+    if (!agency) return no_portal_session();
+    const std::string sid = token_hash(token);
+    auto client = ctx.store.portal_session_client(*agency, sid);
+    if (!client) return no_portal_session();
+    auto state = client_state(ctx, *agency, *client);
+    if (!state) return no_portal_session();
+    auto chk = aggregates::check_portal_session(*state, sid, ctx.clock.now());
+    switch (chk.status) {
+        case aggregates::portal_session_status::unknown: return no_portal_session();
+        // Portal sessions are not touched (aggregates/clients.hpp): one lasts the idle timeout from
+        // login. The domain records the end (PortalSessionEnded{idle}) at the account's next login.
+        case aggregates::portal_session_status::idle_expired:
+            return fail(errc::unauthenticated, "the portal session expired after inactivity; log in again");
+        case aggregates::portal_session_status::active: break;
+    }
+    principal p;
+    p.agency_id = *agency;
+    p.session_id = sid;
+    p.client_id = chk.client->id;
+    p.portal_account_id = chk.account->id;
+    return p;
+}
+
+result<principal> kiosk_principal(app_context& ctx, const std::string& token) {
+    auto agency = token_agency(token);
+    if (!agency) return kiosk_not_live();
+    const std::string th = token_hash(token);
+    auto client = ctx.store.kiosk_token_client(*agency, th);
+    if (!client) return kiosk_not_live();
+    auto state = client_state(ctx, *agency, *client);
+    if (!state) return kiosk_not_live();
+    const micros now = ctx.clock.now();
+    principal p;
+    p.agency_id = *agency;
+    p.session_id = th;
+    if (auto live = aggregates::find_live_kiosk(*state, th, now); live.kiosk) {
+        p.client_id = live.client->id;
+        p.kiosk_session_id = live.kiosk->id;
+        return p;
+    }
+    // Submitted but not expired: the token still names its session, so that a second submit gets
+    // the domain's 409 rather than a 401 (submit_kiosk_form checks expiry first, then submission).
+    const auto& c = state->clients.at(*client);
+    for (const auto& [id, k] : c.kiosks) {
+        if (k.token_hash != th || !k.submitted || now >= k.expires_at) continue;
+        p.client_id = c.id;
+        p.kiosk_session_id = k.id;
+        p.kiosk_submitted = true;
+        return p;
+    }
+    return kiosk_not_live();
+}
+
+}  // namespace carelog::api::detail

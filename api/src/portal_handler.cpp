@@ -1,0 +1,196 @@
+// /v1/portal: login, logout and "me" for portal clients, and the administrators' unlock of a
+// portal account. The portal login mirrors the staff login (auth_handler.cpp): the API verifies the
+// password (Argon2id) against the client state folded from the read models (portal.hpp) and the
+// domain's record_portal_login decides (lockout by the agency's policy, audit events for every
+// attempt). Every refusal - unknown agency, unknown username, wrong password, locked account -
+// answers the same 401 "invalid credentials"; the reason is only in PortalLoginFailed.
+//
+// Choices where SPEC is silent:
+// - unlocking a portal account needs staff.unlock (administrators), as unlocking a staff account
+//   does: SPEC's lockout is "until an admin unlocks it or 30 minutes pass". The administrator must
+//   also be able to see the client (else 404, like any client of another agency).
+// - a portal session lasts the agency's idle timeout from login (the domain does not touch portal
+//   sessions); expires_at says when.
+#include <boost/json.hpp>
+
+#include "carelog/aggregates/clients.hpp"
+#include "carelog/api/password_policy.hpp"
+#include "carelog/api/request.hpp"
+#include "carelog/base/ids.hpp"
+#include "carelog/base/secrets.hpp"
+#include "handlers.hpp"
+#include "identity.hpp"
+#include "portal.hpp"
+
+namespace carelog::api::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+std::unexpected<error> invalid_credentials() { return fail(errc::unauthenticated, "invalid credentials"); }
+
+std::string trimmed(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return std::string(v);
+}
+
+micros idle_of(const aggregates::agency_state& s) {
+    return static_cast<micros>(s.settings.session_idle_minutes.value_or(30)) * 60'000'000;
+}
+
+std::string str_at(const json::object& o, std::string_view key) {
+    auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+json::object account_summary(const aggregates::client_state& c, const aggregates::portal_account_state& a) {
+    return {{"id", a.id}, {"username", a.username}, {"client_id", c.id}};
+}
+
+}  // namespace
+
+http_result<http_response> portal_login(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string slug = r.required_string("agency");
+    std::string username = trimmed(r.required_string("username"));
+    std::string password = r.required_string("password");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    // Lets a client log in right after registering (read-your-writes).
+    if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
+
+    auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
+    if (!agency) {
+        dummy_password_check(password);
+        return invalid_credentials();
+    }
+    const std::string token = new_agency_token(*agency);
+    const std::string sid = token_hash(token);
+    auto ua = header(rc.req, "User-Agent");
+
+    std::optional<aggregates::agency_state> state;
+    aggregates::portal_account_ref ref;
+    micros now = 0;
+    auto build = [&]() -> http_result<aggregates::command> {
+        now = rc.ctx.clock.now();
+        aggregates::record_portal_login c;
+        c.username = username;
+        c.session_id = sid;
+        c.ip = rc.peer;
+        c.user_agent = ua ? std::string(*ua) : std::string();
+        c.now = now;
+        state.reset();
+        ref = {};
+        if (auto account = rc.ctx.store.portal_account_by_username(*agency, username)) {
+            state = client_state(rc.ctx, *agency, str_at(*account, "client_id"));
+            if (state) ref = aggregates::find_portal_account_by_username(*state, username);
+        }
+        if (ref.account) {
+            c.checked_password_hash = ref.account->password_hash;
+            c.password_ok = verify_password(ref.account->password_hash, password);
+        } else {
+            dummy_password_check(password);
+        }
+        return aggregates::command{std::move(c)};
+    };
+    std::optional<problem> refused;
+    auto res = submit_retrying(rc, *agency, "anonymous", build, refused);
+    wipe(password);
+    if (refused) return std::unexpected(std::move(*refused));
+    if (!res) {
+        if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
+        return invalid_credentials();
+    }
+    auto outcome = res->body.if_contains("portal_login");
+    if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !ref.account)
+        return invalid_credentials();
+
+    // The session is usable at once on this node: wait until its PortalLoginSucceeded is applied.
+    auto applied = rc.ctx.projections_status.wait_for(res->consistency_token, rc.ctx.cfg.read_wait);
+    (void)applied;  // durable either way; a lagging node only delays the first request
+    json::object out{{"token", token},
+                     {"expires_at", format_rfc3339(now + idle_of(*state))},
+                     {"portal_account", account_summary(*ref.client, *ref.account)}};
+    auto http = json_response(200, out);
+    http.set("X-Consistency-Token", res->consistency_token);
+    return http;
+}
+
+http_result<http_response> portal_logout(request_context& rc) {
+    auto body = parse_json_body(rc.req, true);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    return submit_checked(
+        rc, rc.who.agency_id, rc.who.portal_account_id,
+        [&]() -> http_result<aggregates::command> { return aggregates::portal_logout{rc.who.session_id}; }, 200);
+}
+
+http_result<http_response> portal_me(request_context& rc) {
+    query_reader q(rc.url.params());
+    if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
+    auto state = client_state(rc.ctx, rc.who.agency_id, rc.who.client_id);
+    auto view = rc.ctx.store.client(rc.who.agency_id, rc.who.client_id);
+    if (!state || !view) return fail(errc::unauthenticated, "the portal session is not valid; log in again");
+    const auto& c = state->clients.at(rc.who.client_id);
+    if (!c.portal) return fail(errc::unauthenticated, "the portal session is not valid; log in again");
+    const auto& account = *c.portal;
+
+    // Only what a client would see of themselves: no external id, no lock state, no staff ids
+    // beyond the people they can write to.
+    json::object client;
+    for (const char* k : {"id", "first_name", "last_name", "date_of_birth", "email", "phone"})
+        client[k] = view->contains(k) ? view->at(k) : json::value(nullptr);
+    const bool messaging_on = state->settings.messaging_enabled.value_or(false);
+    auto agency = rc.ctx.store.agency(rc.who.agency_id);
+    json::array staff;
+    for (const auto& id : c.assigned_staff) {
+        auto st = rc.ctx.store.staff(rc.who.agency_id, id);
+        if (!st) continue;
+        auto* active = st->if_contains("active");
+        if (active && active->is_bool() && !active->as_bool()) continue;
+        bool messaging = false;
+        if (auto* perms = st->if_contains("permissions"); perms && perms->is_object())
+            if (auto* m = perms->as_object().if_contains("messaging"); m && m->is_bool()) messaging = m->as_bool();
+        staff.push_back(json::object{{"id", id},
+                                     {"first_name", str_at(*st, "first_name")},
+                                     {"last_name", str_at(*st, "last_name")},
+                                     {"position", str_at(*st, "position")},
+                                     {"messaging", messaging && messaging_on}});
+    }
+    json::object out{{"client", std::move(client)},
+                     {"portal_account",
+                      json::object{{"id", account.id},
+                                   {"username", account.username},
+                                   {"created_at", format_rfc3339(account.created_at)},
+                                   {"last_login_at", account.last_login_at ? json::value(format_rfc3339(account.last_login_at))
+                                                                           : json::value(nullptr)}}},
+                     {"agency", json::object{{"id", rc.who.agency_id}, {"slug", state->slug},
+                                             {"name", agency ? str_at(*agency, "name") : std::string()},
+                                             {"messaging_enabled", messaging_on}}},
+                     {"staff", std::move(staff)}};
+    if (auto s = account.sessions.find(rc.who.session_id); s != account.sessions.end())
+        out["session"] = json::object{{"expires_at", format_rfc3339(s->second.created_at + idle_of(*state))}};
+    return json_response(200, out);
+}
+
+http_result<http_response> unlock_portal(request_context& rc) {
+    auto body = parse_json_body(rc.req, true);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    const std::string& id = rc.param("id");
+    auto account = rc.ctx.store.portal_account(rc.who.agency_id, id);
+    const auto client_id = account ? str_at(*account, "client_id") : std::string();
+    projections::client_viewer viewer{rc.who.staff_id, rc.who.staff_type};
+    if (!account || !rc.ctx.store.client_for(rc.who.agency_id, client_id, viewer))
+        return fail(errc::not_found, "no such portal account");
+    return submit_checked(
+        rc, rc.who.agency_id, rc.who.staff_id,
+        [&]() -> http_result<aggregates::command> { return aggregates::unlock_portal_account{id}; }, 200);
+}
+
+}  // namespace carelog::api::detail
