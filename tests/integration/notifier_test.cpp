@@ -122,3 +122,68 @@ TEST_CASE("notifier: a reset link waits out an SMTP outage, arrives once, surviv
     r = c2.post("/v1/auth/password-reset/confirm", json::object{{"token", token}, {"new_password", "Another-One-2026!y"}});
     CHECK(r.status == 422);
 }
+
+TEST_CASE("notifier: an invited client follows the e-mailed link, registers and logs in to the portal",
+          "[notifier][integration]") {
+    smtp_sink sink;
+    sink.start();
+    carelogd_options o;
+    o.extra_env["CARELOG_SMTP_URL"] = sink.url();
+    o.extra_env["CARELOG_PUBLIC_URL"] = "https://portal.example.test";
+    carelogd d(o);
+    d.wait_ready();
+    auto c = d.client();
+    const std::string slug = "invite-" + fresh_suffix();
+    auto created = create_agency(c, o.operator_key, slug);
+    const std::string admin_id = str(created.at("admin"), "staff_id");
+    auto admin = as_agency(c, str(created, "agency_id"));
+    auto after = [&](const http_reply& r) {
+        INFO(r.body);
+        REQUIRE(r.status / 100 == 2);
+        admin["X-Consistency-Token"] = str(r.json(), "consistency_token");
+    };
+    after(c.patch("/v1/agency/settings", json::object{{"client_portal_enabled", true}}, admin));
+    after(c.put("/v1/staff/" + admin_id + "/permissions", json::object{{"client_portal", true}}, admin));
+    auto r = c.post("/v1/clients",
+                    json::object{{"first_name", "Rosa"}, {"last_name", "Márquez"}, {"date_of_birth", "1990-03-02"},
+                                 {"email", "rosa@example.org"}},
+                    admin);
+    after(r);
+    const std::string client_id = str(r.json(), "id");
+    r = c.post("/v1/clients/" + client_id + "/portal/invitations", json::object{}, admin);
+    after(r);
+
+    auto mails = sink.wait_for(1, std::chrono::seconds(60));
+    REQUIRE(mails.size() == 1);
+    INFO(mails[0]);
+    CHECK(header(mails[0], "To") == "rosa@example.org");
+    CHECK_FALSE(header(mails[0], "Subject").empty());
+    CHECK(mails[0].find("https://portal.example.test/portal/register?token=") != std::string::npos);
+    const std::string token = link_token(mails[0], "/portal/register");
+    REQUIRE_FALSE(token.empty());
+
+    r = c.post("/v1/portal/register",
+               json::object{{"token", token}, {"username", "rosa.m"}, {"password", "Blue-Harbor-2024!"}});
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    CHECK(str(r.json(), "username") == "rosa.m");
+    // The link was single-use.
+    r = c.post("/v1/portal/register",
+               json::object{{"token", token}, {"username", "rosa.other"}, {"password", "Blue-Harbor-2024!"}});
+    CHECK(r.status == 422);
+
+    http_reply in;
+    for (int i = 0; i < 50; ++i) {  // the account reaches the read models a moment after the 201
+        in = c.post("/v1/portal/login",
+                    json::object{{"agency", slug}, {"username", "rosa.m"}, {"password", "Blue-Harbor-2024!"}});
+        if (in.status == 200) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    INFO(in.body);
+    REQUIRE(in.status == 200);
+    auto me = c.get("/v1/portal/me", bearer(str(in.json(), "token")));
+    INFO(me.body);
+    REQUIRE(me.status == 200);
+    CHECK(me.body.find(client_id) != std::string::npos);
+    CHECK(sink.messages().size() == 1);  // one invitation, one e-mail
+}
