@@ -168,7 +168,12 @@ portal_session_check check_portal_session(const agency_state& s, std::string_vie
     if (it == c->portal->sessions.end()) return r;
     r.client = c;
     r.account = &*c->portal;
-    r.status = portal_idle(s, it->second, now) ? portal_session_status::idle_expired : portal_session_status::active;
+    if (portal_idle(s, it->second, now))
+        r.status = portal_session_status::idle_expired;
+    else if (!s.settings.client_portal_enabled.value_or(false))
+        r.status = portal_session_status::portal_disabled;
+    else
+        r.status = portal_session_status::active;
     return r;
 }
 
@@ -376,6 +381,11 @@ decision decide(const agency_state& s, const record_portal_login& c) {
     const auto& acct = *ref.account;
     emitter em(*ref.client);
     auto failed = [&](const char* reason) { em.add(events::PortalLoginFailed{acct.id, acct.username, ip, ua, reason}); };
+    // A portal the agency switched off lets nobody in (and counts no failure toward a lock).
+    if (!s.settings.client_portal_enabled.value_or(false)) {
+        failed(why::portal_disabled);
+        return em.take();
+    }
     int failures = acct.failed_attempts;
     if (acct.locked) {
         if (!is_portal_locked(acct, c.now)) {

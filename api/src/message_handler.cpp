@@ -50,19 +50,6 @@ std::optional<json::object> thread_of_client(request_context& rc, const std::str
     return t;
 }
 
-// Why a staff member may not use messaging, in the words of the domain's send_message refusal.
-std::string messaging_refusal(request_context& rc) {
-    const bool on = agency_settings(rc.ctx, rc.who.agency_id).messaging_enabled.value_or(false);
-    bool granted = false;
-    if (auto st = rc.ctx.store.staff(rc.who.agency_id, rc.who.staff_id))
-        if (auto* perms = st->if_contains("permissions"); perms && perms->is_object())
-            if (auto* m = perms->as_object().if_contains("messaging"); m && m->is_bool()) granted = m->as_bool();
-    std::string detail;
-    if (!on) detail = "the agency's messaging_enabled is off";
-    if (!granted) detail += (detail.empty() ? "" : "; ") + std::string("the staff member lacks the messaging permission");
-    return detail.empty() ? "the staff member may not use messaging" : detail;
-}
-
 struct page_params {
     int limit = 50;
     std::optional<std::string> cursor;
@@ -215,7 +202,8 @@ http_result<http_response> get_message_thread(request_context& rc) {
     auto t = rc.ctx.store.thread(rc.who.agency_id, rc.param("id"));
     if (!t || !rc.ctx.store.client_for(rc.who.agency_id, str_at(*t, "client_id"), viewer_of_staff(rc.who)))
         return no_thread();
-    if (!rc.who.can(aggregates::access::messaging_use)) return fail(errc::forbidden, messaging_refusal(rc));
+    // The same 403 as a route needing messaging.use (auth.cpp): it names the switch and/or the grant.
+    if (auto ok = check_permission(rc.who, aggregates::access::messaging_use); !ok) return std::unexpected(ok.error());
     (*t)["messages"] = rc.ctx.store.thread_messages(rc.who.agency_id, rc.param("id"));
     return json_response(200, *t);
 }

@@ -61,6 +61,8 @@ result<principal> portal_principal(app_context& ctx, const std::string& token) {
         // login. The domain records the end (PortalSessionEnded{idle}) at the account's next login.
         case aggregates::portal_session_status::idle_expired:
             return fail(errc::unauthenticated, "the portal session expired after inactivity; log in again");
+        case aggregates::portal_session_status::portal_disabled:
+            return fail(errc::unauthenticated, "the agency's client portal is switched off");
         case aggregates::portal_session_status::active: break;
     }
     principal p;

@@ -146,6 +146,16 @@ bool match(std::string_view pattern, const std::vector<std::string>& segs,
 
 routed fail_with(const problem& p, std::string_view route) { return {problem_response(p), route}; }
 
+// Who an Idempotency-Key belongs to: the operator, a staff member, a portal account, a kiosk
+// session, or (registration through a link) nobody in particular.
+std::string idempotency_scope(const principal& p) {
+    if (p.is_operator) return "operator";
+    if (!p.staff_id.empty()) return "staff/" + p.staff_id;
+    if (!p.portal_account_id.empty()) return "portal/" + p.portal_account_id;
+    if (!p.kiosk_session_id.empty()) return "kiosk/" + p.kiosk_session_id;
+    return "anonymous";
+}
+
 }  // namespace
 
 const std::string& request_context::param(std::string_view name) const {
@@ -226,7 +236,9 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
     if (info.command) {
         auto key = idempotency_key(req);
         if (!key) return fail_with(key.error(), info.pattern);
-        rc.idempotency_key = std::move(*key);
+        // A key is its caller's own: scoped by who calls, so one caller's key never replays (and
+        // so never shows) another caller's answer, and callers need not coordinate their keys.
+        if (!key->empty()) rc.idempotency_key = idempotency_scope(rc.who) + ":" + *key;
     }
     http_result<http_response> res = [&]() -> http_result<http_response> {
         try {

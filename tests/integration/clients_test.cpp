@@ -150,7 +150,7 @@ http_reply register_account(http_client& c, const std::string& token, const std:
 
 }  // namespace
 
-TEST_CASE("clients: create, list and get with and without a consistency token; a therapist sees assigned clients only",
+TEST_CASE("clients: create, list and get with and without a consistency token / a therapist sees assigned clients only",
           "[integration][clients]") {
     carelogd d({});
     d.wait_ready();
@@ -246,7 +246,7 @@ TEST_CASE("clients: create, list and get with and without a consistency token; a
     CHECK(c.get("/v1/clients/" + bob + "/history", therapist).status == 403);
 }
 
-TEST_CASE("clients: a CSV import reports malformed rows by line, imports the good ones; a dry run appends nothing",
+TEST_CASE("clients: a CSV import reports malformed rows by line, imports the good ones / a dry run appends nothing",
           "[integration][clients][import]") {
     carelogd d({});
     d.wait_ready();
@@ -390,7 +390,7 @@ TEST_CASE("portal: inviting without the agency's switch or the staff member's pe
     CHECK(c.get(path, a.admin).json().at("items").as_array().empty());
 }
 
-TEST_CASE("portal: an invitation link from the notifications topic registers; resend kills the old token; revoke; "
+TEST_CASE("portal: an invitation link from the notifications topic registers / resend kills the old token / revoke / "
           "the username never changes",
           "[integration][portal]") {
     carelogd d({});

@@ -137,7 +137,7 @@ std::string first_login(http_client& c, const std::string& slug, const std::stri
 
 }  // namespace
 
-TEST_CASE("identity: login answers a session; wrong user, wrong password and a locked account get one 401",
+TEST_CASE("identity: login answers a session / wrong user, wrong password and a locked account get one 401",
           "[integration][identity]") {
     carelogd d({});
     d.wait_ready();
@@ -226,7 +226,7 @@ TEST_CASE("identity: a lock lapses by itself after the configured minutes", "[in
     CHECK(history.find("\"by\":\"timeout\"") != std::string::npos);
 }
 
-TEST_CASE("identity: a temporary password allows nothing but its change, which ends the other sessions; logout",
+TEST_CASE("identity: a temporary password allows nothing but its change, which ends the other sessions / logout",
           "[integration][identity]") {
     carelogd d({});
     d.wait_ready();
@@ -319,7 +319,7 @@ TEST_CASE("identity: a forgotten password is reset through a sealed link on the 
     CHECK(again.status == 422);
 }
 
-TEST_CASE("identity: TOTP enrolment, confirmation and login; a code is never accepted twice", "[integration][identity]") {
+TEST_CASE("identity: TOTP enrolment, confirmation and login / a code is never accepted twice", "[integration][identity]") {
     carelogd d({});
     d.wait_ready();
     auto c = d.client();

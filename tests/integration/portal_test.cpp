@@ -185,7 +185,7 @@ std::size_t count(const std::vector<std::string>& v, std::string_view x) {
 
 }  // namespace
 
-TEST_CASE("portal: login answers a session; wrong user, wrong password and a lock get one 401; an admin unlocks",
+TEST_CASE("portal: login answers a session / wrong user, wrong password and a lock get one 401 / an admin unlocks",
           "[integration][portal]") {
     carelogd d({});
     d.wait_ready();
@@ -251,7 +251,7 @@ TEST_CASE("portal: login answers a session; wrong user, wrong password and a loc
     CHECK(history.find(str(s, "token")) == std::string::npos);
 }
 
-TEST_CASE("messaging: staff and clients write both ways; a client never sees another client's threads",
+TEST_CASE("messaging: staff and clients write both ways / a client never sees another client's threads",
           "[integration][portal][messaging]") {
     carelogd d({});
     d.wait_ready();
@@ -331,7 +331,7 @@ TEST_CASE("messaging: staff and clients write both ways; a client never sees ano
     CHECK(count(w.history_types(bo), "MessageSent") == 1);
 }
 
-TEST_CASE("kiosk: start, fetch, submit once; the token opens nothing else; the events are in the history",
+TEST_CASE("kiosk: start, fetch, submit once / the token opens nothing else / the events are in the history",
           "[integration][portal][kiosk]") {
     carelogd d({});
     d.wait_ready();

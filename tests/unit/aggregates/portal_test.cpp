@@ -322,3 +322,30 @@ TEST_CASE("portal: a stale password check is refused; a portal session expires w
     REQUIRE(again.size() == 2);
     CHECK(std::get<events::PortalSessionEnded>(again[0].data).reason == "idle");
 }
+
+TEST_CASE("portal: switching the portal off refuses logins and suspends sessions; no lock is counted",
+          "[aggregates][portal][login]") {
+    client_fixture f;
+    f.go(f.invite("c1", "inv-1", 1));
+    f.go(f.reg(1, "acct-1", "annlee"));
+    f.go(login(f, "annlee", true, 1));
+    REQUIRE(check_portal_session(f.s, th(1001), f.now).status == portal_session_status::active);
+
+    change_settings off;
+    off.patch.client_portal_enabled = false;
+    f.go(off);
+    CHECK(check_portal_session(f.s, th(1001), f.now).status == portal_session_status::portal_disabled);
+    for (int i = 0; i < 6; ++i) {
+        auto evs = f.go(login(f, "annlee", true, 10 + i));
+        REQUIRE(evs.size() == 1);
+        CHECK(std::get<events::PortalLoginFailed>(evs[0].data).reason == "portal_disabled");
+    }
+    CHECK_FALSE(f.client("c1").portal->locked);
+
+    change_settings on;
+    on.patch.client_portal_enabled = true;
+    f.go(on);
+    CHECK(check_portal_session(f.s, th(1001), f.now).status == portal_session_status::active);
+    auto evs = f.go(login(f, "annlee", true, 20));
+    CHECK(std::holds_alternative<events::PortalLoginSucceeded>(evs.back().data));
+}

@@ -328,7 +328,8 @@ TEST_CASE("api: Idempotency-Key reaches the bus; a replay answers the first resu
     f.bus.will_succeed(uuid(100), 1, "0-30", json::object{{"id", uuid(100)}, {"username", "jnunez"}});
     auto first = f.send(verb::post, "/v1/staff", new_staff(), {{"Idempotency-Key", "create-jose-1"}});
     REQUIRE(first.result_int() == 201);
-    CHECK(f.bus.calls.back().meta.idempotency_key == "create-jose-1");
+    // The key is the caller's own: scoped by the staff member who sent it.
+    CHECK(f.bus.calls.back().meta.idempotency_key == "staff/" + f.admin_of(f.agency_a) + ":create-jose-1");
     CHECK(header_of(first, "Idempotent-Replayed").empty());
 
     command_result replay;
@@ -581,4 +582,20 @@ TEST_CASE("api: a handler that throws costs one 500 problem", "[api][ops]") {
     CHECK(is_problem(res, 500));
     CHECK(res.body().find("fake_bus") == std::string::npos);  // nothing internal leaks
     CHECK(f.request(verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE("api: an Idempotency-Key is its caller's own: two staff members' equal keys stay apart", "[api][staff]") {
+    api_fixture f;
+    auto todd = f.login(f.agency_a, f.staff_a, "todd");
+    auto admin = f.as_agency(f.agency_a, {{"Idempotency-Key", "same-key"}});
+    f.bus.will_succeed(f.admin_of(f.agency_a), 2, "0-40");
+    f.bus.will_succeed(f.staff_a, 2, "0-41");
+    f.status.answers["0-40"] = true;
+    f.status.answers["0-41"] = true;
+    CHECK(f.request(verb::post, "/v1/auth/logout", "", admin).result_int() == 200);
+    CHECK(f.request(verb::post, "/v1/auth/logout", "", api_fixture::bearer(todd, {{"Idempotency-Key", "same-key"}}))
+              .result_int() == 200);
+    REQUIRE(f.bus.calls.size() == 2);
+    CHECK(f.bus.calls[0].meta.idempotency_key == "staff/" + f.admin_of(f.agency_a) + ":same-key");
+    CHECK(f.bus.calls[1].meta.idempotency_key == "staff/" + f.staff_a + ":same-key");
 }

@@ -99,6 +99,7 @@ struct portal_fixture : api_fixture {
         status.answers["0-1"] = true;
         events::Settings on;
         on.messaging_enabled = true;
+        on.client_portal_enabled = true;
         feed.push(agency_a, agency_a, events::AgencySettingsChanged{on});
         auto t = staff_created("Tara", "Therapist", "ttherapist", "therapist");
         t.require_password_change = false;
@@ -574,4 +575,28 @@ TEST_CASE("portal: /openapi.json describes the portal and kiosk schemes on their
     CHECK(scheme_of("/v1/kiosk/form", "post") == "kioskToken");
     CHECK(scheme_of("/v1/kiosk/sessions", "post") == "bearer");
     CHECK(scheme_of("/v1/portal/login", "post").empty());
+}
+
+TEST_CASE("portal: with the agency's portal switched off, login is the one 401 and live sessions answer 401",
+          "[api][portal][login]") {
+    portal_fixture f;
+    auto ok = f.portal_login("sunrise", "annlee", portal_password);
+    REQUIRE(ok.result_int() == 200);
+    const std::string token = str(body_of(ok), "token");
+    REQUIRE(f.request(verb::get, "/v1/portal/me", "", f.bearer(token)).result_int() == 200);
+
+    events::Settings off;
+    off.client_portal_enabled = false;
+    f.feed.push(f.agency_a, f.agency_a, events::AgencySettingsChanged{off});
+    auto me = f.request(verb::get, "/v1/portal/me", "", f.bearer(token));
+    CHECK(is_problem(me, 401));
+    CHECK(str(body_of(me), "detail") == "the agency's client portal is switched off");
+    auto refused = f.portal_login("sunrise", "annlee", portal_password);
+    CHECK(is_problem(refused, 401));
+    CHECK(str(body_of(refused), "detail") == "invalid credentials");
+
+    events::Settings on;
+    on.client_portal_enabled = true;
+    f.feed.push(f.agency_a, f.agency_a, events::AgencySettingsChanged{on});
+    CHECK(f.request(verb::get, "/v1/portal/me", "", f.bearer(token)).result_int() == 200);
 }

@@ -173,7 +173,8 @@ struct submit_kiosk_form {
 //   (case-insensitively, forever) -> conflict; password missing or against policy -> validation.
 // change_portal_username: always conflict, never an event.
 // record_portal_login: like identity's record_login (without TOTP): unknown username ->
-//   PortalLoginFailed{unknown_user} on the Agency; lapsed lock -> PortalAccountUnlocked{timeout}
+//   PortalLoginFailed{unknown_user} on the Agency; the agency's client_portal_enabled off ->
+//   PortalLoginFailed{portal_disabled} (no failure counted); lapsed lock -> PortalAccountUnlocked{timeout}
 //   first; lock in force -> PortalLoginFailed{locked}; wrong password -> PortalLoginFailed
 //   {bad_password} [+ PortalAccountLocked at the threshold]; success -> PortalSessionEnded{idle}
 //   for sessions already idle, then PortalLoginSucceeded.
@@ -227,7 +228,9 @@ portal_account_ref find_portal_account_by_username(const agency_state& s, std::s
 portal_account_ref find_portal_account(const agency_state& s, std::string_view portal_account_id);
 
 // A portal session at `now`: the client it may see (only its own data) or nothing.
-enum class portal_session_status { unknown, active, idle_expired };
+// portal_disabled: the agency's client_portal_enabled is off; no portal session works meanwhile
+// (they work again if it is switched back on before they idle out).
+enum class portal_session_status { unknown, active, idle_expired, portal_disabled };
 struct portal_session_check {
     portal_session_status status = portal_session_status::unknown;
     const client_state* client = nullptr;

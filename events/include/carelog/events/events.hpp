@@ -222,6 +222,7 @@ namespace portal_login_failure {
 inline constexpr const char* bad_password = "bad_password";
 inline constexpr const char* locked = "locked";
 inline constexpr const char* unknown_user = "unknown_user";
+inline constexpr const char* portal_disabled = "portal_disabled";  // the agency switched the portal off
 }  // namespace portal_login_failure
 namespace portal_session_end {
 inline constexpr const char* logout = "logout";
