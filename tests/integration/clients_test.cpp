@@ -27,21 +27,6 @@ namespace {
 const std::string portal_password = "Blue-Harbor-2024!";
 const std::string staff_password = "Fresh-Start-2026!x";
 
-std::string str(const json::value& v, std::string_view key) { return std::string(v.at(key).as_string()); }
-
-std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions = 4) {
-    kafka::config cfg;
-    cfg.brokers = brokers;
-    std::vector<std::string> out;
-    for (int p = 0; p < partitions; ++p) {
-        auto end = kafka::read_to_end(cfg, topic, p, 0, std::chrono::milliseconds(20000), [&](const kafka::record& r) {
-            out.emplace_back(reinterpret_cast<const char*>(r.value.data()), r.value.size());
-        });
-        REQUIRE(end.has_value());
-    }
-    return out;
-}
-
 // The agency's portal_invitation records, waiting up to 20 s for `count` of them.
 std::vector<json::object> invitation_notes(const carelogd& d, const std::string& agency_id, std::size_t count) {
     std::vector<json::object> out;
@@ -57,15 +42,9 @@ std::vector<json::object> invitation_notes(const carelogd& d, const std::string&
     return out;
 }
 
-secret_key test_key(const carelogd& d) {
-    auto k = secret_key_from_hex(d.options().secret_key);
-    REQUIRE(k.has_value());
-    return *k;
-}
-
 // The token of the invitation link in a notification record (opened with the server key).
 std::string token_of(const carelogd& d, const json::object& note) {
-    auto content = api::open_notification(test_key(d), note);
+    auto content = api::open_notification(server_key(d), note);
     REQUIRE(content.has_value());
     auto link = str(*content, "link");
     auto at = link.find("/portal/register?token=");
@@ -409,7 +388,7 @@ TEST_CASE("portal: an invitation link from the notifications topic registers / r
     CHECK(str(notes[0], "client_id") == ann);
     CHECK(str(notes[0], "staff_id") == a.admin_id);
     CHECK(json::serialize(notes[0]).find(first_token) == std::string::npos);  // sealed
-    auto content = api::open_notification(test_key(d), notes[0]);
+    auto content = api::open_notification(server_key(d), notes[0]);
     CHECK(str(*content, "to") == "family@example.org");
     CHECK(str(*content, "text").find(first_token) != std::string::npos);
 

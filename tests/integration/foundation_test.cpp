@@ -25,8 +25,6 @@ json::object staff_body(const std::string& first, const std::string& last, const
     return b;
 }
 
-std::string str(const json::value& v, const char* k) { return std::string(v.as_object().at(k).as_string()); }
-
 }  // namespace
 
 TEST_CASE("foundation: an agency and its staff are written to Kafka and read back", "[integration][staff]") {

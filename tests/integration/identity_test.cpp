@@ -25,8 +25,6 @@ namespace {
 
 const std::string new_password = "Fresh-Start-2026!x";
 
-std::string str(const json::value& v, std::string_view key) { return std::string(v.at(key).as_string()); }
-
 json::object new_staff(const std::string& first, const std::string& last, const std::string& role,
                        const std::string& temporary) {
     return {{"first_name", first},     {"last_name", last}, {"gender", "female"},
@@ -39,21 +37,6 @@ http_reply try_login(http_client& c, const std::string& slug, const std::string&
     json::object body{{"agency", slug}, {"username", user}, {"password", password}};
     if (!totp.empty()) body["totp"] = totp;
     return c.post("/v1/auth/login", body, {{"User-Agent", "identity-test/1"}});
-}
-
-// Every record of a topic (all partitions, read_committed), as text.
-std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions = 4) {
-    kafka::config cfg;
-    cfg.brokers = brokers;
-    std::vector<std::string> out;
-    for (int p = 0; p < partitions; ++p) {
-        auto end = kafka::read_to_end(cfg, topic, p, 0, std::chrono::milliseconds(20000), [&](const kafka::record& r) {
-            out.emplace_back(reinterpret_cast<const char*>(r.value.data()), r.value.size());
-            out.back() += "|key=" + std::string(r.key);
-        });
-        REQUIRE(end.has_value());
-    }
-    return out;
 }
 
 // The agency's notification records, waiting up to 20 s for `count` of them.
@@ -69,12 +52,6 @@ std::vector<json::object> notifications(const carelogd& d, const std::string& ag
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return out;
-}
-
-secret_key test_key(const carelogd& d) {
-    auto k = secret_key_from_hex(d.options().secret_key);
-    REQUIRE(k.has_value());
-    return *k;
 }
 
 std::string base32_decode(const std::string& b32) {
@@ -296,7 +273,7 @@ TEST_CASE("identity: a forgotten password is reset through a sealed link on the 
     CHECK(str(n, "staff_id") == id);
     CHECK(n.at("expires_at").is_string());
     CHECK(json::serialize(n).find("reset?token=") == std::string::npos);  // sealed, not in clear
-    auto content = api::open_notification(test_key(d), n);
+    auto content = api::open_notification(server_key(d), n);
     REQUIRE(content.has_value());
     CHECK(str(*content, "to") == "Rita@example.org");
     auto link = str(*content, "link");
@@ -415,7 +392,7 @@ TEST_CASE("identity: no password, reset token, session token or TOTP secret appe
     REQUIRE(c.post("/v1/auth/password-reset", json::object{{"agency", a.slug}, {"username", user}}).status == 202);
     auto notes = notifications(d, a.agency_id, 1);
     REQUIRE(notes.size() == 1);
-    auto content = api::open_notification(test_key(d), notes[0]);
+    auto content = api::open_notification(server_key(d), notes[0]);
     REQUIRE(content.has_value());
     auto link = str(*content, "link");
     auto token = link.substr(link.find("token=") + 6);
@@ -437,7 +414,7 @@ TEST_CASE("identity: no password, reset token, session token or TOTP secret appe
     secrets.push_back(str(s3, "token"));
     REQUIRE(c.request("POST", "/v1/auth/logout", "", bearer(str(s3, "token"))).status == 200);
 
-    auto records = read_topic(d.options().brokers, d.options().topic_prefix + "events");
+    auto records = read_topic(d.options().brokers, d.options().topic_prefix + "events", 4, true);
     REQUIRE(records.size() > 10);
     std::size_t with_session_hash = 0;
     for (const auto& r : records) {
@@ -452,7 +429,7 @@ TEST_CASE("identity: no password, reset token, session token or TOTP secret appe
     // the scan saw the identity events: the session's hash (its id) is there, the token is not
     CHECK(with_session_hash >= 2);  // LoginSucceeded, SessionEnded
     // the notifications topic holds the link sealed only
-    for (const auto& r : read_topic(d.options().brokers, d.options().topic_prefix + "notifications")) {
+    for (const auto& r : read_topic(d.options().brokers, d.options().topic_prefix + "notifications", 4, true)) {
         CHECK(r.find(token) == std::string::npos);
         CHECK(r.find(b32) == std::string::npos);
     }

@@ -17,8 +17,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string str(const json::value& v, std::string_view key) { return std::string(v.at(key).as_string()); }
-
 // The token of the first "<path>?token=..." link in a message.
 std::string link_token(const std::string& message, const std::string& path) {
     std::smatch m;

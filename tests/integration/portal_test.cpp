@@ -25,31 +25,15 @@ namespace {
 const std::string staff_password = "Fresh-Start-2026!x";
 const std::string portal_password = "Portal-Pass-2026!x";
 
-std::string str(const json::value& v, std::string_view key) { return std::string(v.at(key).as_string()); }
-
-std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions = 4) {
-    kafka::config cfg;
-    cfg.brokers = brokers;
-    std::vector<std::string> out;
-    for (int p = 0; p < partitions; ++p) {
-        auto end = kafka::read_to_end(cfg, topic, p, 0, std::chrono::milliseconds(20000), [&](const kafka::record& r) {
-            out.emplace_back(reinterpret_cast<const char*>(r.value.data()), r.value.size());
-        });
-        REQUIRE(end.has_value());
-    }
-    return out;
-}
-
 // The invitation token of a client, from its sealed notification (waiting up to 20 s).
 std::string invitation_token(const carelogd& d, const std::string& agency_id, const std::string& client_id) {
-    auto k = secret_key_from_hex(d.options().secret_key);
-    REQUIRE(k.has_value());
+    auto k = server_key(d);
     for (int i = 0; i < 100; ++i) {
         for (const auto& rec : read_topic(d.options().brokers, d.options().topic_prefix + "notifications")) {
             auto v = json::parse(rec).as_object();
             if (v.at("agency_id").as_string() != agency_id) continue;
             CHECK(rec.find("register?token=") == std::string::npos);  // sealed, not in clear
-            auto content = api::open_notification(*k, v);
+            auto content = api::open_notification(k, v);
             REQUIRE(content.has_value());
             auto link = str(*content, "link");
             auto at = link.find("/portal/register?token=");

@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "carelog/kafka/kafka.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -263,6 +265,34 @@ std::vector<std::string> smtp_sink::wait_for(std::size_t count, std::chrono::sec
         got = messages();
     }
     return got;
+}
+
+std::string str(const boost::json::value& v, std::string_view key) {
+    const auto* f = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+    INFO("field " << key << " of " << boost::json::serialize(v));
+    REQUIRE((f && f->is_string()));
+    return std::string(f->as_string());
+}
+
+std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions,
+                                    bool with_keys) {
+    kafka::config cfg;
+    cfg.brokers = brokers;
+    std::vector<std::string> out;
+    for (int p = 0; p < partitions; ++p) {
+        auto end = kafka::read_to_end(cfg, topic, p, 0, std::chrono::milliseconds(20000), [&](const kafka::record& r) {
+            out.emplace_back(reinterpret_cast<const char*>(r.value.data()), r.value.size());
+            if (with_keys) out.back() += "|key=" + std::string(r.key);
+        });
+        REQUIRE(end.has_value());
+    }
+    return out;
+}
+
+secret_key server_key(const carelogd& d) {
+    auto k = secret_key_from_hex(d.options().secret_key);
+    REQUIRE(k.has_value());
+    return *k;
 }
 
 namespace {

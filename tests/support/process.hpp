@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "carelog/base/secrets.hpp"
 #include "http_client.hpp"
 
 namespace carelog::testing {
@@ -94,6 +95,17 @@ private:
     unsigned short port_;
     int pid_ = -1;
 };
+
+// A string field of a JSON object (fails the test when missing or not a string).
+std::string str(const boost::json::value& v, std::string_view key);
+
+// Every record value of a topic (all partitions, read_committed, from the beginning), as text;
+// with_keys appends "|key=<record key>" to each (for scans that must cover keys too).
+std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions = 4,
+                                    bool with_keys = false);
+
+// The server key (CARELOG_SECRET_KEY) a test carelogd runs with: opens sealed notifications.
+secret_key server_key(const carelogd& d);
 
 // Creates an agency through the operator endpoint; returns the 201 body.
 boost::json::object create_agency(http_client& c, const std::string& operator_key, const std::string& slug,
