@@ -185,3 +185,41 @@ TEST_CASE("notifier: an invited client follows the e-mailed link, registers and 
     CHECK(me.body.find(client_id) != std::string::npos);
     CHECK(sink.messages().size() == 1);  // one invitation, one e-mail
 }
+
+TEST_CASE("notifier: a recipient refused for good is logged and skipped, and the mail behind it still goes out",
+          "[notifier][integration]") {
+    smtp_sink sink(0, true);  // refuses bounce* recipients with 550
+    sink.start();
+    carelogd_options o;
+    o.extra_env["CARELOG_SMTP_URL"] = sink.url();
+    carelogd d(o);
+    d.wait_ready();
+    auto c = d.client();
+    const std::string slug = "bounce-" + fresh_suffix();
+    auto created = create_agency(c, o.operator_key, slug);
+    auto admin = as_agency(c, str(created, "agency_id"));
+    auto staff = [&](const std::string& first, const std::string& email) {
+        auto r = c.post("/v1/staff",
+                        json::object{{"first_name", first}, {"last_name", "Lee"}, {"gender", "female"},
+                                     {"position", "Counselor"}, {"role", "therapist"}, {"type", "therapy_counseling"},
+                                     {"email", email}},
+                        admin);
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+        admin["X-Consistency-Token"] = str(r.json(), "consistency_token");
+        REQUIRE(c.get("/v1/staff/" + str(r.json(), "id"), admin).status == 200);
+        return str(r.json(), "username");
+    };
+    const std::string bounced = staff("Bea", "bounce@" + slug + ".example");
+    const std::string good = staff("Gus", "gus@" + slug + ".example");
+    // One agency, one partition: the refused mail is ahead of the good one.
+    REQUIRE(c.post("/v1/auth/password-reset", json::object{{"agency", slug}, {"username", bounced}}).status == 202);
+    REQUIRE(c.post("/v1/auth/password-reset", json::object{{"agency", slug}, {"username", good}}).status == 202);
+
+    auto mails = sink.wait_for(1, std::chrono::seconds(60));
+    REQUIRE(mails.size() == 1);
+    CHECK(header(mails[0], "To") == "gus@" + slug + ".example");
+    CHECK(metric(c, "carelog_notifications_undeliverable_total") == 1);
+    CHECK(metric(c, "carelog_notifications_sent_total") == 1);
+    CHECK(d.log_text().find("is undeliverable: refused by the SMTP server") != std::string::npos);
+}

@@ -204,14 +204,15 @@ void private_broker::stop() {
 
 std::string private_broker::brokers() const { return "127.0.0.1:" + std::to_string(port_); }
 
-smtp_sink::smtp_sink(unsigned short port) : dir_(make_temp_dir("smtp")), port_(port ? port : free_port()) {}
+smtp_sink::smtp_sink(unsigned short port, bool bounce_marked)
+    : dir_(make_temp_dir("smtp")), port_(port ? port : free_port()), bounce_marked_(bounce_marked) {}
 smtp_sink::~smtp_sink() { stop(); }
 
 void smtp_sink::start() {
     if (pid_ > 0) return;
     pid_ = spawn({"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port_), "-c",
-                  "aiosmtpd.handlers.Mailbox", dir_ + "/maildir"},
-                 {}, dir_ + "/aiosmtpd.log");
+                  bounce_marked_ ? "smtp_reject.RejectingMailbox" : "aiosmtpd.handlers.Mailbox", dir_ + "/maildir"},
+                 {{"PYTHONPATH", source_dir() + "/tests/support"}}, dir_ + "/aiosmtpd.log");
     for (int i = 0; i < 200; ++i) {
         int fd = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};

@@ -79,7 +79,8 @@ private:
 // keeping every message it accepts in a Maildir. Stopped by its pid.
 class smtp_sink {
 public:
-    explicit smtp_sink(unsigned short port = 0);  // 0 = a free port
+    // 0 = a free port. bounce_marked: recipients starting with "bounce" are refused for good (550).
+    explicit smtp_sink(unsigned short port = 0, bool bounce_marked = false);
     ~smtp_sink();
     void start();  // returns once the port accepts connections
     void stop();
@@ -93,6 +94,7 @@ public:
 private:
     std::string dir_;
     unsigned short port_;
+    bool bounce_marked_ = false;
     int pid_ = -1;
 };
 
