@@ -22,11 +22,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string str_field(const json::object& o, std::string_view key) {
-    auto v = o.if_contains(key);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 json::array field_errors_json(const std::vector<field_error>& fields) {
     json::array out;
     for (const auto& f : fields) out.push_back(json::object{{"field", f.field}, {"message", f.message}});
@@ -84,7 +79,7 @@ http_result<http_response> create_client(request_context& rc) {
         if (res->find("Idempotent-Replayed") != res->end()) {
             boost::system::error_code ec;
             auto v = json::parse(res->body(), ec);
-            if (!ec && v.is_object()) id = str_field(v.as_object(), "id");
+            if (!ec && v.is_object()) id = string_field(v.as_object(), "id");
         }
         res->set(boost::beast::http::field::location, "/v1/clients/" + id);
     }
@@ -246,7 +241,7 @@ namespace {
 // The portal account and its client, when the caller may see the client (else 404).
 http_result<json::object> visible_account(request_context& rc) {
     auto account = rc.ctx.store.portal_account(rc.who.agency_id, rc.param("id"));
-    if (!account || !visible_client(rc, str_field(*account, "client_id")))
+    if (!account || !visible_client(rc, string_field(*account, "client_id")))
         return fail(errc::not_found, "no such portal account");
     return *account;
 }

@@ -23,11 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string str_field(const json::object& o, std::string_view key) {
-    auto v = o.if_contains(key);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 std::string register_link(const app_context& ctx, const std::string& token) {
     std::string base = ctx.cfg.public_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
@@ -40,18 +35,18 @@ void publish_invitation(request_context& rc, const std::string& client_id, const
                         const std::string& token, const command_result& done, micros now) {
     (void)rc.ctx.projections_status.wait_for(done.consistency_token, rc.ctx.cfg.read_wait);
     const std::string agency = rc.who.agency_id;
-    std::string email = str_field(done.body, "email");
+    std::string email = string_field(done.body, "email");
     micros expires = 0;
     if (auto inv = rc.ctx.store.invitation(agency, invitation_id, now)) {
-        if (auto e = str_field(*inv, "email"); !e.empty()) email = e;
+        if (auto e = string_field(*inv, "email"); !e.empty()) email = e;
     }
-    if (auto t = str_field(done.body, "expires_at"); !t.empty() && !parse_rfc3339(t, expires)) expires = 0;
+    if (auto t = string_field(done.body, "expires_at"); !t.empty() && !parse_rfc3339(t, expires)) expires = 0;
     std::string first, agency_name;
     if (auto c = rc.ctx.store.client(agency, client_id)) {
-        first = str_field(*c, "first_name");
-        if (email.empty()) email = str_field(*c, "email");
+        first = string_field(*c, "first_name");
+        if (email.empty()) email = string_field(*c, "email");
     }
-    if (auto a = rc.ctx.store.agency(agency)) agency_name = str_field(*a, "name");
+    if (auto a = rc.ctx.store.agency(agency)) agency_name = string_field(*a, "name");
     const std::string link = register_link(rc.ctx, token);
     notification n;
     n.id = rc.ctx.ids.next_uuid();
@@ -108,7 +103,7 @@ std::optional<micros> read_expiry(body_reader& r) {
 // The invitation named by {id}, when the caller may see its client (else 404).
 http_result<json::object> visible_invitation(request_context& rc, micros now) {
     auto inv = rc.ctx.store.invitation(rc.who.agency_id, rc.param("id"), now);
-    if (!inv || !visible_client(rc, str_field(*inv, "client_id"))) return fail(errc::not_found, "no such invitation");
+    if (!inv || !visible_client(rc, string_field(*inv, "client_id"))) return fail(errc::not_found, "no such invitation");
     return *inv;
 }
 
@@ -136,7 +131,7 @@ http_result<http_response> send_portal_invitation(request_context& rc) {
     if (!done) return std::unexpected(problem(done.error()));
     // A replay answers the first result; its link went out with the first request.
     if (!done->replayed && !done->consistency_token.empty())
-        publish_invitation(rc, client_id, str_field(done->body, "invitation_id"), token, *done, now);
+        publish_invitation(rc, client_id, string_field(done->body, "invitation_id"), token, *done, now);
     return invitation_answer(201, *done);
 }
 
@@ -169,7 +164,7 @@ http_result<http_response> resend_portal_invitation(request_context& rc) {
                                        command_meta{rc.who.staff_id, rc.idempotency_key, rc.ctx.ids.next_uuid()}, c);
     if (!done) return std::unexpected(problem(done.error()));
     if (!done->replayed && !done->consistency_token.empty())
-        publish_invitation(rc, str_field(*inv, "client_id"), c.invitation_id, token, *done, now);
+        publish_invitation(rc, string_field(*inv, "client_id"), c.invitation_id, token, *done, now);
     return invitation_answer(200, *done);
 }
 

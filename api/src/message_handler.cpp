@@ -35,18 +35,13 @@ namespace {
 
 projections::client_viewer viewer_of_staff(const principal& p) { return {p.staff_id, p.staff_type}; }
 
-std::string str_at(const json::object& o, std::string_view key) {
-    auto* v = o.if_contains(key);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 std::unexpected<error> no_thread() { return fail(errc::not_found, "no such thread"); }
 
 // The thread when it is the given client's; nullopt otherwise (answer 404 either way).
 std::optional<json::object> thread_of_client(request_context& rc, const std::string& thread_id,
                                              const std::string& client_id) {
     auto t = rc.ctx.store.thread(rc.who.agency_id, thread_id);
-    if (!t || str_at(*t, "client_id") != client_id) return std::nullopt;
+    if (!t || string_field(*t, "client_id") != client_id) return std::nullopt;
     return t;
 }
 
@@ -188,7 +183,7 @@ http_result<http_response> list_message_threads(request_context& rc) {
     std::map<std::string, bool> visible;
     json::array mine;
     for (auto& t : rc.ctx.store.staff_threads(rc.who.agency_id, rc.who.staff_id)) {
-        const auto client = str_at(t.as_object(), "client_id");
+        const auto client = string_field(t.as_object(), "client_id");
         auto [it, fresh] = visible.try_emplace(client, false);
         if (fresh) it->second = rc.ctx.store.client_for(rc.who.agency_id, client, viewer).has_value();
         if (it->second) mine.push_back(std::move(t));
@@ -200,7 +195,7 @@ http_result<http_response> get_message_thread(request_context& rc) {
     query_reader q(rc.url.params());
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     auto t = rc.ctx.store.thread(rc.who.agency_id, rc.param("id"));
-    if (!t || !rc.ctx.store.client_for(rc.who.agency_id, str_at(*t, "client_id"), viewer_of_staff(rc.who)))
+    if (!t || !rc.ctx.store.client_for(rc.who.agency_id, string_field(*t, "client_id"), viewer_of_staff(rc.who)))
         return no_thread();
     // The same 403 as a route needing messaging.use (auth.cpp): it names the switch and/or the grant.
     if (auto ok = check_permission(rc.who, aggregates::access::messaging_use); !ok) return std::unexpected(ok.error());

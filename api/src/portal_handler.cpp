@@ -40,11 +40,6 @@ micros idle_of(const aggregates::agency_state& s) {
     return static_cast<micros>(s.settings.session_idle_minutes.value_or(30)) * 60'000'000;
 }
 
-std::string str_at(const json::object& o, std::string_view key) {
-    auto* v = o.if_contains(key);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 json::object account_summary(const aggregates::client_state& c, const aggregates::portal_account_state& a) {
     return {{"id", a.id}, {"username", a.username}, {"client_id", c.id}};
 }
@@ -85,7 +80,7 @@ http_result<http_response> portal_login(request_context& rc) {
         state.reset();
         ref = {};
         if (auto account = rc.ctx.store.portal_account_by_username(*agency, username)) {
-            state = client_state(rc.ctx, *agency, str_at(*account, "client_id"));
+            state = client_state(rc.ctx, *agency, string_field(*account, "client_id"));
             if (state) ref = aggregates::find_portal_account_by_username(*state, username);
         }
         if (ref.account) {
@@ -156,9 +151,9 @@ http_result<http_response> portal_me(request_context& rc) {
         if (auto* perms = st->if_contains("permissions"); perms && perms->is_object())
             if (auto* m = perms->as_object().if_contains("messaging"); m && m->is_bool()) messaging = m->as_bool();
         staff.push_back(json::object{{"id", id},
-                                     {"first_name", str_at(*st, "first_name")},
-                                     {"last_name", str_at(*st, "last_name")},
-                                     {"position", str_at(*st, "position")},
+                                     {"first_name", string_field(*st, "first_name")},
+                                     {"last_name", string_field(*st, "last_name")},
+                                     {"position", string_field(*st, "position")},
                                      {"messaging", messaging && messaging_on}});
     }
     json::object out{{"client", std::move(client)},
@@ -169,7 +164,7 @@ http_result<http_response> portal_me(request_context& rc) {
                                    {"last_login_at", account.last_login_at ? json::value(format_rfc3339(account.last_login_at))
                                                                            : json::value(nullptr)}}},
                      {"agency", json::object{{"id", rc.who.agency_id}, {"slug", state->slug},
-                                             {"name", agency ? str_at(*agency, "name") : std::string()},
+                                             {"name", agency ? string_field(*agency, "name") : std::string()},
                                              {"messaging_enabled", messaging_on}}},
                      {"staff", std::move(staff)}};
     if (auto s = account.sessions.find(rc.who.session_id); s != account.sessions.end())
@@ -184,7 +179,7 @@ http_result<http_response> unlock_portal(request_context& rc) {
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     const std::string& id = rc.param("id");
     auto account = rc.ctx.store.portal_account(rc.who.agency_id, id);
-    const auto client_id = account ? str_at(*account, "client_id") : std::string();
+    const auto client_id = account ? string_field(*account, "client_id") : std::string();
     projections::client_viewer viewer{rc.who.staff_id, rc.who.staff_type};
     if (!account || !rc.ctx.store.client_for(rc.who.agency_id, client_id, viewer))
         return fail(errc::not_found, "no such portal account");

@@ -305,4 +305,9 @@ result<std::string> idempotency_key(const http_request& req) {
     return std::string(*v);
 }
 
+std::string string_field(const boost::json::object& o, std::string_view key) {
+    auto v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
 }  // namespace carelog::api

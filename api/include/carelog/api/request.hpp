@@ -97,4 +97,7 @@ std::optional<std::string_view> header(const http_request& req, std::string_view
 // Idempotency-Key: absent = ""; at most 200 printable ASCII characters, else 422.
 result<std::string> idempotency_key(const http_request& req);
 
+// A string field of a read-model view ("" when absent or not a string).
+std::string string_field(const boost::json::object& o, std::string_view key);
+
 }  // namespace carelog::api
