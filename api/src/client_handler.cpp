@@ -94,18 +94,7 @@ http_result<http_response> list_clients(request_context& rc) {
     auto cursor = q.string("cursor");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     auto page = rc.ctx.store.list_clients(rc.who.agency_id, viewer_of(rc.who), f, limit, cursor);
-    if (!page) {
-        if (page.error().code == errc::malformed || page.error().code == errc::validation)
-            return fail(error::validation("cursor", "is not a cursor this server issued"));
-        return std::unexpected(page.error());
-    }
-    json::object out;
-    out["items"] = std::move(page->items);
-    if (page->next_cursor)
-        out["next_cursor"] = *page->next_cursor;
-    else
-        out["next_cursor"] = nullptr;
-    return json_response(200, out);
+    return page_response(std::move(page));
 }
 
 http_result<http_response> get_client(request_context& rc) {

@@ -112,4 +112,19 @@ result<void> await_consistency(app_context& ctx, const http_request& req) {
     return {};
 }
 
+http_result<http_response> page_response(result<projections::page> page) {
+    if (!page) {
+        if (page.error().code == errc::malformed || page.error().code == errc::validation)
+            return fail(error::validation("cursor", "is not a cursor this server issued"));
+        return std::unexpected(page.error());
+    }
+    boost::json::object out;
+    out["items"] = std::move(page->items);
+    if (page->next_cursor)
+        out["next_cursor"] = *page->next_cursor;
+    else
+        out["next_cursor"] = nullptr;
+    return json_response(200, out);
+}
+
 }  // namespace carelog::api::detail

@@ -18,6 +18,7 @@
 #include "carelog/api/principal.hpp"
 #include "carelog/api/problem.hpp"
 #include "carelog/api/router.hpp"
+#include "carelog/projections/store.hpp"
 #include "carelog/base/errc.hpp"
 
 namespace carelog::api::detail {
@@ -57,6 +58,9 @@ http_result<http_response> submit_checked(request_context& rc, const std::string
 result<command_result> submit_retrying(request_context& rc, const std::string& agency_id, const std::string& actor,
                                        const std::function<http_result<aggregates::command>()>& build,
                                        std::optional<problem>& refused);
+
+// 200 {items, next_cursor} from a store page; a cursor the store cannot read is 422 on "cursor".
+http_result<http_response> page_response(result<projections::page> page);
 
 // Waits for X-Consistency-Token (if sent) to be applied by the projections: 400 if malformed,
 // 503 (Retry-After) when not applied within cfg.read_wait.
