@@ -397,7 +397,7 @@ decision decide(const agency_state& s, const record_portal_login& c) {
         }
     }
     if (c.checked_password_hash != acct.password_hash)
-        return fail(errc::conflict, "the password was verified against a hash that is no longer current; verify again");
+        return fail(errc::stale, "the password was verified against a hash that is no longer current; verify again");
     if (!c.password_ok) {
         failed(why::bad_password);
         int threshold = s.settings.lockout_threshold.value_or(5);

@@ -85,10 +85,10 @@ bool idle(const agency_state& s, const session_info& info, micros now) {
 }
 
 std::unexpected<error> stale_password_check() {
-    return fail(errc::conflict, "the password was verified against a hash that is no longer current; verify again");
+    return fail(errc::stale, "the password was verified against a hash that is no longer current; verify again");
 }
 std::unexpected<error> stale_mfa_check() {
-    return fail(errc::conflict, "the TOTP code was checked against a secret that is no longer current; check again");
+    return fail(errc::stale, "the TOTP code was checked against a secret that is no longer current; check again");
 }
 
 // New-password checks shared by every way of setting one.

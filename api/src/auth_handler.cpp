@@ -134,7 +134,7 @@ http_result<http_response> login(request_context& rc) {
     if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !member) return invalid_credentials();
 
     // The session is usable at once on this node: wait until its LoginSucceeded is applied.
-    auto applied = rc.ctx.projections_status.wait_for(res->consistency_token, rc.ctx.cfg.read_wait);
+    auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
     (void)applied;
     bool enrol = false;
     if (auto e = res->body.if_contains("mfa_enrollment_required"); e && e->is_bool()) enrol = e->as_bool();
@@ -236,7 +236,7 @@ http_result<http_response> request_password_reset(request_context& rc) {
 
     // The request is durable: now the link goes out. The e-mail address comes from the staff view.
     const std::string staff_id = res->aggregate_id;
-    (void)rc.ctx.projections_status.wait_for(res->consistency_token, rc.ctx.cfg.read_wait);
+    (void)wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
     auto view = rc.ctx.store.staff(*agency, staff_id);
     std::string email, first;
     if (view) {

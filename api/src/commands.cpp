@@ -5,8 +5,8 @@
 #include <boost/json/serialize.hpp>
 
 #include "carelog/api/request.hpp"
-#include <thread>
 
+#include "fiber.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
 
@@ -67,7 +67,7 @@ result<command_result> submit_retrying(request_context& rc, const std::string& a
         }
         auto r = rc.ctx.commands.submit(agency_id, meta, *cmd);
         if (r || !is_stale_check(r.error()) || i + 1 == attempts) return r;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        fiber::sleep(std::chrono::milliseconds(50));
     }
 }
 
@@ -79,7 +79,7 @@ http_result<http_response> submit_checked(request_context& rc, const std::string
     if (refused) return std::unexpected(std::move(*refused));
     if (!r) return std::unexpected(problem(r.error()));
     if (wait_own && !r->consistency_token.empty()) {
-        auto applied = rc.ctx.projections_status.wait_for(r->consistency_token, rc.ctx.cfg.read_wait);
+        auto applied = wait_applied(rc.ctx, r->consistency_token, rc.ctx.cfg.read_wait);
         (void)applied;  // durable either way; a lagging node only delays what the next read sees
     }
     json::object body = r->body;
@@ -96,12 +96,25 @@ http_result<http_response> submit_checked(request_context& rc, const std::string
     return res;
 }
 
+result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout) {
+    if (!fiber::current()) return ctx.projections_status.wait_for(token, timeout);
+    // On a fiber: ask without blocking, and sleep the fiber between asks (1 ms doubling to 8 ms).
+    auto until = std::chrono::steady_clock::now() + timeout;
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        auto r = ctx.projections_status.wait_for(token, std::chrono::milliseconds(0));
+        if (!r || *r || std::chrono::steady_clock::now() >= until) return r;
+        fiber::sleep(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(8));
+    }
+}
+
 result<void> await_consistency(app_context& ctx, const http_request& req) {
     auto token = header(req, "X-Consistency-Token");
     if (!token) return {};
     if (token->empty() || token->size() > 512)
         return fail(errc::malformed, "X-Consistency-Token is not a consistency token");
-    auto applied = ctx.projections_status.wait_for(std::string(*token), ctx.cfg.read_wait);
+    auto applied = wait_applied(ctx, std::string(*token), ctx.cfg.read_wait);
     if (!applied) {
         if (applied.error().code == errc::malformed)
             return fail(errc::malformed, "X-Consistency-Token is not a consistency token");

@@ -62,6 +62,10 @@ result<command_result> submit_retrying(request_context& rc, const std::string& a
 // 200 {items, next_cursor} from a store page; a cursor the store cannot read is 422 on "cursor".
 http_result<http_response> page_response(result<projections::page> page);
 
+// Whether the projections applied the command behind `token`, waiting up to `timeout` (on a
+// request fiber without holding its thread). errc::malformed for a token that is not one.
+result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout);
+
 // Waits for X-Consistency-Token (if sent) to be applied by the projections: 400 if malformed,
 // 503 (Retry-After) when not applied within cfg.read_wait.
 result<void> await_consistency(app_context& ctx, const http_request& req);

@@ -141,9 +141,7 @@ void wipe(std::string& s) {
     s.clear();
 }
 
-bool is_stale_check(const error& e) {
-    return e.code == errc::conflict && e.detail.find("no longer current") != std::string::npos;
-}
+bool is_stale_check(const error& e) { return e.code == errc::stale; }
 
 }  // namespace detail
 }  // namespace carelog::api

@@ -33,7 +33,7 @@ std::string register_link(const app_context& ctx, const std::string& token) {
 // invitation's view once the projections have applied the command (or the command's answer).
 void publish_invitation(request_context& rc, const std::string& client_id, const std::string& invitation_id,
                         const std::string& token, const command_result& done, micros now) {
-    (void)rc.ctx.projections_status.wait_for(done.consistency_token, rc.ctx.cfg.read_wait);
+    (void)wait_applied(rc.ctx, done.consistency_token, rc.ctx.cfg.read_wait);
     const std::string agency = rc.who.agency_id;
     std::string email = string_field(done.body, "email");
     micros expires = 0;

@@ -10,6 +10,7 @@
 #include <semaphore>
 
 #include "carelog/base/text.hpp"
+#include "fiber.hpp"
 
 namespace carelog::api {
 namespace {
@@ -89,8 +90,27 @@ std::string generate_password(const events::Settings& policy, std::span<const st
     }
 }
 
+namespace {
+std::optional<std::string> hash_password_here(std::string_view password);
+}
+
 std::optional<std::string> hash_password(std::string_view password) {
     if (!sodium_ready()) return std::nullopt;
+    std::optional<std::string> out;
+    // On a request fiber the hash runs on the blocking pool: an io thread never spends 50 ms on it.
+    fiber::run_blocking([&] { out = hash_password_here(password); });
+    return out;
+}
+
+bool verify_password(const std::string& hash, std::string_view password) {
+    if (!sodium_ready()) return false;
+    bool ok = false;
+    fiber::run_blocking([&] { ok = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0; });
+    return ok;
+}
+
+namespace {
+std::optional<std::string> hash_password_here(std::string_view password) {
     // Each Argon2id hash takes MEMLIMIT_INTERACTIVE (64 MiB): bound how many run at once so a burst
     // of staff creations on a large worker pool cannot take gigabytes.
     static std::counting_semaphore<> slots(hash_concurrency);
@@ -104,11 +124,7 @@ std::optional<std::string> hash_password(std::string_view password) {
         return std::nullopt;
     return std::string(out.data());
 }
-
-bool verify_password(const std::string& hash, std::string_view password) {
-    if (!sodium_ready()) return false;
-    return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-}
+}  // namespace
 
 events::Settings settings_from_view(const boost::json::object& v) {
     events::Settings s = events::default_settings("");

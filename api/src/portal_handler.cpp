@@ -104,7 +104,7 @@ http_result<http_response> portal_login(request_context& rc) {
         return invalid_credentials();
 
     // The session is usable at once on this node: wait until its PortalLoginSucceeded is applied.
-    auto applied = rc.ctx.projections_status.wait_for(res->consistency_token, rc.ctx.cfg.read_wait);
+    auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
     (void)applied;  // durable either way; a lagging node only delays the first request
     json::object out{{"token", token},
                      {"expires_at", format_rfc3339(now + idle_of(*state))},

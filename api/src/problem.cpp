@@ -15,7 +15,7 @@ namespace {
 namespace http = boost::beast::http;
 
 // In errc order; problem_for() indexes by the enum value and a test checks the order holds.
-constexpr std::array<errc_mapping, 11> table{{
+constexpr std::array<errc_mapping, 14> table{{
     {errc::ok, {500, "https://carelog.dev/problems/internal", "Internal server error"}},
     {errc::malformed, {400, "https://carelog.dev/problems/malformed", "Malformed request"}},
     {errc::unauthenticated, {401, "https://carelog.dev/problems/unauthenticated", "Authentication required"}},
@@ -27,6 +27,10 @@ constexpr std::array<errc_mapping, 11> table{{
     {errc::rate_limited, {429, "https://carelog.dev/problems/rate-limited", "Too many requests"}},
     {errc::unavailable, {503, "https://carelog.dev/problems/unavailable", "Service unavailable"}},
     {errc::internal, {500, "https://carelog.dev/problems/internal", "Internal server error"}},
+    // stale shares conflict's type: a client sees a conflict; only the API retries it
+    {errc::stale, {409, "https://carelog.dev/problems/conflict", "Conflict"}},
+    {errc::outcome_unknown, {504, "https://carelog.dev/problems/outcome-unknown", "Outcome unknown"}},
+    {errc::chain_broken, {503, "https://carelog.dev/problems/chain-broken", "Agency log damaged"}},
 }};
 
 constexpr problem_spec method_not_allowed{405, "https://carelog.dev/problems/method-not-allowed",

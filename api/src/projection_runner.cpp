@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "carelog/api/agency_log.hpp"
+#include "carelog/base/consistency_token.hpp"
 
 namespace carelog::api {
 

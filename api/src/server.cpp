@@ -4,8 +4,10 @@
 // pipeline: a connection has one request in flight, later pipelined requests wait in its
 // (bounded) buffer and in the kernel, so a client cannot queue unbounded work.
 //
-// Threads: N io threads run the io_context (sessions on strands); handle() runs on a worker pool
-// because a command submit or a consistency wait may block for seconds.
+// Threads: N io threads run the io_context (sessions on strands). Each request's handler runs on a
+// fiber (fiber.hpp) on its connection's strand: reads answer on the io thread without a hop, and a
+// command, a consistency wait or a password hash suspends the fiber instead of holding a thread, so
+// thousands of requests can wait for the write engine on two io threads.
 #include "carelog/api/server.hpp"
 
 #include <atomic>
@@ -26,7 +28,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/spawn.hpp>
+#include <boost/context/fixedsize_stack.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -38,6 +41,7 @@
 #include <spdlog/spdlog.h>
 
 #include "carelog/api/problem.hpp"
+#include "fiber.hpp"
 
 namespace carelog::api {
 
@@ -54,6 +58,10 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // sending; discarding what it sends for a moment lets it read our answer instead of a reset.
 constexpr std::size_t linger_max_bytes = 8u << 20;
 constexpr auto linger_time = std::chrono::seconds(2);
+
+// A handler's stack: JSON parsing, RocksDB reads and the domain's decide run on it (Argon2id runs
+// on the blocking pool). Pages are touched lazily, so the resident cost per request is small.
+constexpr std::size_t fiber_stack_bytes = 256 * 1024;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -72,7 +80,6 @@ struct server::impl {
     server_options opts;
     net::io_context ioc;
     std::optional<tcp::acceptor> acceptor;
-    std::optional<net::thread_pool> pool;
     std::vector<std::thread> threads;
     std::atomic<bool> stopping{false};
     std::uint16_t bound_port = 0;
@@ -154,14 +161,19 @@ struct server::impl {
         }
     }
 
-    // `req` is a reference to the session's own shared_ptr, and the work is a named local: GCC 12
-    // destroys some temporaries of a co_await full-expression twice (PR c++/99576), which freed
-    // requests early when the lambda or a converted shared_ptr was a temporary here.
+    // Runs the handler on a fiber on this connection's strand (see fiber.hpp). `req` is a
+    // reference to the session's own shared_ptr and the work a named local: GCC 12 destroys some
+    // temporaries of a co_await full-expression twice (PR c++/99576).
     net::awaitable<handled> run_handler(const std::shared_ptr<const http_request>& req, const std::string& peer) {
-        // The lambda (and so its copies of `req` and `peer`) lives in co_spawn's frame until the worker finishes.
-        auto work = [this, keep = req, from = peer]() -> net::awaitable<handled> { co_return dispatch(ctx, *keep, from); };
-        auto out = co_await net::co_spawn(pool->get_executor(), std::move(work), net::use_awaitable);
-        co_return out;
+        auto out = std::make_shared<handled>();
+        auto work = [this, keep = req, from = peer, out](fiber::yield y) {
+            fiber::scope on(y);
+            *out = dispatch(ctx, *keep, from);
+        };
+        auto ex = co_await net::this_coro::executor;
+        auto stack = boost::context::fixedsize_stack(fiber_stack_bytes);
+        co_await net::spawn(ex, std::allocator_arg, std::move(stack), std::move(work), net::use_awaitable);
+        co_return std::move(*out);
     }
 
     net::awaitable<void> session(std::shared_ptr<connection> c) {
@@ -291,7 +303,6 @@ result<void> server::start() {
                                            ec.message());
     }
     s.bound_port = s.acceptor->local_endpoint().port();
-    s.pool.emplace(static_cast<std::size_t>(std::max(1, s.opts.worker_threads)));
     {
         std::lock_guard lock(s.m);
         s.accepting = true;
@@ -312,8 +323,7 @@ result<void> server::start() {
             }
         });
     }
-    spdlog::info("http listening on {}:{} ({} io threads, {} workers)", s.opts.address, s.bound_port,
-                 s.opts.io_threads, s.opts.worker_threads);
+    spdlog::info("http listening on {}:{} ({} io threads)", s.opts.address, s.bound_port, s.opts.io_threads);
     return {};
 }
 
@@ -355,9 +365,6 @@ void server::stop() {
     s.ioc.stop();
     for (auto& t : s.threads)
         if (t.joinable()) t.join();
-    // Handlers still running on the pool finish (bus and waits are bounded); their completions
-    // are dropped with the io_context.
-    s.pool->join();
     spdlog::info("http stopped");
 }
 

@@ -18,6 +18,9 @@ struct category final : std::error_category {
             case errc::rate_limited: return "rate limited";
             case errc::unavailable: return "unavailable";
             case errc::internal: return "internal error";
+            case errc::stale: return "stale check";
+            case errc::outcome_unknown: return "outcome unknown";
+            case errc::chain_broken: return "hash chain broken";
         }
         return "unknown";
     }

@@ -223,10 +223,10 @@ TEST_CASE("login: a password checked against a hash that changed meanwhile is se
     identity_fixture f;
     auto stale = f.attempt("tjones", true, sid(1));
     stale.checked_password_hash = admin_hash;
-    CHECK(refused(f.try_(stale)).code == errc::conflict);
+    CHECK(refused(f.try_(stale)).code == errc::stale);
     auto stale_wrong = f.attempt("tjones", false, sid(1));
     stale_wrong.checked_password_hash = "";
-    CHECK(refused(f.try_(stale_wrong)).code == errc::conflict);
+    CHECK(refused(f.try_(stale_wrong)).code == errc::stale);
     CHECK(f.cred("s1").failed_attempts == 0);
 }
 
@@ -353,7 +353,7 @@ TEST_CASE("login: a code checked against a secret that changed meanwhile is sent
     auto s0 = f.confirm_totp_for_s1();
     auto c = f.with_totp(f.attempt("tjones", true, sid(1)), true, s0 + 1);
     c.checked_mfa_secret = sealed_text('9');
-    CHECK(refused(f.try_(c)).code == errc::conflict);
+    CHECK(refused(f.try_(c)).code == errc::stale);
 }
 
 TEST_CASE("login: an enrolled but unconfirmed TOTP is not asked for", "[aggregates][identity][totp]") {

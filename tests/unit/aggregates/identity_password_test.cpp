@@ -39,7 +39,7 @@ TEST_CASE("password: changing it ends every other session and keeps the one that
     // The old password's check is now stale; the new hash is the one to verify against.
     auto old = f.attempt("tjones", true, sid(5));
     old.checked_password_hash = s1_hash;
-    CHECK(refused(f.try_(old)).code == errc::conflict);
+    CHECK(refused(f.try_(old)).code == errc::stale);
     CHECK(outcome_of(f.run(f.attempt("tjones", true, sid(5)))).succeeded);
 }
 

@@ -146,7 +146,7 @@ TEST_CASE("mfa: enrolment takes only sealed text, and confirming needs a right, 
     CHECK(has_field(wrong, "code"));
     CHECK(has_field(refused(f.try_(f.confirm_cmd(f.step() + 2, sealed_text()))), "code"));  // outside ±1
     CHECK(has_field(refused(f.try_(f.confirm_cmd(0, sealed_text()))), "code"));
-    CHECK(refused(f.try_(f.confirm_cmd(f.step(), sealed_text('9')))).code == errc::conflict);  // stale
+    CHECK(refused(f.try_(f.confirm_cmd(f.step(), sealed_text('9')))).code == errc::stale);  // stale
 
     auto ok = f.run(f.confirm_cmd(f.step() - 1, sealed_text()));
     CHECK(as<events::MfaConfirmed>(ok[0]).step == f.step() - 1);
@@ -162,7 +162,7 @@ TEST_CASE("mfa: re-enrolling before confirming replaces the pending secret", "[a
     identity_fixture f;
     f.run(enroll_mfa{"s1", sealed_text('1')});
     f.run(enroll_mfa{"s1", sealed_text('2')});
-    CHECK(refused(f.try_(f.confirm_cmd(f.step(), sealed_text('1')))).code == errc::conflict);
+    CHECK(refused(f.try_(f.confirm_cmd(f.step(), sealed_text('1')))).code == errc::stale);
     CHECK(f.run(f.confirm_cmd(f.step(), sealed_text('2'))).size() == 1);
 }
 

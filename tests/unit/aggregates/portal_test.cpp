@@ -314,7 +314,7 @@ TEST_CASE("portal: a stale password check is refused; a portal session expires w
     f.go(f.reg(1, "acct-1", "annlee"));
     auto stale = login(f, "annlee", true, 1);
     stale.checked_password_hash = "$argon2id$old";
-    CHECK(refused(f.try_(stale)).code == errc::conflict);
+    CHECK(refused(f.try_(stale)).code == errc::stale);
     f.go(login(f, "annlee", true, 2));
     f.now += 30 * 60'000'000LL;
     CHECK(check_portal_session(f.s, th(1002), f.now).status == portal_session_status::idle_expired);

@@ -220,7 +220,6 @@ TEST_CASE("clients: the server lets a 2 MiB CSV through to the import and refuse
     server_options o;
     o.address = "127.0.0.1";
     o.port = 0;
-    o.worker_threads = 2;
     server srv(*f.ctx, o);
     REQUIRE(srv.start().has_value());
     auto headers = f.as_agency(f.agency_a);  // made before requests run on the server's threads

@@ -10,7 +10,8 @@
 
 #include "api_fixture.hpp"
 #include "carelog/aggregates/clients.hpp"
-#include "carelog/api/agency_log.hpp"
+#include "carelog/api/writer_gateway.hpp"
+#include "carelog/writer/agency_log.hpp"
 #include "carelog/api/password_policy.hpp"
 #include "carelog/api/router.hpp"
 
@@ -58,10 +59,10 @@ aggregates::agency_state fold(api_fixture& f, const std::string& agency) {
     return s;
 }
 
-// The domain as the bus: decide, stamp and fold like the writer (the answer's body is the
-// writer's own), then apply the events to the store at the next offsets.
+// The domain as the bus: decide, stamp and fold like the writer (the answer's body shaped from
+// the events as the gateway shapes it), then apply the events to the store at the next offsets.
 result<command_result> decide_and_apply(api_fixture& f, const std::string& agency, const aggregates::command& cmd) {
-    agency_log log;
+    writer::agency_log log;
     log.state = fold(f, agency);
     auto decided = aggregates::decide(log.state, cmd);
     if (!decided) return std::unexpected(decided.error());
@@ -73,14 +74,17 @@ result<command_result> decide_and_apply(api_fixture& f, const std::string& agenc
     }
     counting_ids ids;
     ids.next = 900'000;
-    stamp_meta meta{agency, "actor", uuid(ids.next++), "corr", f.clock.t};
-    for (auto& s : stamp(log, *decided, meta, ids)) CHECK(apply(log, s.env, "0-1"));
+    writer::stamp_meta meta{agency, "actor", uuid(ids.next++), "corr", f.clock.t};
+    for (auto& s : writer::stamp(log, *decided, meta, ids)) {
+        CHECK(writer::apply(log, s.env, "0-1"));
+        r.events.push_back(s.env);
+    }
     for (const auto& d : *decided) f.feed.push(agency, d.aggregate_id, d.data, std::string(events::aggregate_type_of(d)));
-    const auto& rec = log.commands.at(meta.command_id);
-    r.aggregate_id = rec.aggregate_id;
-    r.version = rec.version;
+    r.aggregate_id = r.events.front().aggregate_id;
+    for (const auto& e : r.events)
+        if (e.aggregate_id == r.aggregate_id) r.version = e.aggregate_version;
     r.consistency_token = "0-1";
-    r.body = rec.body;
+    r.body = body_of(r.events, r.aggregate_id);
     return r;
 }
 

@@ -21,6 +21,9 @@ TEST_CASE("problems: every domain error maps to the status of SPEC §3", "[api][
     CHECK(problem_for(errc::rate_limited).status == 429);
     CHECK(problem_for(errc::unavailable).status == 503);
     CHECK(problem_for(errc::internal).status == 500);
+    CHECK(problem_for(errc::stale).status == 409);
+    CHECK(problem_for(errc::outcome_unknown).status == 504);
+    CHECK(problem_for(errc::chain_broken).status == 503);
     CHECK(problem_for(errc::ok).status == 500);  // a problem without an error is a bug, never a 200
     CHECK(problem_for(static_cast<errc>(999)).status == 500);
 }
@@ -36,8 +39,8 @@ TEST_CASE("problems: the table is in errc order with one distinct type URI per e
         CHECK(!table[i].spec.title.empty());
         if (table[i].code != errc::ok) types.insert(table[i].spec.type);
     }
-    CHECK(table.size() == static_cast<std::size_t>(errc::internal) + 1);
-    CHECK(types.size() == table.size() - 1);  // ok shares internal's entry
+    CHECK(table.size() == static_cast<std::size_t>(errc::chain_broken) + 1);
+    CHECK(types.size() == table.size() - 2);  // ok shares internal's entry, stale conflict's
     CHECK(problem_for(errc::conflict).type == "https://carelog.dev/problems/conflict");
 }
 

@@ -19,7 +19,6 @@ server_options local() {
     o.address = "127.0.0.1";
     o.port = 0;
     o.io_threads = 2;
-    o.worker_threads = 4;
     o.shutdown_grace = std::chrono::milliseconds(5000);
     return o;
 }

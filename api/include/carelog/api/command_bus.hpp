@@ -1,5 +1,5 @@
 // What HTTP handlers see of the write side: submit a command for an agency, get its outcome only
-// once its events are durably in Kafka (or an error, with nothing appended).
+// once its events are durably in Kafka (or an error saying what the log holds).
 #pragma once
 
 #include <chrono>
@@ -11,14 +11,12 @@
 
 #include "carelog/aggregates/command.hpp"
 #include "carelog/base/errc.hpp"
+#include "carelog/events/events.hpp"
+#include "carelog/writer/command_bus.hpp"
 
 namespace carelog::api {
 
-struct command_meta {
-    std::string actor_id;         // staff id, or "operator"
-    std::string idempotency_key;  // Idempotency-Key header; "" = none (a fresh command id is used)
-    std::string correlation_id;   // X-Request-Id or generated
-};
+using writer::command_meta;
 
 struct command_result {
     std::string aggregate_id;
@@ -28,15 +26,21 @@ struct command_result {
     //   create_agency: {agency_id, slug, admin:{staff_id, username}}
     //   create_staff:  {id, username}
     //   others:        {id}
+    // Shaped by the API from `events` (writer_gateway.cpp `body_of`).
     boost::json::object body;
     bool replayed = false;  // a repeated Idempotency-Key: the first result, nothing appended
+    std::vector<events::envelope> events;  // what the command appended (a replay: the first answer's)
 };
 
+// What handlers call: a command's outcome as a value. The production implementation
+// (writer_gateway) hands the command to the write engine and suspends the request's fiber until
+// the engine answers, so no thread waits for Kafka.
 class command_bus {
 public:
     virtual ~command_bus() = default;
-    // Errors: domain errors from decide (validation/conflict/not_found), errc::unavailable when
-    // Kafka did not acknowledge in time (nothing accepted).
+    // Errors: domain errors from decide (validation/conflict/not_found/stale), errc::unavailable
+    // when the command is certainly not in the log, errc::outcome_unknown when that could not be
+    // learned in time, errc::too_large for an event larger than the log accepts.
     virtual result<command_result> submit(const std::string& agency_id, const command_meta& meta,
                                           const aggregates::command& cmd) = 0;
     // Many commands of one agency as one unit (the CSV import): decided in order, each against the

@@ -1,7 +1,7 @@
 // The HTTP/1.1 server around handle(): Boost.Beast with C++20 coroutines (after Beast's
 // example/advanced/server-flex-awaitable, without TLS) and the limits of advanced_server.cpp.
-// io threads only parse and write; handle() runs on a separate worker pool because a command
-// submit or a consistency wait may block for seconds. Beast stays behind the pimpl.
+// Handlers run on fibers on the io threads (api/src/fiber.hpp): a command or a consistency wait
+// suspends its fiber rather than holding a thread. Beast stays behind the pimpl.
 #pragma once
 
 #include <chrono>
@@ -18,7 +18,6 @@ struct server_options {
     std::string address = "127.0.0.1";
     std::uint16_t port = 8080;           // 0 = any free port (see server::port())
     int io_threads = 2;
-    int worker_threads = 16;             // handle() pool
     std::chrono::milliseconds shutdown_grace{10000};  // stop(): in-flight requests get this long
 };
 
@@ -30,7 +29,7 @@ public:
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    // Binds, listens and starts the io threads and the worker pool. errc::unavailable when the
+    // Binds, listens and starts the io threads. errc::unavailable when the
     // address cannot be bound.
     result<void> start();
     // The bound port (after start()).

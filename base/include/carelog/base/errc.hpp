@@ -22,6 +22,9 @@ enum class errc {
     rate_limited,       // 429
     unavailable,        // 503: Kafka (or a projection) not reachable in time; nothing accepted
     internal,           // 500
+    stale,              // 409: a check made against a read model is no longer current: check again
+    outcome_unknown,    // 504: the log may or may not hold the command; retry with its Idempotency-Key
+    chain_broken,       // 503: the agency's hash chain in the log is broken; the writer refuses to append
 };
 
 const std::error_category& carelog_category() noexcept;

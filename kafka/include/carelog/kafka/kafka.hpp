@@ -50,31 +50,55 @@ struct header {
 };
 
 struct outgoing {
+    int partition = -1;  // explicit partition (the writer's); -1 = murmur2 of the key
     std::string key;
     std::vector<std::uint8_t> value;
     std::vector<header> headers;
 };
 
-struct txn_error {
-    error err;
-    bool fenced = false;  // another process took over this transactional.id: stop writing for good
+// How a transactional call failed, as far as what is in the log goes.
+enum class txn_outcome {
+    not_committed,  // certainly nothing of the transaction is or will be visible (aborted, or never begun)
+    unknown,        // the commit may or may not have completed (timeout, fatal error): read the log to know
+    fenced,         // a newer producer took over the transactional.id; nothing of ours will be committed
 };
 
-// One transactional producer (acks=all, idempotent) bound to one partition. Each batch is one
-// transaction; a batch's offsets are returned only after the commit is acknowledged.
+struct txn_error {
+    error err;
+    txn_outcome outcome = txn_outcome::not_committed;
+    bool fenced() const { return outcome == txn_outcome::fenced; }
+};
+
+// One transactional producer (acks=all, idempotent) writing to any partitions of one topic. A
+// transaction is begin(), produce() (returns once every record is acknowledged, with its offset),
+// then commit() or abort(). Records of one produce() call are acknowledged before it returns, so a
+// second producer may write after them to the same partitions and keep their order.
 class txn_producer {
 public:
+    struct options {
+        // Producer settings chosen by measurement (docs/architecture.md, "Group commit").
+        int linger_ms = 0;
+        std::string compression = "none";
+        std::size_t max_message_bytes = 1000000;  // librdkafka's message.max.bytes
+    };
     static std::expected<std::unique_ptr<txn_producer>, txn_error> create(const config& cfg, std::string topic,
-                                                                           int partition,
-                                                                           std::string transactional_id);
+                                                                           std::string transactional_id,
+                                                                           const options& opts);
     ~txn_producer();
-    // Offsets of the records, in order, once the transaction committed.
-    std::expected<std::vector<std::int64_t>, txn_error> commit_batch(const std::vector<outgoing>& records);
+    std::expected<void, txn_error> begin();
+    // Offsets of the records, in order, once all are acknowledged (not yet committed).
+    std::expected<std::vector<std::int64_t>, txn_error> produce(const std::vector<outgoing>& records);
+    std::expected<void, txn_error> commit();
+    // Aborts the open transaction; an error means its outcome is not known from here.
+    std::expected<void, txn_error> abort();
+    const std::string& transactional_id() const;
 
     struct impl;
 
 private:
     explicit txn_producer(std::unique_ptr<impl> p);
+    std::expected<std::vector<std::int64_t>, txn_error> produce_all(const std::vector<outgoing>& records);
+    std::expected<void, txn_error> commit_once();
     std::unique_ptr<impl> impl_;
 };
 

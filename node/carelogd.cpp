@@ -1,6 +1,6 @@
-// carelogd: the carelog server. Wires the pieces of docs/architecture.md together:
-// topic check -> projections consumer -> partition writers -> HTTP server; SIGTERM stops them in
-// the reverse order, letting in-flight commands finish.
+// carelogd: the carelog server, and the one place that knows every room. Wires the pieces of
+// docs/architecture.md together: topic check -> projections consumer -> write engine -> HTTP
+// server (and the notifier); SIGTERM stops them in the reverse order, letting in-flight commands finish.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -13,17 +13,37 @@
 #include <thread>
 
 #include "carelog/api/app.hpp"
-#include "carelog/api/kafka_command_bus.hpp"
 #include "carelog/api/kafka_notification_sink.hpp"
 #include "carelog/api/notifier.hpp"
 #include "carelog/api/projection_runner.hpp"
 #include "carelog/api/server.hpp"
+#include "carelog/api/writer_gateway.hpp"
+#include "carelog/writer/engine.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "carelog/projections/store.hpp"
 
 using namespace carelog;
 
 namespace {
+
+// The write engine's snapshots live in the node's local state of the projection store.
+class local_snapshots final : public writer::snapshot_store {
+public:
+    explicit local_snapshots(projections::store& s) : store_(s) {}
+    std::optional<std::string> get(const std::string& ns, const std::string& key) const override {
+        return store_.get_local(ns, key);
+    }
+    std::vector<std::pair<std::string, std::string>> scan(const std::string& ns,
+                                                          const std::string& prefix) const override {
+        return store_.scan_local(ns, prefix);
+    }
+    result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) override {
+        return store_.put_local(ns, kvs);
+    }
+
+private:
+    projections::store& store_;
+};
 
 // Retries `f` while it fails with errc::unavailable, up to `limit`; other errors return at once.
 template <class F>
@@ -76,7 +96,7 @@ int main(int argc, char** argv) {
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
                 data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info";
     int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2,
-        worker_threads = 32, start_wait_s = 60;
+        writer_groups = 1, start_wait_s = 60;
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
     app.add_option("--brokers", brokers, "Kafka bootstrap servers")->envname("CARELOG_BROKERS");
     app.add_option("--topic-prefix", prefix, "prefix of carelog's topics")->envname("CARELOG_TOPIC_PREFIX");
@@ -99,7 +119,9 @@ int main(int argc, char** argv) {
     app.add_option("--kafka-timeout-ms", kafka_timeout_ms, "bounded wait for Kafka before answering 503")
         ->envname("CARELOG_KAFKA_TIMEOUT_MS");
     app.add_option("--io-threads", io_threads)->envname("CARELOG_IO_THREADS");
-    app.add_option("--worker-threads", worker_threads)->envname("CARELOG_WORKER_THREADS");
+    app.add_option("--writer-groups", writer_groups,
+                   "partition groups of the write engine: one lane (thread, transactional ids) each; fixed per topic")
+        ->envname("CARELOG_WRITER_GROUPS");
     app.add_option("--start-wait-s", start_wait_s, "how long to wait for Kafka at start")
         ->envname("CARELOG_START_WAIT_S");
     app.add_option("--log-level", log_level)->envname("CARELOG_LOG_LEVEL");
@@ -117,7 +139,6 @@ int main(int argc, char** argv) {
     sopts.address = http_addr.substr(0, colon);
     sopts.port = static_cast<std::uint16_t>(std::stoi(http_addr.substr(colon + 1)));
     sopts.io_threads = io_threads;
-    sopts.worker_threads = worker_threads;
     if (public_url.empty()) public_url = "http://" + http_addr;
     if (operator_key.empty())
         spdlog::warn("no CARELOG_OPERATOR_KEY: agencies cannot be created and operator requests are refused");
@@ -183,7 +204,11 @@ int main(int argc, char** argv) {
         spdlog::critical("cannot start the projection consumer: {}", r.error().detail);
         return 3;
     }
-    api::kafka_command_bus bus(kcfg, *n, **store, clock, ids);
+    local_snapshots snapshots(**store);
+    writer::engine_options wopts;
+    wopts.groups = writer_groups;
+    writer::engine bus(kcfg, *n, snapshots, clock, ids, wopts);
+    api::writer_gateway commands(bus);
     std::unique_ptr<api::notifier> mailer;
     if (!smtp_url.empty()) {
         api::notifier_options nopts;
@@ -208,7 +233,7 @@ int main(int argc, char** argv) {
     acfg.operator_key = operator_key;
     acfg.public_url = public_url;
     acfg.server_key = *key;
-    api::app_context ctx{acfg, bus, runner, **store, clock, ids, m, sink->get()};
+    api::app_context ctx{acfg, commands, runner, **store, clock, ids, m, sink->get()};
     api::server srv(ctx, sopts);
     if (auto r = srv.start(); !r) {
         spdlog::critical("cannot listen on {}: {}", http_addr, r.error().detail);

@@ -1,28 +1,32 @@
 // The write side's view of one agency: its aggregate state plus what the log itself must keep
-// consistent (per-agency sequence without gaps, the SHA-256 chain, idempotency keys). The same
+// consistent (per-agency sequence without gaps, the SHA-256 chain, idempotency records). The same
 // `apply` serves live commands and the catch-up read, so a restart reaches the same state.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "carelog/aggregates/agency.hpp"
+#include "carelog/base/consistency_token.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/events/events.hpp"
 
-namespace carelog::api {
+namespace carelog::writer {
 
+// What a repeated Idempotency-Key answers: the first command's target, version, position and events.
+// Shared and immutable but for `token`, which the writer fills in when the commit is known, so a
+// replay decided in the same batch as its original (or evicted right after) still has it.
 struct idem_record {
     std::string aggregate_id;
     std::uint64_t version = 0;
     std::string token;
-    boost::json::object body;
+    std::vector<events::envelope> events;
     micros at = 0;
 };
 
@@ -30,13 +34,17 @@ struct agency_log {
     aggregates::agency_state state;
     std::uint64_t sequence = 0;
     sha256_digest last_hash{};
-    std::unordered_map<std::string, idem_record> commands;
+    std::unordered_map<std::string, std::shared_ptr<idem_record>> commands;
     std::deque<std::string> command_order;  // oldest first, to bound `commands`
 };
 
 // How long and how many idempotency keys an agency remembers.
 inline constexpr micros idempotency_window = 24LL * 3600 * 1000000;
 inline constexpr std::size_t idempotency_max_keys = 20000;
+
+// Command ids that carry a client's Idempotency-Key are "<caller scope>:<key>" (api scopes every
+// key by its caller); generated command ids are bare UUIDs and keep no idempotency record.
+bool is_idempotency_key(std::string_view command_id);
 
 struct stamp_meta {
     std::string agency_id;
@@ -60,11 +68,7 @@ std::vector<stamped> stamp(const agency_log& log, const std::vector<events::deci
 // sequence or a prev_hash that is not the last hash.
 bool apply(agency_log& log, const events::envelope& e, const std::string& token);
 
-// "<partition>-<offset>", the consistency token of a record.
-std::string make_token(int partition, std::int64_t offset);
-bool parse_token(std::string_view token, int& partition, std::int64_t& offset);
-
 boost::json::value to_json(const agency_log& log);
 result<agency_log> agency_log_from_json(const boost::json::value& v);
 
-}  // namespace carelog::api
+}  // namespace carelog::writer

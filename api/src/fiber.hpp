@@ -1,0 +1,74 @@
+// Request fibers: the server runs every handler on a stackful coroutine (Boost.Asio spawn) on the
+// connection's strand, so a handler written as plain sequential code can wait for the write
+// engine, a projection or a password hash without holding a thread: the wait suspends the fiber
+// and the io thread serves other connections. Outside a fiber (unit tests, tools) the same calls
+// simply block the calling thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/spawn.hpp>
+
+namespace carelog::api::fiber {
+
+using yield = boost::asio::basic_yield_context<boost::asio::any_io_executor>;
+
+// The fiber the calling code runs on, or null. Set by `scope` and restored after every suspension
+// (a fiber may resume on another io thread).
+yield* current() noexcept;
+
+// Marks the calling code as running on `y` for the scope's lifetime.
+class scope {
+public:
+    explicit scope(yield& y) noexcept;
+    ~scope();
+    scope(const scope&) = delete;
+    scope& operator=(const scope&) = delete;
+    // After a suspension: the fiber is current again on whatever thread resumed it.
+    static void restore(yield* y) noexcept;
+
+private:
+    yield* saved_;
+};
+
+// Suspends the current fiber until `start(complete)` calls `complete(value)` (from any thread),
+// and returns the value. Without a fiber, blocks the calling thread instead.
+template <class T>
+T await(const std::function<void(std::function<void(T)>)>& start) {
+    yield* y = current();
+    if (!y) {
+        auto p = std::make_shared<std::promise<T>>();
+        auto f = p->get_future();
+        start([p](T v) { p->set_value(std::move(v)); });
+        return f.get();
+    }
+    auto ex = y->get_executor();
+    T out = boost::asio::async_initiate<yield&, void(T)>(
+        [&start, ex](auto handler) {
+            using handler_t = decltype(handler);
+            auto h = std::make_shared<handler_t>(std::move(handler));
+            start([h, ex](T v) mutable {
+                boost::asio::post(boost::asio::get_associated_executor(*h, ex),
+                                  [h, v = std::move(v)]() mutable { (*h)(std::move(v)); });
+            });
+        },
+        *y);
+    scope::restore(y);
+    return out;
+}
+
+// Sleeps without holding a thread when on a fiber.
+void sleep(std::chrono::milliseconds d);
+
+// Runs CPU-heavy work (Argon2id) on the blocking pool and suspends the fiber meanwhile; inline
+// without a fiber.
+void run_blocking(const std::function<void()>& work);
+
+}  // namespace carelog::api::fiber

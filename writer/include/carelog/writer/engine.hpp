@@ -1,0 +1,86 @@
+// The write engine over Kafka. The partitions this node owns are split into lanes (partition
+// groups); each lane has one thread that decides every command of its agencies against their
+// state in memory, including what is decided but not yet committed, and group-commits everything
+// queued across the lane's partitions in one Kafka transaction. Two transactional producers take
+// turns, so the next batch is decided and produced while the previous one's commit is on the
+// wire (see docs/architecture.md, "The write engine"). Answers go out only after the commit.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "carelog/base/ids.hpp"
+#include "carelog/kafka/kafka.hpp"
+#include "carelog/writer/command_bus.hpp"
+
+namespace carelog::writer {
+
+// Where a lane keeps its snapshots: the node's local key/value state (RocksDB in carelogd).
+class snapshot_store {
+public:
+    virtual ~snapshot_store() = default;
+    virtual std::optional<std::string> get(const std::string& ns, const std::string& key) const = 0;
+    virtual std::vector<std::pair<std::string, std::string>> scan(const std::string& ns,
+                                                                  const std::string& prefix) const = 0;
+    virtual result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) = 0;
+};
+
+struct engine_options {
+    // Partition groups of the topic: partition p belongs to group p % groups, and each group is one
+    // lane with its own transactional ids (<prefix>writer-g<g>of<groups>-a|b). Fixed per topic: every
+    // node of a topic must use the same value, or fencing does not reach across them.
+    int groups = 1;
+    // The groups this node owns (empty = all of them).
+    std::vector<int> owned_groups;
+    std::size_t max_batch = 4096;        // commands per transaction
+    std::size_t max_queue = 20000;       // commands waiting per lane; beyond: errc::unavailable at once
+    std::chrono::milliseconds queue_timeout{10000};  // a command waiting longer is dropped undecided
+    std::chrono::seconds snapshot_interval{5};       // dirty agencies are snapshotted this often
+    std::chrono::milliseconds catch_up_deadline{60000};
+    kafka::txn_producer::options producer;
+    // Largest encoded event the log takes (below the producer's message.max.bytes and the topic's
+    // max.message.bytes, with room for key and headers).
+    std::size_t max_event_bytes = 1000000 - 16 * 1024;
+    // Tests only: called before each commit with the lane's transaction number; true = abort it
+    // instead (as a broker would on a failed produce).
+    std::function<bool(int group, std::uint64_t txn)> fail_commit;
+};
+
+class engine final : public command_bus {
+public:
+    engine(kafka::config cfg, int partitions, snapshot_store& local, clock_source& clock, id_source& ids,
+           engine_options opts = {});
+    ~engine() override;
+
+    // Starts the lanes; each initialises its producers (fencing older writers of its group) and
+    // catches up in the background. Commands wait for that (bounded by queue_timeout).
+    void start();
+    // Answers what is queued, writes final snapshots, stops the threads.
+    void stop();
+
+    void submit(const std::string& agency_id, const command_meta& meta, aggregates::command cmd,
+                command_done done) override;
+    void submit_batch(const std::string& agency_id, const command_meta& meta, std::vector<aggregates::command> cmds,
+                      bool dry_run, batch_done done) override;
+    std::int64_t committed_end(int partition) const override;
+
+    int partition_of(const std::string& agency_id) const;
+    // Partitions whose lane was fenced by a newer process.
+    std::vector<int> fenced_partitions() const;
+    std::string metrics_text() const;
+
+    class lane;
+
+private:
+    kafka::config cfg_;
+    int partitions_;
+    engine_options opts_;
+    std::vector<std::unique_ptr<lane>> lanes_;  // by group; null when not owned
+};
+
+}  // namespace carelog::writer

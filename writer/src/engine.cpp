@@ -1,0 +1,1071 @@
+// The write engine's lanes; see the header and docs/architecture.md ("The write engine").
+//
+// A lane's thread runs this loop:
+//   take what is queued -> decide it against memory (which already holds the transaction still
+//   committing) -> produce it on the producer that is not committing, every record acknowledged ->
+//   wait for the previous commit -> answer the previous batch -> hand this one to the committer.
+// So a commit's round trip (EndTxn and its markers) overlaps the next batch's deciding and
+// producing, and the two transactional ids never wait on each other's markers. Records of a batch
+// are acknowledged before the next batch is produced, so the log keeps every agency's order.
+//
+// Any failure is handled one way: abort what is open, wait for the commit in flight, rebuild
+// memory from the snapshot and the log (which is then exactly the committed state), and answer
+// every pending command by what the log holds: its events are there (2xx), or it is certainly not
+// (503), or, when the log cannot be read in time, the outcome is unknown (504).
+#include "carelog/writer/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+
+#include "carelog/events/envelope_codec.hpp"
+#include "carelog/writer/agency_log.hpp"
+
+namespace carelog::writer {
+namespace json = boost::json;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct single_cmd {
+    std::string agency_id;
+    command_meta meta;
+    aggregates::command cmd;
+    command_done done;
+    steady::time_point deadline;
+};
+
+struct batch_cmd {
+    std::string agency_id;
+    command_meta meta;
+    std::vector<aggregates::command> cmds;
+    bool dry_run = false;
+    batch_done done;
+    steady::time_point deadline;
+};
+
+using work = std::variant<single_cmd, batch_cmd>;
+
+// The aggregate a command targets, for answering a command that changes nothing.
+std::string target_of(const aggregates::command& c, const std::string& agency_id, const aggregates::agency_state& s) {
+    return std::visit(
+        [&](const auto& x) -> std::string {
+            using T = std::decay_t<decltype(x)>;
+            // A client command names the client first (assign_staff_to_client also has a staff_id).
+            if constexpr (requires { x.client_id; })
+                return x.client_id;
+            else if constexpr (requires { x.invitation_id; }) {
+                // revoking a revoked invitation: the client that holds it
+                for (const auto& [id, client] : s.clients)
+                    if (client.invitations.contains(x.invitation_id)) return id;
+                return agency_id;
+            } else if constexpr (requires { x.staff_id; })
+                return x.staff_id;
+            else if constexpr (std::is_same_v<T, aggregates::create_agency>)
+                return x.agency_id;
+            else
+                return agency_id;
+        },
+        c);
+}
+
+std::uint64_t version_of(const aggregates::agency_state& s, const std::string& id) {
+    if (id == s.id) return s.version;
+    if (auto it = s.staff.find(id); it != s.staff.end()) return it->second.version;
+    if (auto it = s.clients.find(id); it != s.clients.end()) return it->second.version;
+    return 0;
+}
+
+// A command's result from the events it appended: the first event's aggregate and that
+// aggregate's last version among them.
+command_result result_of(std::vector<events::envelope> evs) {
+    command_result r;
+    if (!evs.empty()) {
+        r.aggregate_id = evs.front().aggregate_id;
+        for (const auto& e : evs)
+            if (e.aggregate_id == r.aggregate_id) r.version = e.aggregate_version;
+    }
+    r.events = std::move(evs);
+    return r;
+}
+
+command_result replay_of(const idem_record& rec) {
+    command_result r;
+    r.aggregate_id = rec.aggregate_id;
+    r.version = rec.version;
+    r.consistency_token = rec.token;
+    r.events = rec.events;
+    r.replayed = true;
+    return r;
+}
+
+std::unexpected<error> not_accepted(const std::string& why) { return fail(errc::unavailable, why); }
+
+}  // namespace
+
+class engine::lane {
+public:
+    lane(const kafka::config& cfg, int group, std::vector<int> partitions, snapshot_store& local, clock_source& clock,
+         id_source& ids, const engine_options& opts)
+        : cfg_(cfg), group_(group), local_(local), clock_(clock), ids_(ids), opts_(opts) {
+        for (int p : partitions) {
+            parts_.emplace(p, part{});
+            parts_[p].partition = p;
+            committed_end_.emplace(p, std::make_unique<std::atomic<std::int64_t>>(-1));
+        }
+        name_ = "g" + std::to_string(group) + "of" + std::to_string(opts.groups);
+    }
+
+    void start() {
+        committer_ = std::thread([this] { commit_loop(); });
+        snapshotter_ = std::thread([this] { snapshot_loop(); });
+        thread_ = std::thread([this] { run(); });
+    }
+
+    void stop() {
+        {
+            std::lock_guard lk(mu_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+        {
+            std::lock_guard lk(cmu_);
+            cstop_ = true;
+        }
+        ccv_.notify_all();
+        if (committer_.joinable()) committer_.join();
+        {
+            std::lock_guard lk(smu_);
+            sstop_ = true;
+        }
+        scv_.notify_all();
+        if (snapshotter_.joinable()) snapshotter_.join();
+    }
+
+    // False when the queue is full or the lane stops: the caller answers at once.
+    // Takes `w` only when it returns true.
+    bool enqueue(work& w, std::size_t weight) {
+        {
+            std::lock_guard lk(mu_);
+            if (stopping_ || queued_ + weight > opts_.max_queue) return false;
+            queued_ += weight;
+            queue_.push_back(std::move(w));
+        }
+        cv_.notify_one();
+        return true;
+    }
+
+    std::int64_t committed_end(int p) const {
+        auto it = committed_end_.find(p);
+        return it == committed_end_.end() ? -1 : it->second->load();
+    }
+    const std::set<int> partitions() const {
+        std::set<int> out;
+        for (const auto& [p, _] : committed_end_) out.insert(p);
+        return out;
+    }
+    bool fenced() const { return fenced_.load(); }
+    bool ready() const { return ready_.load(); }
+    std::uint64_t appended() const { return appended_.load(); }
+    std::uint64_t transactions() const { return transactions_.load(); }
+    std::uint64_t failures() const { return failures_.load(); }
+    std::uint64_t commands() const { return commands_.load(); }
+    std::size_t queued() const {
+        std::lock_guard lk(mu_);
+        return queued_;
+    }
+
+private:
+    struct part {
+        int partition = 0;
+        std::unordered_map<std::string, agency_log> agencies;
+        std::unordered_set<std::string> dirty;   // changed since the last snapshot
+        std::unordered_set<std::string> broken;  // agencies whose chain in the log is broken
+        std::int64_t next_offset = 0;            // after the last committed record (or control marker)
+    };
+
+    // One command's (or one batch job's) answer, pending until its transaction's fate is known.
+    struct answer {
+        command_done done;                      // a single command
+        batch_done batch;                       // or a batch job
+        result<command_result> res = fail(errc::internal, "unanswered");
+        std::vector<result<command_result>> job_results;
+        std::vector<std::size_t> last_record;   // per result: index into records, SIZE_MAX = none
+        std::shared_ptr<idem_record> replay;    // an Idempotency-Key replay
+        std::string agency_id, key;             // for resolving replays after a rebuild
+        int partition = 0;
+        std::vector<std::string> last_event_id; // per result: to find the command in the log after a failure
+    };
+
+    struct txn {
+        int producer = 0;
+        std::uint64_t number = 0;
+        std::vector<kafka::outgoing> records;
+        std::vector<std::int64_t> offsets;
+        std::vector<answer> answers;
+        std::vector<std::pair<std::shared_ptr<idem_record>, std::size_t>> idem_tokens;  // record -> last record
+        kafka::txn_outcome outcome = kafka::txn_outcome::not_committed;  // when it failed
+        bool produced = false;
+    };
+
+    // ------------------------------------------------------------------ the loop
+
+    void run() {
+        if (auto r = init(); !r) spdlog::warn("writer {}: not ready yet: {}", name_, r.error().detail);
+        for (;;) {
+            std::vector<work> items;
+            bool commit_done = false;
+            {
+                std::unique_lock lk(mu_);
+                cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || (inflight_ && commit_finished()); });
+                std::size_t n = 0;
+                while (!queue_.empty() && n < opts_.max_batch) {
+                    n += weight(queue_.front());
+                    items.push_back(std::move(queue_.front()));
+                    queue_.pop_front();
+                }
+                queued_ -= std::min(queued_, n);
+                commit_done = inflight_ && commit_finished();
+                if (items.empty() && !commit_done && stopping_ && !inflight_) break;
+            }
+            try {
+                if (items.empty()) {
+                    if (inflight_) finish_inflight();
+                    if (!inflight_) snapshot_if_due(false);
+                    continue;
+                }
+                process(items);
+            } catch (const std::exception& e) {
+                spdlog::error("writer {}: {}; rebuilding from the log", name_, e.what());
+                recover(nullptr);
+            }
+        }
+        if (inflight_) finish_inflight();
+        if (ready_) snapshot_if_due(true);
+    }
+
+    static std::size_t weight(const work& w) {
+        if (const auto* b = std::get_if<batch_cmd>(&w)) return std::max<std::size_t>(1, b->cmds.size());
+        return 1;
+    }
+
+    void process(std::vector<work>& items) {
+        if (fenced_) {
+            for (auto& w : items) refuse(w, not_accepted(fenced_text()));
+            return;
+        }
+        if (!ready_) {
+            if (auto r = init(); !r) {
+                for (auto& w : items) refuse(w, not_accepted(r.error().detail));
+                return;
+            }
+        }
+        if (inflight_ && snapshot_due()) finish_inflight();  // a moment where memory == the log
+        if (!inflight_) snapshot_if_due(false);
+        if (fenced_ || !ready_) {
+            for (auto& w : items) refuse(w, not_accepted(fenced_ ? fenced_text() : "the writer is rebuilding"));
+            return;
+        }
+
+        auto t = std::make_unique<txn>();
+        t->number = ++txn_counter_;
+        auto now = steady::now();
+        for (auto& w : items) {
+            if (auto* s = std::get_if<single_cmd>(&w)) {
+                if (now > s->deadline) {
+                    s->done(not_accepted("the command waited too long for its writer and was not decided"));
+                    continue;
+                }
+                decide_single(*t, *s);
+            } else {
+                auto& b = std::get<batch_cmd>(w);
+                if (now > b.deadline) {
+                    b.done(not_accepted("the batch waited too long for its writer and was not decided"));
+                    continue;
+                }
+                decide_batch(*t, b);
+            }
+        }
+        commands_ += t->answers.size();
+
+        if (t->records.empty()) {
+            // Errors, no-ops and replays were decided against memory that may hold the batch in
+            // flight: they are answered once its fate is known.
+            if (inflight_) {
+                if (!finish_inflight()) {  // the batch in flight failed: these were decided against a state that never was
+                    for (auto& a : t->answers) deliver(a, not_accepted("the event log failed a transaction; retry"));
+                    return;
+                }
+            }
+            for (auto& a : t->answers) deliver_decided(a, *t);
+            return;
+        }
+
+        t->producer = inflight_ ? 1 - inflight_->producer : next_producer_;
+        auto& prod = *producers_[static_cast<std::size_t>(t->producer)];
+        auto begun = prod.begin();
+        std::expected<std::vector<std::int64_t>, kafka::txn_error> offs =
+            begun ? prod.produce(t->records) : std::unexpected(begun.error());
+        if (!offs) {
+            spdlog::warn("writer {}: producing a batch of {} records failed: {}", name_, t->records.size(),
+                         offs.error().err.detail);
+            t->outcome = offs.error().outcome;
+            if (t->outcome != kafka::txn_outcome::fenced) {
+                if (auto a = prod.abort(); !a) t->outcome = kafka::txn_outcome::unknown;
+            }
+            recover(std::move(t));
+            return;
+        }
+        t->offsets = std::move(*offs);
+        t->produced = true;
+        if (inflight_) {
+            if (!finish_inflight()) {
+                // The previous batch failed; this one was decided on top of it.
+                if (auto a = prod.abort(); !a) t->outcome = kafka::txn_outcome::unknown;
+                recover(std::move(t));
+                return;
+            }
+        }
+        if (opts_.fail_commit && opts_.fail_commit(group_, t->number)) {
+            spdlog::warn("writer {}: transaction {} aborted by the test hook", name_, t->number);
+            t->outcome = prod.abort() ? kafka::txn_outcome::not_committed : kafka::txn_outcome::unknown;
+            recover(std::move(t));
+            return;
+        }
+        start_commit(std::move(t));
+    }
+
+    // ------------------------------------------------------------------ deciding
+
+    agency_log* find(part& P, const std::string& agency) {
+        auto it = P.agencies.find(agency);
+        return it == P.agencies.end() ? nullptr : &it->second;
+    }
+
+    part& part_of(const std::string& agency) {
+        int p = kafka::partition_for(agency, cfg_partitions_);
+        return parts_.at(p);
+    }
+
+    void decide_single(txn& t, single_cmd& s) {
+        auto& a = t.answers.emplace_back();
+        a.done = std::move(s.done);
+        a.agency_id = s.agency_id;
+        a.key = s.meta.idempotency_key;
+        part& P = part_of(s.agency_id);
+        a.partition = P.partition;
+        if (P.broken.contains(s.agency_id)) {
+            a.res = fail(errc::chain_broken, "the agency's hash chain in the log is broken; its writer stopped "
+                                             "appending until an operator repairs it");
+            return;
+        }
+        agency_log* existing = find(P, s.agency_id);
+        if (!s.meta.idempotency_key.empty() && existing) {
+            if (auto k = existing->commands.find(s.meta.idempotency_key); k != existing->commands.end()) {
+                a.replay = k->second;
+                return;
+            }
+        }
+        static const aggregates::agency_state empty_state{};
+        const auto& state = existing ? existing->state : empty_state;
+        auto decided = aggregates::decide(state, s.cmd);
+        if (!decided) {
+            a.res = std::unexpected(decided.error());
+            return;
+        }
+        if (decided->empty()) {
+            command_result r;
+            r.aggregate_id = target_of(s.cmd, s.agency_id, state);
+            r.version = version_of(state, r.aggregate_id);
+            a.res = std::move(r);
+            return;
+        }
+        agency_log& log = existing ? *existing : P.agencies[s.agency_id];
+        std::string cmd_id = s.meta.idempotency_key.empty() ? ids_.next_uuid() : s.meta.idempotency_key;
+        auto out = append(t, P, log, s.agency_id, *decided,
+                          stamp_meta{s.agency_id, s.meta.actor_id, cmd_id, s.meta.correlation_id, clock_.now()});
+        if (!out) {
+            a.res = std::unexpected(out.error());
+            return;
+        }
+        a.last_record.push_back(t.records.size() - 1);
+        a.last_event_id.push_back(out->back().event_id);
+        a.res = result_of(std::move(*out));
+        if (is_idempotency_key(cmd_id))
+            if (auto k = log.commands.find(cmd_id); k != log.commands.end())
+                t.idem_tokens.emplace_back(k->second, t.records.size() - 1);
+    }
+
+    // Stamps decided events onto `log`, applies them and queues their records. Refuses (and
+    // applies nothing) when an event is larger than the log accepts.
+    result<std::vector<events::envelope>> append(txn& t, part& P, agency_log& log, const std::string& agency,
+                                                 const std::vector<events::decided_event>& decided,
+                                                 const stamp_meta& meta) {
+        auto stamped_events = stamp(log, decided, meta, ids_);
+        for (const auto& s : stamped_events)
+            if (s.bytes.size() > opts_.max_event_bytes)
+                return fail(errc::too_large, "the command's event would take " + std::to_string(s.bytes.size()) +
+                                                 " bytes; the event log accepts at most " +
+                                                 std::to_string(opts_.max_event_bytes));
+        std::vector<events::envelope> out;
+        out.reserve(stamped_events.size());
+        for (auto& s : stamped_events) {
+            bool ok = apply(log, s.env, "");
+            (void)ok;  // stamp() continues the chain by construction
+            kafka::outgoing o;
+            o.partition = P.partition;
+            o.key = agency;
+            o.value = std::move(s.bytes);
+            o.headers = {{"event-type", std::string(events::event_type_name(s.env.data))},
+                         {"schema-version", std::to_string(s.env.schema_version)},
+                         {"content-type", events::content_type}};
+            t.records.push_back(std::move(o));
+            out.push_back(std::move(s.env));
+        }
+        P.dirty.insert(agency);
+        return out;
+    }
+
+    // A batch job is decided on a copy of the agency's log, which replaces it only when the job
+    // produced records (a dry run leaves memory untouched).
+    void decide_batch(txn& t, batch_cmd& b) {
+        auto& a = t.answers.emplace_back();
+        a.batch = std::move(b.done);
+        a.agency_id = b.agency_id;
+        part& P = part_of(b.agency_id);
+        a.partition = P.partition;
+        if (P.broken.contains(b.agency_id)) {
+            a.res = fail(errc::chain_broken, "the agency's hash chain in the log is broken; its writer stopped "
+                                             "appending until an operator repairs it");
+            return;
+        }
+        agency_log* existing = find(P, b.agency_id);
+        agency_log work = existing ? *existing : agency_log{};
+        const std::size_t first_record = t.records.size();
+        std::vector<std::pair<std::shared_ptr<idem_record>, std::size_t>> idem;
+        for (std::size_t i = 0; i < b.cmds.size(); ++i) {
+            const auto& cmd = b.cmds[i];
+            std::string cmd_id = b.meta.idempotency_key.empty() ? ids_.next_uuid()
+                                                                 : b.meta.idempotency_key + "/" + std::to_string(i);
+            a.last_record.push_back(SIZE_MAX);
+            a.last_event_id.emplace_back();
+            if (!b.meta.idempotency_key.empty()) {
+                if (auto k = work.commands.find(cmd_id); k != work.commands.end()) {
+                    a.job_results.push_back(replay_of(*k->second));
+                    continue;
+                }
+            }
+            auto decided = aggregates::decide(work.state, cmd);
+            if (!decided) {
+                a.job_results.push_back(std::unexpected(decided.error()));
+                continue;
+            }
+            if (decided->empty()) {
+                command_result r;
+                r.aggregate_id = target_of(cmd, b.agency_id, work.state);
+                r.version = version_of(work.state, r.aggregate_id);
+                a.job_results.push_back(std::move(r));
+                continue;
+            }
+            stamp_meta meta{b.agency_id, b.meta.actor_id, cmd_id, b.meta.correlation_id, clock_.now()};
+            if (b.dry_run) {
+                std::vector<events::envelope> evs;
+                for (auto& s : stamp(work, *decided, meta, ids_)) {
+                    bool ok = apply(work, s.env, "");
+                    (void)ok;
+                    evs.push_back(std::move(s.env));
+                }
+                a.job_results.push_back(result_of(std::move(evs)));
+                continue;
+            }
+            auto out = append(t, P, work, b.agency_id, *decided, meta);
+            if (!out) {
+                a.job_results.push_back(std::unexpected(out.error()));
+                continue;
+            }
+            a.last_record.back() = t.records.size() - 1;
+            a.last_event_id.back() = out->back().event_id;
+            a.job_results.push_back(result_of(std::move(*out)));
+            if (is_idempotency_key(cmd_id))
+                if (auto k = work.commands.find(cmd_id); k != work.commands.end())
+                    idem.emplace_back(k->second, t.records.size() - 1);
+        }
+        a.res = command_result{};
+        if (t.records.size() > first_record) {
+            P.agencies[b.agency_id] = std::move(work);
+            for (auto& x : idem) t.idem_tokens.push_back(std::move(x));
+        }
+    }
+
+    // ------------------------------------------------------------------ answering
+
+    static void deliver(answer& a, result<command_result> r) {
+        if (a.done) {
+            a.done(std::move(r));
+            a.done = nullptr;
+        } else if (a.batch) {
+            if (r)
+                a.batch(std::move(a.job_results));
+            else
+                a.batch(std::unexpected(r.error()));
+            a.batch = nullptr;
+        }
+    }
+
+    // Answers a decided command whose transaction committed (or that appended nothing).
+    void deliver_decided(answer& a, const txn& t) {
+        if (a.replay) {
+            deliver(a, replay_of(*a.replay));
+            return;
+        }
+        auto tok = [&](std::size_t rec) { return make_token(t.records[rec].partition, t.offsets[rec]); };
+        if (a.batch) {
+            for (std::size_t i = 0; i < a.job_results.size(); ++i)
+                if (a.last_record[i] != SIZE_MAX && a.job_results[i])
+                    a.job_results[i]->consistency_token = tok(a.last_record[i]);
+            deliver(a, command_result{});
+            return;
+        }
+        if (a.res && !a.last_record.empty()) a.res->consistency_token = tok(a.last_record.front());
+        deliver(a, std::move(a.res));
+    }
+
+    void refuse(work& w, std::unexpected<error> why) {
+        if (auto* s = std::get_if<single_cmd>(&w))
+            s->done(why);
+        else
+            std::get<batch_cmd>(w).done(why);
+    }
+
+    // ------------------------------------------------------------------ committing
+
+    void start_commit(std::unique_ptr<txn> t) {
+        std::lock_guard lk(cmu_);
+        inflight_ = std::move(t);
+        commit_result_.reset();
+        ccv_.notify_all();
+    }
+
+    bool commit_finished() {
+        std::lock_guard lk(cmu_);
+        return commit_result_.has_value();
+    }
+
+    void commit_loop() {
+        for (;;) {
+            txn* t = nullptr;
+            {
+                std::unique_lock lk(cmu_);
+                ccv_.wait(lk, [&] { return cstop_ || (inflight_ && !commit_result_ && !committing_); });
+                if (cstop_) return;
+                t = inflight_.get();
+                committing_ = true;
+            }
+            auto r = producers_[static_cast<std::size_t>(t->producer)]->commit();
+            {
+                std::lock_guard lk(cmu_);
+                commit_result_ = std::move(r);
+                committing_ = false;
+            }
+            ccv_.notify_all();
+            {
+                std::lock_guard lk(mu_);  // the lane waits on its own queue's condition too
+            }
+            cv_.notify_all();
+        }
+    }
+
+    // The committer's verdict on the transaction in flight (waits for it), taking it out of flight.
+    std::pair<std::unique_ptr<txn>, std::expected<void, kafka::txn_error>> take_inflight() {
+        std::unique_lock lk(cmu_);
+        ccv_.wait(lk, [&] { return commit_result_.has_value(); });
+        auto r = std::move(*commit_result_);
+        commit_result_.reset();
+        return {std::move(inflight_), std::move(r)};
+    }
+
+    // Waits for the transaction in flight and answers it. False when it failed (then memory was
+    // rebuilt from the log and its commands answered from what the log holds).
+    bool finish_inflight() {
+        auto [t, r] = take_inflight();
+        if (!r) {
+            spdlog::warn("writer {}: commit of {} records failed: {}", name_, t->records.size(), r.error().err.detail);
+            t->outcome = r.error().outcome;
+            recover(std::move(t));
+            return false;
+        }
+        committed(*t);
+        return true;
+    }
+
+    void committed(txn& t) {
+        ++transactions_;
+        appended_ += t.records.size();
+        next_producer_ = 1 - t.producer;
+        for (std::size_t i = 0; i < t.records.size(); ++i) {
+            auto& P = parts_.at(t.records[i].partition);
+            P.next_offset = std::max(P.next_offset, t.offsets[i] + 1);
+        }
+        for (auto& [p, P] : parts_) committed_end_.at(p)->store(P.next_offset);
+        for (auto& [rec, idx] : t.idem_tokens) rec->token = make_token(t.records[idx].partition, t.offsets[idx]);
+        for (auto& a : t.answers) deliver_decided(a, t);
+    }
+
+    // ------------------------------------------------------------------ failures
+
+    // `failed` (may be null) failed with failed->outcome. Waits for a commit still in flight,
+    // rebuilds memory from snapshot + log and answers every pending command from what the log holds.
+    void recover(std::unique_ptr<txn> failed) {
+        ++failures_;
+        std::vector<std::unique_ptr<txn>> pending;
+        if (inflight_) {
+            auto [t, r] = take_inflight();
+            if (r)
+                committed(*t);
+            else {
+                t->outcome = r.error().outcome;
+                pending.push_back(std::move(t));
+            }
+        }
+        if (failed) pending.push_back(std::move(failed));
+        bool any_fenced = false;
+        for (auto& t : pending) any_fenced = any_fenced || t->outcome == kafka::txn_outcome::fenced;
+        if (any_fenced) {
+            fenced_ = true;
+            spdlog::error("writer {}: fenced by a newer carelogd on this topic; this process stops writing "
+                          "partitions {}",
+                          name_, partitions_text());
+        }
+        // Memory may hold decisions the log does not: rebuild it (unless fenced: the newer process owns it now).
+        ready_ = false;
+        std::unordered_map<std::string, std::pair<int, std::int64_t>> seen;
+        bool rebuilt = false;
+        if (!fenced_) {
+            auto r = init(&seen);
+            rebuilt = r.has_value();
+            if (!r) spdlog::warn("writer {}: rebuild after a failed transaction: {}", name_, r.error().detail);
+        }
+        for (auto& t : pending) resolve(*t, rebuilt, seen);
+    }
+
+    void resolve(txn& t, bool rebuilt, const std::unordered_map<std::string, std::pair<int, std::int64_t>>& seen) {
+        const bool certain_absent = t.outcome != kafka::txn_outcome::unknown;
+        auto unknown = [] {
+            return fail(errc::outcome_unknown, "the event log did not say in time whether the command was "
+                                               "committed; retry with the same Idempotency-Key to learn it");
+        };
+        auto absent = [this](const std::string& why) { return not_accepted(fenced_ ? fenced_text() : why); };
+        for (auto& a : t.answers) {
+            if (a.replay) {
+                // The original may be older than this batch (then it stands) or in it.
+                if (rebuilt) {
+                    auto& P = parts_.at(a.partition);
+                    if (auto* log = find(P, a.agency_id))
+                        if (auto k = log->commands.find(a.key); k != log->commands.end()) {
+                            deliver(a, replay_of(*k->second));
+                            continue;
+                        }
+                    deliver(a, absent("the event log failed a transaction; the command was not accepted"));
+                } else if (!a.replay->token.empty()) {
+                    deliver(a, replay_of(*a.replay));
+                } else {
+                    deliver(a, certain_absent ? absent("the event log failed a transaction") : unknown());
+                }
+                continue;
+            }
+            bool any_records = false;
+            for (auto r : a.last_record) any_records = any_records || r != SIZE_MAX;
+            if (!any_records) {
+                // Decided against a state that may never have been: nothing of it is in the log.
+                deliver(a, absent("the event log failed a transaction; the command was not accepted"));
+                continue;
+            }
+            if (!rebuilt) {
+                deliver(a, certain_absent ? absent("the event log did not accept the transaction; the command was "
+                                                   "not accepted")
+                                          : unknown());
+                continue;
+            }
+            // The transaction committed or not as a whole: look for the command's last event.
+            std::string probe;
+            for (const auto& id : a.last_event_id)
+                if (!id.empty()) probe = id;
+            auto it = seen.find(probe);
+            if (it == seen.end()) {
+                deliver(a, absent("the event log did not accept the transaction; the command was not accepted"));
+                continue;
+            }
+            spdlog::info("writer {}: a transaction reported as failed had committed; answering its commands", name_);
+            if (t.offsets.size() != t.records.size()) t.offsets.assign(t.records.size(), 0);
+            for (std::size_t i = 0; i < a.last_event_id.size(); ++i) {
+                if (a.last_event_id[i].empty()) continue;
+                auto s = seen.find(a.last_event_id[i]);
+                if (s == seen.end()) continue;
+                t.offsets[a.last_record[i]] = s->second.second;
+            }
+            deliver_decided(a, t);
+        }
+    }
+
+    // ------------------------------------------------------------------ start and rebuild
+
+    // Producers first (fencing any older writer of this group and closing its open transaction),
+    // then state: each partition's snapshot plus its tail to the end. `seen` collects the tail's
+    // event ids with their positions (to answer commands whose commit outcome was unknown).
+    result<void> init(std::unordered_map<std::string, std::pair<int, std::int64_t>>* seen = nullptr) {
+        ready_ = false;
+        producers_[0].reset();
+        producers_[1].reset();
+        for (int i = 0; i < 2; ++i) {
+            auto p = kafka::txn_producer::create(cfg_, cfg_.events_topic(),
+                                                 cfg_.topic_prefix + "writer-" + name_ + (i == 0 ? "-a" : "-b"),
+                                                 opts_.producer);
+            if (!p) {
+                if (p.error().fenced()) fenced_ = true;
+                producers_[0].reset();
+                return std::unexpected(p.error().err);
+            }
+            producers_[static_cast<std::size_t>(i)] = std::move(*p);
+        }
+        std::vector<kafka::log_reader::start> starts;
+        std::uint64_t tail = 0;
+        for (auto& [p, P] : parts_) {
+            P.agencies.clear();
+            P.dirty.clear();
+            P.broken.clear();
+            P.next_offset = 0;
+            std::string ns = "writer-p" + std::to_string(p);
+            std::int64_t from = 0;
+            if (auto off = local_.get(ns, "offset")) from = std::stoll(*off);
+            bool usable = true;
+            for (auto& [key, blob] : local_.scan(ns, "agency/")) {
+                std::error_code ec;
+                auto v = json::parse(blob, ec);
+                auto log = ec ? result<agency_log>(fail(errc::internal, "not JSON")) : agency_log_from_json(v);
+                if (!log) {
+                    // An old or damaged snapshot is only a shortcut: replay the partition from the start.
+                    spdlog::warn("partition {}: writer snapshot of {} unusable ({}); replaying from offset 0", p,
+                                 key.substr(7), log.error().detail);
+                    usable = false;
+                    break;
+                }
+                P.agencies.emplace(key.substr(7), std::move(*log));
+            }
+            if (!usable) {
+                P.agencies.clear();
+                from = 0;
+            }
+            P.next_offset = from;
+            starts.push_back({p, from});
+        }
+        auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
+        if (!reader) return std::unexpected(reader.error());
+        std::set<int> open;
+        for (const auto& s : starts) open.insert(s.partition);
+        auto until = steady::now() + std::max(opts_.catch_up_deadline, cfg_.timeout);
+        while (!open.empty()) {
+            if (steady::now() > until) return fail(errc::unavailable, "catching up the writer's partitions timed out");
+            auto r = (*reader)->poll(
+                std::chrono::milliseconds(100),
+                [&](const kafka::record& rec) {
+                    ++tail;
+                    auto& P = parts_.at(rec.partition);
+                    P.next_offset = rec.offset + 1;
+                    std::string agency(rec.key);
+                    if (P.broken.contains(agency)) return;
+                    auto e = events::decode(rec.value);
+                    if (!e) {
+                        spdlog::error("partition {} offset {}: undecodable record of agency {}: {}; the writer "
+                                      "stops appending for that agency",
+                                      rec.partition, rec.offset, agency, e.error().detail);
+                        P.broken.insert(agency);
+                        return;
+                    }
+                    if (e->agency_id != agency) {
+                        spdlog::error("partition {} offset {}: record keyed {} names agency {}; the writer stops "
+                                      "appending for that agency",
+                                      rec.partition, rec.offset, agency, e->agency_id);
+                        P.broken.insert(agency);
+                        return;
+                    }
+                    auto& log = P.agencies[e->agency_id];
+                    if (!apply(log, *e, make_token(rec.partition, rec.offset))) {
+                        spdlog::error("partition {} offset {}: event of agency {} breaks its chain (sequence {} after "
+                                      "{}); the writer stops appending for that agency",
+                                      rec.partition, rec.offset, e->agency_id, e->sequence, log.sequence);
+                        P.broken.insert(e->agency_id);
+                        return;
+                    }
+                    P.dirty.insert(e->agency_id);
+                    if (seen) (*seen)[e->event_id] = {rec.partition, rec.offset};
+                },
+                [&](int p, std::int64_t next) {
+                    if (!open.contains(p)) return;
+                    auto& P = parts_.at(p);
+                    P.next_offset = std::max(P.next_offset, next);
+                    open.erase(p);
+                });
+            if (!r) return std::unexpected(r.error());
+        }
+        for (auto& [p, P] : parts_) committed_end_.at(p)->store(P.next_offset);
+        ready_ = true;
+        std::size_t agencies = 0;
+        for (auto& [p, P] : parts_) agencies += P.agencies.size();
+        spdlog::info("writer {}: ready ({} partitions, {} agencies, {} events read from the log)", name_,
+                     parts_.size(), agencies, tail);
+        if (tail > 0) snapshot_if_due(true);
+        return {};
+    }
+
+    // ------------------------------------------------------------------ snapshots
+
+    bool snapshot_due() const { return steady::now() - last_snapshot_ >= opts_.snapshot_interval; }
+
+    // Called only when memory equals the log (nothing decided is uncommitted): copies the dirty
+    // agencies and hands them to the snapshot thread, which serialises and writes them.
+    void snapshot_if_due(bool force) {
+        if (!force && !snapshot_due()) return;
+        last_snapshot_ = steady::now();
+        std::vector<snapshot_job> jobs;
+        for (auto& [p, P] : parts_) {
+            if (P.dirty.empty() && !force) continue;
+            snapshot_job j;
+            j.ns = "writer-p" + std::to_string(p);
+            j.offset = P.next_offset;
+            for (const auto& id : P.dirty)
+                if (auto it = P.agencies.find(id); it != P.agencies.end()) j.logs.emplace_back(id, it->second);
+            P.dirty.clear();
+            jobs.push_back(std::move(j));
+        }
+        if (jobs.empty()) return;
+        {
+            std::lock_guard lk(smu_);
+            for (auto& j : jobs) snapshots_.push_back(std::move(j));
+        }
+        scv_.notify_all();
+        if (force) {  // at shutdown and after a rebuild: written before going on
+            std::unique_lock lk(smu_);
+            scv_.wait(lk, [&] { return snapshots_.empty() && !snapshotting_; });
+        }
+    }
+
+    struct snapshot_job {
+        std::string ns;
+        std::int64_t offset = 0;
+        std::vector<std::pair<std::string, agency_log>> logs;
+    };
+
+    void snapshot_loop() {
+        for (;;) {
+            snapshot_job j;
+            {
+                std::unique_lock lk(smu_);
+                scv_.wait(lk, [&] { return sstop_ || !snapshots_.empty(); });
+                if (snapshots_.empty()) return;
+                j = std::move(snapshots_.front());
+                snapshots_.pop_front();
+                snapshotting_ = true;
+            }
+            std::vector<std::pair<std::string, std::string>> kvs;
+            kvs.reserve(j.logs.size() + 1);
+            for (const auto& [id, log] : j.logs) kvs.emplace_back("agency/" + id, json::serialize(to_json(log)));
+            kvs.emplace_back("offset", std::to_string(j.offset));
+            if (auto r = local_.put(j.ns, kvs); !r)
+                spdlog::error("writer {}: snapshot of {} failed: {}", name_, j.ns, r.error().detail);
+            {
+                std::lock_guard lk(smu_);
+                snapshotting_ = false;
+            }
+            scv_.notify_all();
+        }
+    }
+
+    std::string partitions_text() const {
+        std::string s;
+        for (const auto& [p, _] : parts_) s += (s.empty() ? "" : ",") + std::to_string(p);
+        return s;
+    }
+    std::string fenced_text() const {
+        return "this carelogd was fenced for partitions " + partitions_text() +
+               " by a newer process on the same topic; send commands there";
+    }
+
+public:
+    int cfg_partitions_ = 1;
+
+private:
+    kafka::config cfg_;
+    int group_;
+    snapshot_store& local_;
+    clock_source& clock_;
+    id_source& ids_;
+    engine_options opts_;
+    std::string name_;
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<work> queue_;
+    std::size_t queued_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
+
+    // The committer: commits the transaction in flight while the lane decides the next one.
+    std::mutex cmu_;
+    std::condition_variable ccv_;
+    std::unique_ptr<txn> inflight_;
+    std::optional<std::expected<void, kafka::txn_error>> commit_result_;
+    bool committing_ = false;
+    bool cstop_ = false;
+    std::thread committer_;
+
+    std::mutex smu_;
+    std::condition_variable scv_;
+    std::deque<snapshot_job> snapshots_;
+    bool snapshotting_ = false;
+    bool sstop_ = false;
+    std::thread snapshotter_;
+
+    // Owned by the lane thread.
+    std::unique_ptr<kafka::txn_producer> producers_[2];
+    int next_producer_ = 0;
+    std::map<int, part> parts_;
+    std::uint64_t txn_counter_ = 0;
+    steady::time_point last_snapshot_ = steady::now();
+
+    std::map<int, std::unique_ptr<std::atomic<std::int64_t>>> committed_end_;
+    std::atomic<bool> ready_{false};
+    std::atomic<bool> fenced_{false};
+    std::atomic<std::uint64_t> appended_{0}, transactions_{0}, failures_{0}, commands_{0};
+};
+
+// ---------------------------------------------------------------------- engine
+
+engine::engine(kafka::config cfg, int partitions, snapshot_store& local, clock_source& clock, id_source& ids,
+               engine_options opts)
+    : cfg_(std::move(cfg)), partitions_(partitions), opts_(std::move(opts)) {
+    opts_.groups = std::clamp(opts_.groups, 1, std::max(1, partitions_));
+    std::set<int> owned(opts_.owned_groups.begin(), opts_.owned_groups.end());
+    lanes_.resize(static_cast<std::size_t>(opts_.groups));
+    for (int g = 0; g < opts_.groups; ++g) {
+        if (!owned.empty() && !owned.contains(g)) continue;
+        std::vector<int> ps;
+        for (int p = g; p < partitions_; p += opts_.groups) ps.push_back(p);
+        auto l = std::make_unique<lane>(cfg_, g, ps, local, clock, ids, opts_);
+        l->cfg_partitions_ = partitions_;
+        lanes_[static_cast<std::size_t>(g)] = std::move(l);
+    }
+}
+
+engine::~engine() { stop(); }
+
+void engine::start() {
+    for (auto& l : lanes_)
+        if (l) l->start();
+}
+
+void engine::stop() {
+    for (auto& l : lanes_)
+        if (l) l->stop();
+}
+
+int engine::partition_of(const std::string& agency_id) const { return kafka::partition_for(agency_id, partitions_); }
+
+void engine::submit(const std::string& agency_id, const command_meta& meta, aggregates::command cmd,
+                    command_done done) {
+    int p = partition_of(agency_id);
+    auto& l = lanes_[static_cast<std::size_t>(p % opts_.groups)];
+    if (!l) {
+        done(not_accepted("this carelogd does not write partition " + std::to_string(p)));
+        return;
+    }
+    work w{single_cmd{agency_id, meta, std::move(cmd), std::move(done), steady::now() + opts_.queue_timeout}};
+    if (!l->enqueue(w, 1))
+        std::get<single_cmd>(w).done(not_accepted("the writer of partition " + std::to_string(p) + " has too many commands queued; retry shortly"));
+}
+
+void engine::submit_batch(const std::string& agency_id, const command_meta& meta, std::vector<aggregates::command> cmds,
+                          bool dry_run, batch_done done) {
+    int p = partition_of(agency_id);
+    auto& l = lanes_[static_cast<std::size_t>(p % opts_.groups)];
+    if (!l) {
+        done(not_accepted("this carelogd does not write partition " + std::to_string(p)));
+        return;
+    }
+    std::size_t weight = std::max<std::size_t>(1, cmds.size());
+    // A batch larger than the queue bound would never fit: it waits for an empty queue instead.
+    weight = std::min(weight, opts_.max_queue);
+    work w{batch_cmd{agency_id, meta, std::move(cmds), dry_run, std::move(done), steady::now() + opts_.queue_timeout}};
+    if (!l->enqueue(w, weight))
+        std::get<batch_cmd>(w).done(not_accepted("the writer of partition " + std::to_string(p) + " has too many commands queued; retry shortly"));
+}
+
+std::int64_t engine::committed_end(int partition) const {
+    if (partition < 0 || partition >= partitions_) return -1;
+    auto& l = lanes_[static_cast<std::size_t>(partition % opts_.groups)];
+    return l ? l->committed_end(partition) : -1;
+}
+
+std::vector<int> engine::fenced_partitions() const {
+    std::vector<int> out;
+    for (const auto& l : lanes_)
+        if (l && l->fenced())
+            for (int p : l->partitions()) out.push_back(p);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string engine::metrics_text() const {
+    std::string s;
+    std::uint64_t tx = 0, fails = 0, appended = 0, cmds = 0;
+    std::size_t queued = 0;
+    for (const auto& l : lanes_) {
+        if (!l) continue;
+        tx += l->transactions();
+        fails += l->failures();
+        appended += l->appended();
+        cmds += l->commands();
+        queued += l->queued();
+    }
+    s += "# HELP carelog_writer_events_appended_total Events committed to the log by this process.\n"
+         "# TYPE carelog_writer_events_appended_total counter\n";
+    s += "carelog_writer_events_appended_total " + std::to_string(appended) + "\n";
+    s += "# HELP carelog_writer_commands_total Commands decided by this process's writers.\n"
+         "# TYPE carelog_writer_commands_total counter\n";
+    s += "carelog_writer_commands_total " + std::to_string(cmds) + "\n";
+    s += "# HELP carelog_writer_transactions_total Committed transactions.\n"
+         "# TYPE carelog_writer_transactions_total counter\n";
+    s += "carelog_writer_transactions_total " + std::to_string(tx) + "\n";
+    s += "# HELP carelog_writer_failed_transactions_total Transactions that failed (their commands were "
+         "answered from the log after a rebuild).\n"
+         "# TYPE carelog_writer_failed_transactions_total counter\n";
+    s += "carelog_writer_failed_transactions_total " + std::to_string(fails) + "\n";
+    s += "# HELP carelog_writer_queued_commands Commands waiting for a writer.\n"
+         "# TYPE carelog_writer_queued_commands gauge\n";
+    s += "carelog_writer_queued_commands " + std::to_string(queued) + "\n";
+    s += "# HELP carelog_writer_ready Whether the partition's writer is initialised and caught up.\n"
+         "# TYPE carelog_writer_ready gauge\n";
+    s += "# HELP carelog_writer_fenced Whether a newer process fenced this partition's writer.\n"
+         "# TYPE carelog_writer_fenced gauge\n";
+    for (int p = 0; p < partitions_; ++p) {
+        const auto& l = lanes_[static_cast<std::size_t>(p % opts_.groups)];
+        if (!l) continue;
+        s += "carelog_writer_ready{partition=\"" + std::to_string(p) + "\"} " + (l->ready() ? "1" : "0") + "\n";
+        s += "carelog_writer_fenced{partition=\"" + std::to_string(p) + "\"} " + (l->fenced() ? "1" : "0") + "\n";
+    }
+    return s;
+}
+
+}  // namespace carelog::writer
