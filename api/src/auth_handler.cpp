@@ -82,6 +82,7 @@ http_result<http_response> login(request_context& rc) {
     // Lets a client log in right after the command that created the account (read-your-writes).
     if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
 
+    if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
     auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
     if (!agency) {
         dummy_password_check(password);
@@ -222,6 +223,7 @@ http_result<http_response> request_password_reset(request_context& rc) {
     const json::object accepted{{"status", "accepted"},
                                 {"detail", "if the account exists, a reset link was sent to its e-mail address"}};
 
+    if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
     auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
     if (!agency) return json_response(202, accepted);
     const std::string token = new_agency_token(*agency);
@@ -282,6 +284,7 @@ http_result<http_response> confirm_password_reset(request_context& rc) {
 
     auto agency = token_agency(token);
     if (!agency) return bad_link();
+    catch_up(rc.ctx, *agency);
     const std::string th = token_hash(token);
     auto staff_id = rc.ctx.store.reset_token_staff(*agency, th);
     if (!staff_id) return bad_link();

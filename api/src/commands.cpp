@@ -4,6 +4,12 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <array>
+#include <mutex>
+#include <unordered_map>
+
+#include "carelog/base/consistency_token.hpp"
+
 #include "carelog/api/request.hpp"
 
 #include "fiber.hpp"
@@ -107,6 +113,75 @@ result<bool> wait_applied(app_context& ctx, const std::string& token, std::chron
         fiber::sleep(pause);
         pause = std::min(pause * 2, std::chrono::milliseconds(8));
     }
+}
+
+}  // namespace carelog::api::detail
+
+namespace carelog::api {
+
+class session_writes {
+public:
+    void remember(const std::string& session, const std::string& token) {
+        int p = 0;
+        std::int64_t off = 0;
+        if (session.empty() || !parse_token(token, p, off)) return;
+        auto& sh = shard(session);
+        std::lock_guard lk(sh.mu);
+        if (sh.last.size() >= per_shard) sh.last.clear();  // a bound, not a cache policy: forgetting costs a wait
+        auto& t = sh.last[session];
+        int tp = 0;
+        std::int64_t toff = -1;
+        if (t.empty() || !parse_token(t, tp, toff) || tp != p || toff < off) t = token;
+    }
+    std::string last(const std::string& session) {
+        auto& sh = shard(session);
+        std::lock_guard lk(sh.mu);
+        auto it = sh.last.find(session);
+        return it == sh.last.end() ? std::string() : it->second;
+    }
+
+private:
+    static constexpr std::size_t shards = 64, per_shard = 4096;
+    struct shard_t {
+        std::mutex mu;
+        std::unordered_map<std::string, std::string> last;
+    };
+    shard_t& shard(const std::string& s) { return shards_[std::hash<std::string>{}(s) % shards]; }
+    std::array<shard_t, shards> shards_;
+};
+
+std::shared_ptr<session_writes> make_session_writes() { return std::make_shared<session_writes>(); }
+
+}  // namespace carelog::api
+
+namespace carelog::api::detail {
+
+void remember_own_write(app_context& ctx, const principal& who, const http_response& res) {
+    if (!ctx.own_writes || who.session_id.empty()) return;
+    auto it = res.find("X-Consistency-Token");
+    if (it == res.end()) return;
+    ctx.own_writes->remember(who.session_id, std::string(it->value()));
+}
+
+result<bool> await_own_writes(app_context& ctx, const principal& who) {
+    if (!ctx.own_writes || who.session_id.empty()) return false;
+    auto token = ctx.own_writes->last(who.session_id);
+    if (token.empty()) return false;
+    auto now = ctx.projections_status.wait_for(token, std::chrono::milliseconds(0));
+    if (!now || *now) return false;
+    auto applied = wait_applied(ctx, token, ctx.cfg.read_wait);
+    if (applied && !*applied)
+        return fail(errc::unavailable, "the projections have not applied this session's last command yet; retry shortly");
+    return true;
+}
+
+bool catch_up(app_context& ctx, const std::string& agency_id) {
+    auto pos = ctx.commands.committed_position(agency_id);
+    if (pos.empty()) return false;
+    auto now = ctx.projections_status.wait_for(pos, std::chrono::milliseconds(0));
+    if (!now || *now) return false;
+    (void)wait_applied(ctx, pos, ctx.cfg.read_wait);  // past the bound the request goes on as it can
+    return true;
 }
 
 result<void> await_consistency(app_context& ctx, const http_request& req) {

@@ -66,6 +66,17 @@ http_result<http_response> page_response(result<projections::page> page);
 // request fiber without holding its thread). errc::malformed for a token that is not one.
 result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout);
 
+// Read-your-writes without asking: waits (up to cfg.read_wait, on the fiber) until this node's
+// projections applied every command its writer acknowledged for the agency, so a check that reads
+// projections never refuses what an acknowledged command created. Returns whether it had to wait.
+bool catch_up(app_context& ctx, const std::string& agency_id);
+
+// A session's own writes: the router records the position of each command a session made on this
+// node and, before the session's next request, waits (up to cfg.read_wait) for exactly that
+// position: whether it waited, or errc::unavailable when the projections did not get there.
+void remember_own_write(app_context& ctx, const principal& who, const http_response& res);
+result<bool> await_own_writes(app_context& ctx, const principal& who);
+
 // Waits for X-Consistency-Token (if sent) to be applied by the projections: 400 if malformed,
 // 503 (Retry-After) when not applied within cfg.read_wait.
 result<void> await_consistency(app_context& ctx, const http_request& req);

@@ -198,6 +198,7 @@ http_result<http_response> portal_register(request_context& rc) {
         return fail(error::validation("token", "the invitation link is invalid, replaced, revoked, expired or already used"));
     };
     auto agency = token_agency(token);
+    if (agency) catch_up(rc.ctx, *agency);
     if (!agency || !rc.ctx.store.agency(*agency)) return bad_link();
 
     error invalid{errc::validation, "the request has invalid fields", {}};

@@ -57,6 +57,7 @@ http_result<http_response> portal_login(request_context& rc) {
     // Lets a client log in right after registering (read-your-writes).
     if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
 
+    if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
     auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
     if (!agency) {
         dummy_password_check(password);

@@ -156,6 +156,33 @@ std::string idempotency_scope(const principal& p) {
     return "anonymous";
 }
 
+// A token the read models do not know yet may belong to a session this node just created (or one
+// the caller waits for with X-Consistency-Token): catch up and look again. Tokens start with
+// their agency's id, which names the partition to wait for; nothing is waited for before that.
+bool wait_for_session(app_context& ctx, const http_request& req, const std::string& token) {
+    auto dot = token.find('.');
+    if (dot == std::string::npos || !is_uuid(token.substr(0, dot))) return false;
+    bool waited = catch_up(ctx, token.substr(0, dot));
+    if (header(req, "X-Consistency-Token")) {
+        if (auto r = await_consistency(ctx, req); r) waited = true;
+    }
+    return waited;
+}
+
+// After authentication, before the handler: the session's own earlier writes are visible, and so
+// is the command an X-Consistency-Token names. Returns whether anything was waited for (the
+// principal is then read again: the wait may have been for a change to its own roles).
+result<bool> settle(app_context& ctx, const http_request& req, const principal& who, bool command) {
+    auto own = await_own_writes(ctx, who);
+    if (!own && !command) return std::unexpected(own.error());
+    bool waited = !own || *own;
+    if (header(req, "X-Consistency-Token")) {
+        if (auto r = await_consistency(ctx, req); !r) return std::unexpected(r.error());
+        waited = true;
+    }
+    return waited;
+}
+
 }  // namespace
 
 const std::string& request_context::param(std::string_view name) const {
@@ -206,27 +233,32 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
             if (auto r = check_operator_key(ctx, req); !r) return fail_with(r.error(), info.pattern);
             rc.who = principal{"", "operator", "", "", true};
             break;
-        case auth_kind::session: {
-            auto token = bearer_token(req);
-            if (!token) return fail_with(token.error(), info.pattern);
-            // Before resolving the session: the session itself may be what the token waits for.
-            if (auto r = await_consistency(ctx, req); !r) return fail_with(r.error(), info.pattern);
-            auto p = session_principal(ctx, *token);
-            if (!p) return fail_with(p.error(), info.pattern);
-            rc.who = std::move(*p);
-            if (auto r = check_permission(rc.who, info.permission); !r) return fail_with(r.error(), info.pattern);
-            break;
-        }
-        // Portal clients and kiosks: their own token kinds only (a staff token here is 401, and
-        // theirs on a staff route is 401: each kind is looked up in its own index).
+        case auth_kind::session:
         case auth_kind::portal_session:
         case auth_kind::kiosk: {
             auto token = bearer_token(req);
             if (!token) return fail_with(token.error(), info.pattern);
-            if (auto r = await_consistency(ctx, req); !r) return fail_with(r.error(), info.pattern);
-            auto p = info.auth == auth_kind::kiosk ? kiosk_principal(ctx, *token) : portal_principal(ctx, *token);
+            // Each token kind is looked up in its own index: a staff token on a portal or kiosk
+            // route is 401, and theirs on a staff route is 401.
+            auto resolve = [&] {
+                switch (info.auth) {
+                    case auth_kind::kiosk: return kiosk_principal(ctx, *token);
+                    case auth_kind::portal_session: return portal_principal(ctx, *token);
+                    default: return session_principal(ctx, *token);
+                }
+            };
+            auto p = resolve();
+            if (!p && p.error().code == errc::unauthenticated && wait_for_session(ctx, req, *token)) p = resolve();
             if (!p) return fail_with(p.error(), info.pattern);
+            auto waited = settle(ctx, req, *p, info.command);
+            if (!waited) return fail_with(waited.error(), info.pattern);
+            if (*waited) {
+                p = resolve();
+                if (!p) return fail_with(p.error(), info.pattern);
+            }
             rc.who = std::move(*p);
+            if (info.auth == auth_kind::session)
+                if (auto r = check_permission(rc.who, info.permission); !r) return fail_with(r.error(), info.pattern);
             break;
         }
     }
@@ -249,6 +281,7 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
         }
     }();
     if (!res) return fail_with(res.error(), info.pattern);
+    if (info.command) remember_own_write(ctx, rc.who, *res);
     return {std::move(*res), info.pattern};
 }
 

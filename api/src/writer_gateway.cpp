@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "carelog/base/consistency_token.hpp"
 #include "fiber.hpp"
 
 namespace carelog::api {
@@ -101,6 +102,13 @@ result<std::vector<result<command_result>>> writer_gateway::submit_batch(const s
             out.push_back(std::unexpected(std::move(x.error())));
     }
     return out;
+}
+
+std::string writer_gateway::committed_position(const std::string& agency_id) const {
+    int p = engine_.partition_of(agency_id);
+    auto end = engine_.committed_end(p);
+    if (end <= 0) return {};
+    return make_token(p, end - 1);
 }
 
 }  // namespace carelog::api

@@ -11,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include <boost/json.hpp>
 
 #include "carelog/api/app.hpp"
+#include "carelog/base/consistency_token.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/projections/store.hpp"
@@ -126,16 +128,21 @@ private:
 
 class fake_status final : public projection_status {
 public:
-    // token -> answer; a token not in the map throws.
+    // token -> answer; a token not in the map is applied when its offset is at most `applied`
+    // (the fake projections are complete unless a test says otherwise) and throws past it.
     std::map<std::string, result<bool>> answers;
+    std::int64_t applied = std::numeric_limits<std::int64_t>::max();
     std::vector<std::pair<std::string, std::chrono::milliseconds>> waits;
     bool is_ready = true;
 
     result<bool> wait_for(const std::string& token, std::chrono::milliseconds timeout) override {
         waits.emplace_back(token, timeout);
         auto it = answers.find(token);
-        if (it == answers.end()) throw unexpected_call("fake_status: unexpected wait_for(" + token + ")");
-        return it->second;
+        if (it != answers.end()) return it->second;
+        int partition = 0;
+        std::int64_t offset = 0;
+        if (parse_token(token, partition, offset) && offset <= applied) return true;
+        throw unexpected_call("fake_status: unexpected wait_for(" + token + ")");
     }
     bool ready() const override { return is_ready; }
     std::string metrics_text() const override { return "carelog_projection_lag_records 0\n"; }

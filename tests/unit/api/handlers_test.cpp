@@ -511,6 +511,37 @@ TEST_CASE("api: a read with X-Consistency-Token waits for it; a timeout is 503",
     CHECK(f.status.waits.size() == 3);
 }
 
+TEST_CASE("api: a session's next request waits for its own last command; other sessions do not", "[api][consistency]") {
+    api_fixture f;
+    f.admin_token(f.agency_a);
+    auto other = f.login(f.agency_a, f.admin_of(f.agency_a), "second-session");  // same admin, another device
+    f.bus.will_succeed(uuid(100), 1, "0-30", json::object{{"id", uuid(100)}, {"username", "jnunez"}});
+    REQUIRE(f.send(verb::post, "/v1/staff", new_staff()).result_int() == 201);
+    f.status.applied = 29;  // the projections are one record behind the command
+    f.status.answers["0-30"] = false;
+    f.status.waits.clear();
+
+    // Without any header, the admin's next read waits for exactly 0-30 and, not getting there, is a
+    // 503 rather than an answer that lacks the admin's own write.
+    auto late = f.get("/v1/staff/" + uuid(100));
+    CHECK(is_problem(late, 503));
+    CHECK(header_of(late, "Retry-After") == "1");
+    REQUIRE(f.status.waits.size() == 2);  // a probe, then the bounded wait
+    CHECK(f.status.waits[0] == std::pair{std::string("0-30"), std::chrono::milliseconds(0)});
+    CHECK(f.status.waits[1] == std::pair{std::string("0-30"), std::chrono::milliseconds(50)});
+
+    // Another session never waits for this one's command.
+    f.status.waits.clear();
+    CHECK(f.request(verb::get, "/v1/staff/" + f.staff_a, "", f.bearer(other)).result_int() == 200);
+    CHECK(f.status.waits.empty());
+
+    // Once applied, the admin reads again without waiting.
+    f.status.answers["0-30"] = true;
+    f.status.waits.clear();
+    CHECK(f.get("/v1/staff/" + f.staff_a).result_int() == 200);
+    CHECK(f.status.waits.size() == 1);
+}
+
 // ---------------------------------------------------------------- ops
 
 TEST_CASE("api: health, readiness and metrics need no auth", "[api][ops]") {

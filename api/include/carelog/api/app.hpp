@@ -45,6 +45,11 @@ struct config {
 class identity_cache;
 std::shared_ptr<identity_cache> make_identity_cache();
 
+// Each session's last write on this node (a consistency token), so the session's next request
+// waits for exactly that and no more: a session always sees its own writes without a header.
+class session_writes;
+std::shared_ptr<session_writes> make_session_writes();
+
 struct app_context {
     config cfg;
     command_bus& commands;
@@ -56,6 +61,7 @@ struct app_context {
     // Where reset links go (the notifications topic); null = nowhere (logged).
     notification_sink* notifications = nullptr;
     std::shared_ptr<identity_cache> identity = make_identity_cache();
+    std::shared_ptr<session_writes> own_writes = make_session_writes();
 };
 
 // The body limit of the route a request line names (cfg.body_limit unless the route allows more),

@@ -54,6 +54,12 @@ public:
                                                                      const command_meta& meta,
                                                                      const std::vector<aggregates::command>& cmds,
                                                                      bool dry_run) = 0;
+    // The position a reader must have applied to see every command this node acknowledged for
+    // the agency: a consistency token, or "" when there is nothing to wait for (no writer here).
+    virtual std::string committed_position(const std::string& agency_id) const {
+        (void)agency_id;
+        return {};
+    }
 };
 
 // Read-your-writes: consistency tokens name a point in the log; projections report when they

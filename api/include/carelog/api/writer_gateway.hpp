@@ -17,6 +17,7 @@ public:
     result<std::vector<result<command_result>>> submit_batch(const std::string& agency_id, const command_meta& meta,
                                                              const std::vector<aggregates::command>& cmds,
                                                              bool dry_run) override;
+    std::string committed_position(const std::string& agency_id) const override;
 
 private:
     writer::command_bus& engine_;

@@ -61,6 +61,8 @@ public:
     // -1 when this node does not write that partition: what a reader must have applied to see
     // every acknowledged command of the partition's agencies.
     virtual std::int64_t committed_end(int partition) const = 0;
+    // The partition an agency's events go to.
+    virtual int partition_of(const std::string& agency_id) const = 0;
 };
 
 }  // namespace carelog::writer

@@ -69,7 +69,7 @@ public:
                       bool dry_run, batch_done done) override;
     std::int64_t committed_end(int partition) const override;
 
-    int partition_of(const std::string& agency_id) const;
+    int partition_of(const std::string& agency_id) const override;
     // Partitions whose lane was fenced by a newer process.
     std::vector<int> fenced_partitions() const;
     std::string metrics_text() const;
