@@ -1,39 +1,42 @@
-// carelog-bench: load against a running carelogd over loopback, bounded in count and time.
-// Prints, for each scenario, throughput and latency percentiles, next to a baseline measured in
-// the same run (GET /healthz: the HTTP floor of this machine), so figures compare across machines.
+// carelog-bench: an open-loop load generator against a carelogd on loopback, with the baselines
+// of the same run beside every figure (docs/performance.md).
 //
-//   carelog-bench --url 127.0.0.1:8080 --operator-key KEY [--clients 16] [--seconds 10]
+// Open loop: requests are due at a fixed arrival rate and their latency counts from the time they
+// were due, not from when a connection was free, so a stall shows as latency instead of hiding as
+// a lower offered rate. One thread and Asio drive every connection, so the generator stays light
+// on a machine it shares with the broker and the server.
 //
-// Scenarios:
-//   healthz      GET /healthz                              (baseline: HTTP round trip, no work)
-//   command-1    PUT /v1/staff/{id}/role, 1 client          (durable: answered after the Kafka commit)
-//   command-N    PUT /v1/staff/{id}/role, N clients         (one agency per client: writers batch)
-//   create-N     POST /v1/staff, N clients                  (includes Argon2id of the temp password)
-//   get-N        GET /v1/staff/{id}, N clients              (projection read)
+//   carelog-bench --url 127.0.0.1:PORT --operator-key KEY --brokers HOST:PORT [--pid N]
+//                 [--agencies 100] [--seconds 5] [--nginx-url 127.0.0.1:PORT]
+//
+// Baselines (same broker, same message size): a bare librdkafka producer (acks=all, idempotence)
+// and a bare transactional producer committing batches; nginx serving a file of the size of a
+// read's answer when --nginx-url is given.
 #include <CLI/CLI.hpp>
+#include <librdkafka/rdkafka.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/asio.hpp>
 
 #include "http_client.hpp"
 
 using carelog::testing::http_client;
 namespace json = boost::json;
-using clock_type = std::chrono::steady_clock;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
 
 namespace {
-
-struct figures {
-    std::string name;
-    std::size_t ok = 0, failed = 0;
-    double seconds = 0;
-    std::vector<double> lat_ms;
-};
 
 double pct(std::vector<double>& v, double p) {
     if (v.empty()) return 0;
@@ -42,85 +45,323 @@ double pct(std::vector<double>& v, double p) {
     return v[i];
 }
 
+struct figures {
+    std::string name;
+    double offered = 0;  // requests/s due; 0 = saturation
+    std::size_t ok = 0, failed = 0, late = 0;
+    double seconds = 0;
+    std::vector<double> lat_ms;
+    double rate() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
+};
+
 void print(figures& f) {
-    double rate = f.seconds > 0 ? static_cast<double>(f.ok) / f.seconds : 0;
-    std::printf("%-12s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  ok %zu  failed %zu\n", f.name.c_str(), rate,
-                pct(f.lat_ms, 0.50), pct(f.lat_ms, 0.99), f.ok, f.failed);
+    std::printf("%-26s offered %7s  done %8.0f/s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  ok %zu failed %zu "
+                "unfinished %zu\n",
+                f.name.c_str(), f.offered > 0 ? std::to_string(static_cast<int>(f.offered)).c_str() : "max",
+                f.rate(), pct(f.lat_ms, 0.5), pct(f.lat_ms, 0.99), pct(f.lat_ms, 0.999), f.ok, f.failed, f.late);
     std::fflush(stdout);
 }
 
-// Runs `op(client, thread index, iteration) -> status ok?` on `clients` threads for `seconds`
-// (and at most `max_ops` operations in all).
-template <class Op>
-figures run(const std::string& name, const std::string& host, unsigned short port, int clients, double seconds,
-            std::size_t max_ops, Op op) {
+// Builds the i-th request (full HTTP/1.1 text).
+using request_fn = std::function<std::string(std::size_t i)>;
+
+// One keep-alive connection: writes a request, reads one response (Content-Length bodies).
+struct conn : std::enable_shared_from_this<conn> {
+    tcp::socket sock;
+    std::string in;
+    std::string out;
+    bool busy = false;
+    explicit conn(net::io_context& io) : sock(io) {}
+};
+
+// Runs `make` at `rate` per second (0 = as fast as `conns` connections allow) for `seconds`.
+figures open_loop(const std::string& name, const std::string& host, unsigned short port, double rate, double seconds,
+                  int conns, const request_fn& make, int ok_status) {
     figures f;
     f.name = name;
-    std::mutex mu;
-    std::atomic<std::size_t> issued{0};
-    auto start = clock_type::now();
-    auto until = start + std::chrono::duration<double>(seconds);
-    std::vector<std::thread> ts;
-    for (int t = 0; t < clients; ++t) {
-        ts.emplace_back([&, t] {
-            http_client c(host, port);
-            std::vector<double> lat;
-            std::size_t ok = 0, failed = 0;
-            for (std::size_t i = 0; clock_type::now() < until && issued.fetch_add(1) < max_ops; ++i) {
-                auto t0 = clock_type::now();
-                bool good = false;
-                try {
-                    good = op(c, t, i);
-                } catch (const std::exception&) {
-                    good = false;
-                }
-                auto ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-                if (good) {
-                    ++ok;
-                    lat.push_back(ms);
-                } else {
-                    ++failed;
+    f.offered = rate;
+    net::io_context io;
+    std::vector<std::shared_ptr<conn>> cs;
+    tcp::endpoint ep(net::ip::make_address(host), port);
+    for (int i = 0; i < conns; ++i) {
+        auto c = std::make_shared<conn>(io);
+        c->sock.connect(ep);
+        c->sock.set_option(tcp::no_delay(true));
+        cs.push_back(c);
+    }
+    std::deque<steady::time_point> due;  // requests due and not yet sent
+    std::vector<std::shared_ptr<conn>> idle(cs.begin(), cs.end());
+    const auto start = steady::now();
+    const auto stop_at = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+    const auto drain_until = stop_at + std::chrono::seconds(5);
+    std::size_t issued = 0, sent = 0, inflight = 0;
+    bool measuring = true;
+    std::function<void(std::shared_ptr<conn>)> send;
+    std::function<void(std::shared_ptr<conn>, steady::time_point)> read;
+
+    auto finish = [&](const std::shared_ptr<conn>& c, steady::time_point intended, int status) {
+        --inflight;
+        auto now = steady::now();
+        if (now <= stop_at || measuring) {
+            if (status == ok_status) {
+                ++f.ok;
+                f.lat_ms.push_back(std::chrono::duration<double, std::milli>(now - intended).count());
+            } else {
+                ++f.failed;
+                if (f.failed <= 3) std::fprintf(stderr, "%s: status %d: %.200s\n", name.c_str(), status, c->in.c_str());
+            }
+        }
+        c->busy = false;
+        idle.push_back(c);
+    };
+    read = [&](std::shared_ptr<conn> c, steady::time_point intended) {
+        auto buf = std::make_shared<std::array<char, 16384>>();
+        c->sock.async_read_some(net::buffer(*buf), [&, c, buf, intended](boost::system::error_code ec, std::size_t n) {
+            if (ec) {
+                --inflight;
+                ++f.failed;
+                return;
+            }
+            c->in.append(buf->data(), n);
+            auto hdr_end = c->in.find("\r\n\r\n");
+            if (hdr_end == std::string::npos) return read(c, intended);
+            std::size_t len = 0;
+            auto cl = c->in.find("Content-Length: ");
+            if (cl == std::string::npos) cl = c->in.find("content-length: ");
+            if (cl != std::string::npos && cl < hdr_end) len = std::stoul(c->in.substr(cl + 16));
+            if (c->in.size() < hdr_end + 4 + len) return read(c, intended);
+            int status = std::atoi(c->in.c_str() + 9);
+            c->in.erase(0, hdr_end + 4 + len);
+            finish(c, intended, status);
+            if (!due.empty() && !idle.empty()) {
+                auto next = idle.back();
+                idle.pop_back();
+                send(next);
+            }
+        });
+    };
+    send = [&](std::shared_ptr<conn> c) {
+        auto intended = due.front();
+        due.pop_front();
+        c->busy = true;
+        c->out = make(sent++);
+        ++inflight;
+        net::async_write(c->sock, net::buffer(c->out), [&, c, intended](boost::system::error_code ec, std::size_t) {
+            if (ec) {
+                --inflight;
+                ++f.failed;
+                return;
+            }
+            read(c, intended);
+        });
+    };
+    net::steady_timer tick(io);
+    std::function<void()> on_tick = [&] {
+        auto now = steady::now();
+        if (now < stop_at) {
+            if (rate > 0) {
+                // Every request due by now, each with its own due time.
+                auto should = static_cast<std::size_t>(std::chrono::duration<double>(now - start).count() * rate);
+                for (; issued < should; ++issued)
+                    due.push_back(start + std::chrono::duration_cast<steady::duration>(
+                                              std::chrono::duration<double>(static_cast<double>(issued) / rate)));
+            } else {
+                while (due.size() < idle.size()) {
+                    due.push_back(now);
+                    ++issued;
                 }
             }
-            std::lock_guard lk(mu);
-            f.ok += ok;
-            f.failed += failed;
-            f.lat_ms.insert(f.lat_ms.end(), lat.begin(), lat.end());
-        });
-    }
-    for (auto& t : ts) t.join();
-    f.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+            while (!due.empty() && !idle.empty()) {
+                auto c = idle.back();
+                idle.pop_back();
+                send(c);
+            }
+            tick.expires_after(std::chrono::microseconds(rate > 0 ? 500 : 200));
+            tick.async_wait([&](boost::system::error_code) { on_tick(); });
+        } else if (inflight > 0 && now < drain_until) {
+            measuring = rate > 0;  // at saturation, what completes after the window is not counted
+            tick.expires_after(std::chrono::milliseconds(5));
+            tick.async_wait([&](boost::system::error_code) { on_tick(); });
+        } else {
+            f.late = inflight + due.size();
+            for (auto& c : cs) {
+                boost::system::error_code ignored;
+                c->sock.close(ignored);
+            }
+        }
+    };
+    on_tick();
+    io.run();
+    f.seconds = seconds;
     return f;
+}
+
+std::string http_request(const std::string& method, const std::string& target, const std::string& token,
+                         const std::string& body) {
+    std::string r = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!token.empty()) r += "Authorization: Bearer " + token + "\r\n";
+    if (!body.empty() || method == "POST")
+        r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    r += "\r\n" + body;
+    return r;
+}
+
+std::string client_body(std::size_t i) {
+    return "{\"first_name\":\"Load" + std::to_string(i) + "\",\"last_name\":\"Client\",\"date_of_birth\":\"1980-01-01\","
+           "\"email\":\"load" + std::to_string(i) + "@bench.example\",\"phone\":\"+15550100\"}";
+}
+
+long rss_kib(int pid) {
+    if (pid <= 0) return -1;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+// ------------------------------------------------------------------ Kafka baselines
+
+struct kafka_figures {
+    double msgs_per_s = 0;
+    double txn_per_s = 0;
+    std::vector<double> commit_ms;
+};
+
+rd_kafka_t* make_producer(const std::string& brokers, bool transactional, const std::string& txn_id) {
+    char err[512];
+    auto* conf = rd_kafka_conf_new();
+    auto set = [&](const char* k, const std::string& v) {
+        if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+            std::fprintf(stderr, "%s: %s\n", k, err);
+            std::exit(2);
+        }
+    };
+    set("bootstrap.servers", brokers);
+    set("enable.idempotence", "true");
+    set("acks", "all");
+    set("linger.ms", "5");
+    set("socket.nagle.disable", "true");
+    set("queue.buffering.max.messages", "1000000");
+    if (transactional) {
+        set("transactional.id", txn_id);
+        set("linger.ms", "0");
+    }
+    auto* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        std::fprintf(stderr, "producer: %s\n", err);
+        std::exit(2);
+    }
+    if (transactional) {
+        if (auto* e = rd_kafka_init_transactions(rk, 10000)) {
+            std::fprintf(stderr, "init_transactions: %s\n", rd_kafka_error_string(e));
+            std::exit(2);
+        }
+    }
+    return rk;
+}
+
+// Plain produce, acks=all and idempotence, messages of `size` bytes over every partition.
+kafka_figures raw_produce(const std::string& brokers, const std::string& topic, std::size_t size, double seconds) {
+    auto* rk = make_producer(brokers, false, "");
+    std::string value(size, 'x');
+    std::size_t n = 0;
+    auto start = steady::now();
+    auto until = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+    while (steady::now() < until) {
+        for (int i = 0; i < 1000; ++i) {
+            std::string key = "agency-" + std::to_string(n % 100);
+            while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                                     RD_KAFKA_V_VALUE(value.data(), value.size()),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(rk, 1);
+            ++n;
+        }
+        rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 30000);
+    double secs = std::chrono::duration<double>(steady::now() - start).count();
+    rd_kafka_destroy(rk);
+    return {static_cast<double>(n) / secs, 0, {}};
+}
+
+// A bare transactional producer committing batches of `batch` messages over every partition, one
+// after another: the floor a group-committing writer of the same shape works against.
+kafka_figures txn_produce(const std::string& brokers, const std::string& topic, std::size_t size, std::size_t batch,
+                          double seconds) {
+    auto* rk = make_producer(brokers, true, "bench-baseline-" + std::to_string(::getpid()));
+    std::string value(size, 'x');
+    kafka_figures out;
+    std::size_t n = 0, txns = 0;
+    auto start = steady::now();
+    auto until = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+    while (steady::now() < until) {
+        auto t0 = steady::now();
+        if (auto* e = rd_kafka_begin_transaction(rk)) {
+            std::fprintf(stderr, "begin: %s\n", rd_kafka_error_string(e));
+            break;
+        }
+        for (std::size_t i = 0; i < batch; ++i, ++n) {
+            std::string key = "agency-" + std::to_string(n % 100);
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                              RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_END);
+        }
+        if (auto* e = rd_kafka_commit_transaction(rk, 30000)) {
+            std::fprintf(stderr, "commit: %s\n", rd_kafka_error_string(e));
+            break;
+        }
+        ++txns;
+        out.commit_ms.push_back(std::chrono::duration<double, std::milli>(steady::now() - t0).count());
+    }
+    double secs = std::chrono::duration<double>(steady::now() - start).count();
+    rd_kafka_destroy(rk);
+    out.msgs_per_s = static_cast<double>(n) / secs;
+    out.txn_per_s = static_cast<double>(txns) / secs;
+    return out;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"carelog-bench: bounded load against a carelogd on loopback"};
-    std::string url = "127.0.0.1:8080", key;
-    int clients = 16;
-    double seconds = 10;
-    std::size_t max_ops = 200000;
+    CLI::App app{"carelog-bench: open-loop load against a carelogd on loopback, with same-run baselines"};
+    std::string url = "127.0.0.1:8080", key, brokers, nginx_url, nginx_root, baseline_topic;
+    int agencies_n = 100, conns = 256, pid = 0;
+    double seconds = 5;
+    std::size_t txn_batch = 500;
+    std::string only;
     app.add_option("--url", url, "host:port of carelogd (loopback only)");
     app.add_option("--operator-key", key)->required();
-    app.add_option("--clients", clients);
+    app.add_option("--brokers", brokers, "the broker carelogd uses (for the baselines)")->required();
+    app.add_option("--baseline-topic", baseline_topic, "a topic for the baselines (12 partitions)")->required();
+    app.add_option("--nginx-url", nginx_url, "nginx serving --nginx-root (the read baseline)");
+    app.add_option("--nginx-root", nginx_root, "where the bench writes static.json, a copy of a read's answer");
+    app.add_option("--pid", pid, "carelogd's pid (RSS before and after)");
+    app.add_option("--agencies", agencies_n);
+    app.add_option("--connections", conns);
     app.add_option("--seconds", seconds, "per scenario");
-    app.add_option("--max-ops", max_ops, "per scenario");
+    app.add_option("--txn-batch", txn_batch, "messages per transaction of the transactional baseline");
+    app.add_option("--only", only, "run only these scenarios (comma list of: baselines,saturation,fixed,single,reads)");
     CLI11_PARSE(app, argc, argv);
-    auto colon = url.rfind(':');
-    std::string host = url.substr(0, colon);
-    if (host != "127.0.0.1" && host != "localhost") {
-        std::fprintf(stderr, "carelog-bench only targets loopback\n");
+    auto wanted = [&](const std::string& s) { return only.empty() || ("," + only + ",").find("," + s + ",") != std::string::npos; };
+    auto split = [](const std::string& u) {
+        auto colon = u.rfind(':');
+        return std::make_pair(u.substr(0, colon), static_cast<unsigned short>(std::stoi(u.substr(colon + 1))));
+    };
+    auto [host, port] = split(url);
+    if (host != "127.0.0.1") {
+        std::fprintf(stderr, "carelog-bench only targets 127.0.0.1\n");
         return 2;
     }
-    auto port = static_cast<unsigned short>(std::stoi(url.substr(colon + 1)));
 
-    // One agency and one staff member per client, so commands spread over partitions.
-    std::vector<std::string> agencies, staff, tokens;
+    // Setup: agencies, their admins' sessions, one client each to read.
+    std::vector<std::string> tokens, client_ids;
+    std::size_t event_bytes = 0;
     {
         http_client c(host, port);
         auto stamp = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-        for (int i = 0; i < clients; ++i) {
+        for (int i = 0; i < agencies_n; ++i) {
             auto slug = "bench-" + stamp + "-" + std::to_string(i);
             auto r = c.post("/v1/agencies",
                             json::object{{"name", "Bench " + std::to_string(i)},
@@ -134,83 +375,93 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "creating agency: %d %s\n", r.status, r.body.c_str());
                 return 1;
             }
-            auto agency = std::string(r.json().at("agency_id").as_string());
-            agencies.push_back(agency);
-            // The agency's admin logs in (the operator key only creates agencies).
-            std::string token;
-            for (int attempt = 0; attempt < 50 && token.empty(); ++attempt) {
-                auto l = c.post("/v1/auth/login", json::object{{"agency", slug},
-                                                               {"username", r.json().at("admin").at("username")},
-                                                               {"password", "Bench-Password-123!"}});
-                if (l.status == 200)
-                    token = std::string(l.json().at("token").as_string());
-                else
-                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-            if (token.empty()) {
-                std::fprintf(stderr, "logging in as the admin of %s failed\n", slug.c_str());
+            auto l = c.post("/v1/auth/login", json::object{{"agency", slug},
+                                                           {"username", r.json().at("admin").at("username")},
+                                                           {"password", "Bench-Password-123!"}});
+            if (l.status != 200) {
+                std::fprintf(stderr, "login: %d %s\n", l.status, l.body.c_str());
                 return 1;
             }
-            tokens.push_back(token);
-            auto s = c.post("/v1/staff",
-                            json::object{{"first_name", "Pat"},
-                                         {"last_name", "Load"},
-                                         {"gender", "x"},
-                                         {"position", "Counselor"},
-                                         {"email", "pat@bench.example"},
-                                         {"role", "therapist"},
-                                         {"type", "therapy_counseling"}},
-                            {{"Authorization", "Bearer " + tokens.back()}});
-            if (s.status != 201) {
-                std::fprintf(stderr, "creating staff: %d %s\n", s.status, s.body.c_str());
+            tokens.push_back(std::string(l.json().at("token").as_string()));
+            auto cl = c.post("/v1/clients", json::parse(client_body(0)), {{"Authorization", "Bearer " + tokens.back()}});
+            if (cl.status != 201) {
+                std::fprintf(stderr, "client: %d %s\n", cl.status, cl.body.c_str());
                 return 1;
             }
-            staff.push_back(std::string(s.json().at("id").as_string()));
+            client_ids.push_back(std::string(cl.json().at("id").as_string()));
         }
+        // What one ClientAdded weighs on the topic: the read answer's size is close to it.
+        auto g = c.get("/v1/clients/" + client_ids[0], {{"Authorization", "Bearer " + tokens[0]},
+                                                        {"X-Consistency-Token", "0-0"}});
+        event_bytes = std::max<std::size_t>(g.body.size() + 300, 512);
+        if (!nginx_root.empty()) std::ofstream(nginx_root + "/static.json") << g.body;
     }
-    auto headers = [&](int t) {
-        return std::map<std::string, std::string>{{"Authorization", "Bearer " + tokens[t]}};
+    std::printf("carelog-bench: %d agencies, %d connections, %.0f s per scenario; event ~%zu bytes\n", agencies_n, conns,
+                seconds, event_bytes);
+    long rss_before = rss_kib(pid);
+
+    // Baselines first, on the same broker.
+    kafka_figures raw{1, 0, {}}, tx{1, 0, {1}};
+    if (wanted("baselines")) {
+    raw = raw_produce(brokers, baseline_topic, event_bytes, seconds);
+    std::printf("%-26s %9.0f msgs/s   (acks=all, idempotent, %zu-byte messages)\n", "baseline raw produce",
+                raw.msgs_per_s, event_bytes);
+    tx = txn_produce(brokers, baseline_topic, event_bytes, txn_batch, seconds);
+    std::printf("%-26s %9.0f msgs/s  %6.0f txn/s  commit p50 %6.2f ms  p99 %6.2f ms   (%zu messages per transaction)\n",
+                "baseline transactional", tx.msgs_per_s, tx.txn_per_s, pct(tx.commit_ms, 0.5), pct(tx.commit_ms, 0.99),
+                txn_batch);
+    std::fflush(stdout);
+    }
+
+    std::size_t counter = 1;
+    auto post_client = [&](bool single_agency) {
+        return [&, single_agency](std::size_t i) {
+            auto a = single_agency ? 0 : i % tokens.size();
+            return http_request("POST", "/v1/clients", tokens[a], client_body(counter++));
+        };
     };
-    static const char* roles[] = {"biller", "therapist"};
-    auto set_role = [&](http_client& c, int t, std::size_t i) {
-        return c.put("/v1/staff/" + staff[t] + "/role", json::object{{"role", roles[i % 2]}}, headers(t)).status ==
-               200;
+    auto get_client = [&](std::size_t i) {
+        auto a = i % tokens.size();
+        return http_request("GET", "/v1/clients/" + client_ids[a], tokens[a], "");
     };
 
-    std::printf("carelog-bench: %d clients, %.0f s per scenario, loopback %s\n", clients, seconds, url.c_str());
-    auto base = run("healthz", host, port, clients, seconds, max_ops,
-                    [&](http_client& c, int, std::size_t) { return c.get("/healthz").status == 200; });
-    print(base);
-    auto one = run("command-1", host, port, 1, seconds, max_ops, set_role);
-    print(one);
-    auto many = run("command-" + std::to_string(clients), host, port, clients, seconds, max_ops, set_role);
-    print(many);
-    auto creates = run("create-" + std::to_string(clients), host, port, clients, seconds, std::min<std::size_t>(max_ops, 5000),
-                       [&](http_client& c, int t, std::size_t i) {
-                           // distinct first letters and middle names keep usernames apart
-                           std::string first = std::string(1, static_cast<char>('a' + (i % 26))) + "bench";
-                           std::string last = "L" + std::to_string(t) + "x" + std::to_string(i);
-                           return c.post("/v1/staff",
-                                         json::object{{"first_name", first},
-                                                      {"last_name", last},
-                                                      {"gender", "x"},
-                                                      {"position", "Counselor"},
-                                                      {"email", "b@bench.example"},
-                                                      {"role", "scheduler"},
-                                                      {"type", "administration"}},
-                                         headers(t))
-                                      .status == 201;
-                       });
-    print(creates);
-    auto gets = run("get-" + std::to_string(clients), host, port, clients, seconds, max_ops,
-                    [&](http_client& c, int t, std::size_t) {
-                        return c.get("/v1/staff/" + staff[t], headers(t)).status == 200;
-                    });
-    print(gets);
-    double floor = base.seconds > 0 ? static_cast<double>(base.ok) / base.seconds : 1;
-    auto rate = [](const figures& f) { return f.seconds > 0 ? static_cast<double>(f.ok) / f.seconds : 0; };
-    std::printf("relative to the healthz floor: command-%d %.3f, get-%d %.3f; batching gain command-%d/command-1 %.1fx\n",
-                clients, rate(many) / floor, clients, rate(gets) / floor, clients,
-                rate(one) > 0 ? rate(many) / rate(one) : 0);
-    return (many.ok == 0 || gets.ok == 0) ? 1 : 0;
+    std::vector<figures> all;
+    auto run = [&](const std::string& group, const std::string& name, double rate, const request_fn& make, int ok) {
+        if (!wanted(group)) return figures{};
+        all.push_back(open_loop(name, host, port, rate, seconds, conns, make, ok));
+        print(all.back());
+        return all.back();
+    };
+    auto sat = run("saturation", "commands, 100 agencies", 0, post_client(false), 201);
+    auto at1k = run("fixed", "commands @1k, 100 agencies", 1000, post_client(false), 201);
+    auto at5k = run("fixed", "commands @5k, 100 agencies", 5000, post_client(false), 201);
+    auto at20k = run("fixed", "commands @20k, 100 agencies", 20000, post_client(false), 201);
+    auto one = run("single", "commands, 1 agency", 0, post_client(true), 201);
+    auto one10k = run("single", "commands @10k, 1 agency", 10000, post_client(true), 201);
+    auto reads = run("reads", "GET /v1/clients/{id}", 0, get_client, 200);
+    figures nginx;
+    if (!nginx_url.empty() && wanted("reads")) {
+        auto [nh, np] = split(nginx_url);
+        nginx = open_loop("nginx static file", nh, np, 0, seconds, conns,
+                          [](std::size_t) { return http_request("GET", "/static.json", "", ""); }, 200);
+        print(nginx);
+    }
+    long rss_after = rss_kib(pid);
+
+    std::printf("\nratios (same run):\n");
+    std::printf("  commands/s at saturation, 100 agencies / raw produce msgs/s        %.3f\n", sat.rate() / raw.msgs_per_s);
+    std::printf("  commands/s at saturation, 100 agencies / transactional msgs/s      %.3f\n", sat.rate() / tx.msgs_per_s);
+    std::printf("  @20k/s p50 / transactional commit p50                              %.2f\n",
+                pct(at20k.lat_ms, 0.5) / std::max(0.001, pct(tx.commit_ms, 0.5)));
+    std::printf("  @20k/s p99 / transactional commit p99                              %.2f\n",
+                pct(at20k.lat_ms, 0.99) / std::max(0.001, pct(tx.commit_ms, 0.99)));
+    std::printf("  single agency commands/s                                           %.0f\n", one.rate());
+    if (!nginx_url.empty())
+        std::printf("  GET /v1/clients/{id} / nginx same-size file                        %.3f\n",
+                    reads.rate() / std::max(1.0, nginx.rate()));
+    std::printf("  carelogd RSS before %ld KiB, after %ld KiB\n", rss_before, rss_after);
+    (void)at1k;
+    (void)at5k;
+    (void)one10k;
+    return wanted("saturation") && sat.ok == 0 ? 1 : 0;
 }
