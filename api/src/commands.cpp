@@ -104,15 +104,11 @@ http_result<http_response> submit_checked(request_context& rc, const std::string
 
 result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout) {
     if (!fiber::current()) return ctx.projections_status.wait_for(token, timeout);
-    // On a fiber: ask without blocking, and sleep the fiber between asks (1 ms doubling to 8 ms).
-    auto until = std::chrono::steady_clock::now() + timeout;
-    auto pause = std::chrono::milliseconds(1);
-    for (;;) {
-        auto r = ctx.projections_status.wait_for(token, std::chrono::milliseconds(0));
-        if (!r || *r || std::chrono::steady_clock::now() >= until) return r;
-        fiber::sleep(pause);
-        pause = std::min(pause * 2, std::chrono::milliseconds(8));
-    }
+    // On a fiber: the projections answer when they get there (or the time runs out); the fiber is
+    // suspended meanwhile and no thread is held.
+    return fiber::await<result<bool>>([&](std::function<void(result<bool>)> done) {
+        ctx.projections_status.when_applied(token, timeout, std::move(done));
+    });
 }
 
 }  // namespace carelog::api::detail

@@ -9,8 +9,13 @@ namespace carelog::api {
 projection_runner::projection_runner(kafka::config cfg, int partitions, projections::store& store,
                                      clock_source& clock)
     : cfg_(std::move(cfg)), partitions_(partitions), store_(store), clock_(clock),
-      eof_seen_(new std::atomic<bool>[static_cast<std::size_t>(partitions)]) {
-    for (int p = 0; p < partitions_; ++p) eof_seen_[static_cast<std::size_t>(p)] = false;
+      eof_seen_(new std::atomic<bool>[static_cast<std::size_t>(partitions)]),
+      applied_end_(new std::atomic<std::int64_t>[static_cast<std::size_t>(partitions)]),
+      waiters_(static_cast<std::size_t>(partitions)) {
+    for (int p = 0; p < partitions_; ++p) {
+        eof_seen_[static_cast<std::size_t>(p)] = false;
+        applied_end_[static_cast<std::size_t>(p)] = store_.next_offset(p);
+    }
 }
 
 projection_runner::~projection_runner() { stop(); }
@@ -32,6 +37,48 @@ void projection_runner::stop() {
     stopping_ = true;
     if (thread_.joinable()) thread_.join();
     reader_.reset();
+    expire_waiters(true);
+}
+
+void projection_runner::applied_to(int p, std::int64_t next) {
+    auto& end = applied_end_[static_cast<std::size_t>(p)];
+    if (next <= end.load()) return;
+    {
+        std::lock_guard lk(mu_);  // no lost wake-up between a blocking waiter's check and its wait
+        end.store(next);
+    }
+    cv_.notify_all();
+    if (waiting_.load() == 0) return;
+    std::vector<applied_callback> ready;
+    {
+        std::lock_guard lk(waiters_mu_);
+        auto& w = waiters_[static_cast<std::size_t>(p)];
+        auto last = w.lower_bound(next);  // waiting for an offset below `next`: applied
+        for (auto it = w.begin(); it != last; ++it) ready.push_back(std::move(it->second.done));
+        w.erase(w.begin(), last);
+        waiting_ -= ready.size();
+    }
+    for (auto& done : ready) done(true);
+}
+
+void projection_runner::expire_waiters(bool all) {
+    if (waiting_.load() == 0) return;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<applied_callback> late;
+    {
+        std::lock_guard lk(waiters_mu_);
+        for (auto& w : waiters_)
+            for (auto it = w.begin(); it != w.end();) {
+                if (all || it->second.deadline <= now) {
+                    late.push_back(std::move(it->second.done));
+                    it = w.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        waiting_ -= late.size();
+    }
+    for (auto& done : late) done(false);
 }
 
 void projection_runner::run() {
@@ -59,14 +106,15 @@ void projection_runner::run() {
                     if (stopping_) return;
                     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
                 }
-                { std::lock_guard lk(mu_); }  // no lost wake-up between a waiter's check and its wait
-                cv_.notify_all();
+                applied_to(r.partition, r.offset + 1);
             },
             [&](int p, std::int64_t next) {
                 // Past transaction markers: the stored offset moves to the end, so a restart starts there.
                 if (next > store_.next_offset(p)) {
                     if (auto a = store_.advance(p, next); !a)
                         spdlog::error("projection: advancing partition {} failed: {}", p, a.error().detail);
+                    else
+                        applied_to(p, next);
                 }
                 auto& seen = eof_seen_[static_cast<std::size_t>(p)];
                 if (!seen && next >= start_hwm_[static_cast<std::size_t>(p)]) {
@@ -78,9 +126,8 @@ void projection_runner::run() {
                         spdlog::info("projections caught up with the log; ready");
                     }
                 }
-                { std::lock_guard lk(mu_); }
-                cv_.notify_all();
             });
+        expire_waiters(false);
         if (!n) {
             spdlog::warn("projection consumer: {}", n.error().detail);
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -93,8 +140,35 @@ result<bool> projection_runner::wait_for(const std::string& token, std::chrono::
     std::int64_t off = 0;
     if (!parse_token(token, p, off) || p >= partitions_)
         return fail(errc::malformed, "X-Consistency-Token is not a token this server issued");
+    auto& end = applied_end_[static_cast<std::size_t>(p)];
+    if (end.load() > off) return true;
+    if (timeout.count() <= 0) return false;
     std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, timeout, [&] { return store_.next_offset(p) > off; });
+    return cv_.wait_for(lk, timeout, [&] { return end.load() > off; });
+}
+
+void projection_runner::when_applied(const std::string& token, std::chrono::milliseconds timeout,
+                                     applied_callback done) {
+    int p = 0;
+    std::int64_t off = 0;
+    if (!parse_token(token, p, off) || p >= partitions_)
+        return done(fail(errc::malformed, "X-Consistency-Token is not a token this server issued"));
+    auto& end = applied_end_[static_cast<std::size_t>(p)];
+    if (end.load() > off) return done(true);
+    if (timeout.count() <= 0 || stopping_) return done(false);
+    {
+        std::lock_guard lk(waiters_mu_);
+        // Counted before the end is read again: applied_to moves the end before it reads the count,
+        // so either it sees this waiter (and takes the lock after it is in place) or this sees the end.
+        ++waiting_;
+        if (end.load() <= off) {
+            waiters_[static_cast<std::size_t>(p)].emplace(
+                off, waiter{off, std::chrono::steady_clock::now() + timeout, std::move(done)});
+            return;
+        }
+        --waiting_;
+    }
+    done(true);
 }
 
 bool projection_runner::ready() const { return ready_; }

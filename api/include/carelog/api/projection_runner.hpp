@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -27,6 +28,7 @@ public:
     void stop();
 
     result<bool> wait_for(const std::string& token, std::chrono::milliseconds timeout) override;
+    void when_applied(const std::string& token, std::chrono::milliseconds timeout, applied_callback done) override;
     bool ready() const override;
     std::string metrics_text() const override;
     // More Prometheus text appended to metrics_text() (the writers' metrics).
@@ -34,6 +36,17 @@ public:
 
 private:
     void run();
+    // Records that partition p is applied up to (not including) `next`, and answers the waiters
+    // that were waiting for it.
+    void applied_to(int p, std::int64_t next);
+    // Answers `false` to the waiters whose time ran out (all of them when stopping).
+    void expire_waiters(bool all);
+
+    struct waiter {
+        std::int64_t offset;
+        std::chrono::steady_clock::time_point deadline;
+        applied_callback done;
+    };
 
     kafka::config cfg_;
     int partitions_;
@@ -42,6 +55,11 @@ private:
     std::unique_ptr<kafka::log_reader> reader_;
     std::vector<std::int64_t> start_hwm_;
     std::unique_ptr<std::atomic<bool>[]> eof_seen_;
+    // Per partition: the next offset not yet applied (what the store holds, without asking it).
+    std::unique_ptr<std::atomic<std::int64_t>[]> applied_end_;
+    std::mutex waiters_mu_;
+    std::vector<std::multimap<std::int64_t, waiter>> waiters_;  // per partition, by offset
+    std::atomic<std::size_t> waiting_{0};
     std::atomic<bool> ready_{false};
     std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> applied_{0}, quarantined_{0}, apply_errors_{0};
