@@ -1,0 +1,322 @@
+// The write engine against a real broker, without HTTP: what a transaction that aborts mid-batch
+// leaves behind, an event too large for the log among small ones, and Idempotency-Key records
+// evicted while their replay is decided. Each test reads the topic back as an auditor would.
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "carelog/events/envelope_codec.hpp"
+#include "carelog/kafka/kafka.hpp"
+#include "carelog/writer/agency_log.hpp"
+#include "carelog/writer/engine.hpp"
+
+#include "process.hpp"
+
+using namespace carelog;
+using namespace carelog::testing;
+
+namespace {
+
+// The node's local key/value state, in memory (carelogd keeps it in RocksDB).
+class memory_snapshots final : public writer::snapshot_store {
+public:
+    std::optional<std::string> get(const std::string& ns, const std::string& key) const override {
+        std::lock_guard lk(mu_);
+        auto it = kv_.find(ns + "\n" + key);
+        if (it == kv_.end()) return std::nullopt;
+        return it->second;
+    }
+    std::vector<std::pair<std::string, std::string>> scan(const std::string& ns,
+                                                          const std::string& prefix) const override {
+        std::lock_guard lk(mu_);
+        std::vector<std::pair<std::string, std::string>> out;
+        std::string from = ns + "\n" + prefix;
+        for (auto it = kv_.lower_bound(from); it != kv_.end() && it->first.rfind(from, 0) == 0; ++it)
+            out.emplace_back(it->first.substr(ns.size() + 1), it->second);
+        return out;
+    }
+    result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) override {
+        std::lock_guard lk(mu_);
+        for (const auto& [k, v] : kvs) kv_[ns + "\n" + k] = v;
+        return {};
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::map<std::string, std::string> kv_;
+};
+
+// Collects asynchronous answers; wait() returns once `n` arrived.
+class answers {
+public:
+    writer::command_done slot(std::size_t i) {
+        return [this, i](result<writer::command_result> r) {
+            std::lock_guard lk(mu_);
+            got_.emplace(i, std::move(r));
+            cv_.notify_all();
+        };
+    }
+    std::map<std::size_t, result<writer::command_result>>& wait(std::size_t n) {
+        std::unique_lock lk(mu_);
+        REQUIRE(cv_.wait_for(lk, std::chrono::seconds(120), [&] { return got_.size() >= n; }));
+        return got_;
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::map<std::size_t, result<writer::command_result>> got_;
+};
+
+result<writer::command_result> submit_sync(writer::engine& e, const std::string& agency, aggregates::command cmd,
+                                           std::string key = "") {
+    answers a;
+    e.submit(agency, writer::command_meta{"operator", std::move(key), "test"}, std::move(cmd), a.slot(0));
+    return std::move(a.wait(1).at(0));
+}
+
+struct topic_fixture {
+    kafka::config cfg;
+    system_clock clock;
+    random_ids ids;
+    memory_snapshots snaps;
+    std::string agency = "00000000-0000-7000-8000-00000000a001";
+    std::string admin = "00000000-0000-7000-8000-00000000b001";
+
+    topic_fixture() {
+        cfg.brokers = test_brokers();
+        cfg.topic_prefix = "wr" + fresh_suffix() + ".";
+        cfg.partitions = 4;
+        cfg.timeout = std::chrono::milliseconds(5000);
+        REQUIRE(kafka::ensure_topic(cfg, cfg.events_topic()).has_value());
+    }
+
+    std::unique_ptr<writer::engine> start(writer::engine_options o = {}) { return start_with(snaps, std::move(o)); }
+    std::unique_ptr<writer::engine> start_with(writer::snapshot_store& local, writer::engine_options o = {}) {
+        auto e = std::make_unique<writer::engine>(cfg, cfg.partitions, local, clock, ids, std::move(o));
+        e->start();
+        return e;
+    }
+
+    aggregates::create_agency create() const {
+        aggregates::create_agency c;
+        c.agency_id = agency;
+        c.name = "Writer Test Agency";
+        c.slug = "writer-test";
+        c.admin_staff_id = admin;
+        c.admin_first_name = "Wanda";
+        c.admin_last_name = "Writer";
+        c.admin_email = "wanda@example.org";
+        c.admin_password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+        return c;
+    }
+
+    aggregates::add_client client(int i) {
+        aggregates::add_client c;
+        c.client_id = ids.next_uuid();
+        c.first_name = "Client" + std::to_string(i);
+        c.last_name = "Tester";
+        c.date_of_birth = "1990-01-01";
+        c.now = clock.now();
+        return c;
+    }
+
+    // Every committed event of the topic, decoded, in log order per partition.
+    std::vector<events::envelope> read_all() {
+        std::vector<kafka::log_reader::start> starts;
+        for (int p = 0; p < cfg.partitions; ++p) starts.push_back({p, 0});
+        auto reader = kafka::log_reader::open(cfg, cfg.events_topic(), starts);
+        REQUIRE(reader.has_value());
+        std::vector<events::envelope> out;
+        std::set<int> done;
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (done.size() < static_cast<std::size_t>(cfg.partitions) && std::chrono::steady_clock::now() < until) {
+            auto n = (*reader)->poll(
+                std::chrono::milliseconds(200),
+                [&](const kafka::record& r) {
+                    auto e = events::decode(r.value);
+                    REQUIRE(e.has_value());
+                    out.push_back(std::move(*e));
+                },
+                [&](int p, std::int64_t) { done.insert(p); });
+            REQUIRE(n.has_value());
+        }
+        REQUIRE(done.size() == static_cast<std::size_t>(cfg.partitions));
+        return out;
+    }
+};
+
+// The agency's events form one unbroken chain: sequence 1..n without a gap or a repeat, each
+// prev_hash the hash of the one before.
+void check_chain(const std::vector<events::envelope>& evs, const std::string& agency) {
+    std::uint64_t seq = 0;
+    sha256_digest last{};
+    for (const auto& e : evs) {
+        if (e.agency_id != agency) continue;
+        REQUIRE(e.sequence == seq + 1);
+        REQUIRE(e.prev_hash == last);
+        seq = e.sequence;
+        last = e.hash;
+    }
+    CHECK(seq > 0);
+}
+
+}  // namespace
+
+TEST_CASE("writer: a transaction aborted mid-batch refuses all its commands, leaves nothing in the log, and the "
+          "state goes on from the last commit",
+          "[integration][writer]") {
+    topic_fixture f;
+    writer::engine_options o;
+    std::atomic<bool> armed{false}, fired{false};
+    // The first transaction after arming aborts (as if the broker had failed it), once.
+    o.fail_commit = [&](int, std::uint64_t) { return armed.load() && !fired.exchange(true); };
+    auto e = f.start(o);
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+
+    // Many commands at once, so that the aborted transaction holds a batch of them.
+    constexpr std::size_t n = 300;
+    answers a;
+    std::vector<std::string> client_ids;
+    armed = true;
+    for (std::size_t i = 0; i < n; ++i) {
+        auto c = f.client(static_cast<int>(i));
+        client_ids.push_back(c.client_id);
+        e->submit(f.agency, writer::command_meta{"operator", "", "test"}, c, a.slot(i));
+    }
+    auto& got = a.wait(n);
+    REQUIRE(fired.load());
+    std::set<std::string> accepted, refused;
+    for (auto& [i, r] : got) {
+        if (r) {
+            accepted.insert(client_ids[i]);
+        } else {
+            // Certainly not in the log: the caller may retry.
+            CHECK(r.error().code == errc::unavailable);
+            refused.insert(client_ids[i]);
+        }
+    }
+    CHECK(!refused.empty());
+
+    // After the abort the engine decides again from the committed state: a command now continues
+    // the chain right after the last committed event.
+    auto after = submit_sync(*e, f.agency, f.client(9999));
+    REQUIRE(after.has_value());
+    accepted.insert(after->aggregate_id);
+    e->stop();
+
+    auto evs = f.read_all();
+    check_chain(evs, f.agency);
+    std::set<std::string> in_log;
+    for (const auto& ev : evs)
+        if (std::holds_alternative<events::ClientAdded>(ev.data)) CHECK(in_log.insert(ev.aggregate_id).second);
+    CHECK(in_log == accepted);  // every acknowledged command exactly once, nothing refused
+    for (const auto& id : refused) CHECK(in_log.count(id) == 0);
+
+    // A new engine rebuilt from the topic alone continues the same chain.
+    memory_snapshots none;  // no snapshot: the topic alone
+    auto again = f.start_with(none);
+    auto next = submit_sync(*again, f.agency, f.client(10000));
+    REQUIRE(next.has_value());
+    again->stop();
+    auto all = f.read_all();
+    check_chain(all, f.agency);
+    CHECK(all.size() == evs.size() + 1);
+}
+
+TEST_CASE("writer: an event larger than the log takes is refused alone (too_large); its neighbours commit",
+          "[integration][writer]") {
+    topic_fixture f;
+    auto e = f.start();
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+    auto c = f.client(1);
+    REQUIRE(submit_sync(*e, f.agency, c).has_value());
+    aggregates::start_kiosk k;
+    k.client_id = c.client_id;
+    k.kiosk_session_id = f.ids.next_uuid();
+    k.actor_staff_id = f.admin;
+    k.form_id = "intake";
+    k.token_hash = std::string(64, 'a');
+    k.now = f.clock.now();
+    auto started = submit_sync(*e, f.agency, k);
+    REQUIRE(started.has_value());
+
+    // A 1 MiB kiosk form (the HTTP body limit lets it through) between small commands.
+    aggregates::submit_kiosk_form big;
+    big.token_hash = k.token_hash;
+    big.answers = "{\"notes\":\"" + std::string((1 << 20) - 64, 'x') + "\"}";  // the domain allows 1 MiB
+    big.now = f.clock.now();
+    answers a;
+    std::vector<std::string> small_ids;
+    for (int i = 0; i < 40; ++i) {
+        if (i == 20) e->submit(f.agency, writer::command_meta{"kiosk", "", "test"}, big, a.slot(1000));
+        auto s = f.client(100 + i);
+        small_ids.push_back(s.client_id);
+        e->submit(f.agency, writer::command_meta{"operator", "", "test"}, s, a.slot(static_cast<std::size_t>(i)));
+    }
+    auto& got = a.wait(41);
+    REQUIRE(!got.at(1000).has_value());
+    CHECK(got.at(1000).error().code == errc::too_large);
+    for (int i = 0; i < 40; ++i) CHECK(got.at(static_cast<std::size_t>(i)).has_value());
+
+    // The form was not taken: a form of a sensible size is accepted afterwards.
+    aggregates::submit_kiosk_form fine = big;
+    fine.answers = "{\"notes\":\"all well\"}";
+    CHECK(submit_sync(*e, f.agency, fine).has_value());
+    e->stop();
+
+    auto evs = f.read_all();
+    check_chain(evs, f.agency);
+    std::set<std::string> in_log;
+    for (const auto& ev : evs)
+        if (std::holds_alternative<events::ClientAdded>(ev.data)) in_log.insert(ev.aggregate_id);
+    for (const auto& id : small_ids) CHECK(in_log.count(id) == 1);
+}
+
+TEST_CASE("writer: replaying an Idempotency-Key whose record is evicted in the same batch answers, and the "
+          "writer goes on",
+          "[integration][writer]") {
+    topic_fixture f;
+    auto e = f.start();
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+    auto first = f.client(0);
+    auto one = submit_sync(*e, f.agency, first, "staff/x:first");
+    REQUIRE(one.has_value());
+
+    // Queued together: an import whose keys push "first" out of the agency's bounded key set,
+    // then a replay of "first".
+    std::vector<aggregates::command> rows;
+    for (std::size_t i = 0; i < writer::idempotency_max_keys + 1; ++i) rows.push_back(f.client(static_cast<int>(i + 1)));
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<writer::batch_answer> bulk;
+    e->submit_batch(f.agency, writer::command_meta{"operator", "staff/x:bulk", "test"}, std::move(rows), false,
+                    [&](writer::batch_answer r) {
+                        std::lock_guard lk(mu);
+                        bulk = std::move(r);
+                        cv.notify_all();
+                    });
+    answers a;
+    e->submit(f.agency, writer::command_meta{"operator", "staff/x:first", "test"}, first, a.slot(0));
+    auto& replay = a.wait(1).at(0);
+    {
+        std::unique_lock lk(mu);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(120), [&] { return bulk.has_value(); }));
+    }
+    REQUIRE(bulk->has_value());
+    // Decided before the eviction, the replay answers the first result; after it, the key is
+    // forgotten and the command is decided anew: the client exists, a conflict. Never a crash.
+    if (replay) {
+        CHECK(replay->replayed);
+        CHECK(replay->aggregate_id == first.client_id);
+    } else {
+        CHECK(replay.error().code == errc::conflict);
+    }
+    // The writer still serves.
+    CHECK(submit_sync(*e, f.agency, f.client(-1)).has_value());
+    e->stop();
+    check_chain(f.read_all(), f.agency);
+}
