@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "carelog/api/app.hpp"
-#include "carelog/api/kafka_notification_sink.hpp"
-#include "carelog/api/notifier.hpp"
+#include "carelog/notify/kafka_notification_sink.hpp"
+#include "carelog/notify/notifier.hpp"
 #include "carelog/api/projection_runner.hpp"
 #include "carelog/api/server.hpp"
 #include "carelog/api/writer_gateway.hpp"
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
         spdlog::critical("refusing to start: {}", nt.error().detail);
         return 3;
     }
-    auto sink = api::kafka_notification_sink::create(kcfg, *key);
+    auto sink = notify::kafka_notification_sink::create(kcfg, *key);
     if (!sink) {
         spdlog::critical("cannot create the notifications producer: {}", sink.error().detail);
         return 3;
@@ -209,14 +209,14 @@ int main(int argc, char** argv) {
     wopts.groups = writer_groups;
     writer::engine bus(kcfg, *n, snapshots, clock, ids, wopts);
     api::writer_gateway commands(bus);
-    std::unique_ptr<api::notifier> mailer;
+    std::unique_ptr<notify::notifier> mailer;
     if (!smtp_url.empty()) {
-        api::notifier_options nopts;
+        notify::notifier_options nopts;
         nopts.kafka = kcfg;
         nopts.key = *key;
         nopts.smtp_url = smtp_url;
         nopts.from = smtp_from;
-        mailer = std::make_unique<api::notifier>(nopts);
+        mailer = std::make_unique<notify::notifier>(nopts);
         if (auto r = mailer->start(); !r) {
             spdlog::critical("cannot start the notifier: {}", r.error().detail);
             return 3;

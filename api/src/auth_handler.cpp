@@ -248,7 +248,7 @@ http_result<http_response> request_password_reset(request_context& rc) {
     std::string base = rc.ctx.cfg.public_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     const std::string link = base + "/reset?token=" + token;
-    notification n;
+    notify::notification n;
     n.id = rc.ctx.ids.next_uuid();
     n.type = "password_reset";
     n.agency_id = *agency;

@@ -48,7 +48,7 @@ void publish_invitation(request_context& rc, const std::string& client_id, const
     }
     if (auto a = rc.ctx.store.agency(agency)) agency_name = string_field(*a, "name");
     const std::string link = register_link(rc.ctx, token);
-    notification n;
+    notify::notification n;
     n.id = rc.ctx.ids.next_uuid();
     n.type = "portal_invitation";
     n.agency_id = agency;

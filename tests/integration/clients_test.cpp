@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "carelog/api/notifications.hpp"
+#include "carelog/notify/notifications.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "process.hpp"
@@ -44,7 +44,7 @@ std::vector<json::object> invitation_notes(const carelogd& d, const std::string&
 
 // The token of the invitation link in a notification record (opened with the server key).
 std::string token_of(const carelogd& d, const json::object& note) {
-    auto content = api::open_notification(server_key(d), note);
+    auto content = notify::open_notification(server_key(d), note);
     REQUIRE(content.has_value());
     auto link = str(*content, "link");
     auto at = link.find("/portal/register?token=");
@@ -388,7 +388,7 @@ TEST_CASE("portal: an invitation link from the notifications topic registers / r
     CHECK(str(notes[0], "client_id") == ann);
     CHECK(str(notes[0], "staff_id") == a.admin_id);
     CHECK(json::serialize(notes[0]).find(first_token) == std::string::npos);  // sealed
-    auto content = api::open_notification(server_key(d), notes[0]);
+    auto content = notify::open_notification(server_key(d), notes[0]);
     CHECK(str(*content, "to") == "family@example.org");
     CHECK(str(*content, "text").find(first_token) != std::string::npos);
 

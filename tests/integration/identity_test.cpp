@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "carelog/api/notifications.hpp"
+#include "carelog/notify/notifications.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "process.hpp"
@@ -273,7 +273,7 @@ TEST_CASE("identity: a forgotten password is reset through a sealed link on the 
     CHECK(str(n, "staff_id") == id);
     CHECK(n.at("expires_at").is_string());
     CHECK(json::serialize(n).find("reset?token=") == std::string::npos);  // sealed, not in clear
-    auto content = api::open_notification(server_key(d), n);
+    auto content = notify::open_notification(server_key(d), n);
     REQUIRE(content.has_value());
     CHECK(str(*content, "to") == "Rita@example.org");
     auto link = str(*content, "link");
@@ -392,7 +392,7 @@ TEST_CASE("identity: no password, reset token, session token or TOTP secret appe
     REQUIRE(c.post("/v1/auth/password-reset", json::object{{"agency", a.slug}, {"username", user}}).status == 202);
     auto notes = notifications(d, a.agency_id, 1);
     REQUIRE(notes.size() == 1);
-    auto content = api::open_notification(server_key(d), notes[0]);
+    auto content = notify::open_notification(server_key(d), notes[0]);
     REQUIRE(content.has_value());
     auto link = str(*content, "link");
     auto token = link.substr(link.find("token=") + 6);

@@ -11,7 +11,7 @@
 #include <chrono>
 #include <thread>
 
-#include "carelog/api/notifications.hpp"
+#include "carelog/notify/notifications.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "process.hpp"
@@ -33,7 +33,7 @@ std::string invitation_token(const carelogd& d, const std::string& agency_id, co
             auto v = json::parse(rec).as_object();
             if (v.at("agency_id").as_string() != agency_id) continue;
             CHECK(rec.find("register?token=") == std::string::npos);  // sealed, not in clear
-            auto content = api::open_notification(k, v);
+            auto content = notify::open_notification(k, v);
             REQUIRE(content.has_value());
             auto link = str(*content, "link");
             auto at = link.find("/portal/register?token=");

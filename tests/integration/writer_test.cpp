@@ -227,7 +227,7 @@ TEST_CASE("writer: a transaction aborted mid-batch refuses all its commands, lea
     CHECK(all.size() == evs.size() + 1);
 }
 
-TEST_CASE("writer: an event larger than the log takes is refused alone (too_large); its neighbours commit",
+TEST_CASE("writer: an event larger than the log takes is refused alone (too_large) and its neighbours commit",
           "[integration][writer]") {
     topic_fixture f;
     auto e = f.start();
@@ -280,7 +280,9 @@ TEST_CASE("writer: replaying an Idempotency-Key whose record is evicted in the s
           "writer goes on",
           "[integration][writer]") {
     topic_fixture f;
-    auto e = f.start();
+    writer::engine_options o;
+    o.max_queue = 50000;  // the import alone fills the default queue; this test is about eviction
+    auto e = f.start(o);
     REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
     auto first = f.client(0);
     auto one = submit_sync(*e, f.agency, first, "staff/x:first");

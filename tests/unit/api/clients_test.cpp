@@ -12,6 +12,7 @@
 
 using namespace carelog;
 using namespace carelog::api;
+using namespace carelog::notify;
 using namespace carelog::api::testing;
 using http::verb;
 

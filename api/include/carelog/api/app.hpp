@@ -14,7 +14,7 @@
 
 #include "carelog/api/command_bus.hpp"
 #include "carelog/api/metrics.hpp"
-#include "carelog/api/notifications.hpp"
+#include "carelog/notify/notifications.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/projections/store.hpp"
@@ -59,7 +59,7 @@ struct app_context {
     id_source& ids;
     metrics& m;
     // Where reset links go (the notifications topic); null = nowhere (logged).
-    notification_sink* notifications = nullptr;
+    notify::notification_sink* notifications = nullptr;
     std::shared_ptr<identity_cache> identity = make_identity_cache();
     std::shared_ptr<session_writes> own_writes = make_session_writes();
 };

@@ -1,6 +1,6 @@
 // The SMTP notifier (see notifier.hpp): consumer group over the notifications topic, libcurl SMTP,
 // commit after delivery, rewind + backoff on transient failures.
-#include "carelog/api/notifier.hpp"
+#include "carelog/notify/notifier.hpp"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -14,9 +14,9 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "carelog/api/notifications.hpp"
+#include "carelog/notify/notifications.hpp"
 
-namespace carelog::api {
+namespace carelog::notify {
 namespace json = boost::json;
 
 namespace {
@@ -262,4 +262,4 @@ std::string notifier::metrics_text() const {
     return out;
 }
 
-}  // namespace carelog::api
+}  // namespace carelog::notify

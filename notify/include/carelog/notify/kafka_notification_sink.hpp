@@ -4,10 +4,10 @@
 #include <memory>
 #include <string>
 
-#include "carelog/api/notifications.hpp"
+#include "carelog/notify/notifications.hpp"
 #include "carelog/kafka/kafka.hpp"
 
-namespace carelog::api {
+namespace carelog::notify {
 
 // Produces to cfg.notifications_topic() (created at start by carelogd).
 class kafka_notification_sink final : public notification_sink {
@@ -23,4 +23,4 @@ private:
     std::unique_ptr<kafka::producer> producer_;
 };
 
-}  // namespace carelog::api
+}  // namespace carelog::notify

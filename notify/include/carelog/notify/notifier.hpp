@@ -25,10 +25,10 @@
 #include "carelog/base/errc.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
-#include "carelog/api/smtp.hpp"
+#include "carelog/notify/smtp.hpp"
 #include "carelog/kafka/kafka.hpp"
 
-namespace carelog::api {
+namespace carelog::notify {
 
 struct notifier_options {
     kafka::config kafka;          // brokers, topic prefix
@@ -63,4 +63,4 @@ private:
     std::atomic<std::uint64_t> sent_{0}, retried_{0}, undeliverable_{0};
 };
 
-}  // namespace carelog::api
+}  // namespace carelog::notify

@@ -15,7 +15,7 @@
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
 
-namespace carelog::api {
+namespace carelog::notify {
 
 struct notification {
     std::string id;         // UUID
@@ -45,4 +45,4 @@ public:
     virtual result<void> publish(const notification& n) = 0;
 };
 
-}  // namespace carelog::api
+}  // namespace carelog::notify

@@ -6,7 +6,7 @@
 
 #include "carelog/base/ids.hpp"
 
-namespace carelog::api {
+namespace carelog::notify {
 
 // One e-mail as the notifier sends it.
 struct mail {
@@ -41,4 +41,4 @@ private:
     std::chrono::seconds timeout_;
 };
 
-}  // namespace carelog::api
+}  // namespace carelog::notify

@@ -1,10 +1,10 @@
 // The notifier's e-mail format: CRLF lines, headers that text cannot extend, RFC 2047 subjects.
 #include <catch2/catch.hpp>
 
-#include "carelog/api/smtp.hpp"
+#include "carelog/notify/smtp.hpp"
 
-using carelog::api::format_mail;
-using carelog::api::mail;
+using carelog::notify::format_mail;
+using carelog::notify::mail;
 
 namespace {
 mail sample() {

@@ -1,12 +1,12 @@
 // Notification records and the Kafka sink (see notifications.hpp, docs/architecture.md).
-#include "carelog/api/notifications.hpp"
+#include "carelog/notify/notifications.hpp"
 
 #include <boost/json.hpp>
 
-#include "carelog/api/kafka_notification_sink.hpp"
+#include "carelog/notify/kafka_notification_sink.hpp"
 #include "carelog/base/ids.hpp"
 
-namespace carelog::api {
+namespace carelog::notify {
 namespace json = boost::json;
 
 std::string notification_context(const std::string& id) { return "notification:" + id; }
@@ -58,4 +58,4 @@ result<void> kafka_notification_sink::publish(const notification& n) {
     return {};
 }
 
-}  // namespace carelog::api
+}  // namespace carelog::notify
