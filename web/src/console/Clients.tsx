@@ -36,7 +36,7 @@ export function ClientsPage() {
       </form>
       <Status loading={list.loading && !list.data} error={list.error} empty={list.data?.items.length === 0} emptyText="No clients you may see yet." />
       {list.data && list.data.items.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Client list">
           <table>
             <thead><tr><th scope="col">Name</th><th scope="col">Date of birth</th><th scope="col">Portal</th></tr></thead>
             <tbody>
@@ -164,7 +164,7 @@ export function ClientPage({ id }: { id: string }) {
       <h2>Portal invitations</h2>
       <Status loading={invitations.loading && !invitations.data} error={invitations.error} empty={invitations.data?.items.length === 0} emptyText="No invitation sent yet." />
       {invitations.data && invitations.data.items.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Portal invitations">
           <table>
             <thead><tr><th scope="col">Sent to</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>
@@ -173,10 +173,10 @@ export function ClientPage({ id }: { id: string }) {
                   <td>{inv.email}</td>
                   <td data-testid="invitation-state">{stateWords[inv.state]}</td>
                   <td>{new Date(inv.expires_at).toLocaleString()}</td>
-                  <td className="row-actions">
+                  <td><div className="row-actions">
                     {mayInvite && (inv.state === 'sent' || inv.state === 'expired') && <button className="small" onClick={() => act(() => post(`/v1/portal/invitations/${inv.id}/resend`))}>Resend</button>}
                     {mayInvite && inv.state === 'sent' && <button className="small danger" onClick={() => act(() => post(`/v1/portal/invitations/${inv.id}/revoke`))}>Revoke</button>}
-                  </td>
+                  </div></td>
                 </tr>
               ))}
             </tbody>
@@ -300,7 +300,7 @@ export function ImportPage() {
         <div aria-live="polite">
           <h2>{report.dry_run ? 'Dry run: nothing was imported' : 'Import done'}</h2>
           <p data-testid="import-summary">{report.records} rows: {report.dry_run ? `${report.valid} would be imported` : `${report.imported} imported`}, {report.failed} with problems.</p>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Import report">
             <table>
               <thead><tr><th scope="col">Line</th><th scope="col">Result</th><th scope="col">Problems</th></tr></thead>
               <tbody>

@@ -53,7 +53,7 @@ export function StaffPage() {
       </form>
       <Status loading={list.loading && !list.data} error={list.error} empty={list.data?.items.length === 0} emptyText="No staff match these filters." />
       {list.data && list.data.items.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Staff list">
           <table>
             <thead>
               <tr>
@@ -90,8 +90,14 @@ function StaffRow({ staff, onChanged }: { staff: Staff; onChanged: () => void })
       setError(e);
     }
   };
-  const setModule = (module: 'client_portal' | 'messaging', on: boolean) =>
-    act(() => put(`/v1/staff/${staff.id}/permissions`, { [module]: on }));
+  // Shown as chosen at once; put back if the server refuses.
+  const [modules, setModules] = useState({ client_portal: !!staff.permissions?.client_portal, messaging: !!staff.permissions?.messaging });
+  useEffect(() => setModules({ client_portal: !!staff.permissions?.client_portal, messaging: !!staff.permissions?.messaging }), [staff]);
+  const setModule = (module: 'client_portal' | 'messaging', on: boolean) => {
+    const before = modules;
+    setModules({ ...modules, [module]: on });
+    act(() => put(`/v1/staff/${staff.id}/permissions`, { [module]: on })).catch(() => setModules(before));
+  };
   const mayGrant = can(session, 'staff.permissions');
   return (
     <tr>
@@ -100,18 +106,18 @@ function StaffRow({ staff, onChanged }: { staff: Staff; onChanged: () => void })
       <td>{label(roles, staff.role)}</td>
       <td>{label(staffTypes, staff.type)}{!staff.active && <div className="muted">deactivated</div>}</td>
       <td>
-        <Check label={`Client portal for ${name}`} checked={!!staff.permissions?.client_portal} disabled={!mayGrant} onChange={(e) => setModule('client_portal', e.target.checked)} />
-        <Check label={`Messaging for ${name}`} checked={!!staff.permissions?.messaging} disabled={!mayGrant} onChange={(e) => setModule('messaging', e.target.checked)} />
+        <Check label={`Client portal for ${name}`} checked={modules.client_portal} disabled={!mayGrant} onChange={(e) => setModule('client_portal', e.target.checked)} />
+        <Check label={`Messaging for ${name}`} checked={modules.messaging} disabled={!mayGrant} onChange={(e) => setModule('messaging', e.target.checked)} />
       </td>
-      <td className="row-actions">
-        {can(session, 'staff.unlock') && <button className="small" onClick={() => act(() => post(`/v1/staff/${staff.id}/unlock`))}>Unlock</button>}
+      <td><div className="row-actions">
+        {can(session, 'staff.unlock') && <button className="small" onClick={() => act(() => post(`/v1/staff/${staff.id}/unlock`)).catch(() => undefined)}>Unlock</button>}
         {can(session, 'staff.deactivate') && staff.active && staff.id !== session.staff.id && (
-          <button className="small danger" onClick={() => confirm(`Deactivate ${name}? Their username stays reserved.`) && act(() => post(`/v1/staff/${staff.id}/deactivate`, {}))}>
+          <button className="small danger" onClick={() => confirm(`Deactivate ${name}? Their username stays reserved.`) && act(() => post(`/v1/staff/${staff.id}/deactivate`, {})).catch(() => undefined)}>
             Deactivate
           </button>
         )}
         {error !== undefined && <FormError error={error} />}
-      </td>
+      </div></td>
     </tr>
   );
 }

@@ -43,8 +43,8 @@ export function splitHeader(text: string): { header: string[]; rest: string } {
 const normal = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 const synonyms: Record<CarelogColumn, string[]> = {
-  first_name: ['firstname', 'first', 'givenname', 'forename'],
-  last_name: ['lastname', 'last', 'surname', 'familyname'],
+  first_name: ['firstname', 'first', 'given', 'givenname', 'forename'],
+  last_name: ['lastname', 'last', 'surname', 'family', 'familyname'],
   date_of_birth: ['dateofbirth', 'dob', 'birthdate', 'birthday'],
   email: ['email', 'emailaddress', 'mail'],
   phone: ['phone', 'phonenumber', 'telephone', 'mobile', 'cell'],
