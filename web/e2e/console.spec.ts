@@ -85,7 +85,7 @@ test('a first login with the temporary password must choose a new one; errors sh
   await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
 });
 
-test('a session cookie without the CSRF token is refused; with it the request goes through', async ({ page }) => {
+test('a session cookie without the CSRF token is refused; a session ended elsewhere sends the page to the login, saying why', async ({ page }) => {
   await staffLogin(page, adminUser, adminPassword);
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
   const cookies = await page.context().cookies();
@@ -105,6 +105,15 @@ test('a session cookie without the CSRF token is refused; with it the request go
   expect(wrong.status()).toBe(403);
   const settings = await (await page.request.get('/v1/agency/settings')).json();
   expect(settings.name).not.toBe(body.name);
+
+  // the session ends elsewhere (the page's own CSRF token, as its script would send it): the next
+  // screen shows the login and says why
+  const csrf = (await (await page.request.get('/v1/auth/session')).json()).csrf_token;
+  expect((await page.request.post('/v1/auth/logout', { data: {}, headers: { 'X-CSRF-Token': csrf } })).status()).toBe(200);
+  expect((await page.context().cookies()).find((c) => c.name === 'carelog_session')).toBeUndefined();
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
+  await expect(page.getByText('You were logged out')).toBeVisible();
 });
 
 test('clients: add one, assign staff, invite to the portal and see the invitation sent', async ({ page }) => {

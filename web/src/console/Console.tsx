@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ApiError, get, post, setCsrf } from '../lib/api';
+import { ApiError, get, post, sessionEndedEvent, setCsrf } from '../lib/api';
 import { Link, navigate, useLocation } from '../lib/router';
 import { Status } from '../lib/ui';
 import { ClientPage, ClientsPage, ImportPage } from './Clients';
@@ -26,15 +26,14 @@ export function Console() {
   useEffect(load, [load]);
   // A session that ends while the page is open (idle timeout) shows the login with a reason.
   useEffect(() => {
-    const onRejection = (e: PromiseRejectionEvent) => {
-      if (e.reason instanceof ApiError && e.reason.status === 401 && session) {
-        setEndedWhy('You were logged out after a period without activity. Please log in again.');
-        setSession(null);
-      }
+    const ended = () => {
+      setCsrf(undefined);
+      setEndedWhy('You were logged out: your session ended after a period without activity, or you logged out elsewhere. Please log in again.');
+      setSession(null);
     };
-    window.addEventListener('unhandledrejection', onRejection);
-    return () => window.removeEventListener('unhandledrejection', onRejection);
-  }, [session]);
+    window.addEventListener(sessionEndedEvent, ended);
+    return () => window.removeEventListener(sessionEndedEvent, ended);
+  }, []);
   const logout = useCallback(() => {
     post('/v1/auth/logout').finally(() => {
       setCsrf(undefined);

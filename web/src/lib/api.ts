@@ -25,6 +25,8 @@ export class ApiError extends Error {
   }
 }
 
+export const sessionEndedEvent = 'carelog:session-ended';
+
 let csrf = '';
 export function setCsrf(token: string | undefined): void {
   csrf = token ?? '';
@@ -46,7 +48,13 @@ export async function call<T>(method: string, path: string, body?: unknown, cont
   const res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin' });
   const text = await res.text();
   const data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  if (!res.ok) throw problemOf(res.status, data);
+  if (!res.ok) {
+    // A session that ended (idle timeout, logout elsewhere) while the page was open: the page
+    // shows the login with the reason. Asking who is logged in is not such a request.
+    if (res.status === 401 && path !== '/v1/auth/session' && path !== '/v1/portal/me' && !path.endsWith('/login'))
+      window.dispatchEvent(new Event(sessionEndedEvent));
+    throw problemOf(res.status, data);
+  }
   return data as T;
 }
 

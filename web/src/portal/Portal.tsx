@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiError, get, post, setCsrf } from '../lib/api';
+import { ApiError, get, post, sessionEndedEvent, setCsrf } from '../lib/api';
 import { portalUsernameProblem } from '../lib/portalUsername';
 import { Link, navigate, useLocation } from '../lib/router';
 import { Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
@@ -33,6 +33,14 @@ function PortalHome() {
       .catch((e) => (e instanceof ApiError && e.status === 401 ? setMe(null) : setError(e)));
   }, []);
   useEffect(load, [load]);
+  useEffect(() => {
+    const ended = () => {
+      setCsrf(undefined);
+      setMe(null);
+    };
+    window.addEventListener(sessionEndedEvent, ended);
+    return () => window.removeEventListener(sessionEndedEvent, ended);
+  }, []);
   if (me === undefined) return <Status loading={!error} error={error} />;
   if (me === null) return <PortalLogin onLoggedIn={load} />;
   const logout = () => post('/v1/portal/logout').finally(() => { setCsrf(undefined); setMe(null); navigate('/portal'); });
