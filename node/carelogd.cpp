@@ -17,6 +17,7 @@
 #include "carelog/notify/notifier.hpp"
 #include "carelog/api/projection_runner.hpp"
 #include "carelog/api/server.hpp"
+#include "carelog/api/static_files.hpp"
 #include "carelog/api/writer_gateway.hpp"
 #include "carelog/writer/engine.hpp"
 #include "carelog/kafka/kafka.hpp"
@@ -94,7 +95,7 @@ result<secret_key> load_secret_key(const std::string& given, const std::string& 
 int main(int argc, char** argv) {
     CLI::App app{"carelogd: event-sourced admin core for behavioral-health agencies"};
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
-                data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info";
+                data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info", web_dir;
     int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2,
         writer_groups = 1, start_wait_s = 60;
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
@@ -110,6 +111,9 @@ int main(int argc, char** argv) {
         ->envname("CARELOG_SMTP_URL");
     app.add_option("--smtp-from", smtp_from, "sender address of notification e-mails")->envname("CARELOG_SMTP_FROM");
     app.add_option("--public-url", public_url, "public base URL of this server")->envname("CARELOG_PUBLIC_URL");
+    app.add_option("--web-dir", web_dir,
+                   "the built web console (index.html and assets/); default: ../web beside this binary (build/web)")
+        ->envname("CARELOG_WEB_DIR");
     app.add_option("--partitions", partitions, "partitions when creating the event topic")
         ->envname("CARELOG_PARTITIONS");
     app.add_option("--replication-factor", replication, "replication factor when creating topics")
@@ -234,6 +238,21 @@ int main(int argc, char** argv) {
     acfg.public_url = public_url;
     acfg.server_key = *key;
     api::app_context ctx{acfg, commands, runner, **store, clock, ids, m, sink->get()};
+    {
+        std::error_code ec;
+        const bool given = !web_dir.empty();
+        auto dir = given ? std::filesystem::path(web_dir)
+                         : std::filesystem::canonical("/proc/self/exe", ec).parent_path().parent_path() / "web";
+        if (auto site = api::static_site::load(dir)) {
+            ctx.web = *site;
+            spdlog::info("serving the web console from {} ({} files)", dir.string(), (*site)->file_count());
+        } else if (given) {
+            spdlog::critical("CARELOG_WEB_DIR: {}", site.error().detail);
+            return 2;
+        } else {
+            spdlog::info("no web console at {} (build it with ops/build); serving the API only", dir.string());
+        }
+    }
     api::server srv(ctx, sopts);
     if (auto r = srv.start(); !r) {
         spdlog::critical("cannot listen on {}: {}", http_addr, r.error().detail);

@@ -57,6 +57,29 @@ std::string base_username(std::string_view first, std::string_view last) {
     return f.front() + l;
 }
 
+username_preview preview_username(std::string_view first, std::string_view middle, std::string_view last,
+                                  const std::function<bool(const std::string&)>& taken) {
+    username_preview p;
+    p.base = base_username(first, last);
+    p.with_middle = middle_username(first, middle, last);
+    if (p.base.empty()) {
+        p.reason = "the first and last name each need a Latin letter or digit (the username is formed from them)";
+        return p;
+    }
+    p.base_taken = taken(p.base);
+    p.with_middle_taken = !p.with_middle.empty() && taken(p.with_middle);
+    if (!p.base_taken)
+        p.username = p.base;
+    else if (p.with_middle.empty())
+        p.reason = "username '" + p.base + "' is taken; supply a middle name to use the middle initial";
+    else if (p.with_middle_taken)
+        p.reason = "usernames '" + p.base + "' and '" + p.with_middle +
+                   "' are taken; supply a different middle name to use another middle initial";
+    else
+        p.username = p.with_middle;
+    return p;
+}
+
 std::string middle_username(std::string_view first, std::string_view middle, std::string_view last) {
     auto f = username_part(first), m = username_part(middle), l = username_part(last);
     if (f.empty() || m.empty() || l.empty()) return {};

@@ -31,7 +31,8 @@ handled dispatch(app_context& ctx, const http_request& req, std::string_view pee
     auto& res = h.response;
     res.version(req.version());
     res.keep_alive(req.keep_alive());
-    res.set(boost::beast::http::field::cache_control, "no-store");
+    if (res.find(boost::beast::http::field::cache_control) == res.end())
+        res.set(boost::beast::http::field::cache_control, "no-store");
     if (auto rid = header(req, "X-Request-Id"); rid && rid->size() <= 200) {
         bool printable = true;
         for (char c : *rid) printable = printable && c > 0x20 && c < 0x7f;

@@ -12,6 +12,7 @@
 #include "carelog/api/request.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
+#include "browser_session.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
 
@@ -78,6 +79,7 @@ http_result<http_response> login(request_context& rc) {
     std::string username = trimmed(r.required_string("username"));
     std::string password = r.required_string("password");
     auto totp = r.optional_string("totp");
+    const bool cookie = r.optional_bool("cookie").value_or(false);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     // Lets a client log in right after the command that created the account (read-your-writes).
     if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
@@ -140,7 +142,12 @@ http_result<http_response> login(request_context& rc) {
     bool enrol = false;
     if (auto e = res->body.if_contains("mfa_enrollment_required"); e && e->is_bool()) enrol = e->as_bool();
     json::object out;
-    out["token"] = token;
+    // A browser keeps the token in an HttpOnly cookie, out of the page's reach, and proves its
+    // unsafe requests with the CSRF token instead.
+    if (cookie)
+        out["csrf_token"] = csrf_token(rc.ctx.cfg, sid);
+    else
+        out["token"] = token;
     // The session ends after this much inactivity (each request moves it on).
     out["expires_at"] = format_rfc3339(now + aggregates::idle_timeout(*state));
     out["password_change_required"] =
@@ -149,6 +156,7 @@ http_result<http_response> login(request_context& rc) {
     out["staff"] = staff_summary(*member);
     auto http = json_response(200, out);
     http.set("X-Consistency-Token", res->consistency_token);
+    if (cookie) http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, staff_cookie, token));
     return http;
 }
 
@@ -157,9 +165,11 @@ http_result<http_response> logout(request_context& rc) {
     if (!body) return std::unexpected(body.error());
     body_reader r(*body);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    return submit_checked(rc, rc.who.agency_id, rc.who.staff_id,
-                          [&]() -> http_result<aggregates::command> { return aggregates::logout{rc.who.session_id}; },
-                          200);
+    auto res = submit_checked(rc, rc.who.agency_id, rc.who.staff_id,
+                              [&]() -> http_result<aggregates::command> { return aggregates::logout{rc.who.session_id}; },
+                              200);
+    if (res) res->set(boost::beast::http::field::set_cookie, cleared_cookie(rc.ctx.cfg, staff_cookie));
+    return res;
 }
 
 http_result<http_response> current_session(request_context& rc) {
@@ -179,6 +189,8 @@ http_result<http_response> current_session(request_context& rc) {
         out["required_action"] = must;
     else
         out["required_action"] = nullptr;
+    // A page reloaded in the browser learns its CSRF token again here.
+    if (cookie_authenticated(rc.req, staff_cookie)) out["csrf_token"] = csrf_token(rc.ctx.cfg, rc.who.session_id);
     return json_response(200, out);
 }
 

@@ -114,6 +114,7 @@ http_result<http_response> list_programs(request_context&);
 
 http_result<http_response> create_staff(request_context&);
 http_result<http_response> list_staff(request_context&);
+http_result<http_response> preview_staff_username(request_context&);
 http_result<http_response> get_staff(request_context&);
 http_result<http_response> update_staff_profile(request_context&);
 http_result<http_response> assign_role(request_context&);

@@ -130,19 +130,27 @@ constexpr std::string_view schemas_json = R"json({
   "LoginRequest": {"type": "object", "additionalProperties": false, "required": ["agency", "username", "password"], "properties": {
     "agency": {"type": "string", "description": "The agency's slug"}, "username": {"type": "string"},
     "password": {"type": "string", "format": "password"},
-    "totp": {"type": "string", "pattern": "^[0-9]{6}$", "description": "Required once TOTP is enrolled and confirmed"}}},
+    "totp": {"type": "string", "pattern": "^[0-9]{6}$", "description": "Required once TOTP is enrolled and confirmed"},
+    "cookie": {"type": "boolean", "description": "A browser session: the token goes into an HttpOnly SameSite=Strict cookie (not the body) and the body carries csrf_token, required as X-CSRF-Token on unsafe requests"}}},
   "StaffSummary": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
     "role": {"$ref": "#/components/schemas/Role"}, "type": {"$ref": "#/components/schemas/StaffType"}}},
   "LoginResult": {"type": "object", "properties": {
-    "token": {"type": "string", "description": "Bearer token: send as Authorization: Bearer <token>"},
+    "token": {"type": "string", "description": "Bearer token: send as Authorization: Bearer <token> (absent for cookie sessions)"},
+    "csrf_token": {"type": "string", "description": "Cookie sessions only: send as X-CSRF-Token on every unsafe request"},
     "expires_at": {"type": "string", "format": "date-time", "description": "When the session ends if unused (idle timeout); each request moves it on"},
     "password_change_required": {"type": "boolean", "description": "The session may only change the password (and read itself / log out)"},
     "mfa_enrollment_required": {"type": "boolean", "description": "The role requires TOTP: the session may only enrol it"},
     "staff": {"$ref": "#/components/schemas/StaffSummary"}}},
+  "UsernamePreview": {"type": "object", "properties": {
+    "username": {"type": "string", "nullable": true, "description": "What POST /v1/staff would choose now"},
+    "base": {"type": "string", "nullable": true}, "base_taken": {"type": "boolean"},
+    "with_middle": {"type": "string", "nullable": true}, "with_middle_taken": {"type": "boolean"},
+    "reason": {"type": "string", "nullable": true, "description": "Why there is no username"}}},
   "SessionInfo": {"type": "object", "properties": {"agency_id": {"type": "string", "format": "uuid"},
     "staff": {"$ref": "#/components/schemas/StaffSummary"}, "permissions": {"type": "array", "items": {"type": "string"}},
     "mfa_enrolled": {"type": "boolean"},
-    "required_action": {"type": "string", "nullable": true, "enum": ["change_password", "enrol_mfa"]}}},
+    "required_action": {"type": "string", "nullable": true, "enum": ["change_password", "enrol_mfa"]},
+    "csrf_token": {"type": "string", "description": "When the session cookie authenticated the request: its CSRF token"}}},
   "PasswordChange": {"type": "object", "additionalProperties": false, "required": ["current_password", "new_password"], "properties": {
     "current_password": {"type": "string", "format": "password"}, "new_password": {"type": "string", "format": "password"}}},
   "PasswordResetRequest": {"type": "object", "additionalProperties": false, "required": ["agency", "username"], "properties": {
@@ -367,10 +375,12 @@ constexpr std::string_view portal_schemas_json = R"json({
   "PortalAccountSummary": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
     "client_id": {"type": "string", "format": "uuid"}}},
   "PortalLoginResult": {"type": "object", "properties": {
-    "token": {"type": "string", "description": "Portal bearer token: send as Authorization: Bearer <token> to /v1/portal/* only"},
+    "token": {"type": "string", "description": "Portal bearer token: send as Authorization: Bearer <token> to /v1/portal/* only (absent for cookie sessions)"},
+    "csrf_token": {"type": "string", "description": "Cookie sessions only: send as X-CSRF-Token on every unsafe request"},
     "expires_at": {"type": "string", "format": "date-time", "description": "The session ends then (the agency's idle timeout from login)"},
     "portal_account": {"$ref": "#/components/schemas/PortalAccountSummary"}}},
   "PortalMe": {"type": "object", "properties": {
+    "csrf_token": {"type": "string", "description": "When the portal session cookie authenticated the request: its CSRF token"},
     "client": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "first_name": {"type": "string"},
       "last_name": {"type": "string"}, "date_of_birth": {"type": "string", "format": "date"},
       "email": {"type": "string", "nullable": true}, "phone": {"type": "string", "nullable": true}}},

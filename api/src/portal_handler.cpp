@@ -18,6 +18,7 @@
 #include "carelog/api/request.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
+#include "browser_session.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
 #include "portal.hpp"
@@ -53,6 +54,7 @@ http_result<http_response> portal_login(request_context& rc) {
     std::string slug = r.required_string("agency");
     std::string username = trimmed(r.required_string("username"));
     std::string password = r.required_string("password");
+    const bool cookie = r.optional_bool("cookie").value_or(false);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     // Lets a client log in right after registering (read-your-writes).
     if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
@@ -107,11 +109,16 @@ http_result<http_response> portal_login(request_context& rc) {
     // The session is usable at once on this node: wait until its PortalLoginSucceeded is applied.
     auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
     (void)applied;  // durable either way; a lagging node only delays the first request
-    json::object out{{"token", token},
-                     {"expires_at", format_rfc3339(now + idle_of(*state))},
+    json::object out{{"expires_at", format_rfc3339(now + idle_of(*state))},
                      {"portal_account", account_summary(*ref.client, *ref.account)}};
+    // In a browser the token stays in an HttpOnly cookie; the page gets the CSRF token instead.
+    if (cookie)
+        out["csrf_token"] = csrf_token(rc.ctx.cfg, sid);
+    else
+        out["token"] = token;
     auto http = json_response(200, out);
     http.set("X-Consistency-Token", res->consistency_token);
+    if (cookie) http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, portal_cookie, token));
     return http;
 }
 
@@ -120,9 +127,11 @@ http_result<http_response> portal_logout(request_context& rc) {
     if (!body) return std::unexpected(body.error());
     body_reader r(*body);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    return submit_checked(
+    auto res = submit_checked(
         rc, rc.who.agency_id, rc.who.portal_account_id,
         [&]() -> http_result<aggregates::command> { return aggregates::portal_logout{rc.who.session_id}; }, 200);
+    if (res) res->set(boost::beast::http::field::set_cookie, cleared_cookie(rc.ctx.cfg, portal_cookie));
+    return res;
 }
 
 http_result<http_response> portal_me(request_context& rc) {
@@ -170,6 +179,7 @@ http_result<http_response> portal_me(request_context& rc) {
                      {"staff", std::move(staff)}};
     if (auto s = account.sessions.find(rc.who.session_id); s != account.sessions.end())
         out["session"] = json::object{{"expires_at", format_rfc3339(s->second.created_at + idle_of(*state))}};
+    if (cookie_authenticated(rc.req, portal_cookie)) out["csrf_token"] = csrf_token(rc.ctx.cfg, rc.who.session_id);
     return json_response(200, out);
 }
 

@@ -13,6 +13,8 @@
 
 #include "carelog/aggregates/access.hpp"
 #include "carelog/api/request.hpp"
+#include "carelog/api/static_files.hpp"
+#include "browser_session.hpp"
 #include "handlers.hpp"
 #include "router_internal.hpp"
 
@@ -58,6 +60,7 @@ const route routes[] = {
 
     {{"POST", "/v1/staff", session, P::staff_create, 201, true, "createStaff", "Add a staff member (username rule, temporary password)", "staff", "NewStaff", "StaffCreated", ""}, create_staff},
     {{"GET", "/v1/staff", session, P::staff_read, 200, false, "listStaff", "Staff directory, filtered and paged", "staff", "", "StaffList", "role,type,location_id,program_id,q,active,limit,cursor"}, list_staff},
+    {{"GET", "/v1/username-preview", session, P::staff_create, 200, false, "previewStaffUsername", "The username the rule gives a new staff member of these names now (null + reason when none)", "staff", "", "UsernamePreview", "first_name,middle_name,last_name"}, preview_staff_username},
     {{"GET", "/v1/staff/{id}", session, P::staff_read, 200, false, "getStaff", "A staff member (as_of: the state at that time); administrators also see the lock state", "staff", "", "Staff", "as_of"}, get_staff},
     {{"PATCH", "/v1/staff/{id}", session, P::staff_update, 200, true, "updateStaffProfile", "Change profile fields", "staff", "StaffProfilePatch", "CommandResult", ""}, update_staff_profile},
     {{"PUT", "/v1/staff/{id}/role", session, P::staff_roles, 200, true, "assignRole", "Assign the staff member's role", "staff", "RoleBody", "CommandResult", ""}, assign_role},
@@ -218,7 +221,12 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
             params = std::move(p);
         }
     }
-    if (!same_path) return fail_with(error::make(errc::not_found, "no such resource"), "-");
+    if (!same_path) {
+        // Not the API: the web console's files (and its pages' index.html), when it is served.
+        if (ctx.web)
+            if (auto page = ctx.web->answer(req)) return {std::move(*page), "static"};
+        return fail_with(error::make(errc::not_found, "no such resource"), "-");
+    }
     if (!found) {
         auto res = problem_response(problem(http_problem::method_not_allowed, method + " is not allowed here; use " + allow));
         res.set(boost::beast::http::field::allow, allow);
@@ -236,8 +244,9 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
         case auth_kind::session:
         case auth_kind::portal_session:
         case auth_kind::kiosk: {
-            auto token = bearer_token(req);
-            if (!token) return fail_with(token.error(), info.pattern);
+            auto cred = request_credential(req, info.auth);
+            if (!cred) return fail_with(cred.error(), info.pattern);
+            const std::string* token = &cred->token;
             // Each token kind is looked up in its own index: a staff token on a portal or kiosk
             // route is 401, and theirs on a staff route is 401.
             auto resolve = [&] {
@@ -257,6 +266,8 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
                 if (!p) return fail_with(p.error(), info.pattern);
             }
             rc.who = std::move(*p);
+            if (cred->from_cookie)
+                if (auto r = check_csrf(ctx.cfg, req, rc.who); !r) return fail_with(r.error(), info.pattern);
             if (info.auth == auth_kind::session)
                 if (auto r = check_permission(rc.who, info.permission); !r) return fail_with(r.error(), info.pattern);
             break;

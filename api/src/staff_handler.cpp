@@ -157,6 +157,25 @@ http_result<http_response> list_staff(request_context& rc) {
     return page_response(std::move(page));
 }
 
+// What the username rule gives for a name now (the console previews it while staff are added).
+http_result<http_response> preview_staff_username(request_context& rc) {
+    query_reader q(rc.url.params());
+    auto first = q.string("first_name").value_or("");
+    auto middle = q.string("middle_name").value_or("");
+    auto last = q.string("last_name").value_or("");
+    if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
+    auto p = aggregates::preview_username(first, middle, last, [&](const std::string& name) {
+        return rc.ctx.store.staff_id_by_username(rc.who.agency_id, name).has_value();
+    });
+    auto opt = [](const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); };
+    return json_response(200, json::object{{"username", opt(p.username)},
+                                           {"base", opt(p.base)},
+                                           {"base_taken", p.base_taken},
+                                           {"with_middle", opt(p.with_middle)},
+                                           {"with_middle_taken", p.with_middle_taken},
+                                           {"reason", opt(p.reason)}});
+}
+
 http_result<http_response> get_staff(request_context& rc) {
     query_reader q(rc.url.params());
     auto as_of = q.time("as_of");

@@ -176,3 +176,33 @@ TEST_CASE("staff: names that yield no username letters are refused", "[aggregate
     auto e2 = refused(decide(f.s, staff_cmd("s1", "Todd", "'--'")));
     CHECK(has_field(e2, "last_name"));
 }
+
+TEST_CASE("staff: the username preview gives what create_staff then decides, and the same words when it refuses",
+          "[aggregates][staff][username]") {
+    agency_fixture f;
+    f.hire(staff_cmd("s1", "Todd", "Jones"));
+    f.hire(staff_cmd("s2", "Todd", "Jones", "David"));
+    const auto taken = [&](const std::string& name) { return f.s.usernames.contains(name); };
+    struct name_case {
+        const char *first, *last, *middle;
+    };
+    int n = 10;
+    for (auto c : {name_case{"Ann", "Berg", ""}, name_case{"Tina", "Jones", ""}, name_case{"Tom", "Jones", "Dean"},
+                   name_case{"Tom", "Jones", "Xavier"}, name_case{"José", "Núñez", ""}}) {
+        INFO(c.first << " " << c.middle << " " << c.last);
+        auto p = preview_username(c.first, c.middle, c.last, taken);
+        auto cmd = staff_cmd("s" + std::to_string(n++), c.first, c.last, c.middle);
+        if (!p.username.empty()) {
+            CHECK(p.reason.empty());
+            CHECK(f.hire(cmd) == p.username);
+        } else {
+            auto e = refused(decide(f.s, cmd));
+            CHECK(e.code == errc::conflict);
+            CHECK(e.detail == p.reason);
+        }
+    }
+    auto none = preview_username("!!", "", "Jones", taken);
+    CHECK(none.username.empty());
+    CHECK(none.base.empty());
+    CHECK(!none.reason.empty());
+}

@@ -604,3 +604,39 @@ TEST_CASE("portal: with the agency's portal switched off, login is the one 401 a
     f.feed.push(f.agency_a, f.agency_a, events::AgencySettingsChanged{on});
     CHECK(f.request(verb::get, "/v1/portal/me", "", f.bearer(token)).result_int() == 200);
 }
+
+TEST_CASE("portal: a browser login keeps the token in a cookie; unsafe requests need its CSRF token; logout clears it",
+          "[api][portal][browser]") {
+    portal_fixture f;
+    auto login = f.request(verb::post, "/v1/portal/login",
+                           json::serialize(json::object{{"agency", "sunrise"}, {"username", "annlee"},
+                                                        {"password", portal_password}, {"cookie", true}}));
+    INFO(login.body());
+    REQUIRE(login.result_int() == 200);
+    auto b = body_of(login);
+    CHECK(!b.contains("token"));
+    const std::string csrf = str(b, "csrf_token");
+    const std::string set = header_of(login, "Set-Cookie");
+    REQUIRE(set.starts_with("carelog_portal="));
+    CHECK(set.find("; HttpOnly; SameSite=Strict") != std::string::npos);
+    const std::string cookie = set.substr(0, set.find(';'));
+
+    auto me = f.request(verb::get, "/v1/portal/me", "", {{"Cookie", cookie}});
+    REQUIRE(me.result_int() == 200);
+    CHECK(str(body_of(me), "csrf_token") == csrf);
+    // the portal cookie opens no staff route
+    CHECK(is_problem(f.request(verb::get, "/v1/staff", "", {{"Cookie", cookie}}), 401));
+
+    const auto body = json::serialize(json::object{{"to_staff_id", f.therapist}, {"body", "Hello"}});
+    const auto calls = f.bus.calls.size();
+    CHECK(is_problem(f.request(verb::post, "/v1/portal/messages", body, {{"Cookie", cookie}}), 403));
+    CHECK(f.bus.calls.size() == calls);
+    auto sent = f.request(verb::post, "/v1/portal/messages", body, {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+    INFO(sent.body());
+    CHECK(sent.result_int() == 201);
+
+    auto out = f.request(verb::post, "/v1/portal/logout", "", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+    REQUIRE(out.result_int() == 200);
+    CHECK(header_of(out, "Set-Cookie").starts_with("carelog_portal=;"));
+    CHECK(is_problem(f.request(verb::get, "/v1/portal/me", "", {{"Cookie", cookie}}), 401));
+}

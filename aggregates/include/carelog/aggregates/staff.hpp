@@ -3,6 +3,7 @@
 // because usernames, locations and programs are agency-wide invariants.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,6 +94,19 @@ std::string username_part(std::string_view name);
 std::string base_username(std::string_view first, std::string_view last);
 // first initial + middle initial + last name ("Todd D Jones" -> "tdjones"); "" without a middle name.
 std::string middle_username(std::string_view first, std::string_view middle, std::string_view last);
+
+// What the rule gives for these names, given which usernames are taken (what create_staff decides
+// without an explicit username): the username, or "" with the reason in the domain's words.
+struct username_preview {
+    std::string username;     // "" = the rule gives none
+    std::string base;         // first initial + last name ("" if a name part yields nothing)
+    std::string with_middle;  // first + middle initial + last name ("" without a middle name)
+    bool base_taken = false;
+    bool with_middle_taken = false;
+    std::string reason;       // why there is no username ("" when there is one)
+};
+username_preview preview_username(std::string_view first, std::string_view middle, std::string_view last,
+                                  const std::function<bool(const std::string&)>& taken);
 
 // NPI: 10 digits, first 1 or 2, Luhn over "80840" + first 9 digits.
 bool is_valid_npi(std::string_view npi);

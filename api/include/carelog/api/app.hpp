@@ -50,6 +50,9 @@ std::shared_ptr<identity_cache> make_identity_cache();
 class session_writes;
 std::shared_ptr<session_writes> make_session_writes();
 
+// The web console's files (static_files.hpp); null = this node serves only the API.
+class static_site;
+
 struct app_context {
     config cfg;
     command_bus& commands;
@@ -62,6 +65,7 @@ struct app_context {
     notify::notification_sink* notifications = nullptr;
     std::shared_ptr<identity_cache> identity = make_identity_cache();
     std::shared_ptr<session_writes> own_writes = make_session_writes();
+    std::shared_ptr<const static_site> web;
 };
 
 // The body limit of the route a request line names (cfg.body_limit unless the route allows more),

@@ -1,0 +1,233 @@
+// The staff console and the client portal in a real browser against a real carelogd, broker and
+// SMTP sink (ops/e2e). The tests run in order and build on each other: one agency's story.
+import { expect, test } from '@playwright/test';
+import { adminPassword, adminUser, agency, expectAccessible, linkFromMail, screenshot, staffLogin } from './support';
+
+test.describe.configure({ mode: 'serial' });
+
+let toddPassword = '';
+const toddNewPassword = 'Todd-Own-Pass-42!';
+const rosaPassword = 'Rosa-Portal-Pass-7!';
+
+test('an admin logs in, switches the portal on, adds two staff named alike and sees the username rule', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, 'login');
+  await staffLogin(page, adminUser, adminPassword);
+  await expect(page.getByRole('heading', { name: 'Staff', exact: true })).toBeVisible();
+
+  // agency settings: the client portal and messaging modules
+  await page.getByRole('link', { name: 'Agency settings' }).click();
+  await page.getByLabel('Client portal', { exact: true }).check();
+  await page.getByLabel('Messaging between staff and clients').check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByText('Settings saved.')).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, 'settings');
+
+  await page.getByRole('link', { name: 'Staff' }).click();
+  await page.getByRole('button', { name: 'Add staff' }).click();
+  const form = page.getByRole('form', { name: 'Add a staff member' });
+  const preview = form.getByTestId('username-preview');
+  const fill = async (first: string, last: string) => {
+    await form.getByLabel('First name').fill(first);
+    await form.getByLabel('Last name').fill(last);
+    await form.getByLabel('Gender').fill('male');
+    await form.getByLabel('Position').fill('Counselor');
+    await form.getByLabel('E-mail').fill(`${first.toLowerCase()}@demo.example`);
+  };
+  await fill('Todd', 'Jones');
+  await expect(preview).toHaveText('The username will be tjones.');
+  await form.getByRole('button', { name: 'Add staff member' }).click();
+  await expect(form.getByRole('status')).toContainText('Added tjones');
+  toddPassword = (await form.locator('code.secret').textContent()) ?? '';
+  expect(toddPassword.length).toBeGreaterThan(8);
+
+  await fill('Tina', 'Jones');
+  await expect(preview).toHaveText('tjones is already taken. Add a middle name: its initial makes the username unique.');
+  await expect(form.getByText('A middle name gives a unique username with its initial.')).toBeVisible();
+  await form.getByLabel('Middle name').fill('Marie');
+  await expect(preview).toHaveText('tjones is already taken, so the middle initial is used: the username will be tmjones.');
+  await form.getByLabel('Role').selectOption('scheduler');
+  await form.getByLabel('Type').selectOption('administration');
+  await form.getByRole('button', { name: 'Add staff member' }).click();
+  await expect(form.getByRole('status')).toContainText('Added tmjones');
+  await expect(page.getByRole('cell', { name: 'tmjones' })).toBeVisible();
+  await expect(page.getByRole('cell', { name: 'tjones', exact: true })).toBeVisible();
+
+  // the admin grants themself the portal and messaging modules
+  await page.getByLabel('Client portal for Dana Admin').check();
+  await page.getByLabel('Messaging for Dana Admin').check();
+  await expect(page.getByLabel('Client portal for Dana Admin')).toBeChecked();
+  await expect(page.getByLabel('Messaging for Dana Admin')).toBeChecked();
+  await expectAccessible(page);
+  await screenshot(page, 'staff');
+});
+
+test('a first login with the temporary password must choose a new one; errors show beside the field', async ({ page }) => {
+  await staffLogin(page, 'tjones', toddPassword);
+  await expect(page.getByRole('heading', { name: 'Choose your own password' })).toBeVisible();
+  await page.getByLabel('Current (temporary) password').fill(toddPassword);
+  await page.getByLabel('New password', { exact: true }).fill('short');
+  await page.getByLabel('New password again').fill('short');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  // the server's words, next to the field they are about
+  const fieldError = page.locator('.field', { has: page.getByLabel('New password', { exact: true }) }).getByRole('alert');
+  await expect(fieldError).not.toBeEmpty();
+  await expectAccessible(page);
+  await screenshot(page, 'first-password');
+  await page.getByLabel('New password', { exact: true }).fill(toddNewPassword);
+  await page.getByLabel('New password again').fill(toddNewPassword);
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
+});
+
+test('a session cookie without the CSRF token is refused; a session ended elsewhere sends the page to the login, saying why', async ({ page }) => {
+  await staffLogin(page, adminUser, adminPassword);
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'carelog_session');
+  expect(session?.httpOnly).toBe(true);
+  expect(session?.sameSite).toBe('Strict');
+  // the page's script cannot read it
+  expect(await page.evaluate(() => document.cookie)).not.toContain('carelog_session');
+
+  expect((await page.request.get('/v1/staff')).status()).toBe(200);
+  const body = { name: 'Renamed by a forged request' };
+  const forged = await page.request.patch('/v1/agency/settings', { data: body });
+  expect(forged.status()).toBe(403);
+  expect(forged.headers()['content-type']).toBe('application/problem+json');
+  expect((await forged.json()).detail).toContain('X-CSRF-Token');
+  const wrong = await page.request.patch('/v1/agency/settings', { data: body, headers: { 'X-CSRF-Token': '0'.repeat(64) } });
+  expect(wrong.status()).toBe(403);
+  const settings = await (await page.request.get('/v1/agency/settings')).json();
+  expect(settings.name).not.toBe(body.name);
+
+  // the session ends elsewhere (the page's own CSRF token, as its script would send it): the next
+  // screen shows the login and says why
+  const csrf = (await (await page.request.get('/v1/auth/session')).json()).csrf_token;
+  expect((await page.request.post('/v1/auth/logout', { data: {}, headers: { 'X-CSRF-Token': csrf } })).status()).toBe(200);
+  expect((await page.context().cookies()).find((c) => c.name === 'carelog_session')).toBeUndefined();
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
+  await expect(page.getByText('You were logged out')).toBeVisible();
+});
+
+test('clients: add one, assign staff, invite to the portal and see the invitation sent', async ({ page }) => {
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await expect(page.getByText('No clients you may see yet.')).toBeVisible();
+  await page.getByRole('button', { name: 'Add client' }).click();
+  const form = page.getByRole('form', { name: 'Add a client' });
+  await form.getByLabel('First name').fill('Rosa');
+  await form.getByLabel('Last name').fill('Diaz');
+  await form.getByLabel('Date of birth').fill('1990-03-02');
+  await form.getByLabel('E-mail').fill('not an address');
+  await form.getByRole('button', { name: 'Add client' }).click();
+  // the problem body's words beside the e-mail field
+  await expect(form.locator('.field', { has: page.getByLabel('E-mail') }).getByRole('alert')).not.toBeEmpty();
+  await form.getByLabel('E-mail').fill('rosa@demo.example');
+  await form.getByRole('button', { name: 'Add client' }).click();
+  await expect(form.getByRole('status')).toHaveText('Rosa Diaz was added.');
+
+  await page.getByRole('link', { name: 'Diaz, Rosa' }).click();
+  await expect(page.getByRole('heading', { name: 'Rosa Diaz' })).toBeVisible();
+  await page.getByLabel('Staff member to assign').selectOption({ label: 'Dana Admin (dadmin)' });
+  await page.getByRole('button', { name: 'Assign', exact: true }).click();
+  await expect(page.getByRole('listitem').filter({ hasText: 'Dana Admin (dadmin)' })).toBeVisible();
+  await page.getByRole('button', { name: 'Invite to the portal' }).click();
+  await expect(page.getByTestId('invitation-state')).toHaveText('Sent, waiting for the client to register');
+  await expectAccessible(page);
+  await screenshot(page, 'client');
+});
+
+test('CSV import: the dry run reports row by row and imports nothing', async ({ page }) => {
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('link', { name: 'Import CSV' }).click();
+  const csv = 'Given,Surname,DOB,Mobile\nAnn,Lee,1985-04-12,5035550101\nBo,Chen,not-a-date,5035550102\nCy,Park,1970-01-31,\n';
+  await page.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'clients.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  // the file's columns were recognised
+  await expect(page.getByLabel('first name', { exact: true })).toHaveValue('Given');
+  await expect(page.getByLabel('date of birth', { exact: true })).toHaveValue('DOB');
+  await page.getByRole('button', { name: 'Check (dry run)' }).click();
+  await expect(page.getByRole('heading', { name: 'Dry run: nothing was imported' })).toBeVisible();
+  await expect(page.getByTestId('import-summary')).toHaveText('3 rows: 2 would be imported, 1 with problems.');
+  const bad = page.getByRole('row').filter({ has: page.getByRole('cell', { name: 'Problem', exact: true }) });
+  await expect(bad).toHaveCount(1);
+  await expect(bad).toContainText('date of birth');
+  await expectAccessible(page);
+  await screenshot(page, 'import-dry-run');
+  await page.getByRole('link', { name: '← All clients' }).click();
+  await expect(page.getByRole('link', { name: 'Lee, Ann' })).toHaveCount(0);
+});
+
+test('the client follows the e-mailed link, is refused an e-mail username, registers, logs in and writes', async ({ page }) => {
+  const link = await linkFromMail('rosa@demo.example', /https?:\/\/\S+\/portal\/register\?token=[A-Za-z0-9._~%-]+/);
+  await page.goto(link);
+  await expect(page.getByRole('heading', { name: 'Create your portal account' })).toBeVisible();
+  await expect(page.getByText('it can never be changed')).toBeVisible();
+  await page.getByLabel('Username').fill('rosa@demo.example');
+  await page.getByLabel('Password', { exact: true }).click();
+  await expect(page.getByText('A username cannot be an e-mail address. Choose a name without "@".')).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, 'portal-register');
+  await page.getByLabel('Username').fill('rosadiaz');
+  await page.getByLabel('Password', { exact: true }).fill(rosaPassword);
+  await page.getByLabel('Password again').fill(rosaPassword);
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  await expect(page.getByText('Your account is ready.')).toBeVisible();
+  await expect(page.getByLabel('Username')).toHaveValue('rosadiaz');
+  await page.getByLabel('Agency code').fill(agency);
+  await page.getByLabel('Password').fill(rosaPassword);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
+  await page.getByLabel('Message', { exact: true }).fill('Can we move Thursday to 3pm?');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(page.getByText('Your message was sent.')).toBeVisible();
+  await expect(page.getByText('Can we move Thursday to 3pm?')).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, 'portal-messages');
+  // at phone width nothing runs off the side of the page
+  await page.setViewportSize({ width: 375, height: 800 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+  await screenshot(page, 'portal-phone');
+
+  // the portal session opens nothing of the staff API, and the console does not know it
+  expect((await page.request.get('/v1/staff')).status()).toBe(401);
+  await page.goto('/staff');
+  await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
+});
+
+test('the staff member assigned to the client reads the message and answers', async ({ page }) => {
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('link', { name: 'Diaz, Rosa' }).click();
+  await expect(page.getByText('Can we move Thursday to 3pm?')).toBeVisible();
+  await expect(page.getByTestId('invitation-state')).toHaveText('Registered');
+  await page.getByLabel('Reply').fill('Yes, 3pm works.');
+  await page.getByRole('button', { name: 'Send reply' }).click();
+  await expect(page.getByText('Yes, 3pm works.')).toBeVisible();
+  await page.setViewportSize({ width: 375, height: 800 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+  await expectAccessible(page);
+});
+
+test('wrong passwords lock an account; the admin unlocks it', async ({ page }) => {
+  for (let i = 0; i < 5; i++) {
+    await staffLogin(page, 'tjones', 'Wrong-Pass-1!');
+    await expect(page.getByRole('alert')).toContainText('After several wrong tries the account is locked');
+  }
+  await staffLogin(page, 'tjones', toddNewPassword);
+  await expect(page.getByRole('alert')).toContainText('do not match');
+
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('row').filter({ hasText: 'tjones' }).getByRole('button', { name: 'Unlock' }).click();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await staffLogin(page, 'tjones', toddNewPassword);
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+});

@@ -1,0 +1,58 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, type Page } from '@playwright/test';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const agency = process.env.CARELOG_E2E_AGENCY ?? 'demo';
+export const adminUser = process.env.CARELOG_E2E_ADMIN ?? 'dadmin';
+export const adminPassword = process.env.CARELOG_E2E_ADMIN_PASSWORD ?? 'Demo-Admin-Pass-1!';
+const maildir = process.env.CARELOG_E2E_MAILDIR ?? '';
+const shots = process.env.CARELOG_E2E_SCREENSHOTS ?? join(process.cwd(), '..', 'docs', 'screenshots');
+
+/** No serious or critical accessibility violations on the page as it is now. */
+export async function expectAccessible(page: Page) {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)).toEqual([]);
+}
+
+export async function screenshot(page: Page, name: string) {
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+export async function staffLogin(page: Page, username: string, password: string) {
+  await page.goto('/');
+  await page.getByLabel('Agency').fill(agency);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/** The link in the newest e-mail to `to` in the SMTP sink's Maildir that matches `pattern`. */
+export async function linkFromMail(to: string, pattern: RegExp): Promise<string> {
+  expect(maildir, 'CARELOG_E2E_MAILDIR names the SMTP sink\'s Maildir').not.toBe('');
+  let found = '';
+  await expect
+    .poll(
+      () => {
+        const dir = join(maildir, 'new');
+        let files: string[] = [];
+        try {
+          files = readdirSync(dir);
+        } catch {
+          return '';
+        }
+        for (const f of files.sort().reverse()) {
+          const text = readFileSync(join(dir, f), 'utf8');
+          if (!text.toLowerCase().includes(to.toLowerCase())) continue;
+          const m = text.match(pattern);
+          if (m) return (found = m[0]);
+        }
+        return '';
+      },
+      { timeout: 30_000, message: `an e-mail to ${to} with a link` },
+    )
+    .not.toBe('');
+  return found;
+}
