@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include "carelog/api/app.hpp"
@@ -90,6 +93,24 @@ result<secret_key> load_secret_key(const std::string& given, const std::string& 
     return secret_key_from_hex(hex);
 }
 
+std::string bucket_text(const api::bucket_limit& b) {
+    return std::to_string(static_cast<long long>(b.burst)) + "/" + std::to_string(static_cast<long long>(b.per_minute));
+}
+
+std::optional<api::bucket_limit> parse_bucket(const std::string& text) {
+    auto slash = text.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    try {
+        std::size_t a = 0, b = 0;
+        double burst = std::stod(text.substr(0, slash), &a);
+        double per_minute = std::stod(text.substr(slash + 1), &b);
+        if (a != slash || b != text.size() - slash - 1 || burst < 0 || per_minute < 0) return std::nullopt;
+        return api::bucket_limit{burst, per_minute};
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,7 +150,38 @@ int main(int argc, char** argv) {
     app.add_option("--start-wait-s", start_wait_s, "how long to wait for Kafka at start")
         ->envname("CARELOG_START_WAIT_S");
     app.add_option("--log-level", log_level)->envname("CARELOG_LOG_LEVEL");
+    // Abuse limits per node, as "burst/per_minute" (0/0 = unlimited); docs/security.md.
+    api::rate_limit_config limits;
+    std::map<std::string, std::pair<api::bucket_limit*, std::string>> bucket_options{
+        {"--limit-login-account", {&limits.login_per_account, "CARELOG_LIMIT_LOGIN_ACCOUNT"}},
+        {"--limit-login-address", {&limits.login_per_address, "CARELOG_LIMIT_LOGIN_ADDRESS"}},
+        {"--limit-reset-address", {&limits.reset_per_address, "CARELOG_LIMIT_RESET_ADDRESS"}},
+        {"--limit-registration-address", {&limits.registration_per_address, "CARELOG_LIMIT_REGISTRATION_ADDRESS"}},
+        {"--limit-anonymous-address", {&limits.anonymous_per_address, "CARELOG_LIMIT_ANONYMOUS_ADDRESS"}},
+    };
+    std::map<std::string, std::string> bucket_texts;
+    for (auto& [flag, target] : bucket_options) {
+        auto& text = bucket_texts[flag];
+        text = bucket_text(*target.first);
+        app.add_option(flag, text, "burst/per_minute")->envname(target.second)->capture_default_str();
+    }
+    int password_check_wait_ms = static_cast<int>(limits.password_check_wait.count());
+    app.add_option("--password-checks", limits.password_checks, "Argon2id verifications running at once")
+        ->envname("CARELOG_PASSWORD_CHECKS");
+    app.add_option("--password-check-wait-ms", password_check_wait_ms,
+                   "longest wait for a password check slot before 503")
+        ->envname("CARELOG_PASSWORD_CHECK_WAIT_MS");
     CLI11_PARSE(app, argc, argv);
+    for (auto& [flag, target] : bucket_options) {
+        auto parsed = parse_bucket(bucket_texts[flag]);
+        if (!parsed) {
+            std::fprintf(stderr, "%s (%s): expected burst/per_minute, e.g. 10/10, got '%s'\n", flag.c_str(),
+                         target.second.c_str(), bucket_texts[flag].c_str());
+            return 2;
+        }
+        *target.first = *parsed;
+    }
+    limits.password_check_wait = std::chrono::milliseconds(password_check_wait_ms);
 
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
@@ -237,6 +289,7 @@ int main(int argc, char** argv) {
     acfg.operator_key = operator_key;
     acfg.public_url = public_url;
     acfg.server_key = *key;
+    acfg.limits = limits;
     api::app_context ctx{acfg, commands, runner, **store, clock, ids, m, sink->get()};
     {
         std::error_code ec;

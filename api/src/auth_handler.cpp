@@ -13,8 +13,10 @@
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
 #include "browser_session.hpp"
+#include "fiber.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
+#include "limits.hpp"
 
 namespace carelog::api::detail {
 
@@ -81,13 +83,14 @@ http_result<http_response> login(request_context& rc) {
     auto totp = r.optional_string("totp");
     const bool cookie = r.optional_bool("cookie").value_or(false);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    if (auto wait = admit_login(rc.ctx, "staff", slug, username)) return rate_limited(*wait, "login attempts for this account");
     // Lets a client log in right after the command that created the account (read-your-writes).
     if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
 
     if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
     auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
     if (!agency) {
-        dummy_password_check(password);
+        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
         return invalid_credentials();
     }
     const std::string token = new_agency_token(*agency);
@@ -110,9 +113,11 @@ http_result<http_response> login(request_context& rc) {
         const auto* member = member_of(state, staff_id);
         if (member) {
             c.checked_password_hash = member->profile.password_hash;
-            c.password_ok = verify_password(member->profile.password_hash, password);
-        } else {
-            dummy_password_check(password);
+            auto ok = bounded_verify(rc.ctx, member->profile.password_hash, password);
+            if (!ok) return std::unexpected(problem(ok.error()));
+            c.password_ok = *ok;
+        } else if (auto d = bounded_dummy_check(rc.ctx, password); !d) {
+            return std::unexpected(problem(d.error()));
         }
         if (totp && !totp->empty()) {
             c.totp_provided = true;
@@ -213,8 +218,12 @@ http_result<http_response> change_password(request_context& rc) {
         c.staff_id = rc.who.staff_id;
         c.session_id = rc.who.session_id;
         c.checked_password_hash = member->profile.password_hash;
-        c.current_ok = verify_password(c.checked_password_hash, current);
-        c.new_same_as_current = verify_password(c.checked_password_hash, fresh);
+        auto current_ok = bounded_verify(rc.ctx, c.checked_password_hash, current);
+        if (!current_ok) return std::unexpected(problem(current_ok.error()));
+        auto same = bounded_verify(rc.ctx, c.checked_password_hash, fresh);
+        if (!same) return std::unexpected(problem(same.error()));
+        c.current_ok = *current_ok;
+        c.new_same_as_current = *same;
         auto hash = hash_password(fresh);
         if (!hash) return fail(errc::internal, "the password could not be hashed");
         c.new_password_hash = std::move(*hash);
@@ -225,43 +234,39 @@ http_result<http_response> change_password(request_context& rc) {
     return submit_checked(rc, rc.who.agency_id, rc.who.staff_id, build, 200);
 }
 
-http_result<http_response> request_password_reset(request_context& rc) {
-    auto body = parse_json_body(rc.req);
-    if (!body) return std::unexpected(body.error());
-    body_reader r(*body);
-    std::string slug = r.required_string("agency");
-    std::string username = trimmed(r.required_string("username"));
-    if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    const json::object accepted{{"status", "accepted"},
-                                {"detail", "if the account exists, a reset link was sent to its e-mail address"}};
-
-    if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
-    auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
-    if (!agency) return json_response(202, accepted);
+namespace {
+// The work behind a reset request, after the caller has its 202: record the request (the domain
+// decides whether the account exists, is active and due a new link) and send the link.
+void reset_after_answer(app_context& ctx, const std::string& slug, const std::string& username) {
+    if (!aggregates::is_valid_slug(slug)) return;
+    catch_up(ctx, uuid_v5(slug));
+    auto agency = ctx.store.agency_id_by_slug(slug);
+    if (!agency) return;
     const std::string token = new_agency_token(*agency);
-    const micros now = rc.ctx.clock.now();
-    auto res = rc.ctx.commands.submit(*agency, command_meta{"anonymous", "", rc.ctx.ids.next_uuid()},
-                                      aggregates::request_password_reset{username, token_hash(token), now});
+    const micros now = ctx.clock.now();
+    auto res = ctx.commands.submit(*agency, command_meta{"anonymous", "", ctx.ids.next_uuid()},
+                                   aggregates::request_password_reset{username, token_hash(token), now});
     if (!res) {
-        if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
-        return json_response(202, accepted);
+        // Nothing recorded, nothing sent; the caller already has its 202 and may ask again.
+        spdlog::error("auth: a password reset request for agency {} was not recorded: {}", *agency, res.error().detail);
+        return;
     }
-    if (res->consistency_token.empty()) return json_response(202, accepted);  // unknown, inactive or just sent
+    if (res->consistency_token.empty()) return;  // unknown, inactive or just sent
 
     // The request is durable: now the link goes out. The e-mail address comes from the staff view.
     const std::string staff_id = res->aggregate_id;
-    (void)wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
-    auto view = rc.ctx.store.staff(*agency, staff_id);
+    (void)wait_applied(ctx, res->consistency_token, ctx.cfg.read_wait);
+    auto view = ctx.store.staff(*agency, staff_id);
     std::string email, first;
     if (view) {
         if (auto e = view->if_contains("email"); e && e->is_string()) email = std::string(e->as_string());
         if (auto f = view->if_contains("first_name"); f && f->is_string()) first = std::string(f->as_string());
     }
-    std::string base = rc.ctx.cfg.public_url;
+    std::string base = ctx.cfg.public_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     const std::string link = base + "/reset?token=" + token;
     notify::notification n;
-    n.id = rc.ctx.ids.next_uuid();
+    n.id = ctx.ids.next_uuid();
     n.type = "password_reset";
     n.agency_id = *agency;
     n.staff_id = staff_id;
@@ -274,15 +279,29 @@ http_result<http_response> request_password_reset(request_context& rc) {
                                     "within one hour to choose a new one:\n\n" +
                      link + "\n\nIf you did not ask for it, ignore this message; your password stays as it is.\n"},
         {"link", link}};
-    if (!rc.ctx.notifications) {
+    if (!ctx.notifications) {
         spdlog::warn("auth: no notification sink; the reset link for staff {} of agency {} was not sent", staff_id,
                      *agency);
-    } else if (auto p = rc.ctx.notifications->publish(n); !p) {
+    } else if (auto p = ctx.notifications->publish(n); !p) {
         // The request is in the log; the link is not out. Asking again after a minute sends a new one.
         spdlog::error("auth: reset link for staff {} of agency {} not published: {}", staff_id, *agency,
                       p.error().detail);
     }
-    return json_response(202, accepted);
+}
+}  // namespace
+
+// Answers 202 at once, the same way whether or not the account exists: everything that depends on
+// the account (the command, the projection wait, the notification) runs after the answer.
+http_result<http_response> request_password_reset(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string slug = r.required_string("agency");
+    std::string username = trimmed(r.required_string("username"));
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    fiber::spawn_detached([&ctx = rc.ctx, slug, username] { reset_after_answer(ctx, slug, username); });
+    return json_response(202, json::object{{"status", "accepted"},
+                                          {"detail", "if the account exists, a reset link was sent to its e-mail address"}});
 }
 
 http_result<http_response> confirm_password_reset(request_context& rc) {
@@ -308,7 +327,9 @@ http_result<http_response> confirm_password_reset(request_context& rc) {
         if (auto p = policy_problem(state->settings, fresh, *member, "new_password")) return std::unexpected(*p);
         aggregates::confirm_password_reset c;
         c.token_hash = th;
-        c.new_same_as_current = verify_password(member->profile.password_hash, fresh);
+        auto same = bounded_verify(rc.ctx, member->profile.password_hash, fresh);
+        if (!same) return std::unexpected(problem(same.error()));
+        c.new_same_as_current = *same;
         auto hash = hash_password(fresh);
         if (!hash) return fail(errc::internal, "the password could not be hashed");
         c.new_password_hash = std::move(*hash);

@@ -2,7 +2,10 @@
 
 #include <thread>
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/context/fixedsize_stack.hpp>
+#include <spdlog/spdlog.h>
 #include <boost/asio/thread_pool.hpp>
 
 namespace carelog::api::fiber {
@@ -34,6 +37,28 @@ void sleep(std::chrono::milliseconds d) {
     boost::system::error_code ec;
     t.async_wait((*y)[ec]);
     scope::restore(y);
+}
+
+void spawn_detached(std::function<void()> work) {
+    auto run = [](const std::function<void()>& w) {
+        try {
+            w();
+        } catch (const std::exception& e) {
+            spdlog::error("api: work after the answer threw: {}", e.what());
+        }
+    };
+    yield* y = current();
+    if (!y) {
+        run(work);
+        return;
+    }
+    boost::asio::spawn(
+        y->get_executor(), std::allocator_arg, boost::context::fixedsize_stack(256 * 1024),
+        [run, w = std::move(work)](yield inner) {
+            scope on(inner);
+            run(w);
+        },
+        boost::asio::detached);
 }
 
 void run_blocking(const std::function<void()>& work) {

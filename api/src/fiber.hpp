@@ -67,6 +67,11 @@ T await(const std::function<void(std::function<void(T)>)>& start) {
 // Sleeps without holding a thread when on a fiber.
 void sleep(std::chrono::milliseconds d);
 
+// Runs `work` on a fiber of its own on the calling fiber's executor, after the caller's answer: the
+// caller does not wait for it. Without a fiber (unit tests, tools) it runs at once. An exception
+// ends only the work (logged).
+void spawn_detached(std::function<void()> work);
+
 // Runs CPU-heavy work (Argon2id) on the blocking pool and suspends the fiber meanwhile; inline
 // without a fiber.
 void run_blocking(const std::function<void()>& work);

@@ -126,6 +126,11 @@ http_result<http_response> deactivate_staff(request_context&);
 http_result<http_response> staff_history(request_context&);
 http_result<http_response> unlock_staff(request_context&);
 
+// recovery_handler.cpp: an administrator's way back in for a locked-out staff member
+http_result<http_response> reset_staff_mfa(request_context&);
+http_result<http_response> set_staff_temporary_password(request_context&);
+http_result<http_response> end_staff_sessions(request_context&);
+
 // auth_handler.cpp
 http_result<http_response> login(request_context&);
 http_result<http_response> logout(request_context&);

@@ -94,14 +94,6 @@ void cache_state(app_context& ctx, const std::string& key, const aggregates::age
     if (ctx.identity) ctx.identity->put(key, s, version);
 }
 
-void dummy_password_check(std::string_view password) {
-    static const std::string hash = [] {
-        auto h = hash_password(random_token());
-        return h ? *h : std::string();
-    }();
-    (void)verify_password(hash, password);
-}
-
 namespace {
 bool oath_ready() {
     static const bool ok = oath_init() == OATH_OK;

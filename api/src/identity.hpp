@@ -32,9 +32,6 @@ std::optional<aggregates::agency_state> identity_state(app_context& ctx, const s
 std::optional<aggregates::agency_state> cached_state(app_context& ctx, const std::string& key);
 void cache_state(app_context& ctx, const std::string& key, const aggregates::agency_state& s, std::uint64_t version);
 
-// One Argon2id verification against a fixed hash: unknown agencies and users cost what known ones do.
-void dummy_password_check(std::string_view password);
-
 // RFC 6238 (SHA-1, 6 digits, 30 s) with liboath, window ±1 step around `now`.
 struct totp_match {
     bool ok = false;

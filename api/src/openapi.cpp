@@ -123,6 +123,8 @@ constexpr std::string_view schemas_json = R"json({
   "PermissionsBody": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {
     "client_portal": {"type": "boolean"}, "messaging": {"type": "boolean"}}},
   "DeactivateBody": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}},
+  "RecoveryBody": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string", "maxLength": 500, "description": "why (written to the server log with both staff ids)"}}},
+  "TemporaryPasswordBody": {"type": "object", "additionalProperties": false, "properties": {"temporary_password": {"type": "string", "description": "must meet the agency's password policy; generated (and answered once) when absent"}, "reason": {"type": "string", "maxLength": 500}}},
   "Event": {"type": "object", "properties": {
     "event_type": {"type": "string"}, "event_id": {"type": "string", "format": "uuid"}, "sequence": {"type": "integer"},
     "aggregate_type": {"type": "string"}, "aggregate_id": {"type": "string"}, "aggregate_version": {"type": "integer"},
@@ -287,13 +289,14 @@ json::object operation(const route_info& r) {
                                       "Answer only once the projections applied that command (waits up to 5 s, then 503)"));
     if (r.command)
         params.push_back(header_param("Idempotency-Key",
-                                      "Up to 200 printable ASCII characters; a repeated key returns the first result"));
+                                      "Up to 200 printable ASCII characters; the same key with the same route and body returns the first result, with another route or body 422"));
     if (!params.empty()) op["parameters"] = std::move(params);
 
     if (!r.request_schema.empty()) {
         std::string ref = "#/components/schemas/" + std::string(r.request_schema);
         op["requestBody"] = json::object{
             {"required", r.request_schema != "DeactivateBody" && r.request_schema != "NewInvitation" &&
+                             r.request_schema != "RecoveryBody" && r.request_schema != "TemporaryPasswordBody" &&
                              r.request_schema != "InvitationResend"},
             {"content", json::object{{r.request_schema == "ClientsCsv" ? "text/csv" : "application/json",
                                       json::object{{"schema", json::object{{"$ref", ref}}}}}}}};

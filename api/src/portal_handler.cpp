@@ -21,6 +21,7 @@
 #include "browser_session.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
+#include "limits.hpp"
 #include "portal.hpp"
 
 namespace carelog::api::detail {
@@ -56,13 +57,14 @@ http_result<http_response> portal_login(request_context& rc) {
     std::string password = r.required_string("password");
     const bool cookie = r.optional_bool("cookie").value_or(false);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    if (auto wait = admit_login(rc.ctx, "portal", slug, username)) return rate_limited(*wait, "login attempts for this account");
     // Lets a client log in right after registering (read-your-writes).
     if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
 
     if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
     auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
     if (!agency) {
-        dummy_password_check(password);
+        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
         return invalid_credentials();
     }
     const std::string token = new_agency_token(*agency);
@@ -88,9 +90,11 @@ http_result<http_response> portal_login(request_context& rc) {
         }
         if (ref.account) {
             c.checked_password_hash = ref.account->password_hash;
-            c.password_ok = verify_password(ref.account->password_hash, password);
-        } else {
-            dummy_password_check(password);
+            auto ok = bounded_verify(rc.ctx, ref.account->password_hash, password);
+            if (!ok) return std::unexpected(problem(ok.error()));
+            c.password_ok = *ok;
+        } else if (auto d = bounded_dummy_check(rc.ctx, password); !d) {
+            return std::unexpected(problem(d.error()));
         }
         return aggregates::command{std::move(c)};
     };

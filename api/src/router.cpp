@@ -15,7 +15,9 @@
 #include "carelog/api/request.hpp"
 #include "carelog/api/static_files.hpp"
 #include "browser_session.hpp"
+#include "carelog/base/sha256.hpp"
 #include "handlers.hpp"
+#include "limits.hpp"
 #include "router_internal.hpp"
 
 namespace carelog::api {
@@ -70,6 +72,9 @@ const route routes[] = {
     {{"PUT", "/v1/staff/{id}/permissions", session, P::staff_permissions, 200, true, "setStaffPermissions", "Grant or revoke module permissions", "staff", "PermissionsBody", "CommandResult", ""}, set_staff_permissions},
     {{"POST", "/v1/staff/{id}/deactivate", session, P::staff_deactivate, 200, true, "deactivateStaff", "Deactivate a staff member (the username stays taken)", "staff", "DeactivateBody", "CommandResult", ""}, deactivate_staff},
     {{"POST", "/v1/staff/{id}/unlock", session, P::staff_unlock, 200, true, "unlockStaff", "Unlock an account locked after failed logins", "staff", "", "CommandResult", ""}, unlock_staff},
+    {{"POST", "/v1/staff/{id}/mfa/reset", session, P::staff_mfa_reset, 200, true, "resetStaffMfa", "Remove the staff member's TOTP (lost device): they enrol again at their next login", "staff", "RecoveryBody", "CommandResult", ""}, reset_staff_mfa},
+    {{"POST", "/v1/staff/{id}/temporary-password", session, P::staff_password_reset, 200, true, "setStaffTemporaryPassword", "Give the staff member a temporary password (generated unless given; shown once): unlocks the account, ends every session, must be changed at the next login", "staff", "TemporaryPasswordBody", "CommandResult", ""}, set_staff_temporary_password},
+    {{"POST", "/v1/staff/{id}/sessions/end", session, P::staff_sessions, 200, true, "endStaffSessions", "End every session of the staff member", "staff", "RecoveryBody", "CommandResult", ""}, end_staff_sessions},
     {{"GET", "/v1/staff/{id}/history", session, P::events_read, 200, false, "staffHistory", "The staff member's events, oldest first", "staff", "", "EventList", ""}, staff_history},
 
     // the client portal, messaging and kiosk (portal_handler.cpp, message_handler.cpp, kiosk_handler.cpp)
@@ -234,6 +239,7 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
     }
     const route_info& info = found->info;
 
+    if (auto wait = admit_anonymous(ctx, info, peer)) return {rate_limited(*wait, "requests from this address"), info.pattern};
     request_context rc{ctx, req, info, url, std::move(params), principal{}, std::string(), std::string(peer)};
     switch (info.auth) {
         case auth_kind::none: break;
@@ -276,12 +282,26 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
     // Every path parameter of this API is a UUID; anything else names nothing.
     for (const auto& [name, value] : rc.params)
         if (!is_uuid(value)) return fail_with(error::make(errc::not_found, "no such " + name), info.pattern);
+    std::string request_digest, idempotency_seen;
     if (info.command) {
         auto key = idempotency_key(req);
         if (!key) return fail_with(key.error(), info.pattern);
-        // A key is its caller's own: scoped by who calls, so one caller's key never replays (and
-        // so never shows) another caller's answer, and callers need not coordinate their keys.
-        if (!key->empty()) rc.idempotency_key = idempotency_scope(rc.who) + ":" + *key;
+        // A key is its caller's own and names one request: scoped by who calls, so one caller's key
+        // never replays (and so never shows) another caller's answer; and bound to the route and a
+        // digest of the body, so it never replays the answer to another request (a guessed key
+        // without the exact body, e.g. a registration's invitation token, replays nothing). A key
+        // this node saw for another request is refused (422) rather than run as a new command.
+        if (!key->empty()) {
+            const std::string scoped = idempotency_scope(rc.who) + ":" + *key;
+            const std::string body_digest = to_hex(sha256(req.body())).substr(0, 32);
+            request_digest = method + " " + std::string(info.pattern) + ":" + body_digest;
+            if (ctx.limits && ctx.limits->keys.conflicts(scoped, request_digest))
+                return fail_with(error::validation("Idempotency-Key", "was already used for another request (another "
+                                                                      "route or another body); use a new key"),
+                                 info.pattern);
+            idempotency_seen = scoped;
+            rc.idempotency_key = idempotency_scope(rc.who) + ":" + request_digest + ":" + *key;
+        }
     }
     http_result<http_response> res = [&]() -> http_result<http_response> {
         try {
@@ -293,6 +313,8 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
     }();
     if (!res) return fail_with(res.error(), info.pattern);
     if (info.command) remember_own_write(ctx, rc.who, *res);
+    if (!idempotency_seen.empty() && ctx.limits && res->result_int() / 100 == 2)
+        ctx.limits->keys.remember(idempotency_seen, request_digest);
     return {std::move(*res), info.pattern};
 }
 

@@ -264,7 +264,11 @@ TEST_CASE("identity: a forgotten password is reset through a sealed link on the 
     CHECK(unknown.status == 202);
     CHECK(no_agency.status == 202);
     CHECK(known.status == 202);
+    // the same answer in every respect: status, headers and body
     CHECK(unknown.body == known.body);
+    CHECK(unknown.headers == known.headers);
+    CHECK(no_agency.headers == known.headers);
+    CHECK(no_agency.body == known.body);
 
     auto notes = notifications(d, a.agency_id, 1);
     REQUIRE(notes.size() == 1);
@@ -433,4 +437,68 @@ TEST_CASE("identity: no password, reset token, session token or TOTP secret appe
         CHECK(r.find(token) == std::string::npos);
         CHECK(r.find(b32) == std::string::npos);
     }
+}
+
+TEST_CASE("identity: an administrator brings a locked-out member back: TOTP reset, temporary password, sessions ended",
+          "[integration][identity][recovery]") {
+    carelogd d({});
+    d.wait_ready();
+    auto c = d.client();
+    agency_fixture a(c, d, "recover");
+    auto [id, user] = a.staff(c, "Lena", "Lost", "biller", "Temp-Pass-123!x");
+    auto session = first_login(c, a.slug, user, "Temp-Pass-123!x");
+    auto enroll = c.request("POST", "/v1/auth/mfa/enroll", "", bearer(session));
+    REQUIRE(enroll.status == 200);
+    auto raw = base32_decode(str(enroll.json(), "secret"));
+    auto step = current_step();
+    REQUIRE(c.post("/v1/auth/mfa/confirm", json::object{{"code", totp_at_step(raw, step)}}, bearer(session)).status == 200);
+    CHECK(try_login(c, a.slug, user, new_password).status == 401);  // the phone is lost: no code
+
+    // A member may not recover a colleague (or themselves): administrators only.
+    auto [other, other_user] = a.staff(c, "Nils", "Nosy", "biller", "Temp-Pass-123!x");
+    (void)other_user;
+    CHECK(c.post("/v1/staff/" + other + "/mfa/reset", json::object{}, bearer(session)).status == 403);
+    // A bad reason changes nothing.
+    CHECK(c.post("/v1/staff/" + id + "/mfa/reset", json::object{{"reason", std::string(501, 'x')}}, a.admin).status == 422);
+    CHECK(c.post("/v1/staff/" + id + "/mfa/reset", json::object{{"reason", 7}}, a.admin).status == 422);
+
+    // Every session ends (a stolen laptop).
+    auto ended = c.post("/v1/staff/" + id + "/sessions/end", json::object{{"reason", "laptop stolen"}}, a.admin);
+    INFO(ended.body);
+    REQUIRE(ended.status == 200);
+    auto seen = [](const http_reply& r, std::map<std::string, std::string> h) {
+        h["X-Consistency-Token"] = str(r.json(), "consistency_token");
+        return h;
+    };
+    CHECK(c.get("/v1/auth/session", seen(ended, bearer(session))).status == 401);
+
+    // The TOTP goes: the password alone logs in again.
+    auto reset = c.post("/v1/staff/" + id + "/mfa/reset", json::object{{"reason", "lost phone, called the desk"}}, a.admin);
+    INFO(reset.body);
+    REQUIRE(reset.status == 200);
+    auto back = try_login(c, a.slug, user, new_password);
+    INFO(back.body);
+    CHECK(back.status == 200);
+
+    // A temporary password (generated, shown once) replaces the forgotten one and must be changed.
+    auto temp = c.post("/v1/staff/" + id + "/temporary-password", json::object{{"reason", "forgot it"}}, a.admin);
+    INFO(temp.body);
+    REQUIRE(temp.status == 200);
+    auto temporary = str(temp.json(), "temporary_password");
+    CHECK(temporary.size() >= 16);
+    CHECK(c.get("/v1/auth/session", seen(temp, bearer(str(back.json(), "token")))).status == 401);  // sessions ended
+    CHECK(try_login(c, a.slug, user, new_password).status == 401);
+    auto with_temp = try_login(c, a.slug, user, temporary);
+    REQUIRE(with_temp.status == 200);
+    CHECK(with_temp.json().at("password_change_required").as_bool());
+    // A chosen temporary password must meet the agency's policy.
+    CHECK(c.post("/v1/staff/" + id + "/temporary-password", json::object{{"temporary_password", "short"}}, a.admin)
+              .status == 422);
+
+    // Each action is in the member's history as an administrator's.
+    auto history = c.get("/v1/staff/" + id + "/history", a.admin);
+    REQUIRE(history.status == 200);
+    for (const char* type : {"MfaReset", "SessionEnded", "PasswordChanged"})
+        CHECK(history.body.find(type) != std::string::npos);
+    CHECK(history.body.find("\"admin\"") != std::string::npos);
 }

@@ -27,6 +27,7 @@
 #include "carelog/api/app.hpp"
 #include "carelog/base/consistency_token.hpp"
 #include "carelog/base/secrets.hpp"
+#include "carelog/base/sha256.hpp"
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/projections/store.hpp"
 
@@ -44,6 +45,14 @@ inline std::string uuid(int n) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "00000000-0000-7000-8000-%012d", n);
     return buf;
+}
+
+// The Idempotency-Key as the router hands it to the bus: the caller's scope, the request (method,
+// route template, digest of the body) and the client's key.
+inline std::string bus_key(const std::string& scope, std::string_view method, std::string_view route,
+                           std::string_view body, std::string_view key) {
+    return scope + ":" + std::string(method) + " " + std::string(route) + ":" + to_hex(sha256(body)).substr(0, 32) +
+           ":" + std::string(key);
 }
 
 struct unexpected_call : std::logic_error {
@@ -240,13 +249,14 @@ struct api_fixture {
     metrics m;
     std::unique_ptr<app_context> ctx;
     feeder feed;
+    std::string peer;  // the client's address handle() is given
 
     // Two agencies: A (uuid(1), slug "sunrise", staff uuid(11) "tjones") and B (uuid(2), "harbor",
     // staff uuid(21) "mgarcia").
     std::string agency_a = uuid(1), agency_b = uuid(2);
     std::string staff_a = uuid(11), staff_b = uuid(21);
 
-    api_fixture() {
+    explicit api_fixture(const rate_limit_config& limits = {}) {
         auto s = projections::store::open(dir.str());
         REQUIRE(s.has_value());
         store = std::move(*s);
@@ -254,6 +264,7 @@ struct api_fixture {
         cfg.operator_key = operator_key;
         cfg.read_wait = std::chrono::milliseconds(50);
         cfg.public_url = "http://127.0.0.1:8080";
+        cfg.limits = limits;
         ctx = std::make_unique<app_context>(app_context{cfg, bus, status, *store, clock, ids, m});
         feed.db = store.get();
         feed.push(agency_a, agency_a,
@@ -275,7 +286,7 @@ struct api_fixture {
             req.body() = std::move(body);
         }
         req.prepare_payload();
-        return handle(*ctx, req);
+        return handle(*ctx, req, peer);
     }
 
     // A live session for a staff member already in the store: LoginSucceeded with the hash of a

@@ -193,7 +193,8 @@ TEST_CASE("clients: the CSV import reports bad rows by line and sends the good o
     REQUIRE(real.result_int() == 200);
     REQUIRE(f.bus.batches.size() == 2);
     CHECK_FALSE(f.bus.batches[1].dry_run);
-    CHECK(f.bus.batches[1].meta.idempotency_key == "staff/" + f.admin_of(f.agency_a) + ":import-1");
+    CHECK(f.bus.batches[1].meta.idempotency_key ==
+          bus_key("staff/" + f.admin_of(f.agency_a), "POST", "/v1/clients/import", csv, "import-1"));
     CHECK(std::get<aggregates::add_client>(f.bus.batches[1].cmds[2]).first_name == "Dee, Jr");
     CHECK(body_of(real).at("imported").as_int64() == 2);
     CHECK(header_of(real, "X-Consistency-Token") == "0-9");

@@ -328,8 +328,9 @@ TEST_CASE("api: Idempotency-Key reaches the bus; a replay answers the first resu
     f.bus.will_succeed(uuid(100), 1, "0-30", json::object{{"id", uuid(100)}, {"username", "jnunez"}});
     auto first = f.send(verb::post, "/v1/staff", new_staff(), {{"Idempotency-Key", "create-jose-1"}});
     REQUIRE(first.result_int() == 201);
-    // The key is the caller's own: scoped by the staff member who sent it.
-    CHECK(f.bus.calls.back().meta.idempotency_key == "staff/" + f.admin_of(f.agency_a) + ":create-jose-1");
+    // The key is the caller's own (scoped by the staff member who sent it) and names this request.
+    CHECK(f.bus.calls.back().meta.idempotency_key ==
+          bus_key("staff/" + f.admin_of(f.agency_a), "POST", "/v1/staff", json::serialize(new_staff()), "create-jose-1"));
     CHECK(header_of(first, "Idempotent-Replayed").empty());
 
     command_result replay;
@@ -627,6 +628,7 @@ TEST_CASE("api: an Idempotency-Key is its caller's own: two staff members' equal
     CHECK(f.request(verb::post, "/v1/auth/logout", "", api_fixture::bearer(todd, {{"Idempotency-Key", "same-key"}}))
               .result_int() == 200);
     REQUIRE(f.bus.calls.size() == 2);
-    CHECK(f.bus.calls[0].meta.idempotency_key == "staff/" + f.admin_of(f.agency_a) + ":same-key");
-    CHECK(f.bus.calls[1].meta.idempotency_key == "staff/" + f.staff_a + ":same-key");
+    CHECK(f.bus.calls[0].meta.idempotency_key ==
+          bus_key("staff/" + f.admin_of(f.agency_a), "POST", "/v1/auth/logout", "", "same-key"));
+    CHECK(f.bus.calls[1].meta.idempotency_key == bus_key("staff/" + f.staff_a, "POST", "/v1/auth/logout", "", "same-key"));
 }

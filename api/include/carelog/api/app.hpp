@@ -15,6 +15,7 @@
 #include "carelog/api/command_bus.hpp"
 #include "carelog/api/metrics.hpp"
 #include "carelog/notify/notifications.hpp"
+#include "carelog/api/rate_limit.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/projections/store.hpp"
@@ -38,6 +39,7 @@ struct config {
     std::chrono::seconds idle_timeout{60};             // keep-alive wait for the next request
     std::chrono::milliseconds read_wait{5000};         // X-Consistency-Token wait before 503
     std::string public_url;                            // CARELOG_PUBLIC_URL (OpenAPI `servers`, links)
+    rate_limit_config limits;                          // per node; docs/security.md
 };
 
 // The identity read path's cache (identity.cpp): staff members' identity state and portal clients'
@@ -52,6 +54,8 @@ std::shared_ptr<session_writes> make_session_writes();
 
 // The web console's files (static_files.hpp); null = this node serves only the API.
 class static_site;
+// The node's token buckets, Argon2id gate and Idempotency-Key requests (rate_limit.hpp).
+std::shared_ptr<node_limits> make_node_limits(const rate_limit_config& c);
 
 struct app_context {
     config cfg;
@@ -66,6 +70,7 @@ struct app_context {
     std::shared_ptr<identity_cache> identity = make_identity_cache();
     std::shared_ptr<session_writes> own_writes = make_session_writes();
     std::shared_ptr<const static_site> web;
+    std::shared_ptr<node_limits> limits = make_node_limits(cfg.limits);
 };
 
 // The body limit of the route a request line names (cfg.body_limit unless the route allows more),
