@@ -23,6 +23,7 @@
 #include "carelog/api/static_files.hpp"
 #include "carelog/api/writer_gateway.hpp"
 #include "carelog/writer/engine.hpp"
+#include "carelog/writer/placement.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "carelog/projections/store.hpp"
 
@@ -233,6 +234,24 @@ int main(int argc, char** argv) {
         return 3;
     }
     spdlog::info("event topic {} has {} partitions", topic, *n);
+    // Agencies live at murmur2(id) % partitions: a changed count would hand them to writers without
+    // their history. The count this data dir was built with, and the log's own tail, must agree.
+    if (auto seen = (*store)->get_local("node", "partitions"); seen && *seen != std::to_string(*n)) {
+        spdlog::critical("refusing to start: topic {} has {} partitions, but this data dir was built with {}; "
+                         "the partition count of the event topic must never change",
+                         topic, *n, *seen);
+        return 3;
+    }
+    auto placed = with_retry("checking where agencies live", std::chrono::seconds(start_wait_s),
+                             [&] { return writer::check_placement(kcfg, *n); });
+    if (!placed) {
+        spdlog::critical("refusing to start: {}", placed.error().detail);
+        return 3;
+    }
+    if (auto r = (*store)->put_local("node", {{"partitions", std::to_string(*n)}}); !r) {
+        spdlog::critical("cannot write to {}: {}", data_dir, r.error().detail);
+        return 2;
+    }
     auto key = load_secret_key(secret_key_hex, data_dir);
     if (!key) {
         spdlog::critical("CARELOG_SECRET_KEY: {}", key.error().detail);

@@ -1,5 +1,6 @@
 // Faults against real processes: the broker going away and coming back, a crash, a second
-// carelogd on the same topic, a poisoned record, a topic that could lose events, kill -9 under load.
+// carelogd on the same topic, a poisoned record, a topic that could lose events or whose partition
+// count changed, kill -9 under load.
 #include <catch2/catch.hpp>
 
 #include <librdkafka/rdkafka.h>
@@ -223,6 +224,70 @@ TEST_CASE("faults: carelogd refuses a topic with finite retention or compaction"
         auto log = d.log_text();
         INFO(log);
         CHECK(log.find(std::string(bad).substr(0, std::string(bad).find('='))) != std::string::npos);
+    }
+}
+
+namespace {
+// Grows a topic to `total` partitions through librdkafka's admin API.
+void add_partitions(const std::string& brokers, const std::string& topic, int total) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    REQUIRE(rk);
+    rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total), err, sizeof err);
+    REQUIRE(np);
+    rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+    rd_kafka_CreatePartitions(rk, &np, 1, nullptr, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
+    REQUIRE(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** res =
+        rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
+    REQUIRE(n == 1);
+    CHECK(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewPartitions_destroy(np);
+    rd_kafka_destroy(rk);
+}
+
+// Waits (bounded) for a carelogd that should refuse to start; returns its log.
+std::string refused_start(carelogd& d) {
+    for (int i = 0; i < 600 && d.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK_FALSE(d.running());
+    return d.log_text();
+}
+}  // namespace
+
+TEST_CASE("faults: after partitions are added to the event topic, carelogd refuses to start, with or without its "
+          "data dir",
+          "[integration][faults]") {
+    carelogd_options o;
+    o.topic_prefix = "test." + fresh_suffix() + ".";
+    o.data_dir = make_temp_dir("partitions");
+    {
+        carelogd d(o);
+        d.wait_ready();
+        auto c = d.client();
+        // Enough agencies that some of them would move under another count.
+        for (int i = 0; i < 6; ++i) create_agency(c, o.operator_key, "parts-" + std::to_string(i) + "-" + fresh_suffix());
+        CHECK(d.stop() == 0);
+    }
+    add_partitions(test_brokers(), o.topic_prefix + "events", 13);
+    {
+        carelogd d(o);  // the data dir remembers the count it was built with
+        auto log = refused_start(d);
+        INFO(log);
+        CHECK(log.find("has 13 partitions, but this data dir was built with") != std::string::npos);
+    }
+    {
+        carelogd_options fresh = o;
+        fresh.data_dir = make_temp_dir("partitions-fresh");  // a new node: only the log can tell
+        carelogd d(fresh);
+        auto log = refused_start(d);
+        INFO(log);
+        CHECK(log.find("the partition count changed after events were written") != std::string::npos);
     }
 }
 
