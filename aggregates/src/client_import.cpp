@@ -120,7 +120,7 @@ private:
 
 constexpr std::array<const char*, 6> columns = {"first_name", "last_name", "date_of_birth",
                                                 "email",      "phone",     "external_id"};
-constexpr std::size_t required_columns = 5;  // external_id is optional
+constexpr std::size_t required_columns = 3;  // email, phone and external_id are optional, as in add_client
 
 }  // namespace
 
@@ -159,8 +159,8 @@ result<client_import_parse> parse_clients_csv(std::string_view text, micros now)
     for (const auto& u : repeated) header_errors.push_back({"header", "column '" + u + "' appears twice"});
     if (!header_errors.empty())
         return fail(error{errc::validation,
-                          "the header row must name first_name, last_name, date_of_birth, email, phone and "
-                          "optionally external_id",
+                          "the header row must name first_name, last_name and date_of_birth, and may name "
+                          "email, phone and external_id",
                           std::move(header_errors)});
 
     client_import_parse out;

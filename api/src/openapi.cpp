@@ -189,7 +189,7 @@ constexpr std::string_view client_schemas_json = R"json({
     "version": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
   "ClientList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}},
     "next_cursor": {"type": "string", "nullable": true}}},
-  "ClientsCsv": {"type": "string", "description": "RFC 4180 CSV: a header naming first_name, last_name, date_of_birth, email, phone and optionally external_id (any order), then one client per record"},
+  "ClientsCsv": {"type": "string", "description": "RFC 4180 CSV: a header naming first_name, last_name, date_of_birth and any of email, phone, external_id (any order), then one client per record"},
   "ImportRow": {"type": "object", "required": ["line", "status"], "properties": {
     "line": {"type": "integer", "description": "The physical line where the record starts (the header is line 1)"},
     "status": {"type": "string", "enum": ["imported", "valid", "failed"], "description": "valid: a dry run would import it"},

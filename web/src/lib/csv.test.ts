@@ -34,11 +34,11 @@ describe('guessMapping', () => {
 });
 
 describe('remapCsv', () => {
-  it('renames and reorders the columns, drops unmapped ones, keeps email and phone, one record per record', () => {
+  it('renames and reorders the columns, drops unmapped ones, one record per record', () => {
     const file = 'Surname,Given,Born,Notes\r\nDiaz,Rosa,1990-03-02,"likes ""tea"", mornings"\r\n,,,\r\nLee,"Ann, Jr",1985-04-12,x\r\n';
     const out = remapCsv(file, { first_name: 'Given', last_name: 'Surname', date_of_birth: 'Born' });
     expect(out).toBe(
-      'first_name,last_name,date_of_birth,email,phone\r\nRosa,Diaz,1990-03-02,,\r\n,,,,\r\n"Ann, Jr",Lee,1985-04-12,,\r\n',
+      'first_name,last_name,date_of_birth\r\nRosa,Diaz,1990-03-02\r\n,,\r\n"Ann, Jr",Lee,1985-04-12\r\n',
     );
   });
   it('keeps line breaks inside quoted fields in their record', () => {

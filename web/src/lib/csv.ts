@@ -75,9 +75,8 @@ const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` 
 
 /**
  * The file in carelog's columns: each mapped column under carelog's name, in carelog's order;
- * the file's other columns are left out. email and phone are always present (empty when the file
- * has none), external_id only when mapped. One record out per record in, so the report's line
- * numbers are the file's.
+ * the file's other and unmapped columns are left out (the server needs only first_name, last_name
+ * and date_of_birth). One record out per record in, so the report's line numbers are the file's.
  */
 export function remapCsv(text: string, m: ColumnMapping): string {
   const { header, rest } = splitHeader(text);
@@ -85,7 +84,7 @@ export function remapCsv(text: string, m: ColumnMapping): string {
   for (const col of carelogColumns) {
     const src = m[col];
     const index = src ? header.indexOf(src) : -1;
-    if (index >= 0 || col === 'email' || col === 'phone') keep.push({ index, name: col });
+    if (index >= 0) keep.push({ index, name: col });
   }
   const out = [keep.map((k) => k.name).join(',')];
   for (const rec of splitRecords(rest)) {

@@ -4,8 +4,9 @@
 // row that breaks an agency rule (a taken external_id, also one repeated inside the file) is
 // reported by its line too.
 //
-// Format: RFC 4180. A header row naming the columns first_name, last_name, date_of_birth, email,
-// phone and optionally external_id, in any order, case-insensitively (surrounding spaces ignored);
+// Format: RFC 4180. A header row naming the columns first_name, last_name, date_of_birth and any of
+// email, phone, external_id (optional, as in add_client), in any order, case-insensitively
+// (surrounding spaces ignored);
 // an unknown or repeated column, or a missing one, refuses the whole file (there is no row to trust).
 // Fields are separated by commas, records by CRLF or LF; a field in double quotes may hold commas,
 // line breaks and "" for a quote. A UTF-8 byte order mark at the start is skipped. Blank lines are
