@@ -167,7 +167,7 @@ result<bool> await_own_writes(app_context& ctx, const principal& who) {
     if (!now || *now) return false;
     auto applied = wait_applied(ctx, token, ctx.cfg.read_wait);
     if (applied && !*applied)
-        return fail(errc::unavailable, "the projections have not applied this session's last command yet; retry shortly");
+        return fail(errc::unavailable, "the projections are behind this session's last command; retry shortly");
     return true;
 }
 

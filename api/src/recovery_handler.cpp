@@ -34,28 +34,27 @@ void log_recovery(const request_context& rc, std::string_view action, const std:
 
 }  // namespace
 
-http_result<http_response> reset_staff_mfa(request_context& rc) {
+namespace {
+// A recovery whose body holds only the reason: checks who may act, submits, logs.
+http_result<http_response> recover_with(request_context& rc, const aggregates::command& cmd, std::string_view action) {
     if (auto ok = may_manage(rc, rc.param("id")); !ok) return std::unexpected(ok.error());
     auto body = parse_json_body(rc.req, true);
     if (!body) return std::unexpected(body.error());
     body_reader r(*body);
     auto reason = read_reason(r);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    auto res = submit_command(rc, rc.who.agency_id, rc.who.staff_id, aggregates::reset_mfa{rc.param("id")}, 200);
-    if (res) log_recovery(rc, "TOTP reset", reason);
+    auto res = submit_command(rc, rc.who.agency_id, rc.who.staff_id, cmd, 200);
+    if (res) log_recovery(rc, action, reason);
     return res;
+}
+}  // namespace
+
+http_result<http_response> reset_staff_mfa(request_context& rc) {
+    return recover_with(rc, aggregates::reset_mfa{rc.param("id")}, "TOTP reset");
 }
 
 http_result<http_response> end_staff_sessions(request_context& rc) {
-    if (auto ok = may_manage(rc, rc.param("id")); !ok) return std::unexpected(ok.error());
-    auto body = parse_json_body(rc.req, true);
-    if (!body) return std::unexpected(body.error());
-    body_reader r(*body);
-    auto reason = read_reason(r);
-    if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    auto res = submit_command(rc, rc.who.agency_id, rc.who.staff_id, aggregates::end_sessions{rc.param("id"), ""}, 200);
-    if (res) log_recovery(rc, "all sessions ended", reason);
-    return res;
+    return recover_with(rc, aggregates::end_sessions{rc.param("id"), ""}, "all sessions ended");
 }
 
 http_result<http_response> set_staff_temporary_password(request_context& rc) {

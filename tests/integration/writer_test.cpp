@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/kafka/kafka.hpp"
@@ -126,25 +127,12 @@ struct topic_fixture {
 
     // Every committed event of the topic, decoded, in log order per partition.
     std::vector<events::envelope> read_all() {
-        std::vector<kafka::log_reader::start> starts;
-        for (int p = 0; p < cfg.partitions; ++p) starts.push_back({p, 0});
-        auto reader = kafka::log_reader::open(cfg, cfg.events_topic(), starts);
-        REQUIRE(reader.has_value());
         std::vector<events::envelope> out;
-        std::set<int> done;
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (done.size() < static_cast<std::size_t>(cfg.partitions) && std::chrono::steady_clock::now() < until) {
-            auto n = (*reader)->poll(
-                std::chrono::milliseconds(200),
-                [&](const kafka::record& r) {
-                    auto e = events::decode(r.value);
-                    REQUIRE(e.has_value());
-                    out.push_back(std::move(*e));
-                },
-                [&](int p, std::int64_t) { done.insert(p); });
-            REQUIRE(n.has_value());
+        for (const auto& bytes : read_topic(cfg.brokers, cfg.events_topic(), cfg.partitions)) {
+            auto e = events::decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+            REQUIRE(e.has_value());
+            out.push_back(std::move(*e));
         }
-        REQUIRE(done.size() == static_cast<std::size_t>(cfg.partitions));
         return out;
     }
 };
