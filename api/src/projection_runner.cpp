@@ -24,6 +24,11 @@ result<void> projection_runner::start() {
     auto hwm = kafka::high_watermarks(cfg_, cfg_.events_topic(), partitions_);
     if (!hwm) return std::unexpected(hwm.error());
     start_hwm_ = *hwm;
+    // Quarantined records are copied to a topic of their own: evidence kept with the log.
+    if (auto t = kafka::ensure_topic(cfg_, cfg_.quarantine_topic()); !t) return std::unexpected(t.error());
+    auto out = kafka::producer::create(cfg_);
+    if (!out) return std::unexpected(out.error());
+    quarantine_out_ = std::move(*out);
     std::vector<kafka::log_reader::start> starts;
     for (int p = 0; p < partitions_; ++p) starts.push_back({p, store_.next_offset(p)});
     auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
@@ -82,55 +87,101 @@ void projection_runner::expire_waiters(bool all) {
 }
 
 void projection_runner::run() {
+    // One poll's records, copied out of librdkafka's messages: values 8-byte aligned in one arena
+    // (FlatBuffers reads scalars in place), keys in another.
+    struct polled {
+        int partition;
+        std::int64_t offset;
+        std::size_t value_at, value_size, key_at, key_size;
+    };
+    std::vector<polled> batch;
+    std::vector<std::uint8_t> values;
+    std::string keys;
+    std::vector<std::pair<int, std::int64_t>> eofs;
+    std::vector<projections::incoming_record> records;
     while (!stopping_) {
+        batch.clear();
+        values.clear();
+        keys.clear();
+        eofs.clear();
         auto n = reader_->poll(
             std::chrono::milliseconds(100),
             [&](const kafka::record& r) {
-                for (int attempt = 0;; ++attempt) {
-                    auto out = store_.apply(r.partition, r.offset, r.value, clock_.now());
-                    if (out) {
-                        if (*out == projections::apply_outcome::quarantined) {
-                            ++quarantined_;
-                            spdlog::error("projection: quarantined record at {} partition {} offset {} "
-                                          "(undecodable); the projection goes on",
-                                          cfg_.events_topic(), r.partition, r.offset);
-                        } else if (*out == projections::apply_outcome::applied) {
-                            ++applied_;
-                        }
-                        break;
-                    }
-                    // A local storage error: retry, never skip (skipping would lose the event).
-                    ++apply_errors_;
-                    spdlog::error("projection: applying partition {} offset {} failed: {}", r.partition, r.offset,
-                                  out.error().detail);
-                    if (stopping_) return;
-                    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
-                }
-                applied_to(r.partition, r.offset + 1);
+                values.resize((values.size() + 7) & ~std::size_t{7});
+                batch.push_back({r.partition, r.offset, values.size(), r.value.size(), keys.size(), r.key.size()});
+                values.insert(values.end(), r.value.begin(), r.value.end());
+                keys.append(r.key);
             },
-            [&](int p, std::int64_t next) {
-                // Past transaction markers: the stored offset moves to the end, so a restart starts there.
-                if (next > store_.next_offset(p)) {
-                    if (auto a = store_.advance(p, next); !a)
-                        spdlog::error("projection: advancing partition {} failed: {}", p, a.error().detail);
-                    else
-                        applied_to(p, next);
-                }
-                auto& seen = eof_seen_[static_cast<std::size_t>(p)];
-                if (!seen && next >= start_hwm_[static_cast<std::size_t>(p)]) {
-                    seen = true;
-                    bool all = true;
-                    for (int q = 0; q < partitions_; ++q) all = all && eof_seen_[static_cast<std::size_t>(q)];
-                    if (all && !ready_) {
-                        ready_ = true;
-                        spdlog::info("projections caught up with the log; ready");
-                    }
-                }
-            });
+            [&](int p, std::int64_t next) { eofs.emplace_back(p, next); });
+        if (!batch.empty()) {
+            records.clear();
+            for (const auto& b : batch)
+                records.push_back({b.partition, b.offset, std::span(values.data() + b.value_at, b.value_size),
+                                   std::string_view(keys.data() + b.key_at, b.key_size)});
+            if (!apply_polled(records)) return;  // stopping
+        }
+        for (const auto& [p, next] : eofs) reached_end(p, next);
         expire_waiters(false);
         if (!n) {
             spdlog::warn("projection consumer: {}", n.error().detail);
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+    }
+}
+
+bool projection_runner::apply_polled(std::span<const projections::incoming_record> records) {
+    for (int attempt = 0;; ++attempt) {
+        auto out = store_.apply_batch(records, clock_.now());
+        if (out) {
+            applied_ += out->applied;
+            for (const auto& q : out->quarantined) quarantine(q, records);
+            for (const auto& [p, next] : out->next_offsets) applied_to(p, next);
+            return true;
+        }
+        // A local storage error: retry, never skip (skipping would lose the events).
+        ++apply_errors_;
+        spdlog::error("projection: applying {} records from partition {} offset {} failed: {}", records.size(),
+                      records.front().partition, records.front().offset, out.error().detail);
+        if (stopping_) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
+    }
+}
+
+void projection_runner::quarantine(const projections::quarantined_record& q,
+                                   std::span<const projections::incoming_record> records) {
+    ++quarantined_;
+    spdlog::error("projection: quarantined record at {} partition {} offset {}: {}; it is not applied",
+                  cfg_.events_topic(), q.partition, q.offset, q.reason);
+    if (!quarantine_out_) return;
+    for (const auto& r : records) {
+        if (r.partition != q.partition || r.offset != q.offset) continue;
+        auto sent = quarantine_out_->send(cfg_.quarantine_topic(), std::string(r.key), r.value,
+                                          {{"carelog-source-partition", std::to_string(q.partition)},
+                                           {"carelog-source-offset", std::to_string(q.offset)},
+                                           {"carelog-reason", q.reason}});
+        if (!sent)
+            spdlog::error("projection: the quarantined record at partition {} offset {} did not reach {}: {}",
+                          q.partition, q.offset, cfg_.quarantine_topic(), sent.error().detail);
+        return;
+    }
+}
+
+void projection_runner::reached_end(int p, std::int64_t next) {
+    // Past transaction markers: the stored offset moves to the end, so a restart starts there.
+    if (next > applied_end_[static_cast<std::size_t>(p)].load()) {
+        if (auto a = store_.advance(p, next); !a)
+            spdlog::error("projection: advancing partition {} failed: {}", p, a.error().detail);
+        else
+            applied_to(p, next);
+    }
+    auto& seen = eof_seen_[static_cast<std::size_t>(p)];
+    if (!seen && next >= start_hwm_[static_cast<std::size_t>(p)]) {
+        seen = true;
+        bool all = true;
+        for (int q = 0; q < partitions_; ++q) all = all && eof_seen_[static_cast<std::size_t>(q)];
+        if (all && !ready_) {
+            ready_ = true;
+            spdlog::info("projections caught up with the log; ready");
         }
     }
 }
@@ -186,7 +237,8 @@ std::string projection_runner::metrics_text() const {
     s += "# HELP carelog_projection_applied_total Records applied to the projections since start.\n"
          "# TYPE carelog_projection_applied_total counter\n"
          "carelog_projection_applied_total " + std::to_string(applied_.load()) + "\n";
-    s += "# HELP carelog_projection_quarantined_total Undecodable records quarantined since start.\n"
+    s += "# HELP carelog_projection_quarantined_total Records quarantined since start (undecodable or not "
+         "continuing their agency's chain).\n"
          "# TYPE carelog_projection_quarantined_total counter\n"
          "carelog_projection_quarantined_total " + std::to_string(quarantined_.load()) + "\n";
     s += "# HELP carelog_projection_apply_errors_total Local storage errors while applying (retried).\n"

@@ -4,8 +4,8 @@
 // beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
 //
 //   column family  key                                                 value
-//   default        "format"                                            "2" (layout version; 2 added the
-//                                                                      portal session and kiosk token indexes)
+//   default        "format"                                            "3" (layout version; 3 added the
+//                                                                      agencies' chain links)
 //   offsets        be32(partition)                                     be64(next offset to consume)
 //   agencies       ("a", agency_id)                                    agency view JSON
 //                  ("s", lower(slug))                                  agency_id
@@ -31,6 +31,8 @@
 //                  ("p", agency_id, portal session id)                 client_id (PortalLoginSucceeded;
 //                                                                      deleted by PortalSessionEnded)
 //                  ("k", agency_id, kiosk token hash)                  client_id (KioskSessionStarted)
+//   chain          agency_id                                           be64(sequence) hash: the agency's last
+//                                                                      applied record
 //   quarantine     be32(partition) be64(offset)                        {partition, offset, reason, at}
 //   local          (namespace) raw key                                 opaque blob
 //
@@ -40,8 +42,16 @@
 // password hash) and staff_as_of folds them through staff_directory::evolve, the same function
 // apply uses: one code path for "apply an event to a staff view".
 //
-// Durability: each record's changes and its partition's next offset go into one WriteBatch,
-// written with the default WriteOptions (WAL on, sync=false). The batch is atomic, so the store
+// The chain: a record is applied only when it continues its agency's hash chain (next sequence,
+// prev_hash = the last record's hash, its hash recomputed from its bytes, keyed by its agency);
+// any other record is quarantined with its reason and never applied, so a record produced to the
+// topic by someone other than the agency's writer cannot open a session or change a view unless it
+// continues the chain exactly (docs/security.md says what that leaves to the broker's ACLs).
+//
+// Durability: the changes of a batch of records (one consumer poll) and the next offsets of the
+// partitions it covers go into one WriteBatch, written with the default WriteOptions (WAL on,
+// sync=false). Reads during apply go through the batch (WriteBatchWithIndex), so each record sees
+// the records before it. The batch is atomic, so the store
 // is never half-applied; a process crash loses nothing (the WAL is in the OS page cache), and a
 // machine crash can only lose a tail of whole batches, after which next_offset() is older and the
 // consumer re-reads exactly the records whose effects were lost. Nothing is applied twice and
@@ -51,13 +61,16 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/snapshot.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <map>
 #include <set>
+#include <unordered_map>
 
 #include "agency_settings.hpp"
 #include "carelog/base/text.hpp"
@@ -73,10 +86,10 @@ namespace {
 
 constexpr const char* cf_names[] = {"offsets",    "agencies", "staff",        "staff_index",   "staff_events",
                                     "quarantine", "local",    "clients",      "client_index",  "client_events",
-                                    "messages",   "identity"};
+                                    "messages",   "identity",     "chain"};
 // A store of another layout is refused at open ("rebuild it from the topic"): an index added later
 // would lack the entries of the records applied before it (docs/operations.md: delete the data dir).
-constexpr std::string_view format_version = "2";
+constexpr std::string_view format_version = "3";
 
 std::string status_text(const char* what, const rocksdb::Status& s) {
     return std::string("rocksdb ") + what + ": " + s.ToString();
@@ -85,18 +98,30 @@ std::string status_text(const char* what, const rocksdb::Status& s) {
 std::string offset_key(int partition) { return keys::be32(static_cast<std::uint32_t>(partition)); }
 
 // Collects Put/Delete into one batch and keeps the first failure, which is checked before the
-// batch is written (WriteBatch::Put returns a Status in RocksDB 7).
+// batch is written (WriteBatch::Put returns a Status in RocksDB 7). The batch is indexed, so a read
+// through it (get) sees what earlier records of the same batch wrote: many records are applied
+// read-modify-write into one batch and written once.
 class write_set {
 public:
+    write_set() : batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
     void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
         keep(batch_.Put(cf, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(v.data(), v.size())));
     }
     void del(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
         keep(batch_.Delete(cf, rocksdb::Slice(k.data(), k.size())));
     }
+    // The value as the batch would leave it: the batch's own write, else the database's.
+    result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        std::string value;
+        auto s = batch_.GetFromBatchAndDB(&db, rocksdb::ReadOptions(), cf, rocksdb::Slice(k.data(), k.size()), &value);
+        if (s.IsNotFound()) return std::optional<std::string>();
+        if (!s.ok()) return fail(errc::internal, status_text("get", s));
+        return std::optional<std::string>(std::move(value));
+    }
+    bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
     result<void> write(rocksdb::DB& db) {
         if (!first_error_.ok()) return fail(errc::internal, status_text("batch", first_error_));
-        auto s = db.Write(rocksdb::WriteOptions(), &batch_);
+        auto s = db.Write(rocksdb::WriteOptions(), batch_.GetWriteBatch());
         if (!s.ok()) return fail(errc::internal, status_text("write", s));
         return {};
     }
@@ -105,7 +130,7 @@ private:
     void keep(rocksdb::Status s) {
         if (!s.ok() && first_error_.ok()) first_error_ = std::move(s);
     }
-    rocksdb::WriteBatch batch_;
+    rocksdb::WriteBatchWithIndex batch_;
     rocksdb::Status first_error_;
 };
 
@@ -140,11 +165,14 @@ struct store::impl {
     rocksdb::ColumnFamilyHandle* client_events = nullptr;
     rocksdb::ColumnFamilyHandle* messages = nullptr;
     rocksdb::ColumnFamilyHandle* identity = nullptr;
+    rocksdb::ColumnFamilyHandle* chain = nullptr;
 
     // apply/advance/put_local are read-modify-write: one writer at a time. Queries take no lock
     // (RocksDB is thread-safe; list_staff reads from a snapshot).
     std::mutex write_mu;
     std::atomic<std::uint64_t> applied{0};
+    std::mutex listeners_mu;
+    std::vector<change_listener> listeners;
 
     ~impl() {
         if (!db) return;
@@ -195,6 +223,17 @@ struct store::impl {
         return o;
     }
 
+    // The same read inside apply: through the batch being built, so it sees the batch's records.
+    result<std::optional<json::object>> read_json(write_set& w, rocksdb::ColumnFamilyHandle* cf,
+                                                  std::string_view key) const {
+        auto v = w.get(*db, cf, key);
+        if (!v) return std::unexpected(v.error());
+        if (!*v) return std::optional<json::object>();
+        auto o = parse_object(**v);
+        if (!o) return fail(errc::internal, "corrupt JSON value in the projections store");
+        return o;
+    }
+
     result<std::int64_t> stored_offset(int partition) const {
         auto v = read(offsets, offset_key(partition));
         if (!v) return std::unexpected(v.error());
@@ -206,6 +245,9 @@ struct store::impl {
     void put_offset(write_set& w, int partition, std::int64_t next) {
         w.put(offsets, offset_key(partition), keys::be64(static_cast<std::uint64_t>(next)));
     }
+
+    // The agency's last applied record (sequence, hash), as the batch being built leaves it.
+    result<std::optional<chain_link>> chain_of(write_set& w, const std::string& agency) const;
 
     // ---- the projections of one record ----
     result<void> apply_agency(write_set& w, const events::envelope& e);
@@ -302,7 +344,7 @@ struct record_applier {
 
 result<void> store::impl::apply_agency(write_set& w, const events::envelope& e) {
     const auto key = keys::make("a", e.agency_id);
-    auto old = read_json(agencies, key);
+    auto old = read_json(w, agencies, key);
     if (!old) return std::unexpected(old.error());
     std::optional<json::object> view = *old;
     agency_settings::evolve(view, e);
@@ -317,7 +359,7 @@ result<void> store::impl::apply_agency(write_set& w, const events::envelope& e) 
 
 result<void> store::impl::apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
     const auto key = keys::make(e.agency_id, e.aggregate_id);
-    auto old = read_json(staff, key);
+    auto old = read_json(w, staff, key);
     if (!old) return std::unexpected(old.error());
     std::optional<json::object> view = *old;
     staff_directory::evolve(view, e);
@@ -336,7 +378,7 @@ result<void> store::impl::apply_staff(write_set& w, const events::envelope& e, s
     // agency creation decides AgencyCreated and then the admin's StaffCreated.
     if (view && !*old && std::holds_alternative<events::StaffCreated>(e.data) && str_of(*view, "role") == "org_admin") {
         const auto akey = keys::make("a", e.agency_id);
-        auto agency = read_json(agencies, akey);
+        auto agency = read_json(w, agencies, akey);
         if (!agency) return std::unexpected(agency.error());
         if (*agency && str_of(**agency, "admin_staff_id").empty()) {
             (**agency)["admin_staff_id"] = e.aggregate_id;
@@ -360,7 +402,7 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
     namespace ik = client_views::index_kind;
     const auto& agency = e.agency_id;
     const auto ckey = keys::make("c", agency, e.aggregate_id);
-    auto old = read_json(clients, ckey);
+    auto old = read_json(w, clients, ckey);
     if (!old) return std::unexpected(old.error());
 
     keys::tuple hk;
@@ -375,7 +417,7 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
 
     // read-modify-write of one other view in the clients family
     auto update = [&](const std::string& key, auto&& fn) -> result<void> {
-        auto v = read_json(clients, key);
+        auto v = read_json(w, clients, key);
         if (!v) return std::unexpected(v.error());
         if (!*v) return {};
         fn(**v);
@@ -488,7 +530,7 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
             [&](const events::PortalSessionEnded& x) { w.del(identity, keys::make("p", agency, x.session_id)); },
             [&](const events::MessageSent& x) {
                 const auto tkey = keys::make("th", agency, x.thread_id);
-                auto t = read_json(clients, tkey);
+                auto t = read_json(w, clients, tkey);
                 if (!t) {
                     r = std::unexpected(t.error());
                     return;
@@ -623,6 +665,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     p->client_events = handle("client_events");
     p->messages = handle("messages");
     p->identity = handle("identity");
+    p->chain = handle("chain");
 
     auto fmt = p->read(p->meta, "format");
     if (!fmt) return std::unexpected(fmt.error());
@@ -639,40 +682,125 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
 
 // ---------------------------------------------------------------- consumer side
 
+namespace {
+// What a record must be to be applied after `link` (the agency's last applied record): the next
+// sequence, naming the last record's hash, its own hash recomputed from its bytes, and keyed by
+// its agency. "" when it is; the reason when it is not.
+std::string chain_problem(const events::envelope& e, std::span<const std::uint8_t> bytes, std::string_view key,
+                          const std::optional<chain_link>& link) {
+    if (!key.empty() && key != e.agency_id)
+        return "keyed " + std::string(key) + " but names agency " + e.agency_id;
+    const std::uint64_t last = link ? link->sequence : 0;
+    if (e.sequence != last + 1)
+        return "sequence " + std::to_string(e.sequence) + " does not follow the agency's last applied sequence " +
+               std::to_string(last);
+    const sha256_digest none{};
+    if (e.prev_hash != (link ? link->hash : none)) return "prev_hash is not the hash of the agency's last record";
+    auto h = events::compute_hash(bytes);
+    if (!h || *h != e.hash) return "hash does not match the record's bytes";
+    return {};
+}
+
+std::string link_value(const chain_link& l) {
+    return keys::be64(l.sequence) + std::string(reinterpret_cast<const char*>(l.hash.data()), l.hash.size());
+}
+}  // namespace
+
+result<std::optional<chain_link>> store::impl::chain_of(write_set& w, const std::string& agency) const {
+    auto v = w.get(*db, chain, agency);
+    if (!v) return std::unexpected(v.error());
+    if (!*v) return std::optional<chain_link>();
+    if ((*v)->size() != 8 + 32) return fail(errc::internal, "corrupt chain link for agency " + agency);
+    chain_link l;
+    l.sequence = keys::read_be64(**v);
+    std::copy((*v)->begin() + 8, (*v)->end(), l.hash.begin());
+    return std::optional<chain_link>(l);
+}
+
+result<batch_outcome> store::apply_batch(std::span<const incoming_record> records, micros now) {
+    std::lock_guard lock(impl_->write_mu);
+    write_set w;
+    batch_outcome out;
+    std::map<int, std::int64_t> next;  // per partition: the next offset, read once per batch
+    std::unordered_map<std::string, std::optional<chain_link>> links;  // per agency, as the batch leaves it
+    for (const auto& rec : records) {
+        auto n = next.find(rec.partition);
+        if (n == next.end()) {
+            auto stored = impl_->stored_offset(rec.partition);
+            if (!stored) return std::unexpected(stored.error());
+            n = next.emplace(rec.partition, *stored).first;
+        }
+        if (rec.offset < n->second) {
+            ++out.skipped;
+            continue;
+        }
+        n->second = rec.offset + 1;
+
+        auto env = decode_aligned(rec.value);
+        std::string reason;
+        std::optional<chain_link>* link = nullptr;
+        if (!env) {
+            reason = env.error().detail;
+        } else {
+            auto it = links.find(env->agency_id);
+            if (it == links.end()) {
+                auto l = impl_->chain_of(w, env->agency_id);
+                if (!l) return std::unexpected(l.error());
+                it = links.emplace(env->agency_id, std::move(*l)).first;
+            }
+            link = &it->second;
+            reason = chain_problem(*env, rec.value, rec.key, *link);
+        }
+        if (!reason.empty()) {
+            json::object q{{"partition", rec.partition}, {"offset", rec.offset}, {"reason", reason}, {"at", now}};
+            w.put(impl_->quarantine, keys::be32(static_cast<std::uint32_t>(rec.partition)) +
+                                         keys::be64(static_cast<std::uint64_t>(rec.offset)),
+                  json::serialize(q));
+            out.quarantined.push_back({rec.partition, rec.offset, std::move(reason), now});
+            continue;
+        }
+
+        try {
+            auto r = std::visit(record_applier{*impl_, w, *env, rec.value}, env->data);
+            if (!r) return std::unexpected(r.error());
+        } catch (const std::exception& ex) {
+            // Nothing was written: the batch is dropped, the offsets do not move.
+            return fail(errc::internal, std::string("applying partition ") + std::to_string(rec.partition) +
+                                            " offset " + std::to_string(rec.offset) + ": " + ex.what());
+        }
+        *link = chain_link{env->sequence, env->hash};
+        w.put(impl_->chain, env->agency_id, link_value(**link));
+        out.changed.push_back({env->agency_id, env->aggregate_type, env->aggregate_id,
+                               events::event_type_name(env->data)});
+        ++out.applied;
+    }
+    for (const auto& [p, off] : next) {
+        impl_->put_offset(w, p, off);
+        out.next_offsets.emplace_back(p, off);
+    }
+    if (w.empty()) return out;
+    if (auto r = w.write(*impl_->db); !r) return std::unexpected(r.error());
+    impl_->applied.fetch_add(out.applied, std::memory_order_relaxed);
+    if (!out.changed.empty()) {
+        std::lock_guard listeners(impl_->listeners_mu);
+        for (const auto& f : impl_->listeners) f(out.changed);
+    }
+    return out;
+}
+
+void store::add_change_listener(change_listener f) {
+    std::lock_guard lock(impl_->listeners_mu);
+    impl_->listeners.push_back(std::move(f));
+}
+
 result<apply_outcome> store::apply(int partition, std::int64_t offset, std::span<const std::uint8_t> value,
                                    micros now) {
-    std::lock_guard lock(impl_->write_mu);
-    auto next = impl_->stored_offset(partition);
-    if (!next) return std::unexpected(next.error());
-    if (offset < *next) return apply_outcome::skipped_duplicate;
-
-    write_set w;
-    auto env = decode_aligned(value);
-    if (!env) {
-        json::object q{{"partition", partition},
-                       {"offset", offset},
-                       {"reason", env.error().detail},
-                       {"at", now}};
-        w.put(impl_->quarantine, keys::be32(static_cast<std::uint32_t>(partition)) +
-                                     keys::be64(static_cast<std::uint64_t>(offset)),
-              json::serialize(q));
-        impl_->put_offset(w, partition, offset + 1);
-        if (auto r = w.write(*impl_->db); !r) return std::unexpected(r.error());
-        return apply_outcome::quarantined;
-    }
-
-    try {
-        auto r = std::visit(record_applier{*impl_, w, *env, value}, env->data);
-        if (!r) return std::unexpected(r.error());
-    } catch (const std::exception& ex) {
-        // Nothing was written: the batch is dropped, the offset does not move.
-        return fail(errc::internal, std::string("applying partition ") + std::to_string(partition) + " offset " +
-                                        std::to_string(offset) + ": " + ex.what());
-    }
-    impl_->put_offset(w, partition, offset + 1);
-    if (auto r = w.write(*impl_->db); !r) return std::unexpected(r.error());
-    impl_->applied.fetch_add(1, std::memory_order_relaxed);
-    return apply_outcome::applied;
+    const incoming_record rec{partition, offset, value, {}};
+    auto r = apply_batch(std::span(&rec, 1), now);
+    if (!r) return std::unexpected(r.error());
+    if (r->applied) return apply_outcome::applied;
+    if (!r->quarantined.empty()) return apply_outcome::quarantined;
+    return apply_outcome::skipped_duplicate;
 }
 
 result<void> store::advance(int partition, std::int64_t next_offset) {

@@ -801,6 +801,13 @@ private:
                         P.broken.insert(agency);
                         return;
                     }
+                    if (auto h = events::compute_hash(rec.value); !h || *h != e->hash) {
+                        spdlog::error("partition {} offset {}: record of agency {} does not match its own hash; "
+                                      "the writer stops appending for that agency",
+                                      rec.partition, rec.offset, agency);
+                        P.broken.insert(agency);
+                        return;
+                    }
                     auto& log = P.agencies[e->agency_id];
                     if (!apply(log, *e, make_token(rec.partition, rec.offset))) {
                         spdlog::error("partition {} offset {}: event of agency {} breaks its chain (sequence {} after "

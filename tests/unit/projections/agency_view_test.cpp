@@ -134,7 +134,8 @@ TEST_CASE("agency: events of an agency never created are still applied where the
     CHECK(v->at("settings").as_object().at("password_policy").as_object().at("min_length").to_number<int>() == 12);
 }
 
-TEST_CASE("agency: a re-published AgencyCreated does not roll the settings back", "[projections][agency]") {
+TEST_CASE("agency: a re-published AgencyCreated is quarantined and does not roll the settings back",
+          "[projections][agency]") {
     temp_dir dir;
     auto db = open_store(dir);
     feeder f{db.get()};
@@ -146,8 +147,8 @@ TEST_CASE("agency: a re-published AgencyCreated does not roll the settings back"
     change.client_portal_enabled = true;
     f.agency_event(a, AgencySettingsChanged{change});
 
-    // The same record again at a later offset (a producer retry): version 1 <= 2, ignored.
-    REQUIRE(f.push_bytes(created_bytes) == apply_outcome::applied);
+    // The same record again at a later offset: its sequence does not follow the chain's.
+    REQUIRE(f.push_bytes(created_bytes) == apply_outcome::quarantined);
     auto v = db->agency(a);
     CHECK(v->at("version").to_number<int>() == 2);
     CHECK(v->at("settings").as_object().at("client_portal_enabled").as_bool());

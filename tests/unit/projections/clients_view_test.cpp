@@ -280,15 +280,16 @@ TEST_CASE("clients view: the client's history lists its events oldest first with
     CHECK_FALSE(x.db->staff(agency, "c1"));
 }
 
-TEST_CASE("clients view: a re-published record changes nothing", "[projections][clients]") {
+TEST_CASE("clients view: a re-published record is quarantined and changes nothing", "[projections][clients]") {
     clients_fixture x;
     x.add("c1", "Ann", "Lee");
     auto e = x.f.make(agency, "c1", StaffAssignedToClient{"t1"});
     auto bytes = x.f.bytes(e);
     CHECK(x.f.push_bytes(bytes) == apply_outcome::applied);
     x.f.push(agency, "c1", StaffUnassignedFromClient{"t1"});
-    CHECK(x.f.push_bytes(bytes) == apply_outcome::applied);  // same record at a later offset
+    CHECK(x.f.push_bytes(bytes) == apply_outcome::quarantined);  // same record at a later offset
     CHECK(x.db->client(agency, "c1")->at("staff_ids").as_array().empty());
     CHECK(x.db->assigned_client_ids(agency, "t1").empty());
     CHECK(x.db->client_history(agency, "c1").size() == 3);
+    CHECK(x.db->quarantined().size() == 1);
 }

@@ -1,4 +1,5 @@
 // The consumer side of the store: offsets, duplicates, restarts, quarantine.
+#include <algorithm>
 #include <thread>
 
 #include "projection_fixture.hpp"
@@ -99,9 +100,10 @@ TEST_CASE("consumer: reopening the store resumes at the stored offset with the s
     q.q = "nunez";
     CHECK(list_all(*db, a, q) == std::vector<std::string>{"jnunez"});
 
-    // A consumer restarting from an older committed Kafka offset replays records: all skipped.
-    auto replay = f.make(a, ids[0], RoleAssigned{"biller"});
-    CHECK(db->apply(0, 5, f.bytes(replay), f.clock) == apply_outcome::skipped_duplicate);
+    // A consumer restarting from an older committed Kafka offset replays records: all skipped
+    // by their offset (offset 5 now carrying anything at all, even a record of no chain).
+    const std::vector<std::uint8_t> anything{'x'};
+    CHECK(db->apply(0, 5, anything, f.clock) == apply_outcome::skipped_duplicate);
     CHECK(db->staff(a, ids[0])->at("role").as_string() == "admin");
 
     // And it goes on where it stopped.
@@ -195,4 +197,128 @@ TEST_CASE("consumer: a record at an unaligned address is decoded like any other"
     std::span<const std::uint8_t> odd(shifted.data() + 1, bytes.size());
     REQUIRE(db->apply(0, 0, odd, f.clock) == apply_outcome::applied);
     CHECK(db->agency_id_by_slug("a") == uuid(1));
+}
+
+// ---------------------------------------------------------------- the chain, batches
+
+namespace {
+// The index of `digest` inside `bytes` (it is stored there as a byte vector).
+std::size_t find_digest(const std::vector<std::uint8_t>& bytes, const sha256_digest& digest) {
+    auto it = std::search(bytes.begin(), bytes.end(), digest.begin(), digest.end());
+    REQUIRE(it != bytes.end());
+    return static_cast<std::size_t>(it - bytes.begin());
+}
+}  // namespace
+
+TEST_CASE("consumer: a record that does not continue its agency's chain is quarantined and never applied",
+          "[projections][consumer][chain]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    feeder f{db.get()};
+    const auto a = uuid(1), staff = uuid(100);
+    f.agency_event(a, agency_created("A", "a"));
+    f.push(a, staff, staff_created("Todd", "Jones", "tjones", "therapist"));
+    const auto last_sequence = f.sequences[a];
+    const auto last_hash = f.prev_hashes[a];
+
+    SECTION("a session opened by a record naming another previous hash") {
+        auto forged = f.make(a, staff, LoginSucceeded{std::string(64, 'f'), "10.0.0.9", "curl"});
+        forged.prev_hash[0] ^= 1;
+        CHECK(f.push_bytes(encode(forged)) == apply_outcome::quarantined);
+        CHECK_FALSE(db->session_staff(a, std::string(64, 'f')));
+        CHECK(db->staff_history(a, staff).size() == 1);
+    }
+    SECTION("a record whose bytes were changed after its hash was computed") {
+        auto e = f.make(a, staff, RoleAssigned{"admin"});
+        auto bytes = encode(e);
+        // The role inside the payload changed from "admin" to "admiN"; the stored hash is the old one.
+        auto at = std::search(bytes.begin(), bytes.end(), std::begin("admin"), std::end("admin") - 1);
+        REQUIRE(at != bytes.end());
+        at[4] = 'N';
+        CHECK(f.push_bytes(bytes) == apply_outcome::quarantined);
+        CHECK(db->staff(a, staff)->at("role").as_string() == "therapist");
+        // And one whose stored hash was changed.
+        auto e2 = f.make(a, staff, RoleAssigned{"biller"});
+        auto b2 = encode(e2);
+        b2[find_digest(b2, e2.hash)] ^= 1;
+        CHECK(f.push_bytes(b2) == apply_outcome::quarantined);
+        CHECK(db->staff(a, staff)->at("role").as_string() == "therapist");
+    }
+    SECTION("a sequence that skips ahead") {
+        auto e = f.make(a, staff, RoleAssigned{"admin"});
+        e.sequence += 1;
+        CHECK(f.push_bytes(encode(e)) == apply_outcome::quarantined);
+        CHECK(db->staff(a, staff)->at("role").as_string() == "therapist");
+    }
+    SECTION("a record keyed by another agency than it names") {
+        auto e = f.make(a, staff, RoleAssigned{"admin"});
+        auto bytes = f.bytes(e);
+        const incoming_record rec{0, f.offset++, bytes, uuid(2)};
+        auto out = db->apply_batch(std::span(&rec, 1), f.clock);
+        REQUIRE(out);
+        CHECK(out->applied == 0);
+        REQUIRE(out->quarantined.size() == 1);
+        CHECK(out->quarantined[0].reason.find("keyed") != std::string::npos);
+        CHECK(db->staff(a, staff)->at("role").as_string() == "therapist");
+    }
+    // Whatever was refused, the chain goes on from the last applied record, the offset moved past
+    // the refused one, and the refusal is on record.
+    CHECK(db->quarantined().size() >= 1);
+    f.sequences[a] = last_sequence;
+    f.prev_hashes[a] = last_hash;
+    CHECK(f.push(a, staff, RoleAssigned{"scheduler"}) == apply_outcome::applied);
+    CHECK(db->staff(a, staff)->at("role").as_string() == "scheduler");
+    CHECK(db->next_offset(0) == f.offset);
+}
+
+TEST_CASE("consumer: a batch applies its records in order, each seeing the ones before it",
+          "[projections][consumer][batch]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    feeder f{db.get(), 2, 10};
+    const auto a = uuid(1), b = uuid(2);
+    std::vector<std::vector<std::uint8_t>> bytes;
+    auto add = [&](const std::string& agency, const std::string& aggregate, payload p) {
+        auto e = f.make(agency, aggregate, std::move(p));
+        bytes.push_back(f.bytes(e));
+    };
+    add(a, a, agency_created("A", "a"));
+    add(a, uuid(100), staff_created("Todd", "Jones", "tjones", "therapist"));
+    add(b, b, agency_created("B", "b"));
+    add(a, uuid(100), RoleAssigned{"admin"});
+    add(a, uuid(100), LoginSucceeded{std::string(64, '1'), "10.0.0.1", "ua"});
+    const std::vector<std::uint8_t> garbage{'n', 'o', 'p', 'e'};
+    std::vector<incoming_record> records;
+    std::int64_t offset = 10;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (i == 2) records.push_back({2, offset++, garbage, {}});  // in the middle: refused alone
+        records.push_back({2, offset++, bytes[i], {}});
+    }
+    records.push_back({5, 3, bytes.back(), {}});  // the same record again on another partition
+
+    std::vector<changed_aggregate> heard;
+    db->add_change_listener([&](const std::vector<changed_aggregate>& c) { heard.insert(heard.end(), c.begin(), c.end()); });
+    auto out = db->apply_batch(records, f.clock);
+    REQUIRE(out);
+    CHECK(out->applied == 5);
+    REQUIRE(out->quarantined.size() == 2);
+    CHECK(out->quarantined[0].offset == 12);
+    CHECK(out->quarantined[1].partition == 5);
+    CHECK(db->staff(a, uuid(100))->at("role").as_string() == "admin");
+    CHECK(db->session_staff(a, std::string(64, '1')) == uuid(100));
+    CHECK(db->agency_id_by_slug("b") == b);
+    CHECK(db->next_offset(2) == 16);
+    CHECK(db->next_offset(5) == 4);
+    REQUIRE(heard.size() == 5);
+    CHECK(heard[1].aggregate_id == uuid(100));
+    CHECK(heard[1].event_type == "StaffCreated");
+    CHECK(heard[2].aggregate_type == "Agency");
+    check_indexes(*db);
+
+    // The same batch again: every record is below its partition's offset.
+    auto again = db->apply_batch(records, f.clock);
+    REQUIRE(again);
+    CHECK(again->applied == 0);
+    CHECK(again->skipped == records.size());
+    CHECK(heard.size() == 5);
 }

@@ -36,6 +36,13 @@ public:
 
 private:
     void run();
+    // Applies one poll's records in one batch, retrying a storage error until it succeeds; false
+    // only when stopping.
+    bool apply_polled(std::span<const projections::incoming_record> records);
+    // Logs, counts and copies a quarantined record to the quarantine topic.
+    void quarantine(const projections::quarantined_record& q, std::span<const projections::incoming_record> records);
+    // Partition p reached the end of the log at `next` (past transaction markers).
+    void reached_end(int p, std::int64_t next);
     // Records that partition p is applied up to (not including) `next`, and answers the waiters
     // that were waiting for it.
     void applied_to(int p, std::int64_t next);
@@ -67,6 +74,7 @@ private:
     std::condition_variable cv_;
     std::thread thread_;
     std::function<std::string()> extra_metrics_;
+    std::unique_ptr<kafka::producer> quarantine_out_;
 };
 
 }  // namespace carelog::api

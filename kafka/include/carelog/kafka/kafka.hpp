@@ -28,6 +28,9 @@ struct config {
     std::string events_topic() const { return topic_prefix + "events"; }
     // Outgoing notifications (reset links, invitations) for the notifier: finite retention.
     std::string notifications_topic() const { return topic_prefix + "notifications"; }
+    // Records of the events topic that projections refused to apply (undecodable, or not
+    // continuing their agency's hash chain), with their source partition, offset and reason.
+    std::string quarantine_topic() const { return topic_prefix + "quarantine"; }
 };
 
 // Creates `topic` when missing (retention.ms=-1, cleanup.policy=delete, min.insync.replicas) and

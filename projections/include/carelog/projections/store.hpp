@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -28,6 +29,7 @@
 #include <boost/json/object.hpp>
 
 #include "carelog/base/errc.hpp"
+#include "carelog/base/sha256.hpp"
 #include "carelog/events/events.hpp"
 
 namespace carelog::projections {
@@ -66,11 +68,44 @@ struct page {
 
 enum class apply_outcome { applied, quarantined, skipped_duplicate };
 
+// A record as read from the topic: where it is, its bytes, its key (the agency id; empty when not
+// known, e.g. in tests that feed bytes).
+struct incoming_record {
+    int partition = 0;
+    std::int64_t offset = 0;
+    std::span<const std::uint8_t> value;
+    std::string_view key;
+};
+
+// An agency's last applied record: what the next one must follow.
+struct chain_link {
+    std::uint64_t sequence = 0;
+    sha256_digest hash{};
+};
+
 struct quarantined_record {
     int partition = 0;
     std::int64_t offset = 0;
     std::string reason;
     micros at = 0;
+};
+
+// What a batch changed: the aggregate of each applied record, so that caches of folded state
+// (the API's session principals) drop exactly what changed.
+struct changed_aggregate {
+    std::string agency_id;
+    std::string aggregate_type;
+    std::string aggregate_id;
+    std::string_view event_type;  // events::event_type_name (static text)
+};
+using change_listener = std::function<void(const std::vector<changed_aggregate>&)>;
+
+struct batch_outcome {
+    std::size_t applied = 0;
+    std::size_t skipped = 0;                           // below the stored offset: seen before
+    std::vector<quarantined_record> quarantined;        // in offset order, with their reasons
+    std::vector<changed_aggregate> changed;             // one per applied record, in order
+    std::vector<std::pair<int, std::int64_t>> next_offsets;  // per partition covered: the next offset
 };
 
 class store {
@@ -82,10 +117,17 @@ public:
     store& operator=(const store&) = delete;
 
     // ---- the consumer side ----
-    // Applies the record at (partition, offset): verify + decode, update every read model and the
-    // partition's next offset in one WriteBatch. A record that fails to decode is quarantined
-    // (recorded with its partition, offset and reason) and the offset still advances. A record
-    // below the stored next offset is skipped (never applied twice).
+    // Applies records in order: verify + decode, check the agency's chain, update every read
+    // model; all of it and the next offsets of the partitions covered in one WriteBatch. A record
+    // that fails to decode or does not continue its agency's chain is quarantined (recorded with
+    // its partition, offset and reason, never applied) and the offset still advances. A record
+    // below the stored next offset is skipped (never applied twice). On an error nothing is
+    // written and the offsets do not move: the caller applies the same records again.
+    result<batch_outcome> apply_batch(std::span<const incoming_record> records, micros now);
+    // Called after each batch is written, on the applying thread, before apply_batch returns (so
+    // before anyone waiting for the batch is answered), with what the batch changed.
+    void add_change_listener(change_listener f);
+    // One record (apply_batch of one).
     result<apply_outcome> apply(int partition, std::int64_t offset, std::span<const std::uint8_t> value,
                                 micros now);
     // Advances the stored offset without a record (e.g. past transaction markers); no-op if lower.
