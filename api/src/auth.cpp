@@ -72,7 +72,7 @@ result<principal> session_principal(app_context& ctx, const std::string& token) 
     auto agency = token_agency(token);
     if (!agency) return no_session();
     const std::string sid = token_hash(token);
-    auto staff = ctx.store.session_staff(*agency, sid);
+    auto staff = session_owner(ctx, 's', *agency, sid);
     if (!staff) return no_session();
     auto state = identity_state(ctx, *agency, *staff);
     if (!state) return no_session();

@@ -32,7 +32,7 @@ std::string trimmed(std::string_view v) {
     return std::string(v);
 }
 
-const aggregates::staff_state* member_of(const std::optional<aggregates::agency_state>& s, const std::string& id) {
+const aggregates::staff_state* member_of(const folded_state& s, const std::string& id) {
     if (!s) return nullptr;
     auto it = s->staff.find(id);
     return it == s->staff.end() ? nullptr : &it->second;
@@ -97,7 +97,7 @@ http_result<http_response> login(request_context& rc) {
     const std::string sid = token_hash(token);
     auto ua = header(rc.req, "User-Agent");
 
-    std::optional<aggregates::agency_state> state;
+    folded_state state;
     std::string staff_id;
     micros now = 0;
     auto build = [&]() -> http_result<aggregates::command> {
@@ -109,7 +109,7 @@ http_result<http_response> login(request_context& rc) {
         c.user_agent = ua ? std::string(*ua) : std::string();
         c.now = now;
         staff_id = rc.ctx.store.staff_id_by_username(*agency, username).value_or("");
-        state = staff_id.empty() ? std::nullopt : identity_state(rc.ctx, *agency, staff_id);
+        state = staff_id.empty() ? nullptr : identity_state(rc.ctx, *agency, staff_id);
         const auto* member = member_of(state, staff_id);
         if (member) {
             c.checked_password_hash = member->profile.password_hash;

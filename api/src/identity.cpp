@@ -5,49 +5,119 @@
 #include <liboath/oath.h>
 #include <sodium.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 
 #include "carelog/api/password_policy.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
+#include "carelog/projections/store.hpp"
 #include "handlers.hpp"
 
 namespace carelog::api {
 
 // Staff members' folded state by "agency/staff", and clients' (portal.cpp) by "agency/client": ids
-// are UUIDs, so the two never collide. Each lookup folds only the events after the cached version;
-// entries are dropped wholesale past a bound (a cold fold is only slower).
+// are UUIDs, so the two never collide. Entries are immutable (shared, never copied per request)
+// and stay fresh until the projections store applies an event of their aggregate (stale: the next
+// lookup folds only the events after the entry's version) or a settings event of their agency.
+// A lookup that folds races with the projection thread; the agency's change counter, read before
+// the fold and compared at put, keeps a fold that may have missed a change from being kept as
+// fresh. Past a bound the entries are dropped wholesale (a cold fold is only slower).
 class identity_cache {
 public:
-    std::optional<aggregates::agency_state> get(const std::string& key) {
+    using state_ptr = std::shared_ptr<const aggregates::agency_state>;
+    struct lookup {
+        state_ptr state;  // null when not cached
+        bool fresh = false;
+        std::uint64_t generation = 0;  // the agency's change counter when looked up
+    };
+
+    // Subscribes to the store's changes once (the first lookup through a context).
+    void attach(projections::store& store) {
+        if (attached_.load(std::memory_order_acquire)) return;
         std::lock_guard lock(mu_);
-        auto it = states_.find(key);
-        if (it == states_.end()) return std::nullopt;
-        return it->second;
+        if (attached_.load(std::memory_order_relaxed)) return;
+        std::weak_ptr<identity_cache> self = weak_from_this_;
+        store.add_change_listener([self](const std::vector<projections::changed_aggregate>& changed) {
+            if (auto cache = self.lock()) cache->changed(changed);
+        });
+        attached_.store(true, std::memory_order_release);
     }
-    void put(const std::string& key, const aggregates::agency_state& s, std::uint64_t version) {
+    void set_self(const std::shared_ptr<identity_cache>& self) { weak_from_this_ = self; }
+
+    lookup get(const std::string& key, const std::string& agency) {
+        std::lock_guard lock(mu_);
+        lookup l;
+        auto& a = agencies_[agency];
+        l.generation = a.changes;
+        auto it = states_.find(key);
+        if (it == states_.end()) return l;
+        l.state = it->second.state;
+        l.fresh = it->second.fresh && it->second.settings == a.settings;
+        return l;
+    }
+    void put(const std::string& key, const std::string& agency, state_ptr s, std::uint64_t generation) {
         std::lock_guard lock(mu_);
         if (states_.size() > max_entries) states_.clear();
-        auto it = states_.find(key);
-        if (it != states_.end() && version_of(it->second, key) >= version) return;
-        states_[key] = s;
+        const auto& a = agencies_[agency];
+        states_[key] = entry{std::move(s), a.changes == generation, a.settings};
+    }
+    // The owner (staff or client id) of a session id or kiosk token hash: it never changes, so it
+    // is kept until the bound; whether the session is still good is the owner's folded state's call.
+    std::optional<std::string> owner(const std::string& key) {
+        std::lock_guard lock(mu_);
+        auto it = owners_.find(key);
+        if (it == owners_.end()) return std::nullopt;
+        return it->second;
+    }
+    void remember_owner(const std::string& key, const std::string& owner) {
+        std::lock_guard lock(mu_);
+        if (owners_.size() > max_entries) owners_.clear();
+        owners_.emplace(key, owner);
     }
 
 private:
-    static constexpr std::size_t max_entries = 100000;
-    static std::uint64_t version_of(const aggregates::agency_state& s, const std::string& key) {
-        auto id = key.substr(key.find('/') + 1);
-        if (auto it = s.staff.find(id); it != s.staff.end()) return it->second.version;
-        if (auto it = s.clients.find(id); it != s.clients.end()) return it->second.version;
-        return 0;
+    void changed(const std::vector<projections::changed_aggregate>& changed) {
+        std::lock_guard lock(mu_);
+        for (const auto& c : changed) {
+            auto& a = agencies_[c.agency_id];
+            ++a.changes;
+            if (c.aggregate_type == "Agency") {
+                // The settings and the slug are part of every folded state of the agency.
+                if (c.event_type == "AgencyCreated" || c.event_type == "AgencySettingsChanged") ++a.settings;
+                continue;
+            }
+            if (auto it = states_.find(c.agency_id + "/" + c.aggregate_id); it != states_.end())
+                it->second.fresh = false;
+        }
     }
+
+    struct entry {
+        state_ptr state;
+        bool fresh = false;
+        std::uint64_t settings = 0;  // the agency's settings counter it was folded with
+    };
+    struct agency_counters {
+        std::uint64_t changes = 0;   // every applied event of the agency
+        std::uint64_t settings = 0;  // its settings events
+    };
+    static constexpr std::size_t max_entries = 100000;
     std::mutex mu_;
-    std::unordered_map<std::string, aggregates::agency_state> states_;
+    std::atomic<bool> attached_{false};
+    std::weak_ptr<identity_cache> weak_from_this_;
+    std::unordered_map<std::string, entry> states_;
+    std::unordered_map<std::string, agency_counters> agencies_;
+    std::unordered_map<std::string, std::string> owners_;
 };
 
-std::shared_ptr<identity_cache> make_identity_cache() { return std::make_shared<identity_cache>(); }
+std::shared_ptr<identity_cache> make_identity_cache() {
+    auto c = std::make_shared<identity_cache>();
+    c->set_self(c);
+    return c;
+}
 
 namespace detail {
 
@@ -61,37 +131,53 @@ std::optional<std::string> token_agency(std::string_view token) {
     return agency;
 }
 
-std::optional<aggregates::agency_state> identity_state(app_context& ctx, const std::string& agency_id,
-                                                       const std::string& staff_id) {
+folded_state fold_state(app_context& ctx, const std::string& agency_id, const std::string& id, fold_kind kind) {
+    ctx.identity->attach(ctx.store);
+    const std::string key = agency_id + "/" + id;
+    auto l = ctx.identity->get(key, agency_id);
+    if (l.state && l.fresh) return l.state;
     auto view = ctx.store.agency(agency_id);
-    if (!view) return std::nullopt;
-    const std::string key = agency_id + "/" + staff_id;
-    auto cached = ctx.identity ? ctx.identity->get(key) : std::nullopt;
-    aggregates::agency_state s = cached ? std::move(*cached) : aggregates::agency_state{};
-    s.id = agency_id;
-    s.exists = true;
+    if (!view) return nullptr;
+    auto s = l.state ? std::make_shared<aggregates::agency_state>(*l.state) : std::make_shared<aggregates::agency_state>();
+    s->id = agency_id;
+    s->exists = true;
     std::uint64_t from = 0;
-    if (auto it = s.staff.find(staff_id); it != s.staff.end()) from = it->second.version;
-    auto fresh = ctx.store.staff_events(agency_id, staff_id, from);
-    for (const auto& e : fresh) aggregates::evolve(s, e);
-    auto it = s.staff.find(staff_id);
-    if (it == s.staff.end()) return std::nullopt;
-    if (ctx.identity && !fresh.empty()) ctx.identity->put(key, s, it->second.version);
+    if (kind == fold_kind::staff) {
+        if (auto it = s->staff.find(id); it != s->staff.end()) from = it->second.version;
+        for (const auto& e : ctx.store.staff_events(agency_id, id, from)) aggregates::evolve(*s, e);
+        if (!s->staff.contains(id)) return nullptr;
+    } else {
+        if (auto it = s->clients.find(id); it != s->clients.end()) from = it->second.version;
+        for (const auto& e : ctx.store.client_events(agency_id, id, from)) aggregates::evolve(*s, e);
+        if (!s->clients.contains(id)) return nullptr;
+    }
     if (auto st = view->find("settings"); st != view->end() && st->value().is_object())
-        s.settings = settings_from_view(st->value().as_object());
+        s->settings = settings_from_view(st->value().as_object());
     else
-        s.settings = settings_from_view(boost::json::object{});
+        s->settings = settings_from_view(boost::json::object{});
     if (auto slug = view->find("slug"); slug != view->end() && slug->value().is_string())
-        s.slug = std::string(slug->value().as_string());
+        s->slug = std::string(slug->value().as_string());
+    ctx.identity->put(key, agency_id, s, l.generation);
     return s;
 }
 
-std::optional<aggregates::agency_state> cached_state(app_context& ctx, const std::string& key) {
-    return ctx.identity ? ctx.identity->get(key) : std::nullopt;
+folded_state identity_state(app_context& ctx, const std::string& agency_id, const std::string& staff_id) {
+    return fold_state(ctx, agency_id, staff_id, fold_kind::staff);
 }
 
-void cache_state(app_context& ctx, const std::string& key, const aggregates::agency_state& s, std::uint64_t version) {
-    if (ctx.identity) ctx.identity->put(key, s, version);
+std::optional<std::string> session_owner(app_context& ctx, char kind, const std::string& agency_id,
+                                         const std::string& hash) {
+    const std::string key = std::string(1, kind) + "/" + agency_id + "/" + hash;
+    if (auto known = ctx.identity->owner(key)) return known;
+    std::optional<std::string> owner;
+    switch (kind) {
+        case 's': owner = ctx.store.session_staff(agency_id, hash); break;
+        case 'p': owner = ctx.store.portal_session_client(agency_id, hash); break;
+        case 'k': owner = ctx.store.kiosk_token_client(agency_id, hash); break;
+        default: break;
+    }
+    if (owner) ctx.identity->remember_owner(key, *owner);
+    return owner;
 }
 
 namespace {

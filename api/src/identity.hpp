@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,16 +22,23 @@ std::string new_agency_token(const std::string& agency_id);
 // The agency id a token names, when it has the shape above.
 std::optional<std::string> token_agency(std::string_view token);
 
-// The agency's settings (from its view) plus the one staff member, folded from the store:
-// exists=true, id, settings, staff[staff_id], usernames, session_owners. nullopt when the agency
-// or the staff member is not (yet) in the read models.
-std::optional<aggregates::agency_state> identity_state(app_context& ctx, const std::string& agency_id,
-                                                       const std::string& staff_id);
+// Folded identity state: immutable, shared by every request that asks while it is current.
+using folded_state = std::shared_ptr<const aggregates::agency_state>;
+enum class fold_kind { staff, client };
 
-// The cache behind identity_state and client_state (portal.hpp), by "<agency id>/<staff or client
-// id>": the folded state and the aggregate's version it reached.
-std::optional<aggregates::agency_state> cached_state(app_context& ctx, const std::string& key);
-void cache_state(app_context& ctx, const std::string& key, const aggregates::agency_state& s, std::uint64_t version);
+// The agency's settings (from its view) plus the one staff member (or client), folded from the
+// store's events with aggregates::evolve: exists=true, id, settings, slug, staff[staff_id] (or
+// clients[client_id]) and what their events index (usernames, session_owners, ...). Null when the
+// agency or the aggregate is not (yet) in the read models. Cached (identity_cache) until the store
+// applies an event of that aggregate or a settings event of the agency.
+folded_state fold_state(app_context& ctx, const std::string& agency_id, const std::string& id, fold_kind kind);
+folded_state identity_state(app_context& ctx, const std::string& agency_id, const std::string& staff_id);
+
+// The owner of a session id or token hash: kind 's' a staff session (its staff id), 'p' a portal
+// session (its client id), 'k' a kiosk token (its client id). Remembered: an owner never changes;
+// whether the session is still good is for the domain to say over the owner's folded state.
+std::optional<std::string> session_owner(app_context& ctx, char kind, const std::string& agency_id,
+                                         const std::string& hash);
 
 // RFC 6238 (SHA-1, 6 digits, 30 s) with liboath, window ±1 step around `now`.
 struct totp_match {

@@ -11,30 +11,8 @@
 
 namespace carelog::api::detail {
 
-std::optional<aggregates::agency_state> client_state(app_context& ctx, const std::string& agency_id,
-                                                     const std::string& client_id) {
-    auto view = ctx.store.agency(agency_id);
-    if (!view) return std::nullopt;
-    const std::string key = agency_id + "/" + client_id;
-    auto cached = cached_state(ctx, key);
-    aggregates::agency_state s = cached ? std::move(*cached) : aggregates::agency_state{};
-    s.id = agency_id;
-    s.exists = true;
-    std::uint64_t from = 0;
-    if (auto it = s.clients.find(client_id); it != s.clients.end()) from = it->second.version;
-    auto fresh = ctx.store.client_events(agency_id, client_id, from);
-    for (const auto& e : fresh) aggregates::evolve(s, e);
-    auto it = s.clients.find(client_id);
-    if (it == s.clients.end()) return std::nullopt;
-    if (!fresh.empty()) cache_state(ctx, key, s, it->second.version);
-    // Settings are read fresh each time (the idle timeout and the lockout policy may change).
-    if (auto st = view->find("settings"); st != view->end() && st->value().is_object())
-        s.settings = settings_from_view(st->value().as_object());
-    else
-        s.settings = settings_from_view(boost::json::object{});
-    if (auto slug = view->find("slug"); slug != view->end() && slug->value().is_string())
-        s.slug = std::string(slug->value().as_string());
-    return s;
+folded_state client_state(app_context& ctx, const std::string& agency_id, const std::string& client_id) {
+    return fold_state(ctx, agency_id, client_id, fold_kind::client);
 }
 
 namespace {
@@ -50,7 +28,7 @@ result<principal> portal_principal(app_context& ctx, const std::string& token) {
     auto agency = token_agency(token);
     if (!agency) return no_portal_session();
     const std::string sid = token_hash(token);
-    auto client = ctx.store.portal_session_client(*agency, sid);
+    auto client = session_owner(ctx, 'p', *agency, sid);
     if (!client) return no_portal_session();
     auto state = client_state(ctx, *agency, *client);
     if (!state) return no_portal_session();
@@ -77,7 +55,7 @@ result<principal> kiosk_principal(app_context& ctx, const std::string& token) {
     auto agency = token_agency(token);
     if (!agency) return kiosk_not_live();
     const std::string th = token_hash(token);
-    auto client = ctx.store.kiosk_token_client(*agency, th);
+    auto client = session_owner(ctx, 'k', *agency, th);
     if (!client) return kiosk_not_live();
     auto state = client_state(ctx, *agency, *client);
     if (!state) return kiosk_not_live();

@@ -9,6 +9,7 @@
 // (projections: portal session id -> client, kiosk token hash -> client) and stored.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -19,9 +20,9 @@ namespace carelog::api::detail {
 
 // The agency's settings (and slug) plus the one client, folded from the store and cached:
 // exists=true, id, settings, clients[client_id] and the indexes evolve derives from it
-// (portal_session_owners, kiosk_tokens, thread_owners, ...). nullopt when the agency or the
-// client is not (yet) in the read models.
-std::optional<aggregates::agency_state> client_state(app_context& ctx, const std::string& agency_id,
-                                                     const std::string& client_id);
+// (portal_session_owners, kiosk_tokens, thread_owners, ...). Null when the agency or the
+// client is not (yet) in the read models. Shared and immutable (identity.hpp's fold_state).
+std::shared_ptr<const aggregates::agency_state> client_state(app_context& ctx, const std::string& agency_id,
+                                                             const std::string& client_id);
 
 }  // namespace carelog::api::detail

@@ -71,7 +71,7 @@ http_result<http_response> portal_login(request_context& rc) {
     const std::string sid = token_hash(token);
     auto ua = header(rc.req, "User-Agent");
 
-    std::optional<aggregates::agency_state> state;
+    folded_state state;
     aggregates::portal_account_ref ref;
     micros now = 0;
     auto build = [&]() -> http_result<aggregates::command> {

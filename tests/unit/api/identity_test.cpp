@@ -253,6 +253,21 @@ TEST_CASE("identity: logout ends the session; a deactivated member's session is 
     CHECK(is_problem(f.request(verb::get, "/v1/staff", "", f.bearer(dee)), 401));
 }
 
+TEST_CASE("identity: a settings change reaches sessions already in use at their next request", "[api][sessions]") {
+    api_fixture f;
+    auto token = f.admin_token(f.agency_a);
+    f.clock.t = f.feed.clock;
+    CHECK(f.request(verb::get, "/v1/agency/settings", "", f.bearer(token)).result_int() == 200);  // cached now
+    f.clock.t += 4 * 60 * second;  // idle 4 minutes: within the default 30
+    events::Settings shorter;
+    shorter.session_idle_minutes = 3;
+    f.feed.push(f.agency_a, f.agency_a, events::AgencySettingsChanged{shorter});
+    f.bus.will_succeed(f.admin_of(f.agency_a), 3, "0-70");
+    auto r = f.request(verb::get, "/v1/agency/settings", "", f.bearer(token));
+    CHECK(is_problem(r, 401));
+    CHECK(body_of(r).at("detail").as_string().find("expired") != std::string::npos);
+}
+
 TEST_CASE("identity: the lock state is shown to administrators only", "[api][lockout]") {
     api_fixture f;
     role_sessions sessions(f);
