@@ -14,7 +14,8 @@
 // - A message without thread_id starts a new thread: staff start one with the client (they are its
 //   staff member), a portal client names to_staff_id (an assigned staff member with messaging). A
 //   thread_id must name an existing thread of that client (404 otherwise).
-// - Lists are oldest first and page with limit/cursor; a thread's own GET answers all its messages.
+// - Lists are oldest first and page with limit/cursor (default 50, at most 500); a thread's own GET
+//   answers the first page of its messages with the cursor of the next.
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -106,7 +107,7 @@ http_result<http_response> list_portal_thread_messages(request_context& rc) {
     if (!p) return std::unexpected(p.error());
     const std::string& id = rc.param("id");
     if (!thread_of_client(rc, id, rc.who.client_id)) return no_thread();
-    return answer_page(rc.ctx.store.thread_messages(rc.who.agency_id, id), *p);
+    return page_response(rc.ctx.store.thread_messages(rc.who.agency_id, id, p->limit, p->cursor));
 }
 
 http_result<http_response> send_portal_message(request_context& rc) {
@@ -193,13 +194,17 @@ http_result<http_response> list_message_threads(request_context& rc) {
 
 http_result<http_response> get_message_thread(request_context& rc) {
     query_reader q(rc.url.params());
-    if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
+    auto p = read_page(q);
+    if (!p) return std::unexpected(p.error());
     auto t = rc.ctx.store.thread(rc.who.agency_id, rc.param("id"));
     if (!t || !rc.ctx.store.client_for(rc.who.agency_id, string_field(*t, "client_id"), viewer_of_staff(rc.who)))
         return no_thread();
     // The same 403 as a route needing messaging.use (auth.cpp): it names the switch and/or the grant.
     if (auto ok = check_permission(rc.who, aggregates::access::messaging_use); !ok) return std::unexpected(ok.error());
-    (*t)["messages"] = rc.ctx.store.thread_messages(rc.who.agency_id, rc.param("id"));
+    auto page = rc.ctx.store.thread_messages(rc.who.agency_id, rc.param("id"), p->limit, p->cursor);
+    if (!page) return fail(error::validation("cursor", "is not a cursor this server issued"));
+    (*t)["messages"] = std::move(page->items);
+    (*t)["next_cursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
     return json_response(200, *t);
 }
 

@@ -411,7 +411,8 @@ constexpr std::string_view portal_schemas_json = R"json({
   "MessageList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
     "next_cursor": {"type": "string", "nullable": true}}},
   "ThreadWithMessages": {"allOf": [{"$ref": "#/components/schemas/Thread"}, {"type": "object", "properties": {
-    "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}}]},
+    "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+    "next_cursor": {"type": "string", "nullable": true, "description": "The next page of messages (limit, cursor)"}}}]},
   "PortalMessage": {"type": "object", "additionalProperties": false, "required": ["body"], "properties": {
     "thread_id": {"type": "string", "format": "uuid", "description": "One of your threads; or give to_staff_id to start one"},
     "to_staff_id": {"type": "string", "format": "uuid", "description": "A staff member assigned to you who uses messaging"},

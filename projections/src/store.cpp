@@ -1209,8 +1209,36 @@ json::array store::staff_threads(const std::string& agency_id, const std::string
     return out;
 }
 
-json::array store::thread_messages(const std::string& agency_id, const std::string& thread_id) const {
-    return scan_objects(*impl_, impl_->messages, keys::make(agency_id, thread_id));
+result<page> store::thread_messages(const std::string& agency_id, const std::string& thread_id, int limit,
+                                    const std::optional<std::string>& cursor) const {
+    // Keys are (agency, thread) be64(sequence): a cursor is the sequence to start at.
+    const auto prefix = keys::make(agency_id, thread_id);
+    std::string start = prefix;
+    if (cursor) {
+        auto raw = keys::base64url_decode(*cursor);
+        if (!raw || raw->size() != 8) return fail(errc::malformed, "the cursor is not one this server gave out");
+        start += *raw;
+    }
+    const auto n = static_cast<std::size_t>(std::clamp(limit, 1, 500));
+    page out;
+    rocksdb::ReadOptions ro;
+    std::string upper = keys::prefix_successor(prefix);
+    rocksdb::Slice upper_slice(upper);
+    if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->messages));
+    for (it->Seek(start); it->Valid(); it->Next()) {
+        auto k = it->key().ToStringView();
+        if (!k.starts_with(prefix) || k.size() != prefix.size() + 8) break;
+        if (out.items.size() == n) {
+            out.next_cursor = keys::base64url_encode(std::string(k.substr(prefix.size())));
+            break;
+        }
+        auto o = parse_object(it->value().ToStringView());
+        if (!o) throw store_error("corrupt message in the projections store");
+        out.items.emplace_back(std::move(*o));
+    }
+    if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+    return out;
 }
 
 std::optional<json::object> store::kiosk_session(const std::string& agency_id, const std::string& kiosk_id,

@@ -335,6 +335,19 @@ TEST_CASE("messaging: a portal client sees only their own threads; another clien
     REQUIRE(thread.at("messages").as_array().size() == 2);
     CHECK(str(thread.at("messages").as_array()[1], "sender_kind") == "client");
     CHECK(str(thread.at("messages").as_array()[1], "body") == "Thanks!");
+    CHECK(thread.at("next_cursor").is_null());
+    // a page of one, and the cursor to the next
+    auto one = body_of(f.request(verb::get, "/v1/messages/threads/" + t1 + "?limit=1", "", f.bearer(f.therapist_token)));
+    REQUIRE(one.at("messages").as_array().size() == 1);
+    REQUIRE(one.at("next_cursor").is_string());
+    auto next = body_of(f.request(verb::get,
+                                  "/v1/messages/threads/" + t1 + "?limit=1&cursor=" + str(one, "next_cursor"), "",
+                                  f.bearer(f.therapist_token)));
+    REQUIRE(next.at("messages").as_array().size() == 1);
+    CHECK(str(next.at("messages").as_array()[0], "body") == "Thanks!");
+    CHECK(next.at("next_cursor").is_null());
+    CHECK(is_problem(f.request(verb::get, "/v1/messages/threads/" + t1 + "?cursor=zzz", "", f.bearer(f.therapist_token)),
+                     422));
 }
 
 TEST_CASE("messaging: staff without the messaging module get 403 naming what is missing", "[api][messaging]") {

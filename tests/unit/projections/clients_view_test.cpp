@@ -224,12 +224,24 @@ TEST_CASE("clients view: threads for the client oldest first, for staff, and the
     CHECK(ids(x.db->staff_threads(agency, "t2")) == std::vector<std::string>{"th-3"});
     CHECK(ids(x.db->staff_threads(agency, "admin")) == std::vector<std::string>{"th-3"});
 
-    auto msgs = x.db->thread_messages(agency, "th-1");
+    auto page = x.db->thread_messages(agency, "th-1", 50, std::nullopt);
+    REQUIRE(page);
+    CHECK_FALSE(page->next_cursor);
+    const auto& msgs = page->items;
     REQUIRE(msgs.size() == 2);
     CHECK(msgs[0].at("id") == "m1");
     CHECK(msgs[0].at("body") == "Hello");
     CHECK(msgs[1].at("sender_kind") == "client");
     CHECK(msgs[1].at("client_id") == "c1");
+    // One at a time: the cursor leads to the second, then there is no next page.
+    auto first = x.db->thread_messages(agency, "th-1", 1, std::nullopt);
+    REQUIRE((first && first->items.size() == 1 && first->next_cursor));
+    CHECK(first->items[0].at("id") == "m1");
+    auto second = x.db->thread_messages(agency, "th-1", 1, first->next_cursor);
+    REQUIRE((second && second->items.size() == 1));
+    CHECK(second->items[0].at("id") == msgs[1].at("id"));
+    CHECK_FALSE(second->next_cursor);
+    CHECK_FALSE(x.db->thread_messages(agency, "th-1", 1, std::string("not-a-cursor")));
     CHECK(x.db->thread(agency, "th-2")->at("client_id") == "c2");
     CHECK_FALSE(x.db->thread(agency, "th-9"));
 }

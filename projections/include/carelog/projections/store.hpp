@@ -188,8 +188,10 @@ public:
     boost::json::array client_threads(const std::string& agency_id, const std::string& client_id) const;
     // Threads whose staff member this is, or into which they wrote.
     boost::json::array staff_threads(const std::string& agency_id, const std::string& staff_id) const;
-    // Messages: {id, thread_id, client_id, sender_kind, sender_id, body, sent_at}, oldest first.
-    boost::json::array thread_messages(const std::string& agency_id, const std::string& thread_id) const;
+    // Messages: {id, thread_id, client_id, sender_kind, sender_id, body, sent_at}, oldest first;
+    // limit 1..500; cursor from the previous page.
+    result<page> thread_messages(const std::string& agency_id, const std::string& thread_id, int limit,
+                                 const std::optional<std::string>& cursor) const;
     // Kiosk sessions: {id, client_id, form_id, document_id, appointment_id, started_by, started_at,
     //  expires_at, state: active|expired|submitted, submitted_at, answers}; state at `now`.
     std::optional<boost::json::object> kiosk_session(const std::string& agency_id, const std::string& kiosk_id,
