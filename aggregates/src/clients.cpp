@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "carelog/aggregates/access.hpp"
+#include "carelog/aggregates/identity.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/base/text.hpp"
 #include "rules.hpp"
@@ -110,8 +111,7 @@ std::string clean_meta(std::string_view v, std::size_t max) {
 }
 
 bool portal_idle(const agency_state& s, const portal_session_info& info, micros now) {
-    auto idle = static_cast<micros>(s.settings.session_idle_minutes.value_or(30)) * 60'000'000;
-    return now - info.created_at >= idle;
+    return now - std::max(info.created_at, info.last_seen) >= idle_timeout(s);
 }
 
 const invitation_state* invitation_of(const agency_state& s, const std::string& id, const client_state** owner) {
@@ -168,12 +168,14 @@ portal_session_check check_portal_session(const agency_state& s, std::string_vie
     if (it == c->portal->sessions.end()) return r;
     r.client = c;
     r.account = &*c->portal;
-    if (portal_idle(s, it->second, now))
+    if (portal_idle(s, it->second, now)) {
         r.status = portal_session_status::idle_expired;
-    else if (!s.settings.client_portal_enabled.value_or(false))
+    } else if (!s.settings.client_portal_enabled.value_or(false)) {
         r.status = portal_session_status::portal_disabled;
-    else
+    } else {
         r.status = portal_session_status::active;
+        r.touch_due = now - std::max(it->second.created_at, it->second.last_seen) >= touch_interval(s);
+    }
     return r;
 }
 
@@ -422,6 +424,16 @@ decision decide(const agency_state& s, const portal_logout& c) {
     return em.take();
 }
 
+decision decide(const agency_state& s, const touch_portal_session& c) {
+    if (!s.exists) return agency_not_found();
+    auto chk = check_portal_session(s, c.session_id, c.now);
+    if (chk.status != portal_session_status::active) return fail(errc::unauthenticated, "the portal session is not live");
+    if (!chk.touch_due) return std::vector<events::decided_event>{};
+    emitter em(*chk.client);
+    em.add(events::PortalSessionTouched{chk.account->id, c.session_id});
+    return em.take();
+}
+
 decision decide(const agency_state& s, const unlock_portal_account& c) {
     if (!s.exists) return agency_not_found();
     auto ref = find_portal_account(s, c.portal_account_id);
@@ -592,7 +604,7 @@ void detail::evolve_client(agency_state& s, const std::string& client_id, std::u
                    },
                    [&](const events::PortalLoginSucceeded& x) {
                        if (!c.portal) return;
-                       c.portal->sessions[x.session_id] = portal_session_info{at, x.ip};
+                       c.portal->sessions[x.session_id] = portal_session_info{at, x.ip, at};
                        c.portal->failed_attempts = 0;
                        c.portal->last_login_at = at;
                        s.portal_session_owners[x.session_id] = client_id;
@@ -610,6 +622,11 @@ void detail::evolve_client(agency_state& s, const std::string& client_id, std::u
                        c.portal->locked = false;
                        c.portal->locked_until = 0;
                        c.portal->failed_attempts = 0;
+                   },
+                   [&](const events::PortalSessionTouched& x) {
+                       if (!c.portal) return;
+                       if (auto it = c.portal->sessions.find(x.session_id); it != c.portal->sessions.end())
+                           it->second.last_seen = std::max(it->second.last_seen, at);
                    },
                    [&](const events::PortalSessionEnded& x) {
                        if (c.portal) c.portal->sessions.erase(x.session_id);

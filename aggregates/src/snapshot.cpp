@@ -113,7 +113,8 @@ json::object client_json(const client_state& c) {
         const auto& a = *c.portal;
         json::array sessions;
         for (const auto& [sid, si] : a.sessions)
-            sessions.emplace_back(json::object{{"id", sid}, {"created_at", si.created_at}, {"ip", si.ip}});
+            sessions.emplace_back(
+                json::object{{"id", sid}, {"created_at", si.created_at}, {"ip", si.ip}, {"last_seen", si.last_seen}});
         portal = json::object{{"id", a.id},
                               {"username", a.username},
                               {"password_hash", a.password_hash},
@@ -263,7 +264,8 @@ client_state client_from(const json::object& o) {
         a.last_login_at = i64(po, "last_login_at");
         for (const auto& x : po.at("sessions").as_array()) {
             const auto& so = x.as_object();
-            a.sessions.emplace(str(so, "id"), portal_session_info{i64(so, "created_at"), str(so, "ip")});
+            a.sessions.emplace(str(so, "id"), portal_session_info{i64(so, "created_at"), str(so, "ip"),
+                                                                  so.contains("last_seen") ? i64(so, "last_seen") : 0});
         }
         c.portal = std::move(a);
     }

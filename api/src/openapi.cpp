@@ -380,7 +380,7 @@ constexpr std::string_view portal_schemas_json = R"json({
   "PortalLoginResult": {"type": "object", "properties": {
     "token": {"type": "string", "description": "Portal bearer token: send as Authorization: Bearer <token> to /v1/portal/* only (absent for cookie sessions)"},
     "csrf_token": {"type": "string", "description": "Cookie sessions only: send as X-CSRF-Token on every unsafe request"},
-    "expires_at": {"type": "string", "format": "date-time", "description": "The session ends then (the agency's idle timeout from login)"},
+    "expires_at": {"type": "string", "format": "date-time", "description": "The session ends then unless used (the agency's idle timeout from its last recorded activity)"},
     "portal_account": {"$ref": "#/components/schemas/PortalAccountSummary"}}},
   "PortalMe": {"type": "object", "properties": {
     "csrf_token": {"type": "string", "description": "When the portal session cookie authenticated the request: its CSRF token"},

@@ -3,6 +3,8 @@
 // domain's check_portal_session) and a kiosk behind a kiosk token (find_live_kiosk).
 #include "portal.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "carelog/aggregates/clients.hpp"
 #include "carelog/api/password_policy.hpp"
 #include "carelog/base/secrets.hpp"
@@ -32,16 +34,22 @@ result<principal> portal_principal(app_context& ctx, const std::string& token) {
     if (!client) return no_portal_session();
     auto state = client_state(ctx, *agency, *client);
     if (!state) return no_portal_session();
-    auto chk = aggregates::check_portal_session(*state, sid, ctx.clock.now());
+    const micros now = ctx.clock.now();
+    auto chk = aggregates::check_portal_session(*state, sid, now);
     switch (chk.status) {
         case aggregates::portal_session_status::unknown: return no_portal_session();
-        // Portal sessions are not touched (aggregates/clients.hpp): one lasts the idle timeout from
-        // login. The domain records the end (PortalSessionEnded{idle}) at the account's next login.
+        // The domain records the end (PortalSessionEnded{idle}) at the account's next login.
         case aggregates::portal_session_status::idle_expired:
             return fail(errc::unauthenticated, "the portal session expired after inactivity; log in again");
         case aggregates::portal_session_status::portal_disabled:
             return fail(errc::unauthenticated, "the agency's client portal is switched off");
         case aggregates::portal_session_status::active: break;
+    }
+    // Activity slides the session, recorded at most once per touch interval (as for staff).
+    if (chk.touch_due) {
+        auto r = ctx.commands.submit(*agency, command_meta{chk.account->id, "", ctx.ids.next_uuid()},
+                                     aggregates::touch_portal_session{sid, now});
+        if (!r) spdlog::warn("portal: session activity for agency {} not recorded: {}", *agency, r.error().detail);
     }
     principal p;
     p.agency_id = *agency;

@@ -9,8 +9,10 @@
 // - unlocking a portal account needs staff.unlock (administrators), as unlocking a staff account
 //   does: SPEC's lockout is "until an admin unlocks it or 30 minutes pass". The administrator must
 //   also be able to see the client (else 404, like any client of another agency).
-// - a portal session lasts the agency's idle timeout from login (the domain does not touch portal
-//   sessions); expires_at says when.
+// - a portal session lasts the agency's idle timeout from its last recorded activity (the domain
+//   records it at most once per touch interval, as for staff); expires_at says when, as of now.
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "carelog/aggregates/clients.hpp"
@@ -182,7 +184,8 @@ http_result<http_response> portal_me(request_context& rc) {
                                              {"messaging_enabled", messaging_on}}},
                      {"staff", std::move(staff)}};
     if (auto s = account.sessions.find(rc.who.session_id); s != account.sessions.end())
-        out["session"] = json::object{{"expires_at", format_rfc3339(s->second.created_at + idle_of(*state))}};
+        out["session"] = json::object{
+            {"expires_at", format_rfc3339(std::max(s->second.created_at, s->second.last_seen) + idle_of(*state))}};
     if (cookie_authenticated(rc.req, portal_cookie)) out["csrf_token"] = csrf_token(rc.ctx.cfg, rc.who.session_id);
     return json_response(200, out);
 }

@@ -227,6 +227,10 @@ std::pair<fb::Payload, Offset<void>> encode_payload(FlatBufferBuilder& b, const 
                 auto a = str(b, e.portal_account_id), by = str(b, e.by);
                 return {fb::Payload::PortalAccountUnlocked, fb::CreatePortalAccountUnlocked(b, a, by).Union()};
             },
+            [&](const PortalSessionTouched& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), sid = str(b, e.session_id);
+                return {fb::Payload::PortalSessionTouched, fb::CreatePortalSessionTouched(b, a, sid).Union()};
+            },
             [&](const PortalSessionEnded& e) -> std::pair<fb::Payload, Offset<void>> {
                 auto a = str(b, e.portal_account_id), sid = str(b, e.session_id), r = str(b, e.reason);
                 return {fb::Payload::PortalSessionEnded, fb::CreatePortalSessionEnded(b, a, sid, r).Union()};
@@ -436,6 +440,10 @@ result<payload> decode_payload(const fb::Envelope* env) {
         case fb::Payload::PortalAccountUnlocked: {
             auto x = env->payload_as_PortalAccountUnlocked();
             return PortalAccountUnlocked{s(x->portal_account_id()), s(x->by())};
+        }
+        case fb::Payload::PortalSessionTouched: {
+            auto x = env->payload_as_PortalSessionTouched();
+            return PortalSessionTouched{s(x->portal_account_id()), s(x->session_id())};
         }
         case fb::Payload::PortalSessionEnded: {
             auto x = env->payload_as_PortalSessionEnded();

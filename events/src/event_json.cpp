@@ -178,6 +178,9 @@ json::object payload_to_json(const payload& p) {
             [](const PortalAccountUnlocked& e) {
                 return json::object{{"portal_account_id", e.portal_account_id}, {"by", e.by}};
             },
+            [](const PortalSessionTouched& e) {
+                return json::object{{"portal_account_id", e.portal_account_id}, {"session_id", e.session_id}};
+            },
             [](const PortalSessionEnded& e) {
                 return json::object{{"portal_account_id", e.portal_account_id}, {"session_id", e.session_id},
                                     {"reason", e.reason}};

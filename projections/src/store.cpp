@@ -310,6 +310,7 @@ struct record_applier {
     CARELOG_CLIENT_EVENT(MessageSent)
     CARELOG_CLIENT_EVENT(KioskSessionStarted)
     CARELOG_CLIENT_EVENT(KioskFormSubmitted)
+    CARELOG_CLIENT_EVENT(PortalSessionTouched)
 #undef CARELOG_CLIENT_EVENT
     result<void> operator()(const events::PortalLoginFailed&) {
         if (e.aggregate_type == "Agency") return {};

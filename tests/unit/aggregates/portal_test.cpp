@@ -323,6 +323,32 @@ TEST_CASE("portal: a stale password check is refused; a portal session expires w
     CHECK(std::get<events::PortalSessionEnded>(again[0].data).reason == "idle");
 }
 
+TEST_CASE("portal: a portal session slides with use, recorded once per touch interval",
+          "[aggregates][portal][login]") {
+    client_fixture f;
+    f.go(f.invite("c1", "inv-1", 1));
+    f.go(f.reg(1, "acct-1", "annlee"));
+    f.go(login(f, "annlee", true, 2));
+    const auto sid = th(1002);
+    // Not due yet: no event, nothing to record.
+    CHECK_FALSE(check_portal_session(f.s, sid, f.now).touch_due);
+    CHECK(f.go(touch_portal_session{sid, f.now}).empty());
+    // Twenty minutes on (the default idle timeout is 30, the touch interval 5): due, recorded.
+    f.now += 20 * 60'000'000LL;
+    REQUIRE(check_portal_session(f.s, sid, f.now).touch_due);
+    auto touched = f.go(touch_portal_session{sid, f.now});
+    REQUIRE(touched.size() == 1);
+    CHECK(std::get<events::PortalSessionTouched>(touched[0].data).portal_account_id == "acct-1");
+    CHECK(touched[0].aggregate_id == "c1");
+    CHECK_FALSE(check_portal_session(f.s, sid, f.now).touch_due);
+    // Twenty-nine minutes after the touch (49 after login) it is still live; thirty after, idle.
+    f.now += 29 * 60'000'000LL;
+    CHECK(check_portal_session(f.s, sid, f.now).status == portal_session_status::active);
+    f.now += 60'000'000LL;
+    CHECK(check_portal_session(f.s, sid, f.now).status == portal_session_status::idle_expired);
+    CHECK(refused(f.try_(touch_portal_session{sid, f.now})).code == errc::unauthenticated);
+}
+
 TEST_CASE("portal: switching the portal off refuses logins and suspends sessions; no lock is counted",
           "[aggregates][portal][login]") {
     client_fixture f;

@@ -258,6 +258,23 @@ TEST_CASE("portal: logout ends the session; a session ends after the idle timeou
     CHECK(str(body_of(late), "detail").find("expired") != std::string::npos);
 }
 
+TEST_CASE("portal: a portal session in use slides: its activity is recorded and it outlives the idle timeout from login",
+          "[api][portal][sessions]") {
+    portal_fixture f;
+    auto token = f.portal_login_as(f.client1, f.account1, "ann-1");
+    f.clock.t = f.feed.clock + 20 * 60 * second;
+    f.bus.will_succeed(f.client1, 9, "0-90");
+    CHECK(f.request(verb::get, "/v1/portal/threads", "", f.bearer(token)).result_int() == 200);
+    REQUIRE_FALSE(f.bus.calls.empty());
+    const auto& touch = f.bus.last<aggregates::touch_portal_session>();
+    CHECK(touch.session_id == token_hash(token));
+    CHECK(f.bus.calls.back().meta.actor_id == f.account1);
+    // The touch reaches the store: 40 minutes after login (20 after the touch) the session is live.
+    f.feed.push(f.agency_a, f.client1, events::PortalSessionTouched{f.account1, token_hash(token)});
+    f.clock.t = f.feed.clock + 20 * 60 * second;
+    CHECK(f.request(verb::get, "/v1/portal/threads", "", f.bearer(token)).result_int() == 200);
+}
+
 TEST_CASE("portal: me shows the client's own profile and the staff they may write to", "[api][portal]") {
     portal_fixture f;
     auto token = f.portal_login_as(f.client1, f.account1, "ann");

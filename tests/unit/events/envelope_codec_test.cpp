@@ -115,6 +115,7 @@ std::vector<payload> every_payload() {
                             1'795'007'200'000'000, "staff-1"},
         KioskSessionStarted{"kiosk-2", "client-1", "", "doc-3", "", std::string(64, '6'), 1, "staff-2"},
         KioskFormSubmitted{"kiosk-1", R"({"q1":"yes","q2":[1,2]})"},
+        PortalSessionTouched{"acct-1", std::string(64, '4')},
     };
 }
 
@@ -341,13 +342,14 @@ TEST_CASE("events: client and portal events belong to the Client aggregate", "[e
     CHECK(event_type_name(MessageSent{}) == "MessageSent");
     CHECK(event_type_name(KioskSessionStarted{}) == "KioskSessionStarted");
     CHECK(event_type_name(KioskFormSubmitted{}) == "KioskFormSubmitted");
+    CHECK(event_type_name(PortalSessionTouched{}) == "PortalSessionTouched");
     for (const payload& p :
          {payload{ClientAdded{}}, payload{StaffAssignedToClient{}}, payload{StaffUnassignedFromClient{}},
           payload{InvitationSent{}}, payload{InvitationResent{}}, payload{InvitationRevoked{}},
           payload{InvitationAccepted{}}, payload{PortalUsernameChosen{}}, payload{PortalLoginSucceeded{}},
           payload{PortalLoginFailed{}}, payload{PortalAccountLocked{}}, payload{PortalAccountUnlocked{}},
           payload{PortalSessionEnded{}}, payload{MessageSent{}}, payload{KioskSessionStarted{}},
-          payload{KioskFormSubmitted{}}})
+          payload{KioskFormSubmitted{}}, payload{PortalSessionTouched{}}})
         CHECK(aggregate_type_of(p) == "Client");
     decided_event unknown{"agency-1", 4, PortalLoginFailed{"", "nobody", "", "", "unknown_user"}, "Agency"};
     CHECK(aggregate_type_of(unknown) == "Agency");

@@ -96,6 +96,7 @@ struct invitation_state {
 struct portal_session_info {
     micros created_at = 0;
     std::string ip;
+    micros last_seen = 0;  // the latest of created_at and its PortalSessionTouched events
     bool operator==(const portal_session_info&) const = default;
 };
 struct portal_account_state {

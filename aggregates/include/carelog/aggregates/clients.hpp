@@ -33,7 +33,8 @@
 //   or digit; anything with an '@' is e-mail shaped and refused (422). Portal and staff usernames are
 //   separate namespaces (different login endpoints).
 // - portal login reuses the agency's lockout policy (lockout_threshold / lockout_minutes) and idle
-//   timeout; portal sessions are not touched, so a portal session lasts the idle timeout from login.
+//   timeout; a portal session slides with use as a staff session does: its activity is recorded
+//   (PortalSessionTouched) at most once per touch interval, and it idles out that long after.
 // - a thread is between the client and one staff member. A staff member starts it by writing (they
 //   are its staff member); a client starts it by naming a staff member assigned to them who has the
 //   messaging permission. Any staff member who may see the client and has messaging may write into
@@ -125,6 +126,12 @@ struct record_portal_login {
 struct portal_logout {
     std::string session_id;
 };
+// Activity on a live portal session: records PortalSessionTouched when one is due (see
+// check_portal_session).
+struct touch_portal_session {
+    std::string session_id;
+    micros now = 0;
+};
 // An administrator unlocks a portal account.
 struct unlock_portal_account {
     std::string portal_account_id;
@@ -198,6 +205,9 @@ result<std::vector<events::decided_event>> decide(const agency_state& s, const r
 result<std::vector<events::decided_event>> decide(const agency_state& s, const change_portal_username& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const record_portal_login& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const portal_logout& c);
+// touch_portal_session: a session that is not active (unknown, idle, portal off) -> unauthenticated;
+// not due -> no events; due -> PortalSessionTouched.
+result<std::vector<events::decided_event>> decide(const agency_state& s, const touch_portal_session& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const unlock_portal_account& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const send_message& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const start_kiosk& c);
@@ -235,6 +245,7 @@ struct portal_session_check {
     portal_session_status status = portal_session_status::unknown;
     const client_state* client = nullptr;
     const portal_account_state* account = nullptr;
+    bool touch_due = false;  // active and now - last_seen >= the agency's touch interval
 };
 portal_session_check check_portal_session(const agency_state& s, std::string_view session_id, micros now);
 

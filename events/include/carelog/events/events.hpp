@@ -336,6 +336,11 @@ struct KioskFormSubmitted {
     std::string answers;  // a JSON object as text
     bool operator==(const KioskFormSubmitted&) const = default;
 };
+struct PortalSessionTouched {
+    std::string portal_account_id;
+    std::string session_id;
+    bool operator==(const PortalSessionTouched&) const = default;
+};
 
 using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded, ProgramAdded, StaffCreated,
                              StaffProfileUpdated, RoleAssigned, StaffTypeSet, StaffLocationsSet, StaffProgramsSet,
@@ -347,7 +352,8 @@ using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded
                              ClientAdded, StaffAssignedToClient, StaffUnassignedFromClient, InvitationSent,
                              InvitationResent, InvitationRevoked, InvitationAccepted, PortalUsernameChosen,
                              PortalLoginSucceeded, PortalLoginFailed, PortalAccountLocked, PortalAccountUnlocked,
-                             PortalSessionEnded, MessageSent, KioskSessionStarted, KioskFormSubmitted>;
+                             PortalSessionEnded, MessageSent, KioskSessionStarted, KioskFormSubmitted,
+                             PortalSessionTouched>;
 
 // "StaffCreated", ... (the Kafka `event-type` header and `event_type` in listings).
 std::string_view event_type_name(const payload& p) noexcept;
