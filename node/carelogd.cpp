@@ -2,6 +2,8 @@
 // docs/architecture.md together: topic check -> projections consumer -> write engine -> HTTP
 // server (and the notifier); SIGTERM stops them in the reverse order, letting in-flight commands finish.
 #include <CLI/CLI.hpp>
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -184,6 +186,16 @@ int main(int argc, char** argv) {
     }
     limits.password_check_wait = std::chrono::milliseconds(password_check_wait_ms);
 
+    // One asynchronous logger: a request thread formats its line into a bounded queue and goes on;
+    // a logging thread writes it. When the queue is full the oldest lines are dropped (counted by
+    // spdlog), never the request made to wait. The guard drains the queue on every way out of main.
+    spdlog::init_thread_pool(16384, 1);
+    spdlog::set_default_logger(std::make_shared<spdlog::async_logger>(
+        "carelogd", std::make_shared<spdlog::sinks::stdout_color_sink_mt>(), spdlog::thread_pool(),
+        spdlog::async_overflow_policy::overrun_oldest));
+    struct drain_log_at_exit {
+        ~drain_log_at_exit() { spdlog::shutdown(); }
+    } drain_log;
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
 

@@ -1,12 +1,14 @@
 // Request counters and latency histograms in Prometheus text format. Labels come only from the
-// route table and a fixed method list, so a client cannot grow the label set.
+// route table and a fixed method list, so a client cannot grow the label set. Recording is a few
+// relaxed atomic increments on a slot found by hashing (method, route): no lock, no allocation.
 #include "carelog/api/metrics.hpp"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
-#include <map>
-#include <mutex>
-#include <tuple>
+#include <functional>
+#include <vector>
 
 namespace carelog::api {
 namespace {
@@ -14,17 +16,34 @@ namespace {
 constexpr std::array<double, 12> bucket_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
-struct histogram {
-    std::array<std::uint64_t, bucket_bounds.size()> buckets{};  // cumulative at render time
-    std::uint64_t count = 0;
-    double sum = 0;
+constexpr std::array<std::string_view, 8> methods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"};
+constexpr std::array<std::string_view, 5> classes{"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+std::size_t method_index(std::string_view m) {
+    for (std::size_t i = 0; i + 1 < methods.size(); ++i)
+        if (m == methods[i]) return i;
+    return methods.size() - 1;
+}
+
+// One (method, route) pair: counters by status class and a latency histogram, all atomics, so
+// recording a request takes no lock and allocates nothing.
+struct slot {
+    std::atomic<int> state{0};  // 0 free, 1 being claimed, 2 ready
+    std::size_t method = 0;
+    std::array<char, 160> route{};
+    std::size_t route_len = 0;
+    std::array<std::atomic<std::uint64_t>, classes.size()> by_class{};
+    std::array<std::atomic<std::uint64_t>, bucket_bounds.size()> buckets{};  // not cumulative
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<std::uint64_t> sum_us{0};
+
+    std::string_view route_name() const { return {route.data(), route_len}; }
 };
 
-std::string_view known_method(std::string_view m) {
-    for (std::string_view k : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-        if (m == k) return k;
-    return "other";
-}
+// Routes come from the route table (about a hundred), times the methods each is asked with: a
+// fixed open-addressed table far larger than that. A pair that finds no room is counted under
+// route "overflow" (never silently dropped).
+constexpr std::size_t slot_count = 1024;
 
 std::string escape(std::string_view v) {
     std::string out;
@@ -48,53 +67,86 @@ std::string fmt_double(double d) {
 }  // namespace
 
 struct metrics::impl {
-    mutable std::mutex m;
-    std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> counts;
-    std::map<std::pair<std::string, std::string>, histogram> latency;
+    std::array<slot, slot_count> slots;
+
+    slot& find(std::size_t method, std::string_view route) {
+        if (route.size() > slot{}.route.size()) route = "overflow";
+        const std::size_t h = (std::hash<std::string_view>{}(route) ^ (method * 0x9e3779b97f4a7c15ULL));
+        for (std::size_t probe = 0; probe < slot_count; ++probe) {
+            slot& s = slots[(h + probe) % slot_count];
+            int st = s.state.load(std::memory_order_acquire);
+            if (st == 0) {
+                int expected = 0;
+                if (s.state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+                    s.method = method;
+                    std::copy(route.begin(), route.end(), s.route.begin());
+                    s.route_len = route.size();
+                    s.state.store(2, std::memory_order_release);
+                    return s;
+                }
+                st = expected;
+            }
+            while (st == 1) st = s.state.load(std::memory_order_acquire);  // claimed a moment ago
+            if (s.method == method && s.route_name() == route) return s;
+        }
+        return find(method, "overflow");
+    }
 };
 
 metrics::metrics() : impl_(std::make_unique<impl>()) {}
 metrics::~metrics() = default;
 
 void metrics::observe(std::string_view method, std::string_view route, int status, std::chrono::microseconds latency) {
-    std::string cls = std::to_string(status / 100) + "xx";
-    double seconds = static_cast<double>(latency.count()) / 1e6;
-    std::string m(known_method(method));
-    std::lock_guard lock(impl_->m);
-    ++impl_->counts[{m, std::string(route), cls}];
-    auto& h = impl_->latency[{m, std::string(route)}];
+    slot& s = impl_->find(method_index(method), route);
+    const auto cls = static_cast<std::size_t>(std::clamp(status / 100, 1, 5) - 1);
+    s.by_class[cls].fetch_add(1, std::memory_order_relaxed);
+    const double seconds = static_cast<double>(latency.count()) / 1e6;
     for (std::size_t i = 0; i < bucket_bounds.size(); ++i)
         if (seconds <= bucket_bounds[i]) {
-            ++h.buckets[i];
+            s.buckets[i].fetch_add(1, std::memory_order_relaxed);
             break;
         }
-    ++h.count;
-    h.sum += seconds;
+    s.count.fetch_add(1, std::memory_order_relaxed);
+    s.sum_us.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, latency.count())), std::memory_order_relaxed);
 }
 
 std::string metrics::text() const {
-    std::lock_guard lock(impl_->m);
+    // Sorted by route, then method: a stable page for people and diffs.
+    std::vector<const slot*> ready;
+    for (const auto& s : impl_->slots)
+        if (s.state.load(std::memory_order_acquire) == 2) ready.push_back(&s);
+    std::sort(ready.begin(), ready.end(), [](const slot* a, const slot* b) {
+        return std::pair(a->route_name(), methods[a->method]) < std::pair(b->route_name(), methods[b->method]);
+    });
     std::string out;
     out += "# HELP carelog_http_requests_total HTTP requests by method, route template and status class.\n";
     out += "# TYPE carelog_http_requests_total counter\n";
-    for (const auto& [k, n] : impl_->counts) {
-        const auto& [method, route, cls] = k;
-        out += "carelog_http_requests_total{method=\"" + method + "\",route=\"" + escape(route) + "\",status_class=\"" +
-               cls + "\"} " + std::to_string(n) + "\n";
-    }
+    for (const slot* s : ready)
+        for (std::size_t c = 0; c < classes.size(); ++c) {
+            auto n = s->by_class[c].load(std::memory_order_relaxed);
+            if (n == 0) continue;
+            out += "carelog_http_requests_total{method=\"" + std::string(methods[s->method]) + "\",route=\"" +
+                   escape(s->route_name()) + "\",status_class=\"" + std::string(classes[c]) + "\"} " +
+                   std::to_string(n) + "\n";
+        }
     out += "# HELP carelog_http_request_duration_seconds Time to answer a request, by route template.\n";
     out += "# TYPE carelog_http_request_duration_seconds histogram\n";
-    for (const auto& [k, h] : impl_->latency) {
-        std::string labels = "method=\"" + k.first + "\",route=\"" + escape(k.second) + "\"";
+    for (const slot* s : ready) {
+        std::string labels =
+            "method=\"" + std::string(methods[s->method]) + "\",route=\"" + escape(s->route_name()) + "\"";
         std::uint64_t cumulative = 0;
         for (std::size_t i = 0; i < bucket_bounds.size(); ++i) {
-            cumulative += h.buckets[i];
+            cumulative += s->buckets[i].load(std::memory_order_relaxed);
             out += "carelog_http_request_duration_seconds_bucket{" + labels + ",le=\"" + fmt_double(bucket_bounds[i]) +
                    "\"} " + std::to_string(cumulative) + "\n";
         }
-        out += "carelog_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
-        out += "carelog_http_request_duration_seconds_sum{" + labels + "} " + fmt_double(h.sum) + "\n";
-        out += "carelog_http_request_duration_seconds_count{" + labels + "} " + std::to_string(h.count) + "\n";
+        const auto count = s->count.load(std::memory_order_relaxed);
+        out += "carelog_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
+               std::to_string(std::max(count, cumulative)) + "\n";
+        out += "carelog_http_request_duration_seconds_sum{" + labels + "} " +
+               fmt_double(static_cast<double>(s->sum_us.load(std::memory_order_relaxed)) / 1e6) + "\n";
+        out += "carelog_http_request_duration_seconds_count{" + labels + "} " + std::to_string(std::max(count, cumulative)) +
+               "\n";
     }
     return out;
 }
