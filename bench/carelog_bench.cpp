@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -331,7 +332,7 @@ kafka_figures txn_produce(const std::string& brokers, const std::string& topic, 
 int main(int argc, char** argv) {
     CLI::App app{"carelog-bench: open-loop load against a carelogd on loopback, with same-run baselines"};
     std::string url = "127.0.0.1:8080", key, brokers, nginx_url, nginx_root, baseline_topic;
-    int agencies_n = 100, conns = 256, pid = 0;
+    int agencies_n = 100, conns = 256, read_conns = 64, pid = 0;
     double seconds = 5;
     std::size_t txn_batch = 500;
     std::string only;
@@ -343,7 +344,8 @@ int main(int argc, char** argv) {
     app.add_option("--nginx-root", nginx_root, "where the bench writes static.json, a copy of a read's answer");
     app.add_option("--pid", pid, "carelogd's pid (RSS before and after)");
     app.add_option("--agencies", agencies_n);
-    app.add_option("--connections", conns);
+    app.add_option("--connections", conns, "for commands (many in flight: a commit carries many)");
+    app.add_option("--read-connections", read_conns, "for reads and their nginx baselines");
     app.add_option("--seconds", seconds, "per scenario");
     app.add_option("--txn-batch", txn_batch, "messages per transaction of the transactional baseline");
     app.add_option("--only", only, "run only these scenarios (comma list of: baselines,saturation,fixed,single,reads)");
@@ -360,7 +362,7 @@ int main(int argc, char** argv) {
     }
 
     // Setup: agencies, their admins' sessions, one client each to read.
-    std::vector<std::string> tokens, client_ids;
+    std::vector<std::string> tokens, client_ids, staff_ids;
     std::size_t event_bytes = 0;
     {
         http_client c(host, port);
@@ -387,6 +389,7 @@ int main(int argc, char** argv) {
                 return 1;
             }
             tokens.push_back(std::string(l.json().at("token").as_string()));
+            staff_ids.push_back(std::string(r.json().at("admin").at("staff_id").as_string()));
             auto cl = c.post("/v1/clients", json::parse(client_body(0)), {{"Authorization", "Bearer " + tokens.back()}});
             if (cl.status != 201) {
                 std::fprintf(stderr, "client: %d %s\n", cl.status, cl.body.c_str());
@@ -400,8 +403,9 @@ int main(int argc, char** argv) {
         event_bytes = std::max<std::size_t>(g.body.size() + 300, 512);
         if (!nginx_root.empty()) std::ofstream(nginx_root + "/static.json") << g.body;
     }
-    std::printf("carelog-bench: %d agencies, %d connections, %.0f s per scenario; event ~%zu bytes\n", agencies_n, conns,
-                seconds, event_bytes);
+    std::printf("carelog-bench: %d agencies, %d connections for commands, %d for reads, %.0f s per scenario; "
+                "event ~%zu bytes\n",
+                agencies_n, conns, read_conns, seconds, event_bytes);
     long rss_before = rss_kib(pid);
 
     // Baselines first, on the same broker.
@@ -428,6 +432,14 @@ int main(int argc, char** argv) {
         auto a = i % tokens.size();
         return http_request("GET", "/v1/clients/" + client_ids[a], tokens[a], "");
     };
+    auto get_staff = [&](std::size_t i) {
+        auto a = i % tokens.size();
+        return http_request("GET", "/v1/staff/" + staff_ids[a], tokens[a], "");
+    };
+    auto list_clients = [&](std::size_t i) {
+        auto a = i % tokens.size();
+        return http_request("GET", "/v1/clients?limit=50", tokens[a], "");
+    };
 
     std::vector<figures> all;
     auto run = [&](const std::string& group, const std::string& name, double rate, const request_fn& make, int ok) {
@@ -442,13 +454,34 @@ int main(int argc, char** argv) {
     auto at20k = run("fixed", "commands @20k, 100 agencies", 20000, post_client(false), 201);
     auto one = run("single", "commands, 1 agency", 0, post_client(true), 201);
     auto one10k = run("single", "commands @10k, 1 agency", 10000, post_client(true), 201);
-    auto reads = run("reads", "GET /v1/clients/{id}", 0, get_client, 200);
-    figures nginx;
-    if (!nginx_url.empty() && wanted("reads")) {
-        auto [nh, np] = split(nginx_url);
-        nginx = open_loop("nginx static file", nh, np, 0, seconds, conns,
-                          [](std::size_t) { return http_request("GET", "/static.json", "", ""); }, 200);
-        print(nginx);
+    // Reads at 64 connections, each beside nginx serving a file of the same bytes.
+    figures reads, staff_read, list_read, nginx, nginx_staff, nginx_list;
+    if (wanted("reads")) {
+        http_client c(host, port);
+        const std::map<std::string, std::string> h{{"Authorization", "Bearer " + tokens[0]}};
+        if (!nginx_root.empty()) {
+            std::ofstream(nginx_root + "/static-staff.json") << c.get("/v1/staff/" + staff_ids[0], h).body;
+            std::ofstream(nginx_root + "/static-list.json") << c.get("/v1/clients?limit=50", h).body;
+        }
+        auto read = [&](const std::string& name, const request_fn& make) {
+            all.push_back(open_loop(name, host, port, 0, seconds, read_conns, make, 200));
+            print(all.back());
+            return all.back();
+        };
+        auto file = [&](const std::string& name, const std::string& path) {
+            if (nginx_url.empty()) return figures{};
+            auto [nh, np] = split(nginx_url);
+            auto f = open_loop(name, nh, np, 0, seconds, read_conns,
+                               [path](std::size_t) { return http_request("GET", path, "", ""); }, 200);
+            print(f);
+            return f;
+        };
+        reads = read("GET /v1/clients/{id}", get_client);
+        nginx = file("nginx, same bytes as a client", "/static.json");
+        staff_read = read("GET /v1/staff/{id}", get_staff);
+        nginx_staff = file("nginx, same bytes as a staff member", "/static-staff.json");
+        list_read = read("GET /v1/clients?limit=50", list_clients);
+        nginx_list = file("nginx, same bytes as the list", "/static-list.json");
     }
     long rss_after = rss_kib(pid);
 
@@ -460,9 +493,14 @@ int main(int argc, char** argv) {
     std::printf("  @20k/s p99 / transactional commit p99                              %.2f\n",
                 pct(at20k.lat_ms, 0.99) / std::max(0.001, pct(tx.commit_ms, 0.99)));
     std::printf("  single agency commands/s                                           %.0f\n", one.rate());
-    if (!nginx_url.empty())
+    if (!nginx_url.empty() && wanted("reads")) {
         std::printf("  GET /v1/clients/{id} / nginx same-size file                        %.3f\n",
                     reads.rate() / std::max(1.0, nginx.rate()));
+        std::printf("  GET /v1/staff/{id} / nginx same-size file                          %.3f\n",
+                    staff_read.rate() / std::max(1.0, nginx_staff.rate()));
+        std::printf("  GET /v1/clients?limit=50 / nginx same-size file                    %.3f\n",
+                    list_read.rate() / std::max(1.0, nginx_list.rate()));
+    }
     std::printf("  carelogd RSS before %ld KiB, after %ld KiB\n", rss_before, rss_after);
     (void)at1k;
     (void)at5k;
