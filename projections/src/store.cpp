@@ -49,23 +49,27 @@
 // continues the chain exactly (docs/security.md says what that leaves to the broker's ACLs).
 //
 // Durability: the changes of a batch of records (one consumer poll) and the next offsets of the
-// partitions it covers go into one WriteBatch, written with the default WriteOptions (WAL on,
-// sync=false). Reads during apply go through the batch (WriteBatchWithIndex), so each record sees
-// the records before it. The batch is atomic, so the store
-// is never half-applied; a process crash loses nothing (the WAL is in the OS page cache), and a
-// machine crash can only lose a tail of whole batches, after which next_offset() is older and the
-// consumer re-reads exactly the records whose effects were lost. Nothing is applied twice and
-// nothing is skipped, without paying an fsync per record.
+// partitions it covers go into one WriteBatch. Reads during apply go through the batch (write_set
+// keeps what it wrote), so each record sees the records before it. The read models are derived
+// from the topic, so their batches skip the WAL, and the database flushes all column families
+// atomically (atomic_flush): after a crash of the process or the machine the store is the state of
+// some earlier flush, read models and offsets together, and the consumer re-reads exactly the
+// records after it. Nothing is applied twice and nothing is skipped, without paying a WAL write per
+// batch. A clean close flushes what the memtables hold. The node's local state (put_local: writer
+// snapshots, the topic's name and partition count) is written with the WAL.
 #include "carelog/projections/store.hpp"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/options.h>
 #include <rocksdb/snapshot.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <mutex>
 #include <map>
@@ -98,39 +102,52 @@ std::string status_text(const char* what, const rocksdb::Status& s) {
 std::string offset_key(int partition) { return keys::be32(static_cast<std::uint32_t>(partition)); }
 
 // Collects Put/Delete into one batch and keeps the first failure, which is checked before the
-// batch is written (WriteBatch::Put returns a Status in RocksDB 7). The batch is indexed, so a read
-// through it (get) sees what earlier records of the same batch wrote: many records are applied
-// read-modify-write into one batch and written once.
+// batch is written (WriteBatch::Put returns a Status in RocksDB 7). It also keeps what the batch
+// wrote by (family, key), so a read through it (get) sees what earlier records of the same batch
+// wrote: many records are applied read-modify-write into one batch and written once.
 class write_set {
 public:
-    write_set() : batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
     void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
         keep(batch_.Put(cf, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(v.data(), v.size())));
+        written_[slot(cf, k)] = std::string(v);
     }
     void del(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
         keep(batch_.Delete(cf, rocksdb::Slice(k.data(), k.size())));
+        written_[slot(cf, k)] = std::nullopt;
     }
     // The value as the batch would leave it: the batch's own write, else the database's.
     result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        if (auto it = written_.find(slot(cf, k)); it != written_.end()) return it->second;
         std::string value;
-        auto s = batch_.GetFromBatchAndDB(&db, rocksdb::ReadOptions(), cf, rocksdb::Slice(k.data(), k.size()), &value);
+        auto s = db.Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(k.data(), k.size()), &value);
         if (s.IsNotFound()) return std::optional<std::string>();
         if (!s.ok()) return fail(errc::internal, status_text("get", s));
         return std::optional<std::string>(std::move(value));
     }
-    bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
-    result<void> write(rocksdb::DB& db) {
+    bool empty() const { return batch_.Count() == 0; }
+    // `wal`: false for what can be rebuilt from the topic (see "Durability" above).
+    result<void> write(rocksdb::DB& db, bool wal = true) {
         if (!first_error_.ok()) return fail(errc::internal, status_text("batch", first_error_));
-        auto s = db.Write(rocksdb::WriteOptions(), batch_.GetWriteBatch());
+        rocksdb::WriteOptions wo;
+        wo.disableWAL = !wal;
+        auto s = db.Write(wo, &batch_);
         if (!s.ok()) return fail(errc::internal, status_text("write", s));
         return {};
     }
 
 private:
+    static std::string slot(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        std::string s(sizeof(std::uint32_t), '\0');
+        const std::uint32_t id = cf->GetID();
+        std::memcpy(s.data(), &id, sizeof id);
+        s.append(k);
+        return s;
+    }
     void keep(rocksdb::Status s) {
         if (!s.ok() && first_error_.ok()) first_error_ = std::move(s);
     }
-    rocksdb::WriteBatchWithIndex batch_;
+    rocksdb::WriteBatch batch_;
+    std::unordered_map<std::string, std::optional<std::string>> written_;
     rocksdb::Status first_error_;
 };
 
@@ -628,6 +645,20 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     rocksdb::Options opts;
     opts.create_if_missing = true;
     opts.create_missing_column_families = true;
+    // The read models are written without the WAL (they are rebuilt from the topic): all families
+    // are flushed together, so what survives a crash is always a consistent cut with its offsets.
+    opts.atomic_flush = true;
+    // Memory: every family's memtables together stay under 128 MiB (13 families at RocksDB's
+    // default of 64 MiB each, twice, would allow 1.6 GiB); the WAL, which only the node's local
+    // state uses, is bounded too. Point lookups (views by id, identity hashes) skip files with a
+    // bloom filter; one 64 MiB block cache serves every family.
+    opts.db_write_buffer_size = 128u << 20;
+    opts.write_buffer_size = 32u << 20;
+    opts.max_total_wal_size = 64u << 20;
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.block_cache = rocksdb::NewLRUCache(64u << 20);
+    opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
     // Open every family the directory already has (a newer layout may have added some) plus ours.
     std::vector<std::string> names;
@@ -780,7 +811,7 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
         out.next_offsets.emplace_back(p, off);
     }
     if (w.empty()) return out;
-    if (auto r = w.write(*impl_->db); !r) return std::unexpected(r.error());
+    if (auto r = w.write(*impl_->db, /*wal=*/false); !r) return std::unexpected(r.error());
     impl_->applied.fetch_add(out.applied, std::memory_order_relaxed);
     if (!out.changed.empty()) {
         std::lock_guard listeners(impl_->listeners_mu);
@@ -811,7 +842,7 @@ result<void> store::advance(int partition, std::int64_t next_offset) {
     if (next_offset <= *cur) return {};
     write_set w;
     impl_->put_offset(w, partition, next_offset);
-    return w.write(*impl_->db);
+    return w.write(*impl_->db, /*wal=*/false);
 }
 
 std::int64_t store::next_offset(int partition) const { return or_throw(impl_->stored_offset(partition)); }

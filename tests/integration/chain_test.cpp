@@ -86,7 +86,11 @@ TEST_CASE("chain: a forged session record produced straight to the topic is quar
     }
     CHECK(metric(text, "carelog_projection_quarantined_total") == "1");
     CHECK(d.log_text().find("does not follow the agency's last applied sequence") != std::string::npos);
-    auto quarantined = read_topic(kc.brokers, o.topic_prefix + "quarantine");
+    std::vector<std::string> quarantined;
+    for (int i = 0; i < 50 && quarantined.empty(); ++i) {
+        quarantined = read_topic(kc.brokers, o.topic_prefix + "quarantine");
+        if (quarantined.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     REQUIRE(quarantined.size() == 1);
     CHECK(std::equal(forged_bytes.begin(), forged_bytes.end(), bytes_of(quarantined[0]).begin(),
                      bytes_of(quarantined[0]).end()));
