@@ -78,3 +78,23 @@ export function totp(secret: string, now = Date.now()): string {
 export async function csrfOf(page: Page): Promise<string> {
   return (await (await page.request.get('/v1/auth/session')).json()).csrf_token;
 }
+
+/** Logs in expecting a refusal and answers its words. A login the server's per-account rate limit
+ *  turns away (429, "retry after N s") is tried again after the wait it names: it was not judged. */
+export async function refusedLogin(page: Page, username: string, password: string): Promise<string> {
+  for (;;) {
+    await staffLogin(page, username, password);
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText(/do not match|too many login attempts/);
+    const text = (await alert.textContent()) ?? '';
+    const wait = text.match(/retry after (\d+) s/);
+    if (!wait) return text;
+    await page.waitForTimeout(Number(wait[1]) * 1000 + 100);
+  }
+}
+
+/** `count` logins of `username` refused for a wrong password, each explained in words. */
+export async function wrongPasswords(page: Page, username: string, count: number) {
+  for (let i = 0; i < count; i++)
+    expect(await refusedLogin(page, username, 'Wrong-Pass-1!')).toContain('After several wrong tries the account is locked');
+}

@@ -114,7 +114,7 @@ export function ClientPage({ id }: { id: string }) {
   const { session } = useSession();
   const client = useLoad(() => get<Client>(`/v1/clients/${id}`), [id]);
   const invitations = useLoad(() => get<{ items: Invitation[] }>(`/v1/clients/${id}/portal/invitations`), [id]);
-  const staff = useLoad(() => get<{ items: { id: string; first_name: string; last_name: string; username: string; active: boolean }[] }>('/v1/staff?limit=200'), []);
+  const staff = useLoad(() => get<{ items: { id: string; first_name: string; last_name: string; username: string; active: boolean }[]; next_cursor?: string | null }>('/v1/staff?limit=200'), []);
   const [error, setError] = useState<unknown>();
   const [assignee, setAssignee] = useState('');
   const [historyKey, setHistoryKey] = useState(0);
@@ -133,8 +133,10 @@ export function ClientPage({ id }: { id: string }) {
   const c = client.data;
   const staffName = (sid: string) => {
     const s = staff.data?.items.find((x) => x.id === sid);
-    // the client acts through the portal and the kiosk; everyone else is staff
-    return s ? `${s.first_name} ${s.last_name}` : `${c.first_name} ${c.last_name}`;
+    if (s) return `${s.first_name} ${s.last_name}`;
+    // whoever acts on a client's record is staff or the client themself (through their portal
+    // account or a kiosk session); with the whole staff list at hand, anyone else is the client
+    return staff.data && !staff.data.next_cursor ? `${c.first_name} ${c.last_name}` : undefined;
   };
   const nameOf = (sid: string) => {
     const s = staff.data?.items.find((x) => x.id === sid);

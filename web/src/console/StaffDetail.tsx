@@ -38,7 +38,7 @@ export function StaffDetailPage({ id }: { id: string }) {
   const name = `${m.first_name} ${m.middle_name ? m.middle_name + ' ' : ''}${m.last_name}`;
   const nameOf = (sid: string) => {
     const s = staff.data?.items.find((x) => x.id === sid);
-    return s ? `${s.first_name} ${s.last_name}` : 'someone else';
+    return s ? `${s.first_name} ${s.last_name}` : undefined;
   };
   const changed = () => {
     member.reload();
@@ -82,7 +82,8 @@ function EditAccess({ member, name, locations, programs, onSaved }: { member: Me
   const [saved, setSaved] = useState('');
   const [busy, setBusy] = useState(false);
   useEffect(() => setForm(initial()), [member]); // eslint-disable-line react-hooks/exhaustive-deps
-  const manage = mayManage(session, member);
+  // a deactivated member is shown as they were left; nothing of theirs changes any more
+  const manage = mayManage(session, member) && member.active;
   const mayRole = manage && can(session, 'staff.roles');
   const mayUpdate = manage && can(session, 'staff.update');
   const mayModules = manage && can(session, 'staff.permissions');
@@ -109,7 +110,7 @@ function EditAccess({ member, name, locations, programs, onSaved }: { member: Me
   return (
     <form className="card" onSubmit={submit} aria-labelledby="access-title" noValidate>
       <h2 id="access-title">Role and access</h2>
-      {!manage && <p className="muted">You may look at this staff member's access but not change it.</p>}
+      {!manage && <p className="muted">{member.active ? "You may look at this staff member's access but not change it." : 'This account is deactivated: its access no longer changes.'}</p>}
       {saved && <div className="notice" role="status">{saved}</div>}
       <FormError error={error} />
       <div className="grid">

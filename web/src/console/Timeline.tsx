@@ -1,9 +1,9 @@
 import { get } from '../lib/api';
-import { timeline, type HistoryEvent } from '../lib/timeline';
+import { timeline, type HistoryEvent, type NameOf } from '../lib/timeline';
 import { Status, useLoad } from '../lib/ui';
 
 /** A history endpoint's events as a list, newest first, each with when and by whom. */
-export function Timeline({ path, title, nameOf, self }: { path: string; title: string; nameOf: (id: string) => string; self?: string }) {
+export function Timeline({ path, title, nameOf, self }: { path: string; title: string; nameOf: NameOf; self?: string }) {
   const history = useLoad(() => get<{ items: HistoryEvent[] }>(path), [path]);
   const entries = history.data ? timeline(history.data.items, nameOf, self) : [];
   return (

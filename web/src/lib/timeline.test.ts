@@ -11,7 +11,7 @@ const ev = (event_type: string, data: Record<string, unknown>, occurred_at: stri
   data,
 });
 const names: Record<string, string> = { 'admin-id': 'Dana Admin', 'todd-id': 'Todd Jones' };
-const nameOf = (id: string) => names[id] ?? 'someone';
+const nameOf = (id: string) => names[id];
 
 describe('describeEvent', () => {
   it('says what changed in words', () => {
@@ -21,6 +21,8 @@ describe('describeEvent', () => {
     expect(describeEvent(ev('ModulePermissionGranted', { permission: 'client_portal' }, 't'))).toBe('Given the client portal module');
     expect(describeEvent(ev('StaffDeactivated', { reason: 'left the agency' }, 't'))).toBe('Deactivated (reason: left the agency)');
     expect(describeEvent(ev('StaffDeactivated', { reason: '' }, 't'))).toBe('Deactivated');
+    expect(describeEvent(ev('SessionEnded', { reason: 'password_changed' }, 't'))).toBe('A session ended (reason: password changed)');
+    expect(describeEvent(ev('StaffAssignedToClient', { staff_id: 'gone-id' }, 't'), nameOf)).toBe('someone assigned');
     expect(describeEvent(ev('AccountLocked', { failures: 5 }, 't'))).toBe('Locked after 5 failed logins');
     expect(describeEvent(ev('StaffAssignedToClient', { staff_id: 'todd-id' }, 't'), nameOf)).toBe('Todd Jones assigned');
     expect(describeEvent(ev('PasswordChanged', { require_change_next_logon: true }, 't'))).toContain('temporary password');
@@ -47,6 +49,9 @@ describe('timeline', () => {
     );
     expect(t.map((e) => e.text)).toEqual(['Unlocked', 'Password changed', 'Added as Todd Jones (tjones), therapist']);
     expect(t.map((e) => e.by)).toEqual(['Dana Admin', undefined, 'Dana Admin']);
+  });
+  it('names no actor it does not know', () => {
+    expect(timeline([ev('LoginFailed', {}, '2026-01-01T10:00:00Z', 'unknown-id')], nameOf)[0].by).toBeUndefined();
   });
   it('does not name the actor twice', () => {
     const t = timeline([ev('StaffAssignedToClient', { staff_id: 'admin-id' }, '2026-01-01T10:00:00Z')], nameOf);

@@ -34,12 +34,16 @@ const moduleWords: Record<string, string> = { client_portal: 'client portal', me
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 const list = (v: unknown) => (Array.isArray(v) ? v.length : 0);
-const withReason = (text: string, reason: unknown) => (str(reason) ? `${text} (reason: ${str(reason)})` : text);
+const withReason = (text: string, reason: unknown) => (str(reason) ? `${text} (reason: ${str(reason).replace(/_/g, ' ')})` : text);
 const count = (n: number, one: string, many: string) => (n === 0 ? `no ${many}` : n === 1 ? `1 ${one}` : `${n} ${many}`);
 
+/** Who an id is, or undefined when the page does not know (a login's actor, a former member). */
+export type NameOf = (id: string) => string | undefined;
+
 /** What one event means, in words; undefined for events a timeline leaves out. */
-export function describeEvent(e: HistoryEvent, nameOf: (id: string) => string = (id) => id): string | undefined {
+export function describeEvent(e: HistoryEvent, names: NameOf = () => undefined): string | undefined {
   const d = e.data ?? {};
+  const nameOf = (id: string) => names(id) ?? 'someone';
   switch (e.event_type) {
     case 'StaffCreated':
       return `Added as ${str(d.first_name)} ${str(d.last_name)} (${str(d.username)}), ${roleWords[str(d.role)] ?? str(d.role)}`;
@@ -119,7 +123,7 @@ export function describeEvent(e: HistoryEvent, nameOf: (id: string) => string = 
 
 /** The timeline of a history: newest first, events it leaves out dropped, who did it named
  *  unless it was the person themself (`self`) or the sentence names them already. */
-export function timeline(events: HistoryEvent[], nameOf: (id: string) => string = (id) => id, self?: string): TimelineEntry[] {
+export function timeline(events: HistoryEvent[], nameOf: NameOf = () => undefined, self?: string): TimelineEntry[] {
   const out: TimelineEntry[] = [];
   for (const e of events) {
     const text = describeEvent(e, nameOf);
