@@ -263,6 +263,15 @@ test('an admin edits a staff member: role, type, locations and modules; the time
   await expect(history.getByRole('listitem').first()).toContainText('by Dana Admin');
   await expectAccessible(page);
   await screenshot(page, 'staff-edit');
+
+  // the staff list filters by the location just given
+  await page.getByRole('link', { name: '← All staff' }).click();
+  await expect(page.getByRole('link', { name: 'Dana Admin' })).toBeVisible();
+  await page.getByRole('search').getByLabel('Location').selectOption({ label: 'Main clinic' });
+  await expect(page.getByRole('link', { name: 'Dana Admin' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Todd Jones' })).toBeVisible();
+  await page.getByRole('search').getByLabel('Role').selectOption('therapist');
+  await expect(page.getByText('No staff match these filters.')).toBeVisible();
 });
 
 test('an admin unlocks a locked account from its page, gives a temporary password once and deactivates', async ({ page }) => {

@@ -19,6 +19,8 @@ interface Staff {
   permissions?: { client_portal?: boolean; messaging?: boolean };
 }
 
+interface Named { id: string; name: string }
+
 const label = (list: [string, string][], v: string) => list.find(([k]) => k === v)?.[1] ?? v;
 
 export function StaffPage() {
@@ -27,10 +29,21 @@ export function StaffPage() {
   const [type, setType] = useState('');
   const [active, setActive] = useState('true');
   const [q, setQ] = useState('');
+  const [location, setLocation] = useState('');
+  const [program, setProgram] = useState('');
   const [adding, setAdding] = useState(false);
+  const places = useLoad(
+    () =>
+      can(session, 'agency.read')
+        ? Promise.all([get<{ items: Named[] }>('/v1/locations'), get<{ items: Named[] }>('/v1/programs')])
+        : Promise.resolve([{ items: [] }, { items: [] }] as { items: Named[] }[]),
+    [],
+  );
   const query = new URLSearchParams();
   if (role) query.set('role', role);
   if (type) query.set('type', type);
+  if (location) query.set('location_id', location);
+  if (program) query.set('program_id', program);
   if (active) query.set('active', active);
   if (q) query.set('q', q);
   const list = useLoad(() => get<{ items: Staff[] }>(`/v1/staff?${query}`), [query.toString()]);
@@ -50,6 +63,12 @@ export function StaffPage() {
         <Field label="Search" value={q} onChange={(e) => setQ(e.target.value)} />
         <Select label="Role" value={role} onChange={(e) => setRole(e.target.value)} options={[['', 'Any role'], ...roles]} />
         <Select label="Type" value={type} onChange={(e) => setType(e.target.value)} options={[['', 'Any type'], ...staffTypes]} />
+        {(places.data?.[0].items.length ?? 0) > 0 && (
+          <Select label="Location" value={location} onChange={(e) => setLocation(e.target.value)} options={[['', 'Any location'], ...places.data![0].items.map((l) => [l.id, l.name] as [string, string])]} />
+        )}
+        {(places.data?.[1].items.length ?? 0) > 0 && (
+          <Select label="Program" value={program} onChange={(e) => setProgram(e.target.value)} options={[['', 'Any program'], ...places.data![1].items.map((p) => [p.id, p.name] as [string, string])]} />
+        )}
         <Select label="Status" value={active} onChange={(e) => setActive(e.target.value)} options={[['true', 'Active'], ['false', 'Deactivated'], ['', 'All']]} />
       </form>
       <Status loading={list.loading && !list.data} error={list.error} empty={list.data?.items.length === 0} emptyText="No staff match these filters." />
