@@ -1,7 +1,7 @@
 // The staff console and the client portal in a real browser against a real carelogd, broker and
 // SMTP sink (ops/e2e). The tests run in order and build on each other: one agency's story.
 import { expect, test } from '@playwright/test';
-import { adminPassword, adminUser, agency, expectAccessible, linkFromMail, screenshot, staffLogin } from './support';
+import { adminPassword, adminUser, agency, csrfOf, expectAccessible, linkFromMail, screenshot, staffLogin, refusedLogin, totp, wrongPasswords } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -218,16 +218,173 @@ test('the staff member assigned to the client reads the message and answers', as
 });
 
 test('wrong passwords lock an account; the admin unlocks it', async ({ page }) => {
-  for (let i = 0; i < 5; i++) {
-    await staffLogin(page, 'tjones', 'Wrong-Pass-1!');
-    await expect(page.getByRole('alert')).toContainText('After several wrong tries the account is locked');
-  }
-  await staffLogin(page, 'tjones', toddNewPassword);
-  await expect(page.getByRole('alert')).toContainText('do not match');
+  await wrongPasswords(page, 'tjones', 5);
+  expect(await refusedLogin(page, 'tjones', toddNewPassword)).toContain('do not match');
 
   await staffLogin(page, adminUser, adminPassword);
   await page.getByRole('row').filter({ hasText: 'tjones' }).getByRole('button', { name: 'Unlock' }).click();
   await page.getByRole('button', { name: 'Log out' }).click();
   await staffLogin(page, 'tjones', toddNewPassword);
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+});
+
+test('an admin edits a staff member: role, type, locations and modules; the timeline shows each change', async ({ page }) => {
+  await staffLogin(page, adminUser, adminPassword);
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  // a location to give (the console has no screen for adding locations; the API does)
+  const added = await page.request.post('/v1/locations', { data: { name: 'Main clinic' }, headers: { 'X-CSRF-Token': await csrfOf(page), 'Idempotency-Key': crypto.randomUUID() } });
+  expect(added.status()).toBe(201);
+
+  await page.getByRole('link', { name: 'Todd Jones' }).click();
+  await expect(page.getByRole('heading', { name: 'Todd Jones' })).toBeVisible();
+  const form = page.getByRole('form', { name: 'Role and access' });
+  await expect(form.getByRole('button', { name: 'Save changes' })).toBeDisabled();
+  await form.getByLabel('Role').selectOption('scheduler');
+  await form.getByLabel('Type').selectOption('administration');
+  await form.getByLabel('Main clinic').check();
+  await form.getByLabel('Messaging').check();
+  await form.getByRole('button', { name: 'Save changes' }).click();
+  await expect(form.getByRole('status')).toHaveText('Saved the changes to Todd Jones.');
+
+  // what the server now holds, after a reload
+  await page.reload();
+  await expect(form.getByLabel('Role')).toHaveValue('scheduler');
+  await expect(form.getByLabel('Type')).toHaveValue('administration');
+  await expect(form.getByLabel('Main clinic')).toBeChecked();
+  await expect(form.getByLabel('Messaging')).toBeChecked();
+  await expect(form.getByLabel('Client portal')).not.toBeChecked();
+
+  const history = page.getByRole('list', { name: 'History' });
+  await expect(history).toContainText('Role set to scheduler');
+  await expect(history).toContainText('Type set to administration');
+  await expect(history).toContainText('Locations set (1 location)');
+  await expect(history).toContainText('Given the messaging module');
+  await expect(history).toContainText('Added as Todd Jones (tjones), therapist');
+  await expect(history.getByRole('listitem').first()).toContainText('by Dana Admin');
+  await expectAccessible(page);
+  await screenshot(page, 'staff-edit');
+
+  // the staff list filters by the location just given
+  await page.getByRole('link', { name: '← All staff' }).click();
+  await expect(page.getByRole('link', { name: 'Dana Admin' })).toBeVisible();
+  await page.getByRole('search').getByLabel('Location').selectOption({ label: 'Main clinic' });
+  await expect(page.getByRole('link', { name: 'Dana Admin' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Todd Jones' })).toBeVisible();
+  await page.getByRole('search').getByLabel('Role').selectOption('therapist');
+  await expect(page.getByText('No staff match these filters.')).toBeVisible();
+});
+
+test('an admin unlocks a locked account from its page, gives a temporary password once and deactivates', async ({ page }) => {
+  await wrongPasswords(page, 'tjones', 5);
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Todd Jones' }).click();
+  await expect(page.getByTestId('member-status')).toContainText('Locked after 5 wrong passwords');
+  const account = page.getByRole('region', { name: 'Account' });
+  await account.getByRole('button', { name: 'Unlock' }).click();
+  await expect(account.getByRole('status')).toHaveText('Todd Jones was unlocked.');
+  await expect(page.getByTestId('member-status')).toHaveText('Active');
+  await expect(page.getByRole('list', { name: 'History' })).toContainText('Unlocked');
+
+  await account.getByLabel('Reason (kept with the change)').fill('forgot the password');
+  await account.getByRole('button', { name: 'Give a temporary password' }).click();
+  const temporary = (await account.getByTestId('temporary-password').textContent()) ?? '';
+  expect(temporary.length).toBeGreaterThan(8);
+  await expect(page.getByRole('list', { name: 'History' })).toContainText('Given a temporary password');
+  await expectAccessible(page);
+
+  await account.getByRole('button', { name: 'Deactivate…' }).click();
+  await account.getByLabel('Reason (kept with the change)').fill('left the agency');
+  await account.getByRole('button', { name: 'Yes, deactivate' }).click();
+  await expect(page.getByTestId('member-status')).toContainText('Deactivated');
+  await expect(page.getByRole('list', { name: 'History' })).toContainText('Deactivated (reason: left the agency)');
+  await expect(account.getByRole('button', { name: 'Unlock' })).toHaveCount(0);
+  await screenshot(page, 'staff-account');
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // the temporary password opens nothing for a deactivated account
+  expect(await refusedLogin(page, 'tjones', temporary)).toContain('do not match');
+});
+
+test('a role that must use an authenticator is shown a QR code and the key at its first login', async ({ page }) => {
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Agency settings' }).click();
+  await page.getByLabel('Scheduler', { exact: true }).check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByText('Settings saved.')).toBeVisible();
+  await page.getByRole('link', { name: 'Staff' }).click();
+  await page.getByRole('link', { name: 'Tina Marie Jones' }).click();
+  const account = page.getByRole('region', { name: 'Account' });
+  await account.getByRole('button', { name: 'Give a temporary password' }).click();
+  const temporary = (await account.getByTestId('temporary-password').textContent()) ?? '';
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  await staffLogin(page, 'tmjones', temporary);
+  await page.getByLabel('Current (temporary) password').fill(temporary);
+  await page.getByLabel('New password', { exact: true }).fill('Tina-Own-Pass-42!');
+  await page.getByLabel('New password again').fill('Tina-Own-Pass-42!');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(page.getByRole('heading', { name: 'Set up an authenticator' })).toBeVisible();
+  await page.getByRole('button', { name: 'Start' }).click();
+  const qr = page.getByRole('img', { name: 'QR code for your authenticator app' });
+  await expect(qr).toBeVisible();
+  const box = await qr.boundingBox();
+  expect(box!.width).toBeGreaterThan(100);
+  const secret = ((await page.getByTestId('mfa-secret').textContent()) ?? '').trim();
+  expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+  await expectAccessible(page);
+  await screenshot(page, 'mfa-qr');
+  await page.getByLabel('Six-digit code from the app').fill(totp(secret));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  // a scheduler may read the staff directory but not manage anyone
+  await page.getByRole('link', { name: 'Dana Admin' }).click();
+  await expect(page.getByRole('heading', { name: 'Dana Admin' })).toBeVisible();
+  await expect(page.getByRole('form', { name: 'Role and access' }).getByLabel('Role')).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Save changes' })).toHaveCount(0);
+  await expect(page.getByRole('region', { name: 'Account' })).toHaveCount(0);
+  // and may read the agency's settings but not change them
+  await page.getByRole('link', { name: 'Agency settings' }).click();
+  await expect(page.getByRole('button', { name: 'Save settings' })).toBeDisabled();
+  await expect(page.getByLabel('Client portal', { exact: true })).toBeDisabled();
+});
+
+test('kiosk: staff start a session for a client and hand the device over; it opens the form and nothing else', async ({ page }) => {
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('link', { name: 'Diaz, Rosa' }).click();
+  const start = page.getByRole('form', { name: 'Start a kiosk session' });
+  await start.getByLabel('Form', { exact: true }).fill('intake-questionnaire');
+  await start.getByRole('button', { name: 'Start kiosk session' }).click();
+  await expect(start.getByTestId('kiosk-link')).toContainText('/kiosk#');
+  await expect(page.getByTestId('kiosk-state')).toHaveText('Open');
+  await expectAccessible(page);
+  await start.getByRole('button', { name: 'Log out and open the kiosk on this device' }).click();
+
+  await expect(page.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
+  await expect(page.getByText('intake-questionnaire')).toBeVisible();
+  // the token is gone from the address bar; the page links nowhere; the staff session has ended
+  expect(new URL(page.url()).hash).toBe('');
+  await expect(page.getByRole('link')).toHaveCount(0);
+  expect((await page.request.get('/v1/staff')).status()).toBe(401);
+  await expectAccessible(page);
+  await screenshot(page, 'kiosk');
+  await page.getByLabel('Your answers').fill('Sleeping better this week.');
+  await page.getByRole('button', { name: 'Send my answers' }).click();
+  await expect(page.getByRole('heading', { name: 'Thank you' })).toBeVisible();
+  // a reload holds no token any more
+  await page.reload();
+  await expect(page.getByRole('alert')).toContainText('no kiosk session');
+
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('link', { name: 'Diaz, Rosa' }).click();
+  await expect(page.getByTestId('kiosk-state')).toHaveText('Filled in');
+  await expect(page.getByRole('region', { name: 'Kiosk sessions' })).toContainText('Sleeping better this week.');
+  const history = page.getByRole('list', { name: 'History' });
+  await expect(history).toContainText('Filled in the kiosk form');
+  await expect(history).toContainText('Kiosk session started by Dana Admin for form intake-questionnaire');
+  await expect(history).toContainText('Invited to the portal at rosa@demo.example');
+  await expect(history).toContainText('Dana Admin assigned');
+  await expectAccessible(page);
+  await screenshot(page, 'client-timeline');
 });

@@ -3,7 +3,9 @@ import { call, get, post, put } from '../lib/api';
 import { carelogColumns, guessMapping, mappingProblems, remapCsv, splitHeader, type ColumnMapping } from '../lib/csv';
 import { Link } from '../lib/router';
 import { Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
+import { ClientKiosk } from './ClientKiosk';
 import { can, useSession } from './session';
+import { Timeline } from './Timeline';
 
 interface Client {
   id: string;
@@ -112,21 +114,30 @@ export function ClientPage({ id }: { id: string }) {
   const { session } = useSession();
   const client = useLoad(() => get<Client>(`/v1/clients/${id}`), [id]);
   const invitations = useLoad(() => get<{ items: Invitation[] }>(`/v1/clients/${id}/portal/invitations`), [id]);
-  const staff = useLoad(() => get<{ items: { id: string; first_name: string; last_name: string; username: string }[] }>('/v1/staff?active=true&limit=200'), []);
+  const staff = useLoad(() => get<{ items: { id: string; first_name: string; last_name: string; username: string; active: boolean }[]; next_cursor?: string | null }>('/v1/staff?limit=200'), []);
   const [error, setError] = useState<unknown>();
   const [assignee, setAssignee] = useState('');
+  const [historyKey, setHistoryKey] = useState(0);
   const act = async (f: () => Promise<unknown>) => {
     setError(undefined);
     try {
       await f();
       client.reload();
       invitations.reload();
+      setHistoryKey((k) => k + 1);
     } catch (e) {
       setError(e);
     }
   };
   if (!client.data) return <Status loading={client.loading} error={client.error} />;
   const c = client.data;
+  const staffName = (sid: string) => {
+    const s = staff.data?.items.find((x) => x.id === sid);
+    if (s) return `${s.first_name} ${s.last_name}`;
+    // whoever acts on a client's record is staff or the client themself (through their portal
+    // account or a kiosk session); with the whole staff list at hand, anyone else is the client
+    return staff.data && !staff.data.next_cursor ? `${c.first_name} ${c.last_name}` : undefined;
+  };
   const nameOf = (sid: string) => {
     const s = staff.data?.items.find((x) => x.id === sid);
     return s ? `${s.first_name} ${s.last_name} (${s.username})` : sid;
@@ -157,7 +168,7 @@ export function ClientPage({ id }: { id: string }) {
       {can(session, 'clients.assign_staff') && staff.data && (
         <form className="inline" onSubmit={(e) => { e.preventDefault(); if (assignee) act(() => put(`/v1/clients/${id}/staff/${assignee}`)); }}>
           <Select label="Staff member to assign" value={assignee} onChange={(e) => setAssignee(e.target.value)}
-            options={[['', 'Choose…'], ...staff.data.items.filter((s) => !c.staff_ids.includes(s.id)).map((s) => [s.id, `${s.first_name} ${s.last_name} (${s.username})`] as [string, string])]} />
+            options={[['', 'Choose…'], ...staff.data.items.filter((s) => s.active && !c.staff_ids.includes(s.id)).map((s) => [s.id, `${s.first_name} ${s.last_name} (${s.username})`] as [string, string])]} />
           <button type="submit">Assign</button>
         </form>
       )}
@@ -190,7 +201,9 @@ export function ClientPage({ id }: { id: string }) {
       )}
       {mayInvite && !c.email && <p className="muted">The client needs an e-mail address to be invited.</p>}
       {!mayInvite && <p className="muted">Inviting to the portal needs the client portal module (agency settings) and the permission for it.</p>}
-      <Threads clientId={id} />
+      {can(session, 'messaging.use') && <Threads clientId={id} />}
+      <ClientKiosk clientId={id} firstName={c.first_name} />
+      {can(session, 'events.read') && <Timeline key={historyKey} path={`/v1/clients/${id}/history`} title="History" nameOf={staffName} />}
     </section>
   );
 }

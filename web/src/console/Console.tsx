@@ -7,6 +7,7 @@ import { ChangePassword, EnrolMfa, Login } from './Login';
 import { SessionContext, can, type SessionInfo } from './session';
 import { SettingsPage } from './Settings';
 import { StaffPage } from './Staff';
+import { StaffDetailPage } from './StaffDetail';
 
 export function Console() {
   const [session, setSession] = useState<SessionInfo | null>();
@@ -63,9 +64,11 @@ function Shell({ session, logout }: { session: SessionInfo; logout: () => void }
   const { path } = useLocation();
   let page;
   const client = path.match(/^\/clients\/([0-9a-f-]{36})$/);
+  const member = path.match(/^\/staff\/([0-9a-f-]{36})$/);
   if (path === '/clients') page = <ClientsPage />;
   else if (path === '/clients/import') page = <ImportPage />;
   else if (client) page = <ClientPage id={client[1]} />;
+  else if (member) page = <StaffDetailPage id={member[1]} />;
   else if (path === '/settings') page = <SettingsPage />;
   else page = <StaffPage />;
   return (

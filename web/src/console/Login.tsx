@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { post, setCsrf } from '../lib/api';
 import { Field, FormError, fieldError } from '../lib/ui';
+import { QrCode } from './QrCode';
 
 const lastAgency = () => localStorage.getItem('carelog.agency') ?? '';
 
@@ -114,6 +115,7 @@ export function EnrolMfa({ onDone }: { onDone: () => void }) {
       setError(err);
     }
   };
+  const uri = enrolment?.otpauth_uri ?? enrolment?.uri;
   const confirm = async (e: FormEvent) => {
     e.preventDefault();
     try {
@@ -132,8 +134,14 @@ export function EnrolMfa({ onDone }: { onDone: () => void }) {
         <button onClick={start}>Start</button>
       ) : (
         <form onSubmit={confirm} noValidate>
-          <p>Add this key to your authenticator app (it is shown only now):</p>
-          <p className="secret">{enrolment.secret}</p>
+          {uri && (
+            <>
+              <p>Scan this code with your authenticator app (it is shown only now):</p>
+              <QrCode text={uri} label="QR code for your authenticator app" />
+            </>
+          )}
+          <p>{uri ? 'Or, if the app cannot scan, type in this key:' : 'Add this key to your authenticator app (it is shown only now):'}</p>
+          <p className="secret" data-testid="mfa-secret">{enrolment.secret}</p>
           <Field label="Six-digit code from the app" inputMode="numeric" value={code} onChange={(e) => setCode(e.target.value)} error={fieldError(error, 'code')} />
           <div className="actions"><button type="submit">Confirm</button></div>
         </form>

@@ -1,8 +1,9 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { get, post, put } from '../lib/api';
+import { Link } from '../lib/router';
 import { describePreview, readyToPreview, type UsernamePreview } from '../lib/username';
 import { Check, Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
-import { can, roles, staffTypes, useSession } from './session';
+import { can, mayManage, roles, staffTypes, useSession } from './session';
 
 interface Staff {
   id: string;
@@ -18,6 +19,8 @@ interface Staff {
   permissions?: { client_portal?: boolean; messaging?: boolean };
 }
 
+interface Named { id: string; name: string }
+
 const label = (list: [string, string][], v: string) => list.find(([k]) => k === v)?.[1] ?? v;
 
 export function StaffPage() {
@@ -26,10 +29,21 @@ export function StaffPage() {
   const [type, setType] = useState('');
   const [active, setActive] = useState('true');
   const [q, setQ] = useState('');
+  const [location, setLocation] = useState('');
+  const [program, setProgram] = useState('');
   const [adding, setAdding] = useState(false);
+  const places = useLoad(
+    () =>
+      can(session, 'agency.read')
+        ? Promise.all([get<{ items: Named[] }>('/v1/locations'), get<{ items: Named[] }>('/v1/programs')])
+        : Promise.resolve([{ items: [] }, { items: [] }] as { items: Named[] }[]),
+    [],
+  );
   const query = new URLSearchParams();
   if (role) query.set('role', role);
   if (type) query.set('type', type);
+  if (location) query.set('location_id', location);
+  if (program) query.set('program_id', program);
   if (active) query.set('active', active);
   if (q) query.set('q', q);
   const list = useLoad(() => get<{ items: Staff[] }>(`/v1/staff?${query}`), [query.toString()]);
@@ -49,6 +63,12 @@ export function StaffPage() {
         <Field label="Search" value={q} onChange={(e) => setQ(e.target.value)} />
         <Select label="Role" value={role} onChange={(e) => setRole(e.target.value)} options={[['', 'Any role'], ...roles]} />
         <Select label="Type" value={type} onChange={(e) => setType(e.target.value)} options={[['', 'Any type'], ...staffTypes]} />
+        {(places.data?.[0].items.length ?? 0) > 0 && (
+          <Select label="Location" value={location} onChange={(e) => setLocation(e.target.value)} options={[['', 'Any location'], ...places.data![0].items.map((l) => [l.id, l.name] as [string, string])]} />
+        )}
+        {(places.data?.[1].items.length ?? 0) > 0 && (
+          <Select label="Program" value={program} onChange={(e) => setProgram(e.target.value)} options={[['', 'Any program'], ...places.data![1].items.map((p) => [p.id, p.name] as [string, string])]} />
+        )}
         <Select label="Status" value={active} onChange={(e) => setActive(e.target.value)} options={[['true', 'Active'], ['false', 'Deactivated'], ['', 'All']]} />
       </form>
       <Status loading={list.loading && !list.data} error={list.error} empty={list.data?.items.length === 0} emptyText="No staff match these filters." />
@@ -90,18 +110,32 @@ function StaffRow({ staff, onChanged }: { staff: Staff; onChanged: () => void })
       setError(e);
     }
   };
-  // Shown as chosen at once; put back if the server refuses.
+  // Shown as chosen at once; put back if the server refuses. While a change is on its way, a
+  // reloaded list (answering an earlier change) does not overwrite what the person just chose.
   const [modules, setModules] = useState({ client_portal: !!staff.permissions?.client_portal, messaging: !!staff.permissions?.messaging });
-  useEffect(() => setModules({ client_portal: !!staff.permissions?.client_portal, messaging: !!staff.permissions?.messaging }), [staff]);
-  const setModule = (module: 'client_portal' | 'messaging', on: boolean) => {
-    const before = modules;
-    setModules({ ...modules, [module]: on });
-    act(() => put(`/v1/staff/${staff.id}/permissions`, { [module]: on })).catch(() => setModules(before));
+  const pending = useRef(0);
+  useEffect(() => {
+    if (pending.current === 0) setModules({ client_portal: !!staff.permissions?.client_portal, messaging: !!staff.permissions?.messaging });
+  }, [staff]);
+  const setModule = async (module: 'client_portal' | 'messaging', on: boolean) => {
+    setModules((m) => ({ ...m, [module]: on }));
+    pending.current++;
+    setError(undefined);
+    try {
+      await put(`/v1/staff/${staff.id}/permissions`, { [module]: on });
+    } catch (e) {
+      setError(e);
+      setModules((m) => ({ ...m, [module]: !on }));
+    } finally {
+      pending.current--;
+    }
+    onChanged();
   };
-  const mayGrant = can(session, 'staff.permissions');
+  const manage = mayManage(session, staff);
+  const mayGrant = manage && can(session, 'staff.permissions');
   return (
     <tr>
-      <td>{name}<div className="muted">{staff.position}</div></td>
+      <td><Link to={`/staff/${staff.id}`}>{name}</Link><div className="muted">{staff.position}</div></td>
       <td><code>{staff.username}</code></td>
       <td>{label(roles, staff.role)}</td>
       <td>{label(staffTypes, staff.type)}{!staff.active && <div className="muted">deactivated</div>}</td>
@@ -110,8 +144,8 @@ function StaffRow({ staff, onChanged }: { staff: Staff; onChanged: () => void })
         <Check label={`Messaging for ${name}`} checked={modules.messaging} disabled={!mayGrant} onChange={(e) => setModule('messaging', e.target.checked)} />
       </td>
       <td><div className="row-actions">
-        {can(session, 'staff.unlock') && <button className="small" onClick={() => act(() => post(`/v1/staff/${staff.id}/unlock`)).catch(() => undefined)}>Unlock</button>}
-        {can(session, 'staff.deactivate') && staff.active && staff.id !== session.staff.id && (
+        {manage && can(session, 'staff.unlock') && <button className="small" onClick={() => act(() => post(`/v1/staff/${staff.id}/unlock`)).catch(() => undefined)}>Unlock</button>}
+        {manage && can(session, 'staff.deactivate') && staff.active && staff.id !== session.staff.id && (
           <button className="small danger" onClick={() => confirm(`Deactivate ${name}? Their username stays reserved.`) && act(() => post(`/v1/staff/${staff.id}/deactivate`, {})).catch(() => undefined)}>
             Deactivate
           </button>

@@ -38,3 +38,8 @@ export const staffTypes: [string, string][] = [
   ['administration', 'Administration'],
   ['administration_time_tracking', 'Administration (time tracking)'],
 ];
+
+/** Whether this session may manage `target` at all (the server's rule: an org_admin anyone, an
+ *  admin anyone but an org_admin, nobody else anyone); each action still needs its permission. */
+export const mayManage = (s: SessionInfo, target: { role: string }) =>
+  s.staff.role === 'org_admin' || (s.staff.role === 'admin' && target.role !== 'org_admin');
