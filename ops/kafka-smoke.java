@@ -4,8 +4,10 @@
 // with read_committed, which must see exactly the committed records. Also `topic NAME [PARTITIONS]
 // [KEY=VALUE...]`, which creates a topic, because the Kafka jars the broker runs on have no topic
 // command and kcat cannot create topics.
-//   java -cp 'var/kafka-libs/*' ops/kafka-smoke.java BOOTSTRAP smoke
-//   java -cp 'var/kafka-libs/*' ops/kafka-smoke.java BOOTSTRAP topic NAME [PARTITIONS] [KEY=VALUE...]
+// Its logging (warnings and errors to stderr) is set by ops/kafka on the command line:
+// kafka-tool-log4j.properties for a Kafka 3.x classpath, kafka-tool-log4j2.properties for 4.x.
+//   java -cp 'var/kafka-libs-VERSION/*' ops/kafka-smoke.java BOOTSTRAP smoke
+//   java -cp 'var/kafka-libs-VERSION/*' ops/kafka-smoke.java BOOTSTRAP topic NAME [PARTITIONS] [KEY=VALUE...]
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,11 +33,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 public class KafkaSmoke {
     public static void main(String[] args) throws Exception {
-        // Client logging: warnings and errors to stderr only.
-        org.apache.log4j.BasicConfigurator.configure(
-            new org.apache.log4j.ConsoleAppender(new org.apache.log4j.PatternLayout("%p %c: %m%n"), "System.err"));
-        org.apache.log4j.Logger.getRootLogger().setLevel(org.apache.log4j.Level.WARN);
-
         if (args.length < 2) usage();
         String bootstrap = args[0];
         switch (args[1]) {
