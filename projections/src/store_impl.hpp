@@ -1,0 +1,287 @@
+#pragma once
+// The projections store's inside, shared by the files that make it up:
+//   store.cpp           open, the consumer side (apply_batch: chain check, quarantine, the visitor
+//                       that hands each record to its read models), offsets, local state
+//   store_agencies.cpp  the agencies read model: agency views, slugs, locations, programs
+//   store_staff.cpp     the staff read models: views, indexes, history, as_of, sessions, reset links
+//   store_clients.cpp   the clients read models: views, indexes, invitations, portal accounts,
+//                       threads and messages, kiosk sessions, history, portal and kiosk tokens
+// Each read model's file holds both what it writes (store::impl::apply_*) and what it answers.
+//
+// Key layout. (a, b, ...) is a keys::tuple (order-preserving, any bytes allowed in a component);
+// beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
+//
+//   column family  key                                                 value
+//   default        "format"                                            "3" (layout version; 3 added the
+//                                                                      agencies' chain links)
+//   offsets        be32(partition)                                     be64(next offset to consume)
+//   agencies       ("a", agency_id)                                    agency view JSON
+//                  ("s", lower(slug))                                  agency_id
+//                  ("l", agency_id, location_id)                       {id, name, address}
+//                  ("p", agency_id, program_id)                        {id, name}
+//   staff          (agency_id, staff_id)                               staff view JSON
+//   staff_index    (kind, agency_id, [value,] lower(username), id)     "" (see staff_directory.hpp)
+//                    u: all staff   r: role   t: type   l: location_id   p: program_id
+//                    a: active "1"/"0"   n: name token (folded, lower-case)
+//   staff_events   (agency_id, staff_id) be64(aggregate_version)       the envelope bytes as on the
+//                  be64(sequence)                                      topic (verified FlatBuffers)
+//   clients        ("c", agency_id, client_id)                         client view JSON
+//                  ("i", agency_id, invitation_id)                     invitation JSON (status; state at read)
+//                  ("a", agency_id, portal_account_id)                 portal account JSON
+//                  ("th", agency_id, thread_id)                        thread JSON
+//                  ("k", agency_id, kiosk_session_id)                  kiosk session JSON
+//   client_index   see client_views.hpp (name order, assignments, name tokens, per-client lists)
+//   client_events  (agency_id, client_id) be64(version) be64(sequence) the envelope bytes
+//   messages       (agency_id, thread_id) be64(sequence)               message JSON
+//   identity       ("s", agency_id, session_id)                        staff_id (LoginSucceeded; deleted by
+//                                                                      SessionEnded)
+//                  ("r", agency_id, reset token hash)                  staff_id (PasswordResetRequested)
+//                  ("p", agency_id, portal session id)                 client_id (PortalLoginSucceeded;
+//                                                                      deleted by PortalSessionEnded)
+//                  ("k", agency_id, kiosk token hash)                  client_id (KioskSessionStarted)
+//   chain          agency_id                                           be64(sequence) hash: the agency's last
+//                                                                      applied record
+//   quarantine     be32(partition) be64(offset)                        {partition, offset, reason, at}
+//   local          (namespace) raw key                                 opaque blob
+//
+// Every index key of a staff member ends in (lower(username), id), so each index lists staff in
+// username order and a list cursor is that pair. The staff member's events are kept as envelope
+// bytes (not listing JSON) so that staff_history renders them with events::listing_json (no
+// password hash) and staff_as_of folds them through staff_directory::evolve, the same function
+// apply uses: one code path for "apply an event to a staff view".
+//
+// The chain: a record is applied only when it continues its agency's hash chain (next sequence,
+// prev_hash = the last record's hash, its hash recomputed from its bytes, keyed by its agency);
+// any other record is quarantined with its reason and never applied, so a record produced to the
+// topic by someone other than the agency's writer cannot open a session or change a view unless it
+// continues the chain exactly (docs/security.md says what that leaves to the broker's ACLs).
+//
+// Durability: the changes of a batch of records (one consumer poll) and the next offsets of the
+// partitions it covers go into one WriteBatch. Reads during apply go through the batch (write_set
+// keeps what it wrote), so each record sees the records before it. The read models are derived
+// from the topic, so their batches skip the WAL, and the database flushes all column families
+// atomically (atomic_flush): after a crash of the process or the machine the store is the state of
+// some earlier flush, read models and offsets together, and the consumer re-reads exactly the
+// records after it. Nothing is applied twice and nothing is skipped, without paying a WAL write per
+// batch. A clean close flushes what the memtables hold. The node's local state (put_local: writer
+// snapshots, the topic's name and partition count) is written with the WAL.
+
+#include "carelog/projections/store.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/options.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <cstdint>
+#include <mutex>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "agency_settings.hpp"
+#include "carelog/base/text.hpp"
+#include "carelog/events/envelope_codec.hpp"
+#include "carelog/events/event_json.hpp"
+#include "json_util.hpp"
+#include "keys.hpp"
+#include "client_views.hpp"
+#include "staff_directory.hpp"
+
+
+namespace carelog::projections {
+
+inline std::string status_text(const char* what, const rocksdb::Status& s) {
+    return std::string("rocksdb ") + what + ": " + s.ToString();
+}
+
+inline std::string offset_key(int partition) { return keys::be32(static_cast<std::uint32_t>(partition)); }
+
+// Collects Put/Delete into one batch and keeps the first failure, which is checked before the
+// batch is written (WriteBatch::Put returns a Status in RocksDB 7). It also keeps what the batch
+// wrote by (family, key), so a read through it (get) sees what earlier records of the same batch
+// wrote: many records are applied read-modify-write into one batch and written once.
+class write_set {
+public:
+    void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
+        keep(batch_.Put(cf, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(v.data(), v.size())));
+        written_[slot(cf, k)] = std::string(v);
+    }
+    void del(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        keep(batch_.Delete(cf, rocksdb::Slice(k.data(), k.size())));
+        written_[slot(cf, k)] = std::nullopt;
+    }
+    // The value as the batch would leave it: the batch's own write, else the database's.
+    result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        if (auto it = written_.find(slot(cf, k)); it != written_.end()) return it->second;
+        std::string value;
+        auto s = db.Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(k.data(), k.size()), &value);
+        if (s.IsNotFound()) return std::optional<std::string>();
+        if (!s.ok()) return fail(errc::internal, status_text("get", s));
+        return std::optional<std::string>(std::move(value));
+    }
+    bool empty() const { return batch_.Count() == 0; }
+    // `wal`: false for what can be rebuilt from the topic (see "Durability" above).
+    result<void> write(rocksdb::DB& db, bool wal = true) {
+        if (!first_error_.ok()) return fail(errc::internal, status_text("batch", first_error_));
+        rocksdb::WriteOptions wo;
+        wo.disableWAL = !wal;
+        auto s = db.Write(wo, &batch_);
+        if (!s.ok()) return fail(errc::internal, status_text("write", s));
+        return {};
+    }
+
+private:
+    static std::string slot(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        std::string s(sizeof(std::uint32_t), '\0');
+        const std::uint32_t id = cf->GetID();
+        std::memcpy(s.data(), &id, sizeof id);
+        s.append(k);
+        return s;
+    }
+    void keep(rocksdb::Status s) {
+        if (!s.ok() && first_error_.ok()) first_error_ = std::move(s);
+    }
+    rocksdb::WriteBatch batch_;
+    std::unordered_map<std::string, std::optional<std::string>> written_;
+    rocksdb::Status first_error_;
+};
+
+// FlatBuffers reads scalars in place, so the buffer must be aligned (the verifier checks offsets
+// relative to the buffer start, not the address). RocksDB values and Kafka payloads can sit at any
+// address: those decode from an aligned copy.
+inline result<events::envelope> decode_aligned(std::span<const std::uint8_t> bytes) {
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % 8 == 0) return events::decode(bytes);
+    std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());  // operator new: 16-byte aligned
+    return events::decode(copy);
+}
+
+inline result<events::envelope> decode_stored(std::string_view v) {
+    return decode_aligned(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
+}
+
+template <class T>
+T or_throw(result<T>&& r) {
+    if (!r) throw store_error(r.error().detail);
+    if constexpr (!std::is_void_v<T>) return std::move(*r);
+}
+
+struct store::impl {
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    rocksdb::ColumnFamilyHandle* offsets = nullptr;
+    rocksdb::ColumnFamilyHandle* agencies = nullptr;
+    rocksdb::ColumnFamilyHandle* staff = nullptr;
+    rocksdb::ColumnFamilyHandle* staff_index = nullptr;
+    rocksdb::ColumnFamilyHandle* staff_events = nullptr;
+    rocksdb::ColumnFamilyHandle* quarantine = nullptr;
+    rocksdb::ColumnFamilyHandle* local = nullptr;
+    rocksdb::ColumnFamilyHandle* clients = nullptr;
+    rocksdb::ColumnFamilyHandle* client_index = nullptr;
+    rocksdb::ColumnFamilyHandle* client_events = nullptr;
+    rocksdb::ColumnFamilyHandle* messages = nullptr;
+    rocksdb::ColumnFamilyHandle* identity = nullptr;
+    rocksdb::ColumnFamilyHandle* chain = nullptr;
+
+    // apply/advance/put_local are read-modify-write: one writer at a time. Queries take no lock
+    // (RocksDB is thread-safe; list_staff reads from a snapshot).
+    std::mutex write_mu;
+    std::atomic<std::uint64_t> applied{0};
+    std::mutex listeners_mu;
+    std::vector<change_listener> listeners;
+
+    ~impl() {
+        if (!db) return;
+        // Closing on destruction has no one to report to; the WAL makes an unclean close safe.
+        for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+        db->Close().PermitUncheckedError();
+        delete db;
+    }
+
+    // ---- reads ----
+    result<std::optional<std::string>> read(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                                            const rocksdb::Snapshot* snap = nullptr) const {
+        rocksdb::ReadOptions ro;
+        ro.snapshot = snap;
+        std::string value;
+        auto s = db->Get(ro, cf, rocksdb::Slice(key.data(), key.size()), &value);
+        if (s.IsNotFound()) return std::optional<std::string>();
+        if (!s.ok()) return fail(errc::internal, status_text("get", s));
+        return std::optional<std::string>(std::move(value));
+    }
+
+    // Calls fn(key, value) for every key starting with prefix, in order, while fn returns true.
+    template <class Fn>
+    result<void> scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn,
+                      const rocksdb::Snapshot* snap = nullptr) const {
+        rocksdb::ReadOptions ro;
+        ro.snapshot = snap;
+        std::string upper = keys::prefix_successor(prefix);
+        rocksdb::Slice upper_slice(upper);
+        if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+        for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+            auto k = it->key().ToStringView();
+            if (!k.starts_with(prefix)) break;
+            if (!fn(k, it->value().ToStringView())) break;
+        }
+        if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+        return {};
+    }
+
+    result<std::optional<json::object>> read_json(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                                                  const rocksdb::Snapshot* snap = nullptr) const {
+        auto v = read(cf, key, snap);
+        if (!v) return std::unexpected(v.error());
+        if (!*v) return std::optional<json::object>();
+        auto o = parse_object(**v);
+        if (!o) return fail(errc::internal, "corrupt JSON value in the projections store");
+        return o;
+    }
+
+    // The same read inside apply: through the batch being built, so it sees the batch's records.
+    result<std::optional<json::object>> read_json(write_set& w, rocksdb::ColumnFamilyHandle* cf,
+                                                  std::string_view key) const {
+        auto v = w.get(*db, cf, key);
+        if (!v) return std::unexpected(v.error());
+        if (!*v) return std::optional<json::object>();
+        auto o = parse_object(**v);
+        if (!o) return fail(errc::internal, "corrupt JSON value in the projections store");
+        return o;
+    }
+
+    result<std::int64_t> stored_offset(int partition) const {
+        auto v = read(offsets, offset_key(partition));
+        if (!v) return std::unexpected(v.error());
+        if (!*v) return std::int64_t{0};
+        if ((*v)->size() != 8) return fail(errc::internal, "corrupt offset for partition " + std::to_string(partition));
+        return static_cast<std::int64_t>(keys::read_be64(**v));
+    }
+
+    void put_offset(write_set& w, int partition, std::int64_t next) {
+        w.put(offsets, offset_key(partition), keys::be64(static_cast<std::uint64_t>(next)));
+    }
+
+    // The agency's last applied record (sequence, hash), as the batch being built leaves it.
+    result<std::optional<chain_link>> chain_of(write_set& w, const std::string& agency) const;
+
+    // ---- the projections of one record ----
+    result<void> apply_agency(write_set& w, const events::envelope& e);
+    result<void> apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
+    result<void> apply_client(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
+};
+
+// The events of one aggregate kept under (agency, id) be64(version) be64(sequence) in `cf`, with
+// aggregate_version > after_version, oldest first.
+std::vector<events::envelope> events_after(const store::impl& s, rocksdb::ColumnFamilyHandle* cf,
+                                           const std::string& agency_id, const std::string& id,
+                                           std::uint64_t after_version, const char* what);
+
+}  // namespace carelog::projections

@@ -1,0 +1,265 @@
+// The staff read models: staff views and their indexes (staff_directory), each member's events
+// (history, as_of, the identity cache's fold) and the session and reset-link lookups.
+#include "store_impl.hpp"
+
+namespace carelog::projections {
+
+result<void> store::impl::apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
+    const auto key = keys::make(e.agency_id, e.aggregate_id);
+    auto old = read_json(w, staff, key);
+    if (!old) return std::unexpected(old.error());
+    std::optional<json::object> view = *old;
+    staff_directory::evolve(view, e);
+
+    if (view) {
+        const auto before = *old ? staff_directory::index_keys(e.agency_id, **old) : std::set<std::string>{};
+        const auto after = staff_directory::index_keys(e.agency_id, *view);
+        for (const auto& k : before)
+            if (!after.contains(k)) w.del(staff_index, k);
+        for (const auto& k : after)
+            if (!before.contains(k)) w.put(staff_index, k, "");
+        w.put(staff, key, json::serialize(*view));
+    }
+
+    // The agency's founding admin (the first org_admin created in it) is part of the agency view:
+    // agency creation decides AgencyCreated and then the admin's StaffCreated.
+    if (view && !*old && std::holds_alternative<events::StaffCreated>(e.data) && str_of(*view, "role") == "org_admin") {
+        const auto akey = keys::make("a", e.agency_id);
+        auto agency = read_json(w, agencies, akey);
+        if (!agency) return std::unexpected(agency.error());
+        if (*agency && str_of(**agency, "admin_staff_id").empty()) {
+            (**agency)["admin_staff_id"] = e.aggregate_id;
+            w.put(agencies, akey, json::serialize(**agency));
+        }
+    }
+
+    // The history keeps every event of the staff member, also one that came before StaffCreated.
+    keys::tuple hk;
+    hk.add(e.agency_id).add(e.aggregate_id).raw(keys::be64(e.aggregate_version)).raw(keys::be64(e.sequence));
+    w.put(staff_events, hk.str(),
+          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    return {};
+}
+
+// ---------------------------------------------------------------- staff queries
+
+std::optional<json::object> store::staff(const std::string& agency_id, const std::string& staff_id) const {
+    return or_throw(impl_->read_json(impl_->staff, keys::make(agency_id, staff_id)));
+}
+
+std::optional<std::string> store::staff_id_by_username(const std::string& agency_id,
+                                                       const std::string& username) const {
+    const auto prefix = keys::make(staff_directory::index_kind::username, agency_id, ascii_lower(username));
+    std::optional<std::string> id;
+    or_throw(impl_->scan(impl_->staff_index, prefix, [&](std::string_view k, std::string_view) {
+        if (auto parts = keys::parse(k.substr(prefix.size())); parts && parts->size() == 1) id = (*parts)[0];
+        return false;
+    }));
+    return id;
+}
+
+namespace {
+
+// Walks the staff whose order suffix is in every one of the sorted index ranges `prefixes`
+// (leapfrog intersection: each range is ordered by (username, id), so the walk seeks every
+// iterator to the largest suffix any of them is at, and emits a suffix when all agree). The most
+// selective index bounds the work. Starts strictly after `after` when given; stops when emit
+// returns false.
+template <class Emit>
+result<void> intersect(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap,
+                       const std::vector<std::string>& prefixes, const std::optional<std::string>& after,
+                       Emit&& emit) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    std::vector<std::unique_ptr<rocksdb::Iterator>> its;
+    for (std::size_t i = 0; i < prefixes.size(); ++i) its.emplace_back(db.NewIterator(ro, cf));
+
+    auto check = [&]() -> result<void> {
+        for (auto& it : its)
+            if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+        return {};
+    };
+    // The first suffix >= target (> target when exclusive) in range i, or nullopt at its end.
+    auto seek = [&](std::size_t i, const std::string& target, bool exclusive) -> std::optional<std::string> {
+        std::string k = prefixes[i] + target;
+        if (exclusive) k.push_back('\0');  // no (username, id) suffix lies between target and this
+        its[i]->Seek(k);
+        if (!its[i]->Valid()) return std::nullopt;
+        auto key = its[i]->key().ToStringView();
+        if (!key.starts_with(prefixes[i])) return std::nullopt;
+        return std::string(key.substr(prefixes[i].size()));
+    };
+
+    std::string target = after.value_or("");
+    bool exclusive = after.has_value();
+    for (;;) {
+        std::string highest;
+        bool agree = true;
+        for (std::size_t i = 0; i < its.size(); ++i) {
+            auto s = seek(i, target, exclusive);
+            if (!s) return check();
+            if (i > 0 && *s != highest) agree = false;
+            if (i == 0 || *s > highest) highest = std::move(*s);
+        }
+        if (agree) {
+            if (!emit(highest)) return check();
+            exclusive = true;
+        } else {
+            exclusive = false;
+        }
+        target = std::move(highest);
+    }
+}
+
+}  // namespace
+
+result<page> store::list_staff(const std::string& agency_id, const staff_filter& f, int limit,
+                               const std::optional<std::string>& cursor) const {
+    if (limit < 1 || limit > 500) return fail(error::validation("limit", "must be between 1 and 500"));
+    std::optional<std::string> after;
+    if (cursor) {
+        auto raw = keys::base64url_decode(*cursor);
+        auto parts = raw ? keys::parse(*raw) : std::nullopt;
+        if (!parts || parts->size() != 2) return fail(errc::malformed, "the cursor is not one this server gave out");
+        after = std::move(*raw);
+    }
+
+    rocksdb::ManagedSnapshot snapshot(impl_->db);
+    const auto* snap = snapshot.snapshot();
+    const auto q_words = f.q ? staff_directory::query_words(*f.q) : std::vector<std::string>{};
+
+    page out;
+    std::string last;
+    std::optional<error> failure;
+    // Index entries are candidates; the view decides (every filter is checked on it).
+    auto emit = [&](const std::string& suffix) -> bool {
+        auto parts = keys::parse(suffix);
+        if (!parts || parts->size() != 2) return true;
+        auto view = impl_->read_json(impl_->staff, keys::make(agency_id, (*parts)[1]), snap);
+        if (!view) {
+            failure = view.error();
+            return false;
+        }
+        if (!*view || !staff_directory::matches(**view, f, q_words)) return true;
+        if (out.items.size() == static_cast<std::size_t>(limit)) {
+            out.next_cursor = keys::base64url_encode(last);
+            return false;
+        }
+        out.items.emplace_back(std::move(**view));
+        last = suffix;
+        return true;
+    };
+
+    if (!q_words.empty()) {
+        // Name search: the staff having, for every word, a token starting with it. Token ranges
+        // are ordered by token, not username, so the (usually small) matches are collected.
+        std::optional<std::set<std::string>> found;
+        const auto base = keys::make(staff_directory::index_kind::name_token, agency_id);
+        for (const auto& w : q_words) {
+            std::set<std::string> hits;
+            auto r = impl_->scan(
+                impl_->staff_index, base + keys::escape(w),
+                [&](std::string_view k, std::string_view) {
+                    auto parts = keys::parse(k.substr(base.size()));
+                    if (parts && parts->size() == 3 && (!found || found->contains(keys::make((*parts)[1], (*parts)[2]))))
+                        hits.insert(keys::make((*parts)[1], (*parts)[2]));
+                    return true;
+                },
+                snap);
+            if (!r) return std::unexpected(r.error());
+            found = std::move(hits);
+        }
+        for (auto it = after ? found->upper_bound(*after) : found->begin(); it != found->end(); ++it)
+            if (!emit(*it)) break;
+    } else {
+        std::vector<std::string> prefixes;
+        using namespace staff_directory;
+        if (f.role) prefixes.push_back(keys::make(index_kind::role, agency_id, *f.role));
+        if (f.type) prefixes.push_back(keys::make(index_kind::type, agency_id, *f.type));
+        if (f.location_id) prefixes.push_back(keys::make(index_kind::location, agency_id, *f.location_id));
+        if (f.program_id) prefixes.push_back(keys::make(index_kind::program, agency_id, *f.program_id));
+        if (f.active) prefixes.push_back(keys::make(index_kind::active, agency_id, *f.active ? "1" : "0"));
+        if (prefixes.empty()) prefixes.push_back(keys::make(index_kind::username, agency_id));
+        auto r = intersect(*impl_->db, impl_->staff_index, snap, prefixes, after, emit);
+        if (!r) return std::unexpected(r.error());
+    }
+    if (failure) return fail(*failure);
+    return out;
+}
+
+json::array store::staff_history(const std::string& agency_id, const std::string& staff_id) const {
+    json::array out;
+    std::optional<std::string> corrupt;
+    or_throw(impl_->scan(impl_->staff_events, keys::make(agency_id, staff_id),
+                         [&](std::string_view, std::string_view v) {
+                             auto e = decode_stored(v);
+                             if (!e) return !(corrupt = e.error().detail);
+                             out.emplace_back(events::listing_json(*e));
+                             return true;
+                         }));
+    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
+    return out;
+}
+
+std::optional<json::object> store::staff_as_of(const std::string& agency_id, const std::string& staff_id,
+                                               micros as_of) const {
+    std::optional<json::object> view;
+    std::optional<std::string> corrupt;
+    or_throw(impl_->scan(impl_->staff_events, keys::make(agency_id, staff_id),
+                         [&](std::string_view, std::string_view v) {
+                             auto e = decode_stored(v);
+                             if (!e) return !(corrupt = e.error().detail);
+                             if (e->occurred_at <= as_of) staff_directory::evolve(view, *e);
+                             return true;
+                         }));
+    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
+    return view;
+}
+
+// ---------------------------------------------------------------- identity lookups
+
+std::optional<std::string> store::session_staff(const std::string& agency_id, const std::string& session_id) const {
+    return or_throw(impl_->read(impl_->identity, keys::make("s", agency_id, session_id)));
+}
+
+std::optional<std::string> store::reset_token_staff(const std::string& agency_id, const std::string& token_hash) const {
+    return or_throw(impl_->read(impl_->identity, keys::make("r", agency_id, token_hash)));
+}
+
+std::vector<events::envelope> store::staff_events(const std::string& agency_id, const std::string& staff_id,
+                                                  std::uint64_t after_version) const {
+    return events_after(*impl_, impl_->staff_events, agency_id, staff_id, after_version, "staff");
+}
+
+result<std::size_t> store::staff_index_problems() const {
+    rocksdb::ManagedSnapshot snapshot(impl_->db);
+    const auto* snap = snapshot.snapshot();
+    std::set<std::string> expected;
+    std::size_t problems = 0;
+    auto r = impl_->scan(
+        impl_->staff, "",
+        [&](std::string_view k, std::string_view v) {
+            auto parts = keys::parse(k);
+            auto view = parse_object(v);
+            if (!parts || parts->size() != 2 || !view) {
+                ++problems;  // a view that cannot be read cannot be indexed
+                return true;
+            }
+            expected.merge(staff_directory::index_keys((*parts)[0], *view));
+            return true;
+        },
+        snap);
+    if (!r) return std::unexpected(r.error());
+    r = impl_->scan(
+        impl_->staff_index, "",
+        [&](std::string_view k, std::string_view) {
+            if (expected.erase(std::string(k)) == 0) ++problems;  // stale entry
+            return true;
+        },
+        snap);
+    if (!r) return std::unexpected(r.error());
+    return problems + expected.size();  // + missing entries
+}
+
+
+}  // namespace carelog::projections
