@@ -121,11 +121,11 @@ std::expected<void, txn_error> txn_producer::begin() {
     return {};
 }
 
-std::expected<std::vector<std::int64_t>, txn_error> txn_producer::produce(const std::vector<outgoing>& records) {
+std::expected<std::vector<std::int64_t>, txn_error> txn_producer::produce(std::span<const outgoing> records) {
     return checked(impl_->rk.get(), produce_all(records));
 }
 
-std::expected<std::vector<std::int64_t>, txn_error> txn_producer::produce_all(const std::vector<outgoing>& records) {
+std::expected<std::vector<std::int64_t>, txn_error> txn_producer::produce_all(std::span<const outgoing> records) {
     rd_kafka_t* rk = impl_->rk.get();
     auto& slots = impl_->slots;
     slots.clear();

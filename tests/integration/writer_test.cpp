@@ -310,3 +310,168 @@ TEST_CASE("writer: replaying an Idempotency-Key whose record is evicted in the s
     e->stop();
     check_chain(f.read_all(), f.agency);
 }
+
+namespace {
+
+// A second agency on the same lane (every partition of the topic is one lane by default).
+aggregates::create_agency second_agency(topic_fixture& f, const std::string& id) {
+    auto c = f.create();
+    c.agency_id = id;
+    c.name = "Neighbour Agency";
+    c.slug = "neighbour";
+    c.admin_staff_id = f.ids.next_uuid();
+    return c;
+}
+
+// Collects one batch answer.
+struct batch_slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<writer::batch_answer> got;
+    writer::batch_done done() {
+        return [this](writer::batch_answer r) {
+            std::lock_guard lk(mu);
+            got = std::move(r);
+            cv.notify_all();
+        };
+    }
+    bool answered() {
+        std::lock_guard lk(mu);
+        return got.has_value();
+    }
+    writer::batch_answer& wait() {
+        std::unique_lock lk(mu);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(120), [&] { return got.has_value(); }));
+        return *got;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("writer: a bulk import does not hold the other agencies of its lane; its own agency's commands wait "
+          "for it and see it",
+          "[integration][writer]") {
+    topic_fixture f;
+    const std::string neighbour = "00000000-0000-7000-8000-00000000a002";
+    writer::engine_options o;
+    o.bulk_rows = 100;
+    o.bulk_chunk = 200;
+    // The lane is held at one commit while the import and the commands behind it are queued, so
+    // they reach the lane together, in that order.
+    std::mutex gate_mu;
+    std::condition_variable gate_cv;
+    bool gate_armed = false, gate_open = false;
+    o.fail_commit = [&](int, std::uint64_t) {
+        std::unique_lock lk(gate_mu);
+        if (gate_armed) {
+            gate_armed = false;
+            gate_cv.wait(lk, [&] { return gate_open; });
+        }
+        return false;
+    };
+    auto e = f.start(o);
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+    REQUIRE(submit_sync(*e, neighbour, second_agency(f, neighbour)).has_value());
+
+    answers held;
+    {
+        std::lock_guard lk(gate_mu);
+        gate_armed = true;
+    }
+    e->submit(neighbour, writer::command_meta{"operator", "", "test"}, f.client(-1), held.slot(0));
+
+    constexpr std::size_t rows_n = 3000;
+    std::vector<aggregates::command> rows;
+    std::vector<std::string> imported;
+    for (std::size_t i = 0; i < rows_n; ++i) {
+        auto c = f.client(static_cast<int>(i));
+        imported.push_back(c.client_id);
+        rows.push_back(std::move(c));
+    }
+    batch_slot bulk;
+    e->submit_batch(f.agency, writer::command_meta{"operator", "", "test"}, std::move(rows), false, bulk.done());
+    // Behind the import: a neighbour's command, and the importing agency's own (a client the import
+    // adds too: decided after the import, it is a conflict).
+    std::atomic<bool> bulk_done_first{false};
+    answers behind;
+    auto neighbour_client = f.client(-2);
+    e->submit(neighbour, writer::command_meta{"operator", "", "test"}, neighbour_client,
+              [&, slot = behind.slot(0)](result<writer::command_result> r) {
+                  bulk_done_first = bulk.answered();
+                  slot(std::move(r));
+              });
+    auto duplicate = f.client(-3);
+    duplicate.client_id = imported.front();
+    e->submit(f.agency, writer::command_meta{"operator", "", "test"}, duplicate, behind.slot(1));
+    {
+        std::lock_guard lk(gate_mu);
+        gate_open = true;
+    }
+    gate_cv.notify_all();
+
+    auto& got = behind.wait(2);
+    REQUIRE(got.at(0).has_value());
+    CHECK_FALSE(bulk_done_first.load());  // the neighbour was answered while the import still ran
+    auto& b = bulk.wait();
+    REQUIRE(b.has_value());
+    REQUIRE(b->size() == rows_n);
+    for (const auto& r : *b) CHECK(r.has_value());
+    REQUIRE_FALSE(got.at(1).has_value());
+    CHECK(got.at(1).error().code == errc::conflict);
+    REQUIRE(held.wait(1).at(0).has_value());
+    e->stop();
+
+    auto evs = f.read_all();
+    check_chain(evs, f.agency);
+    check_chain(evs, neighbour);
+    std::map<std::string, int> count;
+    for (const auto& ev : evs)
+        if (std::holds_alternative<events::ClientAdded>(ev.data)) ++count[ev.aggregate_id];
+    for (const auto& id : imported) CHECK(count[id] == 1);
+    CHECK(count[neighbour_client.client_id] == 1);
+
+    // Rebuilt from the topic alone, both chains go on.
+    memory_snapshots none;
+    auto again = f.start_with(none);
+    CHECK(submit_sync(*again, f.agency, f.client(10000)).has_value());
+    CHECK(submit_sync(*again, neighbour, f.client(10001)).has_value());
+    again->stop();
+    auto all = f.read_all();
+    check_chain(all, f.agency);
+    check_chain(all, neighbour);
+}
+
+TEST_CASE("writer: a bulk import whose transaction aborts is refused as a whole, leaves nothing in the log, and "
+          "its agency goes on from the last commit",
+          "[integration][writer]") {
+    topic_fixture f;
+    writer::engine_options o;
+    o.bulk_rows = 100;
+    o.bulk_chunk = 150;
+    std::atomic<bool> armed{false}, fired{false};
+    o.fail_commit = [&](int, std::uint64_t) { return armed.load() && !fired.exchange(true); };
+    auto e = f.start(o);
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+
+    std::vector<aggregates::command> rows;
+    std::set<std::string> imported;
+    for (int i = 0; i < 1000; ++i) {
+        auto c = f.client(i);
+        imported.insert(c.client_id);
+        rows.push_back(std::move(c));
+    }
+    armed = true;  // nothing else runs: the import's commit is the one that aborts
+    batch_slot bulk;
+    e->submit_batch(f.agency, writer::command_meta{"operator", "", "test"}, std::move(rows), false, bulk.done());
+    auto& b = bulk.wait();
+    REQUIRE(fired.load());
+    REQUIRE_FALSE(b.has_value());
+    CHECK(b.error().code == errc::unavailable);
+
+    auto after = submit_sync(*e, f.agency, f.client(5000));
+    REQUIRE(after.has_value());
+    e->stop();
+    auto evs = f.read_all();
+    check_chain(evs, f.agency);
+    for (const auto& ev : evs) CHECK(imported.count(ev.aggregate_id) == 0);
+}

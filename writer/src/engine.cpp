@@ -8,6 +8,13 @@
 // producing, and the two transactional ids never wait on each other's markers. Records of a batch
 // are acknowledged before the next batch is produced, so the log keeps every agency's order.
 //
+// A batch job of many rows (a client import) runs as a bulk job beside that loop, so it does not
+// hold the lane's other agencies: its rows are decided and produced a chunk per turn of the loop,
+// in one transaction of a third transactional id that stays open across turns, while the loop's
+// ordinary batches go on committing on the two others. The bulk agency's other commands (and any
+// other bulk job) wait until it is committed or refused; its base state was committed before it
+// started, so nothing committed elsewhere depends on it, and it depends on nothing uncommitted.
+//
 // Any failure is handled one way: abort what is open, wait for the commit in flight, rebuild
 // memory from the snapshot and the log (which is then exactly the committed state), and answer
 // every pending command by what the log holds: its events are there (2xx), or it is certainly not
@@ -230,24 +237,50 @@ private:
             bool commit_done = false;
             {
                 std::unique_lock lk(mu_);
-                cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || (inflight_ && commit_finished()); });
-                std::size_t n = 0;
+                cv_.wait(lk, [&] {
+                    return stopping_ || !queue_.empty() || (inflight_ && commit_finished()) || bulk_ ||
+                           !held_.empty();
+                });
+                // What waited for a bulk job that has ended goes first, in the order it came.
+                if (!bulk_)
+                    while (!held_.empty()) {
+                        items.push_back(std::move(held_.front()));
+                        held_.pop_front();
+                    }
+                std::size_t n = 0, taken = 0;
                 while (!queue_.empty() && n < opts_.max_batch) {
-                    n += weight(queue_.front());
+                    const auto w = weight(queue_.front());
+                    taken += w;
+                    if (!is_bulk(queue_.front())) n += w;  // a bulk job goes its own way
                     items.push_back(std::move(queue_.front()));
                     queue_.pop_front();
                 }
-                queued_ -= std::min(queued_, n);
+                queued_ -= std::min(queued_, taken);
                 commit_done = inflight_ && commit_finished();
-                if (items.empty() && !commit_done && stopping_ && !inflight_) break;
+                if (items.empty() && !commit_done && stopping_ && !inflight_ && !bulk_) break;
             }
             try {
-                if (items.empty()) {
-                    if (inflight_) finish_inflight();
-                    if (!inflight_) snapshot_if_due(false);
-                    continue;
+                // Route: a bulk job starts when none runs; its agency's later commands and other
+                // bulk jobs wait for it; everything else is decided in this turn's batch.
+                std::vector<work> now;
+                std::optional<batch_cmd> starting;
+                for (auto& w : items) {
+                    const auto& agency = agency_of(w);
+                    if ((bulk_ && (agency == bulk_->agency_id || is_bulk(w))) ||
+                        (starting && (agency == starting->agency_id || is_bulk(w))))
+                        held_.push_back(std::move(w));
+                    else if (is_bulk(w))
+                        starting.emplace(std::move(std::get<batch_cmd>(w)));
+                    else
+                        now.push_back(std::move(w));
                 }
-                process(items);
+                if (!now.empty()) process(now);
+                if (starting) start_bulk(std::move(*starting));
+                if (bulk_) advance_bulk();
+                if (now.empty() && !starting) {
+                    if (inflight_ && (commit_done || !bulk_)) finish_inflight();
+                    if (!inflight_) snapshot_if_due(false);
+                }
             } catch (const std::exception& e) {
                 spdlog::error("writer {}: {}; rebuilding from the log", name_, e.what());
                 recover(nullptr);
@@ -260,6 +293,13 @@ private:
     static std::size_t weight(const work& w) {
         if (const auto* b = std::get_if<batch_cmd>(&w)) return std::max<std::size_t>(1, b->cmds.size());
         return 1;
+    }
+    bool is_bulk(const work& w) const {
+        const auto* b = std::get_if<batch_cmd>(&w);
+        return b && b->cmds.size() > opts_.bulk_rows;
+    }
+    static const std::string& agency_of(const work& w) {
+        return std::visit([](const auto& x) -> const std::string& { return x.agency_id; }, w);
     }
 
     void process(std::vector<work>& items) {
@@ -439,6 +479,57 @@ private:
         return out;
     }
 
+    // One row of a batch job, decided against `work` (the job's copy of the agency's log); its
+    // records go into `t`, its answer into `a`.
+    void decide_row(txn& t, part& P, agency_log& work, const batch_cmd& b, answer& a, std::size_t i,
+                    std::vector<std::pair<std::shared_ptr<idem_record>, std::size_t>>& idem) {
+        const auto& cmd = b.cmds[i];
+        std::string cmd_id = b.meta.idempotency_key.empty() ? ids_.next_uuid()
+                                                             : b.meta.idempotency_key + "/" + std::to_string(i);
+        a.last_record.push_back(SIZE_MAX);
+        a.last_event_id.emplace_back();
+        if (!b.meta.idempotency_key.empty()) {
+            if (auto k = work.commands.find(cmd_id); k != work.commands.end()) {
+                a.job_results.push_back(replay_of(*k->second));
+                return;
+            }
+        }
+        auto decided = aggregates::decide(work.state, cmd);
+        if (!decided) {
+            a.job_results.push_back(std::unexpected(decided.error()));
+            return;
+        }
+        if (decided->empty()) {
+            command_result r;
+            r.aggregate_id = target_of(cmd, b.agency_id, work.state);
+            r.version = version_of(work.state, r.aggregate_id);
+            a.job_results.push_back(std::move(r));
+            return;
+        }
+        stamp_meta meta{b.agency_id, b.meta.actor_id, cmd_id, b.meta.correlation_id, clock_.now()};
+        if (b.dry_run) {
+            std::vector<events::envelope> evs;
+            for (auto& s : stamp(work, *decided, meta, ids_)) {
+                bool ok = apply(work, s.env, "");
+                (void)ok;
+                evs.push_back(std::move(s.env));
+            }
+            a.job_results.push_back(result_of(std::move(evs)));
+            return;
+        }
+        auto out = append(t, P, work, b.agency_id, *decided, meta);
+        if (!out) {
+            a.job_results.push_back(std::unexpected(out.error()));
+            return;
+        }
+        a.last_record.back() = t.records.size() - 1;
+        a.last_event_id.back() = out->back().event_id;
+        a.job_results.push_back(result_of(std::move(*out)));
+        if (is_idempotency_key(cmd_id))
+            if (auto k = work.commands.find(cmd_id); k != work.commands.end())
+                idem.emplace_back(k->second, t.records.size() - 1);
+    }
+
     // A batch job is decided on a copy of the agency's log, which replaces it only when the job
     // produced records (a dry run leaves memory untouched).
     void decide_batch(txn& t, batch_cmd& b) {
@@ -456,58 +547,123 @@ private:
         agency_log work = existing ? *existing : agency_log{};
         const std::size_t first_record = t.records.size();
         std::vector<std::pair<std::shared_ptr<idem_record>, std::size_t>> idem;
-        for (std::size_t i = 0; i < b.cmds.size(); ++i) {
-            const auto& cmd = b.cmds[i];
-            std::string cmd_id = b.meta.idempotency_key.empty() ? ids_.next_uuid()
-                                                                 : b.meta.idempotency_key + "/" + std::to_string(i);
-            a.last_record.push_back(SIZE_MAX);
-            a.last_event_id.emplace_back();
-            if (!b.meta.idempotency_key.empty()) {
-                if (auto k = work.commands.find(cmd_id); k != work.commands.end()) {
-                    a.job_results.push_back(replay_of(*k->second));
-                    continue;
-                }
-            }
-            auto decided = aggregates::decide(work.state, cmd);
-            if (!decided) {
-                a.job_results.push_back(std::unexpected(decided.error()));
-                continue;
-            }
-            if (decided->empty()) {
-                command_result r;
-                r.aggregate_id = target_of(cmd, b.agency_id, work.state);
-                r.version = version_of(work.state, r.aggregate_id);
-                a.job_results.push_back(std::move(r));
-                continue;
-            }
-            stamp_meta meta{b.agency_id, b.meta.actor_id, cmd_id, b.meta.correlation_id, clock_.now()};
-            if (b.dry_run) {
-                std::vector<events::envelope> evs;
-                for (auto& s : stamp(work, *decided, meta, ids_)) {
-                    bool ok = apply(work, s.env, "");
-                    (void)ok;
-                    evs.push_back(std::move(s.env));
-                }
-                a.job_results.push_back(result_of(std::move(evs)));
-                continue;
-            }
-            auto out = append(t, P, work, b.agency_id, *decided, meta);
-            if (!out) {
-                a.job_results.push_back(std::unexpected(out.error()));
-                continue;
-            }
-            a.last_record.back() = t.records.size() - 1;
-            a.last_event_id.back() = out->back().event_id;
-            a.job_results.push_back(result_of(std::move(*out)));
-            if (is_idempotency_key(cmd_id))
-                if (auto k = work.commands.find(cmd_id); k != work.commands.end())
-                    idem.emplace_back(k->second, t.records.size() - 1);
-        }
+        for (std::size_t i = 0; i < b.cmds.size(); ++i) decide_row(t, P, work, b, a, i, idem);
         a.res = command_result{};
         if (t.records.size() > first_record) {
             P.agencies[b.agency_id] = std::move(work);
             for (auto& x : idem) t.idem_tokens.push_back(std::move(x));
         }
+    }
+
+
+    // ------------------------------------------------------------------ bulk jobs
+
+    // A batch job of more than bulk_rows rows, decided and produced bulk_chunk rows per turn of the
+    // loop on the third producer, in one transaction, and committed when its last row is produced.
+    struct bulk_job {
+        std::string agency_id;
+        batch_cmd job;
+        agency_log work;  // the agency's log with the rows decided so far
+        std::unique_ptr<txn> t;
+        std::size_t next = 0;  // the next row to decide
+        bool begun = false;    // the transaction is open on the bulk producer
+        std::vector<std::pair<std::shared_ptr<idem_record>, std::size_t>> idem;
+    };
+    static constexpr std::size_t bulk_producer = 2;
+
+    void start_bulk(batch_cmd b) {
+        if (steady::now() > b.deadline) {
+            b.done(not_accepted("the batch waited too long for its writer and was not decided"));
+            return;
+        }
+        if (!fenced_ && !ready_) {
+            if (auto r = init(); !r) {
+                b.done(not_accepted(r.error().detail));
+                return;
+            }
+        }
+        if (fenced_ || !ready_) {
+            b.done(not_accepted(fenced_ ? fenced_text() : "the writer is rebuilding"));
+            return;
+        }
+        // The job starts from committed state: whatever of its agency is in flight commits first.
+        if (inflight_ && !finish_inflight()) {
+            b.done(not_accepted("the event log failed a transaction; retry"));
+            return;
+        }
+        part& P = part_of(b.agency_id);
+        if (P.broken.contains(b.agency_id)) {
+            b.done(fail(errc::chain_broken, "the agency's hash chain in the log is broken; its writer stopped "
+                                            "appending until an operator repairs it"));
+            return;
+        }
+        auto J = std::make_unique<bulk_job>();
+        J->agency_id = b.agency_id;
+        J->t = std::make_unique<txn>();
+        J->t->producer = bulk_producer;
+        J->t->number = ++txn_counter_;
+        auto& a = J->t->answers.emplace_back();
+        a.batch = std::move(b.done);
+        a.agency_id = b.agency_id;
+        a.partition = P.partition;
+        a.res = command_result{};
+        if (auto* existing = find(P, b.agency_id)) J->work = *existing;
+        J->job = std::move(b);
+        ++commands_;
+        bulk_ = std::move(J);
+    }
+
+    // One turn of the bulk job: its next chunk of rows decided and produced; after the last, the
+    // commit, and the job's answer.
+    void advance_bulk() {
+        auto& J = *bulk_;
+        txn& t = *J.t;
+        part& P = part_of(J.agency_id);
+        const std::size_t first_record = t.records.size();
+        const std::size_t end = std::min(J.job.cmds.size(), J.next + std::max<std::size_t>(1, opts_.bulk_chunk));
+        for (; J.next < end; ++J.next) decide_row(t, P, J.work, J.job, t.answers.front(), J.next, J.idem);
+        auto& prod = *producers_[bulk_producer];
+        if (t.records.size() > first_record) {
+            if (!J.begun) {
+                if (auto r = prod.begin(); !r) return fail_bulk(r.error().outcome);
+                J.begun = true;
+            }
+            auto offs = prod.produce(std::span<const kafka::outgoing>(t.records).subspan(first_record));
+            if (!offs) {
+                spdlog::warn("writer {}: producing rows of a bulk job of agency {} failed: {}", name_, J.agency_id,
+                             offs.error().err.detail);
+                return fail_bulk(offs.error().outcome, /*abort=*/offs.error().outcome != kafka::txn_outcome::fenced);
+            }
+            t.offsets.insert(t.offsets.end(), offs->begin(), offs->end());
+            t.produced = true;
+        }
+        if (J.next < J.job.cmds.size()) return;
+
+        if (J.begun) {
+            if (opts_.fail_commit && opts_.fail_commit(group_, t.number)) {
+                spdlog::warn("writer {}: bulk transaction {} aborted by the test hook", name_, t.number);
+                return fail_bulk(kafka::txn_outcome::not_committed, /*abort=*/true);
+            }
+            if (auto r = prod.commit(); !r) {
+                spdlog::warn("writer {}: commit of a bulk job of {} records failed: {}", name_, t.records.size(),
+                             r.error().err.detail);
+                return fail_bulk(r.error().outcome);
+            }
+            P.agencies[J.agency_id] = std::move(J.work);
+            for (auto& x : J.idem) t.idem_tokens.push_back(std::move(x));
+        }
+        auto done = std::move(bulk_);
+        committed(*done->t);
+    }
+
+    // The bulk job failed with `outcome`: abort it (when asked and possible) and answer it, with the
+    // rest of the lane, from the log (recover).
+    void fail_bulk(kafka::txn_outcome outcome, bool abort = false) {
+        auto J = std::move(bulk_);
+        J->t->outcome = outcome;
+        if (abort && J->begun)
+            if (auto a = producers_[bulk_producer]->abort(); !a) J->t->outcome = kafka::txn_outcome::unknown;
+        recover(std::move(J->t));
     }
 
     // ------------------------------------------------------------------ answering
@@ -614,7 +770,7 @@ private:
     void committed(txn& t) {
         ++transactions_;
         appended_ += t.records.size();
-        next_producer_ = 1 - t.producer;
+        if (t.producer < 2) next_producer_ = 1 - t.producer;
         for (std::size_t i = 0; i < t.records.size(); ++i) {
             auto& P = parts_.at(t.records[i].partition);
             P.next_offset = std::max(P.next_offset, t.offsets[i] + 1);
@@ -641,6 +797,14 @@ private:
             }
         }
         if (failed) pending.push_back(std::move(failed));
+        if (bulk_) {
+            // A bulk job still open is refused with the rest: a rebuild reads only what is committed.
+            auto J = std::move(bulk_);
+            J->t->outcome = kafka::txn_outcome::not_committed;
+            if (J->begun)
+                if (auto a = producers_[bulk_producer]->abort(); !a) J->t->outcome = kafka::txn_outcome::unknown;
+            pending.push_back(std::move(J->t));
+        }
         bool any_fenced = false;
         for (auto& t : pending) any_fenced = any_fenced || t->outcome == kafka::txn_outcome::fenced;
         if (any_fenced) {
@@ -727,12 +891,11 @@ private:
     // event ids with their positions (to answer commands whose commit outcome was unknown).
     result<void> init(std::unordered_map<std::string, std::pair<int, std::int64_t>>* seen = nullptr) {
         ready_ = false;
-        producers_[0].reset();
-        producers_[1].reset();
-        for (int i = 0; i < 2; ++i) {
+        for (auto& p : producers_) p.reset();
+        static constexpr const char* suffix[] = {"-a", "-b", "-bulk"};
+        for (int i = 0; i < 3; ++i) {
             auto p = kafka::txn_producer::create(cfg_, cfg_.events_topic(),
-                                                 cfg_.topic_prefix + "writer-" + name_ + (i == 0 ? "-a" : "-b"),
-                                                 opts_.producer);
+                                                 cfg_.topic_prefix + "writer-" + name_ + suffix[i], opts_.producer);
             if (!p) {
                 if (p.error().fenced()) fenced_ = true;
                 producers_[0].reset();
@@ -844,6 +1007,9 @@ private:
     // Called only when memory equals the log (nothing decided is uncommitted): copies the dirty
     // agencies and hands them to the snapshot thread, which serialises and writes them.
     void snapshot_if_due(bool force) {
+        // A bulk job's open records may lie below the offsets committed since: no snapshot may
+        // claim those offsets until it is committed or aborted.
+        if (bulk_) return;
         if (!force && !snapshot_due()) return;
         last_snapshot_ = steady::now();
         std::vector<snapshot_job> jobs;
@@ -946,7 +1112,9 @@ private:
     std::thread snapshotter_;
 
     // Owned by the lane thread.
-    std::unique_ptr<kafka::txn_producer> producers_[2];
+    std::unique_ptr<kafka::txn_producer> producers_[3];  // two taking turns, one for bulk jobs
+    std::unique_ptr<bulk_job> bulk_;
+    std::deque<work> held_;  // commands waiting for the bulk job (its agency's, other bulk jobs)
     int next_producer_ = 0;
     std::map<int, part> parts_;
     std::uint64_t txn_counter_ = 0;

@@ -90,7 +90,7 @@ public:
     ~txn_producer();
     std::expected<void, txn_error> begin();
     // Offsets of the records, in order, once all are acknowledged (not yet committed).
-    std::expected<std::vector<std::int64_t>, txn_error> produce(const std::vector<outgoing>& records);
+    std::expected<std::vector<std::int64_t>, txn_error> produce(std::span<const outgoing> records);
     std::expected<void, txn_error> commit();
     // Aborts the open transaction; an error means its outcome is not known from here.
     std::expected<void, txn_error> abort();
@@ -100,7 +100,7 @@ public:
 
 private:
     explicit txn_producer(std::unique_ptr<impl> p);
-    std::expected<std::vector<std::int64_t>, txn_error> produce_all(const std::vector<outgoing>& records);
+    std::expected<std::vector<std::int64_t>, txn_error> produce_all(std::span<const outgoing> records);
     std::expected<void, txn_error> commit_once();
     std::unique_ptr<impl> impl_;
 };

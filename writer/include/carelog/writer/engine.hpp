@@ -3,7 +3,8 @@
 // state in memory, including what is decided but not yet committed, and group-commits everything
 // queued across the lane's partitions in one Kafka transaction. Two transactional producers take
 // turns, so the next batch is decided and produced while the previous one's commit is on the
-// wire (see docs/architecture.md, "The write engine"). Answers go out only after the commit.
+// wire (see docs/architecture.md, "The write engine"). Answers go out only after the commit. A
+// batch job of many rows runs beside them as a bulk job on a third producer (bulk_rows).
 #pragma once
 
 #include <atomic>
@@ -32,7 +33,7 @@ public:
 
 struct engine_options {
     // Partition groups of the topic: partition p belongs to group p % groups, and each group is one
-    // lane with its own transactional ids (<prefix>writer-g<g>of<groups>-a|b). Fixed per topic: every
+    // lane with its own transactional ids (<prefix>writer-g<g>of<groups>-a|b|bulk). Fixed per topic: every
     // node of a topic must use the same value, or fencing does not reach across them.
     int groups = 1;
     // The groups this node owns (empty = all of them).
@@ -40,6 +41,11 @@ struct engine_options {
     std::size_t max_batch = 4096;        // commands per transaction
     std::size_t max_queue = 20000;       // commands waiting per lane; beyond: errc::unavailable at once
     std::chrono::milliseconds queue_timeout{10000};  // a command waiting longer is dropped undecided
+    // A batch job of more rows than this (a client import) runs as a bulk job: bulk_chunk rows per
+    // turn of the lane, in a transaction of its own kept open across turns, so the lane's other
+    // agencies go on committing meanwhile; only its own agency's commands wait for it.
+    std::size_t bulk_rows = 2000;
+    std::size_t bulk_chunk = 2000;
     std::chrono::seconds snapshot_interval{5};       // dirty agencies are snapshotted this often
     std::chrono::milliseconds catch_up_deadline{60000};
     kafka::txn_producer::options producer;
