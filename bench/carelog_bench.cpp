@@ -332,8 +332,8 @@ kafka_figures txn_produce(const std::string& brokers, const std::string& topic, 
 int main(int argc, char** argv) {
     CLI::App app{"carelog-bench: open-loop load against a carelogd on loopback, with same-run baselines"};
     std::string url = "127.0.0.1:8080", key, brokers, nginx_url, nginx_root, baseline_topic;
-    int agencies_n = 100, conns = 256, read_conns = 64, pid = 0;
-    double seconds = 5;
+    int agencies_n = 100, conns = 256, read_conns = 64, pid = 0, import_rows = 100000;
+    double seconds = 5, import_rate = 1000, import_seconds = 20;
     std::size_t txn_batch = 500;
     std::string only;
     app.add_option("--url", url, "host:port of carelogd (loopback only)");
@@ -348,7 +348,10 @@ int main(int argc, char** argv) {
     app.add_option("--read-connections", read_conns, "for reads and their nginx baselines");
     app.add_option("--seconds", seconds, "per scenario");
     app.add_option("--txn-batch", txn_batch, "messages per transaction of the transactional baseline");
-    app.add_option("--only", only, "run only these scenarios (comma list of: baselines,saturation,fixed,single,reads)");
+    app.add_option("--only", only, "run only these scenarios (comma list of: baselines,saturation,fixed,single,reads,import)");
+    app.add_option("--import-rows", import_rows, "rows of the CSV import the import scenario runs beside its neighbours");
+    app.add_option("--import-rate", import_rate, "commands/s the other agencies send in the import scenario");
+    app.add_option("--import-seconds", import_seconds, "length of each half of the import scenario");
     CLI11_PARSE(app, argc, argv);
     auto wanted = [&](const std::string& s) { return only.empty() || ("," + only + ",").find("," + s + ",") != std::string::npos; };
     auto split = [](const std::string& u) {
@@ -483,6 +486,37 @@ int main(int argc, char** argv) {
         list_read = read("GET /v1/clients?limit=50", list_clients);
         nginx_list = file("nginx, same bytes as the list", "/static-list.json");
     }
+    // A big import beside the other agencies' commands: the same open-loop load on every agency but
+    // the first, once alone and once while the first imports import_rows rows in one request.
+    figures quiet, busy;
+    double import_ms = 0;
+    int import_status = 0;
+    if (wanted("import") && tokens.size() > 1) {
+        auto neighbours = [&](std::size_t i) {
+            auto a = 1 + i % (tokens.size() - 1);
+            return http_request("POST", "/v1/clients", tokens[a], client_body(counter++));
+        };
+        std::string csv = "first_name,last_name,date_of_birth\n";
+        for (int i = 0; i < import_rows; ++i)
+            csv += "Imported" + std::to_string(i) + ",Bulkclient,19" + std::to_string(50 + i % 50) + "-0" +
+                   std::to_string(1 + i % 9) + "-1" + std::to_string(i % 9) + "\n";
+        quiet = open_loop("neighbours, no import", host, port, import_rate, import_seconds, conns, neighbours, 201);
+        print(quiet);
+        std::thread importer([&] {
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            http_client c(host, port);
+            auto t0 = steady::now();
+            auto r = c.request("POST", "/v1/clients/import", csv, {{"Authorization", "Bearer " + tokens[0]}}, "text/csv");
+            import_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+            import_status = r.status;
+            if (r.status != 200) std::fprintf(stderr, "import: %d %.300s\n", r.status, r.body.c_str());
+        });
+        busy = open_loop("neighbours, during the import", host, port, import_rate, import_seconds, conns, neighbours, 201);
+        importer.join();
+        print(busy);
+        std::printf("%-26s %9d rows  status %d  in %.0f ms (%zu bytes of CSV)\n", "import", import_rows, import_status,
+                    import_ms, csv.size());
+    }
     long rss_after = rss_kib(pid);
 
     std::printf("\nratios (same run):\n");
@@ -500,6 +534,12 @@ int main(int argc, char** argv) {
                     staff_read.rate() / std::max(1.0, nginx_staff.rate()));
         std::printf("  GET /v1/clients?limit=50 / nginx same-size file                    %.3f\n",
                     list_read.rate() / std::max(1.0, nginx_list.rate()));
+    }
+    if (wanted("import") && tokens.size() > 1) {
+        std::printf("  neighbours' p99 during a %d-row import / without                  %.2f\n", import_rows,
+                    pct(busy.lat_ms, 0.99) / std::max(0.001, pct(quiet.lat_ms, 0.99)));
+        std::printf("  neighbours' max during the import / the transactional commit p99   %.2f\n",
+                    pct(busy.lat_ms, 1.0) / std::max(0.001, pct(tx.commit_ms, 0.99)));
     }
     std::printf("  carelogd RSS before %ld KiB, after %ld KiB\n", rss_before, rss_after);
     (void)at1k;

@@ -117,30 +117,39 @@ namespace carelog::api {
 
 class session_writes {
 public:
-    void remember(const std::string& session, const std::string& token) {
+    // The session's last write, and its last write that may change its principal.
+    void remember(const std::string& session, const std::string& token, bool principal_write) {
         int p = 0;
         std::int64_t off = 0;
         if (session.empty() || !parse_token(token, p, off)) return;
         auto& sh = shard(session);
         std::lock_guard lk(sh.mu);
         if (sh.last.size() >= per_shard) sh.last.clear();  // a bound, not a cache policy: forgetting costs a wait
-        auto& t = sh.last[session];
+        auto& w = sh.last[session];
+        keep_later(w.any, token, p, off);
+        if (principal_write) keep_later(w.principal, token, p, off);
+    }
+    std::string last(const std::string& session, bool principal_only) {
+        auto& sh = shard(session);
+        std::lock_guard lk(sh.mu);
+        auto it = sh.last.find(session);
+        if (it == sh.last.end()) return {};
+        return principal_only ? it->second.principal : it->second.any;
+    }
+
+private:
+    static void keep_later(std::string& t, const std::string& token, int p, std::int64_t off) {
         int tp = 0;
         std::int64_t toff = -1;
         if (t.empty() || !parse_token(t, tp, toff) || tp != p || toff < off) t = token;
     }
-    std::string last(const std::string& session) {
-        auto& sh = shard(session);
-        std::lock_guard lk(sh.mu);
-        auto it = sh.last.find(session);
-        return it == sh.last.end() ? std::string() : it->second;
-    }
-
-private:
+    struct writes {
+        std::string any, principal;
+    };
     static constexpr std::size_t shards = 64, per_shard = 4096;
     struct shard_t {
         std::mutex mu;
-        std::unordered_map<std::string, std::string> last;
+        std::unordered_map<std::string, writes> last;
     };
     shard_t& shard(const std::string& s) { return shards_[std::hash<std::string>{}(s) % shards]; }
     std::array<shard_t, shards> shards_;
@@ -152,16 +161,16 @@ std::shared_ptr<session_writes> make_session_writes() { return std::make_shared<
 
 namespace carelog::api::detail {
 
-void remember_own_write(app_context& ctx, const principal& who, const http_response& res) {
+void remember_own_write(app_context& ctx, const principal& who, const http_response& res, bool principal_write) {
     if (!ctx.own_writes || who.session_id.empty()) return;
     auto it = res.find("X-Consistency-Token");
     if (it == res.end()) return;
-    ctx.own_writes->remember(who.session_id, std::string(it->value()));
+    ctx.own_writes->remember(who.session_id, std::string(it->value()), principal_write);
 }
 
-result<bool> await_own_writes(app_context& ctx, const principal& who) {
+result<bool> await_own_writes(app_context& ctx, const principal& who, bool principal_only) {
     if (!ctx.own_writes || who.session_id.empty()) return false;
-    auto token = ctx.own_writes->last(who.session_id);
+    auto token = ctx.own_writes->last(who.session_id, principal_only);
     if (token.empty()) return false;
     auto now = ctx.projections_status.wait_for(token, std::chrono::milliseconds(0));
     if (!now || *now) return false;

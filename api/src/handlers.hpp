@@ -72,10 +72,14 @@ result<bool> wait_applied(app_context& ctx, const std::string& token, std::chron
 bool catch_up(app_context& ctx, const std::string& agency_id);
 
 // A session's own writes: the router records the position of each command a session made on this
-// node and, before the session's next request, waits (up to cfg.read_wait) for exactly that
-// position: whether it waited, or errc::unavailable when the projections did not get there.
-void remember_own_write(app_context& ctx, const principal& who, const http_response& res);
-result<bool> await_own_writes(app_context& ctx, const principal& who);
+// node and, before the session's next read, waits (up to cfg.read_wait) for exactly that position:
+// whether it waited, or errc::unavailable when the projections did not get there. Before its next
+// command it waits only for the writes that may change the session's principal (`principal_write`:
+// its own staff record, its agency's settings, a portal or kiosk session's client), since commands
+// are decided against the writer's state; a command that read projections and found nothing is
+// run again after the wait (router.cpp, `route_request`).
+void remember_own_write(app_context& ctx, const principal& who, const http_response& res, bool principal_write);
+result<bool> await_own_writes(app_context& ctx, const principal& who, bool principal_only = false);
 
 // Waits for X-Consistency-Token (if sent) to be applied by the projections: 400 if malformed,
 // 503 (Retry-After) when not applied within cfg.read_wait.

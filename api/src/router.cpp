@@ -181,7 +181,7 @@ bool wait_for_session(app_context& ctx, const http_request& req, const std::stri
 // is the command an X-Consistency-Token names. Returns whether anything was waited for (the
 // principal is then read again: the wait may have been for a change to its own roles).
 result<bool> settle(app_context& ctx, const http_request& req, const principal& who, bool command) {
-    auto own = await_own_writes(ctx, who);
+    auto own = await_own_writes(ctx, who, /*principal_only=*/command);
     if (!own && !command) return std::unexpected(own.error());
     bool waited = !own || *own;
     if (header(req, "X-Consistency-Token")) {
@@ -189,6 +189,17 @@ result<bool> settle(app_context& ctx, const http_request& req, const principal& 
         waited = true;
     }
     return waited;
+}
+
+// Whether a command on this route may change its caller's principal (what settle waits for
+// before the caller's next command): the caller's own staff record, the agency's settings (module
+// switches, MFA by role), the caller's own credentials and sessions; for a portal or kiosk session,
+// anything (each of its commands changes its one client).
+bool writes_principal(const route_info& info, const request_context& rc) {
+    if (info.auth != auth_kind::session) return true;
+    const std::string_view pattern = info.pattern;
+    if (pattern.starts_with("/v1/auth/") || pattern.starts_with("/v1/agency")) return true;
+    return pattern.starts_with("/v1/staff/{id}") && rc.param("id") == rc.who.staff_id;
 }
 
 }  // namespace
@@ -303,16 +314,26 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
             rc.idempotency_key = idempotency_scope(rc.who) + ":" + request_digest + ":" + *key;
         }
     }
-    http_result<http_response> res = [&]() -> http_result<http_response> {
+    auto run = [&]() -> http_result<http_response> {
         try {
             return found->fn(rc);
         } catch (const std::exception& e) {
             spdlog::error("api: {} {} threw: {}", info.method, info.pattern, e.what());
             return fail(errc::internal, "the server failed to answer this request");
         }
-    }();
+    };
+    http_result<http_response> res = run();
+    // A command waited only for the session's writes to its principal (settle): if it found
+    // nothing where it looked in the projections (a client this session just added, say), it runs
+    // again once they hold the rest of its writes, or is a 503 if they do not get there in time
+    // (never a 404 for what the session itself created). A 404 appended nothing, so this is safe.
+    if (!res && info.command && res.error().spec.status == 404) {
+        auto own = await_own_writes(ctx, rc.who);
+        if (!own) return fail_with(own.error(), info.pattern);
+        if (*own) res = run();
+    }
     if (!res) return fail_with(res.error(), info.pattern);
-    if (info.command) remember_own_write(ctx, rc.who, *res);
+    if (info.command) remember_own_write(ctx, rc.who, *res, writes_principal(info, rc));
     if (!idempotency_seen.empty() && ctx.limits && res->result_int() / 100 == 2)
         ctx.limits->keys.remember(idempotency_seen, request_digest);
     return {std::move(*res), info.pattern};

@@ -321,7 +321,6 @@ TEST_CASE("clients: 10,000 rows import in one request", "[integration][clients][
     auto report = r.json().as_object();
     CHECK(report.at("imported").as_int64() == rows);
     CHECK(report.at("failed").as_int64() == 0);
-    CHECK(took < std::chrono::seconds(30));
 
     // every row is readable once the token is applied: page through the list
     auto h = a.admin;

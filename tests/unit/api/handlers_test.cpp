@@ -543,6 +543,50 @@ TEST_CASE("api: a session's next request waits for its own last command; other s
     CHECK(f.status.waits.size() == 1);
 }
 
+TEST_CASE("api: a session's next command waits only for its own writes that change its principal; one that finds "
+          "nothing waits for the rest",
+          "[api][consistency]") {
+    api_fixture f;
+    f.admin_token(f.agency_a);
+    f.bus.will_succeed(uuid(100), 1, "0-30", json::object{{"id", uuid(100)}, {"username", "jnunez"}});
+    REQUIRE(f.send(verb::post, "/v1/staff", new_staff()).result_int() == 201);
+    f.status.applied = 29;  // the projections are one record behind the command
+    f.status.answers["0-30"] = false;
+    f.status.waits.clear();
+
+    // Adding a staff member changes nothing of the admin's own principal: the next command is
+    // decided by the writer at once, without waiting for the projections.
+    f.bus.will_succeed(uuid(101), 1, "0-31", json::object{{"id", uuid(101)}, {"username", "jnunez2"}});
+    CHECK(f.send(verb::post, "/v1/staff", new_staff()).result_int() == 201);
+    CHECK(f.status.waits.empty());
+
+    // A command that looks in the projections for what this session may just have created and
+    // finds nothing waits for the session's writes: here they do not arrive, so 503 (retry), not 404.
+    f.status.answers["0-31"] = false;
+    auto missing = f.request(verb::put, "/v1/clients/" + uuid(300) + "/staff/" + uuid(100), "", f.as_agency(f.agency_a));
+    CHECK(is_problem(missing, 503));
+    REQUIRE_FALSE(f.status.waits.empty());
+    CHECK(f.status.waits.back().first == "0-31");
+    // With nothing of its own outstanding, a missing client is a 404.
+    f.status.answers["0-30"] = true;
+    f.status.answers["0-31"] = true;
+    CHECK(is_problem(f.request(verb::put, "/v1/clients/" + uuid(300) + "/staff/" + uuid(100), "",
+                               f.as_agency(f.agency_a)),
+                     404));
+
+    // A change to the admin's own staff record may change what they may do: their next command
+    // waits for it first (bounded; the writer decides the command either way).
+    f.bus.will_succeed(f.admin_of(f.agency_a), 2, "0-40");
+    REQUIRE(f.send(verb::put, "/v1/staff/" + f.admin_of(f.agency_a) + "/type", json::object{{"type", "administration"}})
+                .result_int() / 100 == 2);
+    f.status.answers["0-40"] = false;
+    f.status.waits.clear();
+    f.bus.will_succeed(uuid(102), 1, "0-41", json::object{{"id", uuid(102)}, {"username", "jnunez3"}});
+    CHECK(f.send(verb::post, "/v1/staff", new_staff()).result_int() == 201);
+    REQUIRE_FALSE(f.status.waits.empty());
+    CHECK(f.status.waits.front().first == "0-40");
+}
+
 // ---------------------------------------------------------------- ops
 
 TEST_CASE("api: health, readiness and metrics need no auth", "[api][ops]") {
