@@ -120,6 +120,13 @@ command_result replay_of(const idem_record& rec) {
 
 std::unexpected<error> not_accepted(const std::string& why) { return fail(errc::unavailable, why); }
 
+// What a job weighs against the queue bound: its rows, but a bulk job (decided a chunk per turn,
+// one at a time) only its chunk, so that a big import still gets in while others are queued.
+std::size_t queue_weight(std::size_t rows, const engine_options& o) {
+    rows = std::max<std::size_t>(1, rows);
+    return rows > o.bulk_rows ? std::min(rows, std::max<std::size_t>(1, o.bulk_chunk)) : rows;
+}
+
 }  // namespace
 
 class engine::lane {
@@ -290,8 +297,8 @@ private:
         if (ready_) snapshot_if_due(true);
     }
 
-    static std::size_t weight(const work& w) {
-        if (const auto* b = std::get_if<batch_cmd>(&w)) return std::max<std::size_t>(1, b->cmds.size());
+    std::size_t weight(const work& w) const {
+        if (const auto* b = std::get_if<batch_cmd>(&w)) return std::min(queue_weight(b->cmds.size(), opts_), opts_.max_queue);
         return 1;
     }
     bool is_bulk(const work& w) const {
@@ -1179,9 +1186,8 @@ void engine::submit_batch(const std::string& agency_id, const command_meta& meta
         done(not_accepted("this carelogd does not write partition " + std::to_string(p)));
         return;
     }
-    std::size_t weight = std::max<std::size_t>(1, cmds.size());
-    // A batch larger than the queue bound would never fit: it waits for an empty queue instead.
-    weight = std::min(weight, opts_.max_queue);
+    // (capped: a batch larger than the queue bound fits only an empty queue)
+    const std::size_t weight = std::min(queue_weight(cmds.size(), opts_), opts_.max_queue);
     work w{batch_cmd{agency_id, meta, std::move(cmds), dry_run, std::move(done), steady::now() + opts_.queue_timeout}};
     if (!l->enqueue(w, weight))
         std::get<batch_cmd>(w).done(not_accepted("the writer of partition " + std::to_string(p) + " has too many commands queued; retry shortly"));
