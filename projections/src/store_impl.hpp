@@ -103,54 +103,65 @@ inline std::string status_text(const char* what, const rocksdb::Status& s) {
 
 inline std::string offset_key(int partition) { return keys::be32(static_cast<std::uint32_t>(partition)); }
 
-// Collects Put/Delete into one batch and keeps the first failure, which is checked before the
-// batch is written (WriteBatch::Put returns a Status in RocksDB 7). It also keeps what the batch
-// wrote by (family, key), so a read through it (get) sees what earlier records of the same batch
-// wrote: many records are applied read-modify-write into one batch and written once.
+// Collects the Puts and Deletes of a batch of records by (family, key), keeping only the last
+// write of each key, so a read through it (get) sees what earlier records of the same batch wrote:
+// many records are applied read-modify-write and written once. write() hands RocksDB one
+// WriteBatch of the surviving writes in key order: a key a batch rewrites (an agency's chain
+// link, a view several records change) is inserted into the memtable once, and sorted inserts
+// reuse the skiplist's last position instead of searching from the top.
 class write_set {
 public:
     void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
-        keep(batch_.Put(cf, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(v.data(), v.size())));
-        written_[slot(cf, k)] = std::string(v);
+        auto& e = written_[slot(cf, k)];
+        e.cf = cf;
+        e.value.emplace(v);
     }
     void del(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
-        keep(batch_.Delete(cf, rocksdb::Slice(k.data(), k.size())));
-        written_[slot(cf, k)] = std::nullopt;
+        auto& e = written_[slot(cf, k)];
+        e.cf = cf;
+        e.value.reset();
     }
     // The value as the batch would leave it: the batch's own write, else the database's.
     result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
-        if (auto it = written_.find(slot(cf, k)); it != written_.end()) return it->second;
+        if (auto it = written_.find(slot(cf, k)); it != written_.end()) return it->second.value;
         std::string value;
         auto s = db.Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(k.data(), k.size()), &value);
         if (s.IsNotFound()) return std::optional<std::string>();
         if (!s.ok()) return fail(errc::internal, status_text("get", s));
         return std::optional<std::string>(std::move(value));
     }
-    bool empty() const { return batch_.Count() == 0; }
+    bool empty() const { return written_.empty(); }
     // `wal`: false for what can be rebuilt from the topic (see "Durability" above).
     result<void> write(rocksdb::DB& db, bool wal = true) {
-        if (!first_error_.ok()) return fail(errc::internal, status_text("batch", first_error_));
+        rocksdb::WriteBatch batch;
+        for (const auto& [slot, e] : written_) {
+            const rocksdb::Slice key(slot.data() + sizeof(std::uint32_t), slot.size() - sizeof(std::uint32_t));
+            auto s = e.value ? batch.Put(e.cf, key, rocksdb::Slice(e.value->data(), e.value->size()))
+                             : batch.Delete(e.cf, key);
+            if (!s.ok()) return fail(errc::internal, status_text("batch", s));
+        }
         rocksdb::WriteOptions wo;
         wo.disableWAL = !wal;
-        auto s = db.Write(wo, &batch_);
+        auto s = db.Write(wo, &batch);
         if (!s.ok()) return fail(errc::internal, status_text("write", s));
         return {};
     }
 
 private:
+    // Big-endian family id, then the key: map order is (family, key order).
     static std::string slot(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
-        std::string s(sizeof(std::uint32_t), '\0');
         const std::uint32_t id = cf->GetID();
-        std::memcpy(s.data(), &id, sizeof id);
+        std::string s;
+        s.reserve(sizeof id + k.size());
+        for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((id >> shift) & 0xff));
         s.append(k);
         return s;
     }
-    void keep(rocksdb::Status s) {
-        if (!s.ok() && first_error_.ok()) first_error_ = std::move(s);
-    }
-    rocksdb::WriteBatch batch_;
-    std::unordered_map<std::string, std::optional<std::string>> written_;
-    rocksdb::Status first_error_;
+    struct entry {
+        rocksdb::ColumnFamilyHandle* cf = nullptr;
+        std::optional<std::string> value;  // nullopt: deleted
+    };
+    std::map<std::string, entry, std::less<>> written_;
 };
 
 // FlatBuffers reads scalars in place, so the buffer must be aligned (the verifier checks offsets
