@@ -125,6 +125,7 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
             if (ec) {
                 --inflight;
                 ++f.failed;
+                if (f.failed <= 3) std::fprintf(stderr, "%s: reading an answer: %s\n", name.c_str(), ec.message().c_str());
                 return;
             }
             c->in.append(buf->data(), n);
@@ -155,6 +156,7 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
             if (ec) {
                 --inflight;
                 ++f.failed;
+                if (f.failed <= 3) std::fprintf(stderr, "%s: sending a request: %s\n", name.c_str(), ec.message().c_str());
                 return;
             }
             read(c, intended);
@@ -520,13 +522,19 @@ int main(int argc, char** argv) {
     long rss_after = rss_kib(pid);
 
     std::printf("\nratios (same run):\n");
-    std::printf("  commands/s at saturation, 100 agencies / raw produce msgs/s        %.3f\n", sat.rate() / raw.msgs_per_s);
-    std::printf("  commands/s at saturation, 100 agencies / transactional msgs/s      %.3f\n", sat.rate() / tx.msgs_per_s);
-    std::printf("  @20k/s p50 / transactional commit p50                              %.2f\n",
-                pct(at20k.lat_ms, 0.5) / std::max(0.001, pct(tx.commit_ms, 0.5)));
-    std::printf("  @20k/s p99 / transactional commit p99                              %.2f\n",
-                pct(at20k.lat_ms, 0.99) / std::max(0.001, pct(tx.commit_ms, 0.99)));
-    std::printf("  single agency commands/s                                           %.0f\n", one.rate());
+    // Only ratios whose two figures were both measured in this run.
+    const bool baselines = wanted("baselines");
+    if (baselines && wanted("saturation")) {
+        std::printf("  commands/s at saturation, 100 agencies / raw produce msgs/s        %.3f\n", sat.rate() / raw.msgs_per_s);
+        std::printf("  commands/s at saturation, 100 agencies / transactional msgs/s      %.3f\n", sat.rate() / tx.msgs_per_s);
+    }
+    if (baselines && wanted("fixed")) {
+        std::printf("  @20k/s p50 / transactional commit p50                              %.2f\n",
+                    pct(at20k.lat_ms, 0.5) / std::max(0.001, pct(tx.commit_ms, 0.5)));
+        std::printf("  @20k/s p99 / transactional commit p99                              %.2f\n",
+                    pct(at20k.lat_ms, 0.99) / std::max(0.001, pct(tx.commit_ms, 0.99)));
+    }
+    if (wanted("single")) std::printf("  single agency commands/s                                           %.0f\n", one.rate());
     if (!nginx_url.empty() && wanted("reads")) {
         std::printf("  GET /v1/clients/{id} / nginx same-size file                        %.3f\n",
                     reads.rate() / std::max(1.0, nginx.rate()));
@@ -538,8 +546,9 @@ int main(int argc, char** argv) {
     if (wanted("import") && tokens.size() > 1) {
         std::printf("  neighbours' p99 during a %d-row import / without                  %.2f\n", import_rows,
                     pct(busy.lat_ms, 0.99) / std::max(0.001, pct(quiet.lat_ms, 0.99)));
-        std::printf("  neighbours' max during the import / the transactional commit p99   %.2f\n",
-                    pct(busy.lat_ms, 1.0) / std::max(0.001, pct(tx.commit_ms, 0.99)));
+        if (baselines)
+            std::printf("  neighbours' max during the import / the transactional commit p99   %.2f\n",
+                        pct(busy.lat_ms, 1.0) / std::max(0.001, pct(tx.commit_ms, 0.99)));
     }
     std::printf("  carelogd RSS before %ld KiB, after %ld KiB\n", rss_before, rss_after);
     (void)at1k;
