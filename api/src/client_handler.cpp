@@ -90,6 +90,7 @@ http_result<http_response> list_clients(request_context& rc) {
     query_reader q(rc.url.params());
     projections::client_filter f;
     f.q = q.string("q");
+    f.stored_bytes = true;
     int limit = q.limit(50);
     auto cursor = q.string("cursor");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());

@@ -59,10 +59,16 @@ struct client_viewer {
 };
 struct client_filter {
     std::optional<std::string> q;  // case- and accent-insensitive prefixes of first/last name words
+    // Answer the items as their stored JSON text (page::stored) where the index alone decides
+    // what is listed, instead of parsed into page::items: the HTTP edge copies them through.
+    bool stored_bytes = false;
 };
 
 struct page {
     boost::json::array items;
+    // The items as stored JSON objects, in order, when the caller asked for stored bytes (then
+    // `items` is empty).
+    std::vector<std::string> stored;
     std::optional<std::string> next_cursor;  // opaque; pass back as `cursor`
 };
 
