@@ -94,7 +94,9 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
         cs.push_back(c);
     }
     std::deque<steady::time_point> due;  // requests due and not yet sent
-    std::vector<std::shared_ptr<conn>> idle(cs.begin(), cs.end());
+    // Idle connections are taken oldest first, so every connection keeps sending: one left unused
+    // past the server's first-request timeout would be closed by it (its slow-client guard).
+    std::deque<std::shared_ptr<conn>> idle(cs.begin(), cs.end());
     const auto start = steady::now();
     const auto stop_at = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
     const auto drain_until = stop_at + std::chrono::seconds(5);
@@ -140,8 +142,8 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
             c->in.erase(0, hdr_end + 4 + len);
             finish(c, intended, status);
             if (!due.empty() && !idle.empty()) {
-                auto next = idle.back();
-                idle.pop_back();
+                auto next = idle.front();
+                idle.pop_front();
                 send(next);
             }
         });
@@ -179,8 +181,8 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
                 }
             }
             while (!due.empty() && !idle.empty()) {
-                auto c = idle.back();
-                idle.pop_back();
+                auto c = idle.front();
+                idle.pop_front();
                 send(c);
             }
             tick.expires_after(std::chrono::microseconds(rate > 0 ? 500 : 200));

@@ -221,11 +221,18 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
     (*view)["updated_at"] = at;
     const auto before = fresh_client ? std::set<std::string>{} : client_views::index_keys(agency, **old);
     const auto after = client_views::index_keys(agency, *view);
+    // The name-order entry covers the list: it holds the view itself, so listing the agency reads
+    // one index range and no view by key.
+    auto stored = json::serialize(*view);
+    const auto listed = keys::make(client_views::index_kind::by_name, agency) + client_views::order_suffix(*view);
     for (const auto& k : before)
         if (!after.contains(k)) w.del(client_index, k);
     for (const auto& k : after)
-        if (!before.contains(k)) w.put(client_index, k, "");
-    w.put(clients, ckey, json::serialize(*view));
+        if (k == listed)
+            w.put(client_index, k, stored);
+        else if (!before.contains(k))
+            w.put(client_index, k, "");
+    w.put(clients, ckey, std::move(stored));
     return {};
 }
 
@@ -334,8 +341,9 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
         for (auto it = after ? found->upper_bound(*after) : found->begin(); it != found->end(); ++it)
             if (!emit(*it)) break;
     } else if (scope == client_scope::all && f.stored_bytes) {
-        // Everyone listed in name order: the index decides alone, so the views are fetched in one
-        // MultiGet per round and handed on as the bytes they are stored as (no parse, no print).
+        // Everyone listed in name order: the name-order entries hold the views (a store written
+        // before they did has empty values; those views are read by key), handed on as the bytes
+        // they are stored as: one range read, no parse, no print.
         const auto prefix = keys::make(ik::by_name, agency_id);
         rocksdb::ReadOptions ro;
         ro.snapshot = snap;
@@ -345,42 +353,25 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
         std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->client_index));
         std::string start = prefix + after.value_or("");
         if (after) start.push_back('\0');  // strictly after the cursor's suffix
-        it->Seek(start);
-        std::vector<std::string> suffixes, view_keys;
-        std::vector<rocksdb::Slice> slices;
-        std::vector<rocksdb::PinnableSlice> values;
-        std::vector<rocksdb::Status> statuses;
-        // Rounds: one more candidate than the page needs, so a full page knows whether more follow.
-        while (it->Valid()) {
-            const std::size_t want = static_cast<std::size_t>(limit) + 1 - out.stored.size();
-            suffixes.clear();
-            view_keys.clear();
-            for (; it->Valid() && suffixes.size() < want; it->Next()) {
-                auto k = it->key().ToStringView();
-                if (!k.starts_with(prefix)) break;
-                auto suffix = std::string(k.substr(prefix.size()));
+        for (it->Seek(start); it->Valid(); it->Next()) {
+            auto k = it->key().ToStringView();
+            if (!k.starts_with(prefix)) break;
+            auto suffix = k.substr(prefix.size());
+            std::string bytes(it->value().ToStringView());
+            if (bytes.empty()) {
                 auto parts = keys::parse(suffix);
                 if (!parts || parts->size() != 3) continue;
-                view_keys.push_back(keys::make("c", agency_id, (*parts)[2]));
-                suffixes.push_back(std::move(suffix));
+                auto v = impl_->read(impl_->clients, keys::make("c", agency_id, (*parts)[2]), snap);
+                if (!v) return std::unexpected(v.error());
+                if (!*v) continue;
+                bytes = std::move(**v);
             }
-            if (suffixes.empty()) break;
-            slices.assign(view_keys.begin(), view_keys.end());
-            values = std::vector<rocksdb::PinnableSlice>(slices.size());
-            statuses.assign(slices.size(), rocksdb::Status());
-            impl_->db->MultiGet(ro, impl_->clients, slices.size(), slices.data(), values.data(), statuses.data());
-            for (std::size_t i = 0; i < slices.size(); ++i) {
-                if (statuses[i].IsNotFound()) continue;
-                if (!statuses[i].ok()) return fail(errc::internal, status_text("multiget", statuses[i]));
-                if (out.stored.size() == static_cast<std::size_t>(limit)) {
-                    out.next_cursor = keys::base64url_encode(last);
-                    break;
-                }
-                out.stored.emplace_back(values[i].data(), values[i].size());
-                last = suffixes[i];
+            if (out.stored.size() == static_cast<std::size_t>(limit)) {
+                out.next_cursor = keys::base64url_encode(last);
+                break;
             }
-            if (out.next_cursor) break;
-            if (!it->Valid() || !it->key().ToStringView().starts_with(prefix)) break;
+            out.stored.push_back(std::move(bytes));
+            last = std::string(suffix);
         }
         if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
     } else {
@@ -549,8 +540,16 @@ result<std::size_t> store::client_index_problems() const {
     for (auto kind : {ik::by_name, ik::assigned, ik::name_token}) {
         r = impl_->scan(
             impl_->client_index, keys::make(kind),
-            [&](std::string_view k, std::string_view) {
+            [&](std::string_view k, std::string_view v) {
                 if (expected.erase(std::string(k)) == 0) ++problems;
+                // A name-order entry holds its client's view, byte for byte.
+                if (kind == ik::by_name && !v.empty()) {
+                    auto parts = keys::parse(k);
+                    auto view = parts && parts->size() == 5
+                                    ? impl_->read(impl_->clients, keys::make("c", (*parts)[1], (*parts)[4]), snap)
+                                    : result<std::optional<std::string>>(std::optional<std::string>());
+                    if (!view || !*view || **view != v) ++problems;
+                }
                 return true;
             },
             snap);
