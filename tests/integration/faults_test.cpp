@@ -406,6 +406,7 @@ TEST_CASE("faults: kill -9 under write load, five times: every acknowledged comm
     // The data directory deleted: the node rebuilds every projection from the topic alone and
     // answers the same, byte for byte as JSON (the session token is an event too).
     std::filesystem::remove_all(o.data_dir);
+    std::filesystem::create_directories(o.data_dir);  // the harness keeps carelogd's log there
     carelogd rebuilt(o);
     rebuilt.wait_ready();
     auto c = rebuilt.client();
