@@ -116,6 +116,116 @@ TEST_CASE("faults: with the broker gone commands get 503, and succeed again once
     CHECK(list.json().at("items").as_array().size() == 2);
 }
 
+TEST_CASE("faults: the broker stopped for 10 s under write load: only 503 or 504 meanwhile, nothing acknowledged lost, "
+          "and writes come back by themselves once it returns",
+          "[integration][faults]") {
+    private_broker broker;
+    broker.start();
+    carelogd_options o;
+    o.brokers = broker.brokers();
+    o.kafka_timeout_ms = 2000;
+    carelogd d(o);
+    d.wait_ready();
+    auto c = d.client();
+    auto agency_id = std::string(create_agency(c, o.operator_key, "outage-" + fresh_suffix()).at("agency_id").as_string());
+    auto h = as_agency(c, agency_id);
+
+    std::mutex mu;
+    std::map<std::string, std::string> acknowledged;  // external_id -> client id
+    std::set<std::string> refused;                    // answered 503: certainly not in the log
+    std::map<int, int> statuses_while_down;
+    std::atomic<bool> down{false}, stop{false};
+    std::atomic<long long> first_201_after_return_ms{-1};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::atomic<long long> returned_at_ms{-1};
+    auto ms_now = [&] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    };
+    std::vector<std::thread> ts;
+    for (int w = 0; w < 6; ++w) {
+        ts.emplace_back([&, w, port = d.port()] {
+            http_client wc("127.0.0.1", port);
+            for (int i = 0; !stop; ++i) {
+                std::string ext = "w" + std::to_string(w) + "-" + std::to_string(i);
+                json::object body{{"first_name", "Outage"},        {"last_name", "Client" + ext},
+                                  {"date_of_birth", "1980-01-01"}, {"external_id", ext}};
+                auto r = wc.post("/v1/clients", body, h);
+                std::lock_guard lk(mu);
+                const bool was_down = down;
+                if (r.status == 201) {
+                    acknowledged[ext] = std::string(r.json().at("id").as_string());
+                    if (returned_at_ms >= 0 && first_201_after_return_ms < 0) first_201_after_return_ms = ms_now();
+                } else if (r.status == 503) {
+                    refused.insert(ext);
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                }
+                if (was_down) ++statuses_while_down[r.status];  // answered while the broker was away
+            }
+        });
+    }
+    auto acked = [&] {
+        std::lock_guard lk(mu);
+        return acknowledged.size();
+    };
+    for (int i = 0; i < 500 && acked() < 100; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(acked() >= 1);
+
+    broker.stop();
+    down = true;
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    {
+        std::lock_guard lk(mu);
+        down = false;
+    }
+    broker.start();
+    returned_at_ms = ms_now();
+    // Bounded: the writes must come back by themselves (the measured time is printed, not asserted).
+    for (int i = 0; i < 600 && first_201_after_return_ms < 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto after_return = acked();
+    for (int i = 0; i < 200 && acked() < after_return + 50; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stop = true;
+    for (auto& t : ts) t.join();
+
+    REQUIRE(first_201_after_return_ms >= 0);
+    const double recovery_s = static_cast<double>(first_201_after_return_ms - returned_at_ms) / 1000.0;
+    WARN("writes came back " << recovery_s << " s after the broker returned (" << acknowledged.size()
+                             << " acknowledged, " << refused.size() << " refused with 503)");
+    CHECK(recovery_s <= 60.0);
+    {
+        std::lock_guard lk(mu);
+        for (const auto& [status, n] : statuses_while_down) {
+            // A 201 answered meanwhile was committed before the broker left (the log is checked
+            // below); anything else but 503 / 504 would be an error the client cannot act on.
+            INFO("status " << status << " x" << n << " while the broker was down");
+            CHECK((status == 201 || status == 503 || status == 504));
+        }
+        CHECK(statuses_while_down.count(503) == 1);
+    }
+
+    // The log: every 201 exactly once, no 503.
+    std::map<std::string, int> times;
+    std::map<std::string, std::string> id_of;
+    for (const auto& bytes : read_topic(broker.brokers(), d.options().topic_prefix + "events")) {
+        auto e = events::decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+        REQUIRE(e.has_value());
+        if (e->agency_id != agency_id) continue;
+        if (const auto* added = std::get_if<events::ClientAdded>(&e->data)) {
+            ++times[added->external_id];
+            id_of[added->external_id] = e->aggregate_id;
+        }
+    }
+    for (const auto& [ext, id] : acknowledged) {
+        INFO(ext);
+        CHECK(times[ext] == 1);
+        CHECK(id_of[ext] == id);
+    }
+    for (const auto& ext : refused) {
+        INFO(ext);
+        CHECK(times.count(ext) == 0);
+    }
+}
+
 TEST_CASE("faults: after a crash the projections resume exactly where their data ends", "[integration][faults]") {
     carelogd_options o;
     o.topic_prefix = "test." + fresh_suffix() + ".";
