@@ -91,6 +91,7 @@ result<int> log_reader::poll(std::chrono::milliseconds wait,
             r.offset = m->offset;
             r.value = std::span(static_cast<const std::uint8_t*>(m->payload), m->len);
             r.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+            r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
             on_record(r);
             {
                 std::lock_guard lk(impl_->mu);
@@ -149,6 +150,68 @@ result<std::vector<std::int64_t>> high_watermarks(const config& cfg, const std::
         out.push_back(hi);
     }
     rd_kafka_consumer_close(rk->get());
+    return out;
+}
+
+namespace {
+// A consumer handle for offset questions (no assignment, no group membership).
+result<rk_ptr> offsets_client(const config& cfg) {
+    random_ids ids;
+    auto conf = make_conf(cfg, {{"group.id", "carelog-offsets-" + ids.next_uuid()},
+                                {"enable.auto.commit", "false"},
+                                {"isolation.level", "read_committed"}});
+    if (!conf) return std::unexpected(conf.error());
+    return make_client(RD_KAFKA_CONSUMER, *conf);
+}
+}  // namespace
+
+result<std::map<int, std::pair<std::int64_t, std::int64_t>>> watermarks(const config& cfg, const std::string& topic,
+                                                                         const std::vector<int>& partitions) {
+    auto rk = offsets_client(cfg);
+    if (!rk) return std::unexpected(rk.error());
+    std::map<int, std::pair<std::int64_t, std::int64_t>> out;
+    for (int p : partitions) {
+        int64_t lo = -1, hi = -1;
+        auto err = rd_kafka_query_watermark_offsets(rk->get(), topic.c_str(), p, &lo, &hi,
+                                                    static_cast<int>(cfg.timeout.count()));
+        if (err) return fail(errc::unavailable, "watermarks of " + topic + " partition " + std::to_string(p) + ": " +
+                                                    rd_kafka_err2str(err));
+        out[p] = {lo, hi};
+    }
+    return out;
+}
+
+result<std::map<int, std::int64_t>> offsets_for_time(const config& cfg, const std::string& topic,
+                                                      const std::vector<int>& partitions, std::int64_t time_ms) {
+    auto rk = offsets_client(cfg);
+    if (!rk) return std::unexpected(rk.error());
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+    for (int p : partitions) rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = time_ms;
+    auto err = rd_kafka_offsets_for_times(rk->get(), list, static_cast<int>(cfg.timeout.count()));
+    std::map<int, std::int64_t> out;
+    std::vector<int> past_end;
+    if (!err) {
+        for (int i = 0; i < list->cnt; ++i) {
+            const auto& e = list->elems[i];
+            if (e.err) {
+                err = e.err;
+                break;
+            }
+            if (e.offset >= 0)
+                out[e.partition] = e.offset;
+            else
+                past_end.push_back(e.partition);  // no record at or after the time
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) return fail(errc::unavailable, "offsets for a time in " + topic + ": " + rd_kafka_err2str(err));
+    for (int p : past_end) {
+        int64_t lo = -1, hi = -1;
+        auto werr = rd_kafka_query_watermark_offsets(rk->get(), topic.c_str(), p, &lo, &hi,
+                                                     static_cast<int>(cfg.timeout.count()));
+        if (werr) return fail(errc::unavailable, "end offset of " + topic + ": " + rd_kafka_err2str(werr));
+        out[p] = hi;
+    }
     return out;
 }
 

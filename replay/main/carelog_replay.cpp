@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <unistd.h>
 #include <iostream>
 #include <numeric>
 #include <optional>
@@ -78,6 +79,12 @@ int main(int argc, char** argv) {
     app.add_option("--timeout-ms", timeout_ms, "bounded wait for Kafka: metadata, and progress while reading")
         ->check(CLI::Range(100, 3600000))
         ->capture_default_str();
+    int margin_ms = static_cast<int>(src.clock_margin.count());
+    app.add_option("--clock-margin-ms", margin_ms,
+                   "with --from/--to/--as-of: widen the span read by this much (Kafka timestamps are taken at "
+                   "produce time; events are still filtered by their own occurred_at)")
+        ->check(CLI::Range(0, 86400000))
+        ->capture_default_str();
 
     // export
     auto* exp = app.add_subcommand("export", "print events as JSON lines (SPEC §3 listings + partition, offset)");
@@ -91,9 +98,13 @@ int main(int argc, char** argv) {
 
     // verify
     auto* ver = app.add_subcommand("verify", "check every agency's sequence and hash chain; exit 1 on any problem");
-    std::string ver_agency;
+    std::string ver_agency, ver_from, ver_to;
     bool ver_heads = false;
     ver->add_option("--agency", ver_agency, "only this agency (id or slug)");
+    ver->add_option("--from", ver_from,
+                    "start at this RFC 3339 time (Kafka offsets for times): each agency's chain is checked from "
+                    "its first event read");
+    ver->add_option("--to", ver_to, "stop after this RFC 3339 time");
     ver->add_flag("--heads", ver_heads, "also print each agency's last sequence and head hash");
 
     // rebuild
@@ -108,6 +119,8 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? exit_ok : exit_usage;
     }
     src.timeout = std::chrono::milliseconds(timeout_ms);
+    src.progress = isatty(STDERR_FILENO) != 0;
+    src.clock_margin = std::chrono::milliseconds(margin_ms);
     const std::string topic = src.events_topic();
 
     // Validate every argument before touching Kafka.
@@ -136,7 +149,26 @@ int main(int argc, char** argv) {
             filter.event_type = exp_type;
         }
     }
-    if (reb->parsed() && !parse_time("--as-of", reb_as_of, as_of, err)) return die(err);
+    if (reb->parsed()) {
+        if (!parse_time("--as-of", reb_as_of, as_of, err)) return die(err);
+        src.to = as_of;  // nothing after it is folded
+    }
+    if (exp->parsed()) {
+        src.from = filter.from;
+        src.to = filter.to;
+    }
+    if (ver->parsed()) {
+        micros t = 0;
+        if (!ver_from.empty()) {
+            if (!parse_time("--from", ver_from, t, err)) return die(err);
+            src.from = t;
+        }
+        if (!ver_to.empty()) {
+            if (!parse_time("--to", ver_to, t, err)) return die(err);
+            src.to = t;
+        }
+    }
+    replay::read_stats stats;
 
     auto partitions = replay::partition_count(src, topic);
     if (!partitions) return die(partitions.error().detail);
@@ -157,10 +189,12 @@ int main(int argc, char** argv) {
         auto write = [&](const replay::record_view& r) {
             if (auto line = ex.add(r)) out << *line << '\n';
         };
-        auto read = replay::read_partitions(src, topic, which, replay::read_order::partition_by_partition, write);
+        auto read =
+            replay::read_partitions(src, topic, which, replay::read_order::partition_by_partition, write, &stats);
         out.flush();
         if (!read) return die(read.error().detail);
         if (!out) return die("writing the export failed" + (exp_out.empty() ? std::string() : ": " + exp_out));
+        std::cerr << replay::describe(stats) << "\n";
         std::cerr << "exported " << ex.exported() << " events of " << *read << " records in " << topic;
         if (!ex.problems().empty())
             std::cerr << "; " << ex.problems().size() << " undecodable records left out (run verify)";
@@ -170,11 +204,12 @@ int main(int argc, char** argv) {
 
     if (ver->parsed()) {
         replay::verify_options vo{topic, std::nullopt, n};
+        vo.mid_chain = src.from.has_value();
         if (!ver_agency.empty()) vo.agency = agency_id_of(ver_agency);
         replay::chain_verifier v(vo, [](const replay::problem& p) { std::cout << replay::describe(p) << "\n"; });
         // Every partition, even for one agency: its events found on a wrong partition are a problem too.
         auto read = replay::read_partitions(src, topic, all_partitions(n), replay::read_order::interleaved,
-                                            [&](const replay::record_view& r) { v.add(r); });
+                                            [&](const replay::record_view& r) { v.add(r); }, &stats);
         if (!read) {
             std::cout.flush();
             return die(read.error().detail);
@@ -184,8 +219,13 @@ int main(int argc, char** argv) {
                 std::cout << "agency=" << agency << " partition=" << h.partition << " events=" << h.events
                           << " sequence=" << h.sequence << " offset=" << h.offset << " head=" << to_hex(h.hash)
                           << "\n";
-        std::cout << v.summary() << "\n";
+        std::cout << v.summary();
+        if (src.from)
+            std::cout << " (from " << format_rfc3339(*src.from)
+                      << ": each agency's chain checked from its first event read, not from its start)";
+        std::cout << "\n";
         std::cout.flush();
+        std::cerr << replay::describe(stats) << "\n";
         if (vo.agency && v.events() == 0) {
             std::cerr << "carelog-replay: no events of agency " << *vo.agency << " in " << topic << "\n";
             return exit_failed;
@@ -200,8 +240,9 @@ int main(int argc, char** argv) {
     });
     auto read = replay::read_partitions(src, topic, {replay::partition_of(agency, n)},
                                         replay::read_order::partition_by_partition,
-                                        [&](const replay::record_view& r) { rb.add(r); });
+                                        [&](const replay::record_view& r) { rb.add(r); }, &stats);
     if (!read) return die(read.error().detail);
+    std::cerr << replay::describe(stats) << "\n";
     if (rb.applied() == 0) {
         std::cerr << "carelog-replay: agency " << agency << " has no events at or before " << format_rfc3339(as_of)
                   << " in " << topic << "\n";

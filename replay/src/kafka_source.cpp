@@ -6,6 +6,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,18 +82,78 @@ result<int> partition_count(const source_options& opts, const std::string& topic
 
 namespace {
 
-// Reads `partitions` with one reader until each has reported its end once.
+using steady = std::chrono::steady_clock;
+
+std::int64_t to_ms(micros t) { return t / 1000; }
+
+// Where each partition's read starts: its beginning, or its first record at opts.from (less the
+// clock margin).
+result<std::map<int, std::int64_t>> start_offsets(const source_options& opts, const std::string& topic,
+                                                  const std::vector<int>& partitions) {
+    std::map<int, std::int64_t> out;
+    if (!opts.from) {
+        for (int p : partitions) out[p] = 0;
+        return out;
+    }
+    return kafka::offsets_for_time(to_config(opts), topic, partitions,
+                                   std::max<std::int64_t>(0, to_ms(*opts.from) - opts.clock_margin.count()));
+}
+
+// Prints "position, records/s, time left" on stderr about once a second.
+class progress_line {
+public:
+    progress_line(bool on, std::int64_t expected) : on_(on), expected_(expected), start_(steady::now()) {}
+    void tick(std::size_t done) {
+        if (!on_) return;
+        auto now = steady::now();
+        if (now - last_ < std::chrono::seconds(1)) return;
+        last_ = now;
+        const double secs = std::chrono::duration<double>(now - start_).count();
+        const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+        std::fprintf(stderr, "\rread %zu of ~%lld records", done, static_cast<long long>(expected_));
+        if (expected_ > 0)
+            std::fprintf(stderr, " (%.0f%%)", 100.0 * static_cast<double>(done) / static_cast<double>(expected_));
+        std::fprintf(stderr, ", %.0f records/s", rate);
+        if (rate > 0 && expected_ > static_cast<std::int64_t>(done))
+            std::fprintf(stderr, ", ~%.0f s left", static_cast<double>(expected_ - static_cast<std::int64_t>(done)) / rate);
+        std::fprintf(stderr, "   ");
+        std::fflush(stderr);
+        shown_ = true;
+    }
+    ~progress_line() {
+        if (shown_) std::fprintf(stderr, "\n");
+    }
+
+private:
+    bool on_;
+    std::int64_t expected_;
+    steady::time_point start_, last_{};
+    bool shown_ = false;
+};
+
+// Reads `partitions` with one reader until each has reported its end once (or passed opts.to).
 result<std::size_t> read_together(const source_options& opts, const std::string& topic,
                                   const std::vector<int>& partitions,
                                   const std::function<void(const record_view&)>& on_record) {
     if (partitions.empty()) return 0;
+    auto first = start_offsets(opts, topic, partitions);
+    if (!first) return std::unexpected(first.error());
+    std::int64_t expected = 0;
+    if (opts.progress) {
+        auto marks = kafka::watermarks(to_config(opts), topic, partitions);
+        if (!marks) return std::unexpected(marks.error());
+        for (const auto& [p, lh] : *marks) expected += std::max<std::int64_t>(0, lh.second - std::max(lh.first, (*first)[p]));
+    }
+    progress_line progress(opts.progress, expected);
     std::vector<kafka::log_reader::start> starts;
-    for (int p : partitions) starts.push_back({p, 0});
+    for (int p : partitions) starts.push_back({p, (*first)[p]});
     auto reader = kafka::log_reader::open(to_config(opts), topic, starts);
     if (!reader) return std::unexpected(reader.error());
+    const std::int64_t stop_after_ms =
+        opts.to ? to_ms(*opts.to) + opts.clock_margin.count() : std::numeric_limits<std::int64_t>::max();
     std::map<int, std::int64_t> ends;
     std::size_t total = 0;
-    auto last_progress = std::chrono::steady_clock::now();
+    auto last_progress = steady::now();
     while (ends.size() < partitions.size()) {
         bool progressed = false;
         auto n = (*reader)->poll(
@@ -100,6 +162,11 @@ result<std::size_t> read_together(const source_options& opts, const std::string&
                 progressed = true;
                 // Records appended after the end we reached belong to a later run.
                 if (auto it = ends.find(r.partition); it != ends.end() && r.offset >= it->second) return;
+                // Past the span asked for: this partition ends here.
+                if (r.timestamp_ms > stop_after_ms) {
+                    ends.try_emplace(r.partition, r.offset);
+                    return;
+                }
                 on_record(record_view{r.partition, r.offset, r.key, r.value});
                 ++total;
             },
@@ -108,7 +175,8 @@ result<std::size_t> read_together(const source_options& opts, const std::string&
                 ends.try_emplace(partition, next_offset);
             });
         if (!n) return std::unexpected(n.error());
-        auto now = std::chrono::steady_clock::now();
+        progress.tick(total);
+        auto now = steady::now();
         if (progressed) {
             last_progress = now;
         } else if (now - last_progress > opts.timeout) {
@@ -125,17 +193,29 @@ result<std::size_t> read_together(const source_options& opts, const std::string&
 
 }  // namespace
 
+std::string describe(const read_stats& s) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "read %zu records in %.2f s (%.0f records/s)", s.records, s.seconds,
+                  s.seconds > 0 ? static_cast<double>(s.records) / s.seconds : 0.0);
+    return buf;
+}
+
 result<std::size_t> read_partitions(const source_options& opts, const std::string& topic,
                                     const std::vector<int>& partitions, read_order order,
-                                    const std::function<void(const record_view&)>& on_record) {
-    if (order == read_order::interleaved) return read_together(opts, topic, partitions, on_record);
+                                    const std::function<void(const record_view&)>& on_record, read_stats* stats) {
+    const auto t0 = steady::now();
+    auto done = [&](result<std::size_t> r) {
+        if (stats && r) *stats = {*r, std::chrono::duration<double>(steady::now() - t0).count()};
+        return r;
+    };
+    if (order == read_order::interleaved) return done(read_together(opts, topic, partitions, on_record));
     std::size_t total = 0;
     for (int p : partitions) {
         auto n = read_together(opts, topic, {p}, on_record);
         if (!n) return n;
         total += *n;
     }
-    return total;
+    return done(total);
 }
 
 }  // namespace carelog::replay

@@ -77,7 +77,9 @@ verdict chain_verifier::add(const record_view& r) {
             "): the record was altered after it was written");
 
     const std::uint64_t expected = h.sequence + 1;
-    if (e.sequence == 0) {
+    if (opts_.mid_chain && h.sequence == 0 && e.sequence > 0) {
+        v.in_chain = true;  // the first record of a span anchors the agency's chain
+    } else if (e.sequence == 0) {
         bad("sequence 0: an agency's sequence starts at 1");
     } else if (e.sequence == expected) {
         if (e.prev_hash != h.hash)

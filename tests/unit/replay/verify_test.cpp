@@ -302,3 +302,32 @@ TEST_CASE("verify: the problem callback sees each problem as it is found", "[rep
     REQUIRE(seen.size() == 1);
     CHECK(contains(seen[0], "partition=0 offset=5 agency=" + agency_a + ": undecodable record"));
 }
+
+TEST_CASE("verify: a span read from the middle anchors each agency's chain at its first record read, and still "
+          "finds a gap and a repeat after it",
+          "[replay][verify]") {
+    auto b = two_agencies();
+    std::deque<stored> tail;
+    for (const auto& r : b.records())
+        if (r.env.sequence >= 2) tail.push_back(r);  // both agencies read from their second event
+    verify_options mid{topic, std::nullopt, 0};
+    mid.mid_chain = true;
+    auto v = verify_all(tail, mid);
+    CHECK(v.problems().empty());
+    CHECK(v.heads().at(agency_a).sequence == 5);
+    // Without the option the same span is a chain that does not start at 1.
+    CHECK(verify_all(tail, {topic, std::nullopt, 0}).problems().size() == 2);
+
+    // After the anchor everything is checked: a gap in A's span is reported.
+    std::deque<stored> gap;
+    for (const auto& r : tail)
+        if (!(r.env.agency_id == agency_a && r.env.sequence == 3)) gap.push_back(r);
+    auto g = verify_all(gap, mid);
+    REQUIRE(g.problems().size() == 1);
+    CHECK(g.problems()[0].what.find("sequence gap") != std::string::npos);
+
+    // A repeat of the anchor is a repeat.
+    std::deque<stored> repeat = tail;
+    repeat.push_back(tail.front());
+    CHECK(verify_all(repeat, mid).problems().size() == 1);
+}

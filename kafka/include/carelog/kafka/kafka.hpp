@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -127,6 +128,7 @@ struct record {
     std::int64_t offset = 0;
     std::span<const std::uint8_t> value;
     std::string_view key;
+    std::int64_t timestamp_ms = -1;  // the record's Kafka timestamp (the producer's CreateTime); -1 none
 };
 
 // Reads committed records (isolation.level=read_committed) of the given partitions from the
@@ -182,6 +184,16 @@ private:
     explicit group_consumer(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };
+
+// Where each partition's first record with a Kafka timestamp at or after `time_ms` is (Kafka's
+// offsets-for-times); a partition with none gets its end offset. errc::unavailable when the
+// broker does not answer within the config's timeout.
+result<std::map<int, std::int64_t>> offsets_for_time(const config& cfg, const std::string& topic,
+                                                      const std::vector<int>& partitions, std::int64_t time_ms);
+
+// Each partition's first and end offsets (low and high watermarks), asked of the broker.
+result<std::map<int, std::pair<std::int64_t, std::int64_t>>> watermarks(const config& cfg, const std::string& topic,
+                                                                         const std::vector<int>& partitions);
 
 // Reads one partition from `from` to its current end and returns the offset after the end.
 // Used by a writer to catch up before it accepts commands. Bounded by `deadline`.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,19 @@ struct source_options {
     // Bounded wait for any broker round trip, and for progress while reading: a partition that
     // yields neither a record nor its end within this time fails the run (errc::unavailable).
     std::chrono::milliseconds timeout{10000};
+    // A span of the log by time: start each partition at its first record whose Kafka timestamp is
+    // at or after `from` (Kafka's offsets-for-times) and stop it at its first record past `to`,
+    // instead of reading from the beginning to the end. Both are widened by `clock_margin`: a
+    // record's Kafka timestamp is taken when it is produced, after its envelope's occurred_at, and
+    // the writer's producers take turns; callers filter by occurred_at exactly.
+    std::optional<micros> from;
+    std::optional<micros> to;
+    // Progress on stderr about once a second (position, records/s, time left): for a terminal.
+    bool progress = false;
+
+    // How far the span is widened on both sides: the time between an event's occurred_at and its
+    // record's produce (a moment, the same clock), plus room for the clock being stepped.
+    std::chrono::milliseconds clock_margin{5000};
 
     std::string events_topic() const { return topic_prefix + "events"; }
 };
@@ -39,11 +53,20 @@ enum class read_order {
     interleaved,             // one reader for all partitions at once: faster; per-partition order only
 };
 
-// Reads each partition in `partitions` from its first offset to its end (read_committed: the last
+// What a read covered, for the summary line.
+struct read_stats {
+    std::size_t records = 0;
+    double seconds = 0;
+};
+// "read N records in S s (R records/s)"
+std::string describe(const read_stats& s);
+
+// Reads each partition in `partitions` from its first offset (or from opts.from) to its end (read_committed: the last
 // stable offset) as first reached, handing every record to `on_record`, each partition's records in
 // offset order. Returns the number of records read.
 result<std::size_t> read_partitions(const source_options& opts, const std::string& topic,
                                     const std::vector<int>& partitions, read_order order,
-                                    const std::function<void(const record_view&)>& on_record);
+                                    const std::function<void(const record_view&)>& on_record,
+                                    read_stats* stats = nullptr);
 
 }  // namespace carelog::replay

@@ -58,6 +58,10 @@ struct verify_options {
     // When > 0, each agency must sit on the partition murmur2(agency id) % partition_count picks,
     // the partition its writer appends to. When 0 (unknown), an agency must stay on one partition.
     int partition_count = 0;
+    // The read starts after the log's beginning (a span by time): each agency's first record read
+    // anchors its chain (its sequence and prev_hash are taken as given); everything after it is
+    // checked as usual.
+    bool mid_chain = false;
 };
 
 // What the verifier made of one record.
