@@ -2,6 +2,7 @@
 // errors, so a request learns about all of its problems at once instead of one per round trip.
 #pragma once
 
+#include "carelog/base/overloaded.hpp"
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -18,10 +19,7 @@ namespace carelog::aggregates::detail {
 
 using decision = result<std::vector<events::decided_event>>;
 
-template <class... F>
-struct overloaded : F... {
-    using F::operator()...;
-};
+using carelog::overloaded;
 
 class field_errors {
 public:

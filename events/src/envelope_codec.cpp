@@ -1,5 +1,6 @@
 // FlatBuffers <-> C++ for the envelope and every payload. Decoding runs the verifier first and
 // then checks what the schema cannot say (32-byte hashes, a known payload, ids present).
+#include "carelog/base/overloaded.hpp"
 #include "carelog/events/envelope_codec.hpp"
 
 #include <flatbuffers/flatbuffers.h>
@@ -19,10 +20,7 @@ using flatbuffers::Offset;
 using flatbuffers::String;
 using flatbuffers::Vector;
 
-template <class... F>
-struct overloaded : F... {
-    using F::operator()...;
-};
+using carelog::overloaded;
 
 // ---------- encode ----------
 
@@ -481,6 +479,9 @@ result<const fb::Envelope*> verified(std::span<const std::uint8_t> bytes) {
         return fail(errc::malformed, "prev_hash is not 32 bytes");
     if (!env->agency_id() || env->agency_id()->size() == 0) return fail(errc::malformed, "agency_id missing");
     if (!env->event_id() || !env->aggregate_id()) return fail(errc::malformed, "event_id or aggregate_id missing");
+    // The verifier accepts a union whose type is set and whose table is absent.
+    if (env->payload_type() != fb::Payload::NONE && !env->payload())
+        return fail(errc::malformed, "payload type set but payload missing");
     return env;
 }
 

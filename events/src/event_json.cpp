@@ -1,5 +1,6 @@
 // Events as JSON for listings. Password hashes never leave the service, not even hashed; nor does
 // the sealed TOTP secret.
+#include "carelog/base/overloaded.hpp"
 #include "carelog/events/event_json.hpp"
 
 #include <boost/json.hpp>
@@ -8,10 +9,7 @@ namespace carelog::events {
 namespace json = boost::json;
 namespace {
 
-template <class... F>
-struct overloaded : F... {
-    using F::operator()...;
-};
+using carelog::overloaded;
 
 json::array arr(const strings& v) {
     json::array a;

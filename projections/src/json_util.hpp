@@ -1,6 +1,7 @@
 // Small Boost.JSON helpers for the stored views (private to projections/).
 #pragma once
 
+#include "carelog/base/overloaded.hpp"
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,10 +14,7 @@
 namespace carelog::projections {
 namespace json = boost::json;
 
-template <class... F>
-struct overloaded : F... {
-    using F::operator()...;
-};
+using carelog::overloaded;
 
 inline std::string str_of(const json::object& o, std::string_view key) {
     if (const auto* v = o.if_contains(key); v && v->is_string()) return std::string(v->get_string());

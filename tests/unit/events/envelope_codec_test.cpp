@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "carelog/events/carelog_events_generated.h"
 #include "carelog/events/envelope_codec.hpp"
 
 using namespace carelog;
@@ -390,4 +391,23 @@ TEST_CASE("events: default settings are the secure defaults of the spec", "[even
     CHECK(s.password_expiry_days == 90);
     CHECK(s.mfa_required_roles == strings{});
     CHECK(s.services == strings{});
+}
+
+TEST_CASE("events: a payload type without its payload table is refused, not read (found by fuzz_envelope)",
+          "[events][codec][malformed]") {
+    // The FlatBuffers verifier accepts a union whose type is set and whose table is absent.
+    flatbuffers::FlatBufferBuilder b(256);
+    std::vector<std::uint8_t> zero(32, 0);
+    auto event_id = b.CreateString("e"), agency = b.CreateString("a"), atype = b.CreateString("Staff");
+    auto aid = b.CreateString("s"), empty = b.CreateString("");
+    auto prev = b.CreateVector(zero.data(), zero.size());
+    auto hash = b.CreateVector(zero.data(), zero.size());
+    auto root = carelog::fb::CreateEnvelope(b, event_id, agency, atype, aid, 1, 1, 0, empty, empty, empty, empty,
+                                            prev, hash, 1, carelog::fb::Payload::StaffCreated, 0);
+    b.Finish(root, carelog::fb::EnvelopeIdentifier());
+    std::vector<std::uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+    auto d = decode(bytes);
+    REQUIRE_FALSE(d.has_value());
+    CHECK(d.error().code == errc::malformed);
+    CHECK(d.error().detail.find("payload") != std::string::npos);
 }
