@@ -174,6 +174,15 @@ int main(int argc, char** argv) {
     app.add_option("--password-check-wait-ms", password_check_wait_ms,
                    "longest wait for a password check slot before 503")
         ->envname("CARELOG_PASSWORD_CHECK_WAIT_MS");
+    api::config http_limits;
+    app.add_option("--max-connections", http_limits.max_connections,
+                   "open HTTP connections in total; more are closed at accept")
+        ->envname("CARELOG_MAX_CONNECTIONS")
+        ->capture_default_str();
+    app.add_option("--max-connections-per-address", http_limits.max_connections_per_address,
+                   "open HTTP connections from one source address; more are closed at accept")
+        ->envname("CARELOG_MAX_CONNECTIONS_PER_ADDRESS")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     for (auto& [flag, target] : bucket_options) {
         auto parsed = parse_bucket(bucket_texts[flag]);
@@ -318,6 +327,8 @@ int main(int argc, char** argv) {
     api::metrics m;
     api::config acfg;
     acfg.operator_key = operator_key;
+    acfg.max_connections = http_limits.max_connections;
+    acfg.max_connections_per_address = http_limits.max_connections_per_address;
     acfg.public_url = public_url;
     acfg.server_key = *key;
     acfg.limits = limits;

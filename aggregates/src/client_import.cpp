@@ -121,6 +121,8 @@ private:
 constexpr std::array<const char*, 6> columns = {"first_name", "last_name", "date_of_birth",
                                                 "email",      "phone",     "external_id"};
 constexpr std::size_t required_columns = 3;  // email, phone and external_id are optional, as in add_client
+constexpr std::size_t max_echoed_name = 64;     // bytes of an unknown column's name repeated in an error
+constexpr std::size_t max_echoed_columns = 10;  // unknown (or repeated) columns named one by one
 
 }  // namespace
 
@@ -155,8 +157,20 @@ result<client_import_parse> parse_clients_csv(std::string_view text, micros now)
     for (std::size_t k = 0; k < required_columns; ++k)
         if (at[k] == std::string::npos) missing += (missing.empty() ? "" : ", ") + std::string(columns[k]);
     if (!missing.empty()) header_errors.push_back({"header", "missing column(s): " + missing});
-    for (const auto& u : unknown) header_errors.push_back({"header", "unknown column '" + u + "'"});
-    for (const auto& u : repeated) header_errors.push_back({"header", "column '" + u + "' appears twice"});
+    // A name is echoed shortened, and only the first few: an error never repeats a file back.
+    auto shown = [](const std::string& name) {
+        if (name.size() <= max_echoed_name) return name;
+        std::size_t cut = max_echoed_name;
+        while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // a UTF-8 boundary
+        return name.substr(0, cut) + "...";
+    };
+    for (std::size_t i = 0; i < unknown.size() && i < max_echoed_columns; ++i)
+        header_errors.push_back({"header", "unknown column '" + shown(unknown[i]) + "'"});
+    if (unknown.size() > max_echoed_columns)
+        header_errors.push_back(
+            {"header", "and " + std::to_string(unknown.size() - max_echoed_columns) + " more unknown columns"});
+    for (std::size_t i = 0; i < repeated.size() && i < max_echoed_columns; ++i)
+        header_errors.push_back({"header", "column '" + shown(repeated[i]) + "' appears twice"});
     if (!header_errors.empty())
         return fail(error{errc::validation,
                           "the header row must name first_name, last_name and date_of_birth, and may name "

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
@@ -87,6 +88,9 @@ struct server::impl {
     std::mutex m;  // guards conns, accepting, started, stopped
     std::condition_variable cv;
     std::set<std::shared_ptr<connection>> conns;
+    std::map<net::ip::address, std::size_t> per_address;  // open connections by source address
+    std::uint64_t refused_connections = 0;
+    std::chrono::steady_clock::time_point refused_logged{};
     bool accepting = false;
     bool started = false;
     bool stopped = false;
@@ -108,13 +112,36 @@ struct server::impl {
                 }
                 continue;
             }
-            auto c = std::make_shared<connection>(tcp::socket(std::move(sock)));
+            boost::system::error_code pec;
+            const auto peer = sock.remote_endpoint(pec).address();
+            const config& cfg = ctx.cfg;
             {
                 std::lock_guard lock(m);
                 if (stopping) break;
+                if (conns.size() >= cfg.max_connections || per_address[peer] >= cfg.max_connections_per_address) {
+                    // Over a cap: closed before a byte is read; logged at most once a second.
+                    ++refused_connections;
+                    auto now = std::chrono::steady_clock::now();
+                    if (now - refused_logged >= std::chrono::seconds(1)) {
+                        refused_logged = now;
+                        spdlog::warn("http: connection from {} refused: {} open in total, {} from it (caps {} and {}); "
+                                     "{} refused so far",
+                                     peer.to_string(), conns.size(), per_address[peer], cfg.max_connections,
+                                     cfg.max_connections_per_address, refused_connections);
+                    }
+                    if (per_address[peer] == 0) per_address.erase(peer);
+                    boost::system::error_code cec;
+                    sock.close(cec);
+                    continue;
+                }
+                ++per_address[peer];
+            }
+            auto c = std::make_shared<connection>(tcp::socket(std::move(sock)));
+            {
+                std::lock_guard lock(m);
                 conns.insert(c);
             }
-            net::co_spawn(c->stream.get_executor(), session(c), [this, c](std::exception_ptr e) {
+            net::co_spawn(c->stream.get_executor(), session(c), [this, c, peer](std::exception_ptr e) {
                 if (e) {
                     try {
                         std::rethrow_exception(e);
@@ -126,6 +153,7 @@ struct server::impl {
                 }
                 std::lock_guard lock(m);
                 conns.erase(c);
+                if (auto it = per_address.find(peer); it != per_address.end() && --it->second == 0) per_address.erase(it);
                 cv.notify_all();
             });
         }

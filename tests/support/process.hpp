@@ -49,6 +49,7 @@ public:
     bool running();
 
     unsigned short port() const { return port_; }
+    int pid() const { return pid_; }
     const carelogd_options& options() const { return opts_; }
     http_client client() const { return http_client("127.0.0.1", port_); }
     std::string log_path() const { return log_; }

@@ -2,6 +2,7 @@
 #include "client_fixtures.hpp"
 
 #include "carelog/aggregates/client_import.hpp"
+#include "carelog/base/text.hpp"
 
 using namespace carelog;
 using namespace carelog::aggregates;
@@ -160,4 +161,31 @@ TEST_CASE("csv: rows feed add_client; a repeated external id is caught when deci
             conflicts.push_back(row.line);
     }
     CHECK(conflicts == std::vector<std::size_t>{3});
+}
+
+TEST_CASE("csv: a header of huge or many unknown columns is refused without repeating the file back",
+          "[aggregates][csv]") {
+    std::string huge = "first_name,last_name,date_of_birth," + std::string(1u << 20, 'a') + "\n";
+    auto r = parse_clients_csv(huge, now0);
+    REQUIRE_FALSE(r.has_value());
+    std::size_t echoed = r.error().detail.size();
+    for (const auto& f : r.error().fields) echoed += f.message.size();
+    CHECK(echoed < 1000);
+    bool named = false;
+    for (const auto& f : r.error().fields) named = named || f.message.find("unknown column 'aaaa") == 0;
+    CHECK(named);
+
+    std::string many = "first_name,last_name,date_of_birth";
+    for (int i = 0; i < 5000; ++i) many += ",extra" + std::to_string(i);
+    auto m = parse_clients_csv(many + "\n", now0);
+    REQUIRE_FALSE(m.has_value());
+    CHECK(m.error().fields.size() <= 12);
+    CHECK(m.error().fields.back().message == "and 4990 more unknown columns");
+
+    // A name cut inside a multi-byte character is cut before it.
+    std::string accents = "first_name,last_name,date_of_birth,";
+    for (int i = 0; i < 100; ++i) accents += "é";
+    auto a = parse_clients_csv(accents + "\n", now0);
+    REQUIRE_FALSE(a.has_value());
+    for (const auto& f : a.error().fields) CHECK(is_valid_utf8(f.message));
 }

@@ -38,6 +38,10 @@ struct config {
     std::chrono::seconds body_timeout{30};             // reading the body
     std::chrono::seconds idle_timeout{60};             // keep-alive wait for the next request
     std::chrono::milliseconds read_wait{5000};         // X-Consistency-Token wait before 503
+    // Open connections: beyond either cap a new connection is closed as soon as it is accepted
+    // (before a byte is read), so a flood of idle sockets costs one accept each, never a session.
+    std::size_t max_connections = 20000;               // in total
+    std::size_t max_connections_per_address = 1000;    // from one source address
     std::string public_url;                            // CARELOG_PUBLIC_URL (OpenAPI `servers`, links)
     rate_limit_config limits;                          // per node; docs/security.md
 };
