@@ -14,7 +14,7 @@ namespace json = boost::json;
 
 namespace {
 
-// 2: staff credentials (identity). 3: clients (issue 4). An older snapshot is refused and the agency
+// 2: staff credentials (identity). 3: clients. An older snapshot is refused and the agency
 // replayed from the log.
 constexpr std::int64_t snapshot_format = 3;
 

@@ -145,7 +145,7 @@ http_result<http_response> confirm_password_reset(request_context&);
 http_result<http_response> enroll_mfa(request_context&);
 http_result<http_response> confirm_mfa(request_context&);
 
-// ---- the client portal, messaging and kiosk (issue 4) ----
+// ---- the client portal, messaging and kiosk ----
 // portal.cpp: the principals that are not staff (401 for anything but a live one).
 // A portal client: the live portal session behind the token (check_portal_session).
 result<principal> portal_principal(app_context& ctx, const std::string& token);
@@ -172,7 +172,7 @@ http_result<http_response> start_kiosk_session(request_context&);
 http_result<http_response> get_kiosk_form(request_context&);
 http_result<http_response> submit_kiosk(request_context&);
 http_result<http_response> list_client_kiosk_sessions(request_context&);
-// ---- clients, portal invitations and registration (issue 4) ----
+// ---- clients, portal invitations and registration ----
 // client_handler.cpp
 // Who the caller is for client visibility (administration types all, therapy_counseling assigned).
 projections::client_viewer viewer_of(const principal& who);

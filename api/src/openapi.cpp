@@ -170,7 +170,7 @@ constexpr std::string_view schemas_json = R"json({
     "next_cursor": {"type": "string", "nullable": true}}}
 })json";
 
-// Clients, invitations and registration (issue 4): merged into components/schemas.
+// Clients, invitations and registration: merged into components/schemas.
 constexpr std::string_view client_schemas_json = R"json({
   "NewClient": {"type": "object", "additionalProperties": false, "required": ["first_name", "last_name", "date_of_birth"],
     "properties": {"first_name": {"type": "string"}, "last_name": {"type": "string"},
@@ -369,7 +369,7 @@ std::string lower(std::string_view m) {
     return s;
 }
 
-// The client portal, messaging and kiosk (issue 4): their schemas and the two bearer schemes that
+// The client portal, messaging and kiosk: their schemas and the two bearer schemes that
 // are not staff sessions.
 constexpr std::string_view portal_schemas_json = R"json({
   "PortalLoginRequest": {"type": "object", "additionalProperties": false, "required": ["agency", "username", "password"], "properties": {

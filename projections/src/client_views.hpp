@@ -1,4 +1,4 @@
-// The clients read models' pure part (issue 4): the JSON views of clients, invitations, portal
+// The clients read models' pure part: the JSON views of clients, invitations, portal
 // accounts, threads, messages and kiosk sessions, the client list's index keys and order, and who
 // sees which clients. No RocksDB here: store.cpp reads the old views, calls these, and writes the
 // new views and the index differences in the record's WriteBatch.

@@ -77,7 +77,7 @@ struct staff_state {
     bool operator==(const staff_state&) const = default;
 };
 
-// ---- clients and the client portal (issue 4; rules in clients.hpp) ----
+// ---- clients and the client portal (rules in clients.hpp) ----
 // Everything of one client lives in the Client aggregate (aggregate_id = client id): assignments,
 // invitations, the portal account, message threads and kiosk sessions.
 
@@ -163,7 +163,7 @@ struct agency_state {
     // session id -> staff id of every live session (derived from the staff's sessions; kept for lookup)
     std::unordered_map<std::string, std::string> session_owners;
 
-    // Clients (issue 4). The maps below `clients` are indexes derived from it (a snapshot stores
+    // Clients. The maps below `clients` are indexes derived from it (a snapshot stores
     // only the clients and rebuilds them), each value a client id.
     std::unordered_map<std::string, client_state> clients;
     // lower-case portal username -> client id; never shrinks (portal usernames are unique forever)

@@ -1,4 +1,4 @@
-// Clients and the client portal (SPEC §1 "Clients", "Client portal"; issue 4): pure decisions on the
+// Clients and the client portal (SPEC §1 "Clients", "Client portal"): pure decisions on the
 // Client aggregate and the queries the API needs before and after deciding.
 //
 // The aggregate. Everything of one client is one aggregate, "Client", aggregate_id = client id:

@@ -132,7 +132,7 @@ struct StaffDeactivated {
     bool operator==(const StaffDeactivated&) const = default;
 };
 
-// ---- identity (issue 3): see schema/carelog_events.fbs for the meaning of every field ----
+// ---- identity: see schema/carelog_events.fbs for the meaning of every field ----
 
 // Values of the reason/by fields, so producers and consumers spell them one way.
 namespace password_change_reason {
@@ -215,7 +215,7 @@ struct SessionTouched {
     bool operator==(const SessionTouched&) const = default;
 };
 
-// ---- clients and the client portal (issue 4): aggregate "Client", aggregate_id = client id ----
+// ---- clients and the client portal: aggregate "Client", aggregate_id = client id ----
 // (see schema/carelog_events.fbs for the meaning of every field)
 
 namespace portal_login_failure {
@@ -345,10 +345,10 @@ struct PortalSessionTouched {
 using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded, ProgramAdded, StaffCreated,
                              StaffProfileUpdated, RoleAssigned, StaffTypeSet, StaffLocationsSet, StaffProgramsSet,
                              ModulePermissionGranted, ModulePermissionRevoked, StaffDeactivated,
-                             // identity (issue 3), in the schema's union order
+                             // identity, in the schema's union order
                              PasswordChanged, PasswordResetRequested, LoginSucceeded, LoginFailed, AccountLocked,
                              AccountUnlocked, MfaEnrolled, MfaConfirmed, MfaReset, SessionEnded, SessionTouched,
-                             // clients and the client portal (issue 4), in the schema's union order
+                             // clients and the client portal, in the schema's union order
                              ClientAdded, StaffAssignedToClient, StaffUnassignedFromClient, InvitationSent,
                              InvitationResent, InvitationRevoked, InvitationAccepted, PortalUsernameChosen,
                              PortalLoginSucceeded, PortalLoginFailed, PortalAccountLocked, PortalAccountUnlocked,

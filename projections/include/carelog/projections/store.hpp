@@ -5,7 +5,7 @@
 //   agency settings view, locations, programs, slug -> agency id
 //   staff directory: by id, by username (case-insensitive), filtered by role / type / location /
 //   program, text search on names; the staff member's events (history) and state as of a time
-//   clients (issue 4): by id; listed in name order filtered by what the caller may see, with name
+//   clients: by id; listed in name order filtered by what the caller may see, with name
 //   search; assignments (staff -> clients); invitations with their state at read time; portal
 //   accounts (by username, case-insensitive); message threads and messages; kiosk sessions; the
 //   client's events (history)
