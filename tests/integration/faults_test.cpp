@@ -525,7 +525,7 @@ TEST_CASE("faults: kill -9 under write load, five times: every acknowledged comm
     CHECK(after_deletion == before_deletion);
 }
 
-TEST_CASE("faults: SIGTERM under write load loses no acknowledged command; what it refused is not in the log",
+TEST_CASE("faults: SIGTERM under write load loses no acknowledged command, and what it refused is not in the log",
           "[integration][faults]") {
     carelogd_options o;
     o.topic_prefix = "test." + fresh_suffix() + ".";

@@ -231,7 +231,7 @@ TEST_CASE("replay: the log carelogd writes verifies, exports without secrets, an
 }
 
 TEST_CASE("replay: --from starts at Kafka's offsets for a time and --to stops, so an auditor reads a span without "
-          "what comes before it; a summary line says what was read",
+          "what comes before it, and a summary line says what was read",
           "[integration][replay]") {
     carelogd d({});
     d.wait_ready();

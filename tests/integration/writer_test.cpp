@@ -348,7 +348,7 @@ struct batch_slot {
 
 }  // namespace
 
-TEST_CASE("writer: a bulk import does not hold the other agencies of its lane; its own agency's commands wait "
+TEST_CASE("writer: a bulk import does not hold the other agencies of its lane, and its own agency's commands wait "
           "for it and see it",
           "[integration][writer]") {
     topic_fixture f;
