@@ -69,8 +69,11 @@ http_result<http_response> create_agency(request_context& rc) {
 }
 
 http_result<http_response> get_settings(request_context& rc) {
-    auto view = rc.ctx.store.agency(rc.who.agency_id);
-    if (!view) return fail(errc::not_found, "no such agency");
+    query_reader q(rc.url.params());
+    auto as_of = q.time("as_of");
+    if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
+    auto view = as_of ? rc.ctx.store.agency_as_of(rc.who.agency_id, *as_of) : rc.ctx.store.agency(rc.who.agency_id);
+    if (!view) return fail(errc::not_found, as_of ? "the agency did not exist at that time" : "no such agency");
     json::object out;
     if (auto it = view->find("settings"); it != view->end() && it->value().is_object()) out = it->value().as_object();
     for (std::string_view k : {"id", "name", "slug", "version"})

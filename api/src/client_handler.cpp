@@ -100,10 +100,15 @@ http_result<http_response> list_clients(request_context& rc) {
 
 http_result<http_response> get_client(request_context& rc) {
     query_reader q(rc.url.params());
+    auto as_of = q.time("as_of");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
+    // Who may see the client now may see its past.
     auto view = visible_client(rc, rc.param("id"));
     if (!view) return fail(errc::not_found, "no such client");
-    return json_response(200, *view);
+    if (!as_of) return json_response(200, *view);
+    auto past = rc.ctx.store.client_as_of(rc.who.agency_id, rc.param("id"), *as_of);
+    if (!past) return fail(errc::not_found, "no such client at that time");
+    return json_response(200, *past);
 }
 
 namespace {

@@ -52,7 +52,7 @@ const route routes[] = {
     {{"POST", "/v1/auth/mfa/confirm", session, P::self_mfa, 200, true, "confirmMfa", "Confirm TOTP enrolment with a current code", "auth", "MfaCode", "CommandResult", ""}, confirm_mfa},
 
     {{"POST", "/v1/agencies", op, "", 201, true, "createAgency", "Create an agency and its first admin (operator only)", "agency", "NewAgency", "AgencyCreated", ""}, create_agency},
-    {{"GET", "/v1/agency/settings", session, P::agency_read, 200, false, "getAgencySettings", "The agency's settings", "agency", "", "AgencySettings", ""}, get_settings},
+    {{"GET", "/v1/agency/settings", session, P::agency_read, 200, false, "getAgencySettings", "The agency's settings (as_of: as they were at that time)", "agency", "", "AgencySettings", "as_of"}, get_settings},
     {{"PATCH", "/v1/agency/settings", session, P::agency_settings, 200, true, "changeAgencySettings", "Change some of the agency's settings", "agency", "SettingsPatch", "CommandResult", ""}, change_settings},
 
     {{"POST", "/v1/locations", session, P::locations_manage, 201, true, "addLocation", "Add a location", "agency", "NewLocation", "CommandResult", ""}, add_location},
@@ -97,7 +97,7 @@ const route routes[] = {
     {{"POST", "/v1/clients", session, P::clients_create, 201, true, "createClient", "Add a client", "clients", "NewClient", "ClientCreated", ""}, create_client},
     {{"GET", "/v1/clients", session, P::clients_read, 200, false, "listClients", "Clients the caller may see (therapy_counseling staff: assigned only), in name order", "clients", "", "ClientList", "q,limit,cursor"}, list_clients},
     {{"POST", "/v1/clients/import", session, P::clients_import, 200, true, "importClients", "Import clients from CSV (text/csv, up to 16 MiB): a report per row; dry_run appends nothing", "clients", "ClientsCsv", "ImportReport", "dry_run"}, import_clients},
-    {{"GET", "/v1/clients/{id}", session, P::clients_read, 200, false, "getClient", "A client (404 when the caller may not see it)", "clients", "", "Client", ""}, get_client},
+    {{"GET", "/v1/clients/{id}", session, P::clients_read, 200, false, "getClient", "A client (404 when the caller may not see it; as_of: the client as it was at that time)", "clients", "", "Client", "as_of"}, get_client},
     {{"PUT", "/v1/clients/{id}/staff/{staff_id}", session, P::clients_assign_staff, 200, true, "assignClientStaff", "Assign a staff member to the client", "clients", "", "CommandResult", ""}, assign_client_staff},
     {{"DELETE", "/v1/clients/{id}/staff/{staff_id}", session, P::clients_assign_staff, 200, true, "unassignClientStaff", "Unassign a staff member from the client", "clients", "", "CommandResult", ""}, unassign_client_staff},
     {{"GET", "/v1/clients/{id}/history", session, P::events_read, 200, false, "clientHistory", "The client's events, oldest first", "clients", "", "EventList", ""}, client_history},

@@ -26,6 +26,42 @@ json::object created_view(const events::envelope& e, const events::ClientAdded& 
                         {"updated_at", at}};
 }
 
+void evolve(std::optional<json::object>& view, const events::envelope& e) {
+    auto set_staff = [&](const std::string& staff_id, bool assigned) {
+        if (!view) return;
+        json::array ids;
+        bool present = false;
+        if (auto* a = view->if_contains("staff_ids"); a && a->is_array())
+            for (const auto& x : a->get_array()) {
+                if (x.is_string() && x.get_string() == staff_id) {
+                    present = true;
+                    if (!assigned) continue;
+                }
+                ids.push_back(x);
+            }
+        if (assigned && !present) ids.emplace_back(staff_id);
+        (*view)["staff_ids"] = std::move(ids);
+    };
+    std::visit(overloaded{
+                   [&](const events::ClientAdded& c) {
+                       if (!view) view = created_view(e, c);
+                   },
+                   [&](const events::StaffAssignedToClient& x) { set_staff(x.staff_id, true); },
+                   [&](const events::StaffUnassignedFromClient& x) { set_staff(x.staff_id, false); },
+                   [&](const events::InvitationAccepted& x) {
+                       if (view) (*view)["portal_account_id"] = x.portal_account_id;
+                   },
+                   [&](const events::PortalUsernameChosen& x) {
+                       if (view) (*view)["portal_username"] = x.username;
+                   },
+                   [](const auto&) {},
+               },
+               e.data);
+    if (!view) return;
+    (*view)["version"] = e.aggregate_version;
+    (*view)["updated_at"] = format_rfc3339(e.occurred_at);
+}
+
 namespace {
 std::string folded(std::string_view s) { return ascii_lower(fold_to_ascii(s)); }
 

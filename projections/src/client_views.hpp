@@ -31,6 +31,12 @@ inline constexpr std::string_view kiosks = "kc";          // (kc, agency, client
 // The client view after ClientAdded.
 boost::json::object created_view(const events::envelope& e, const events::ClientAdded& c);
 
+// The client view after one more event of the client (ClientAdded creates it; assignments, the
+// portal account and its username change it; every event of the client sets version and
+// updated_at). Events before ClientAdded leave no view. The projection and the view as of a time
+// (`store::client_as_of`) both fold with it.
+void evolve(std::optional<boost::json::object>& view, const events::envelope& e);
+
 // The position of a client in list order: keys::make(folded lower last name, folded lower first
 // name, id). List cursors encode it; the n, s and t index keys end in it.
 std::string order_suffix(const boost::json::object& client_view);

@@ -28,17 +28,17 @@ struct record_applier {
     const events::envelope& e;
     std::span<const std::uint8_t> bytes;
 
-    result<void> operator()(const events::AgencyCreated&) { return s.apply_agency(w, e); }
-    result<void> operator()(const events::AgencySettingsChanged&) { return s.apply_agency(w, e); }
+    result<void> operator()(const events::AgencyCreated&) { return s.apply_agency(w, e, bytes); }
+    result<void> operator()(const events::AgencySettingsChanged&) { return s.apply_agency(w, e, bytes); }
     result<void> operator()(const events::LocationAdded& l) {
         w.put(s.agencies, keys::make("l", e.agency_id, l.location_id),
               json::serialize(json::object{{"id", l.location_id}, {"name", l.name}, {"address", l.address}}));
-        return s.apply_agency(w, e);
+        return s.apply_agency(w, e, bytes);
     }
     result<void> operator()(const events::ProgramAdded& p) {
         w.put(s.agencies, keys::make("p", e.agency_id, p.program_id),
               json::serialize(json::object{{"id", p.program_id}, {"name", p.name}}));
-        return s.apply_agency(w, e);
+        return s.apply_agency(w, e, bytes);
     }
     result<void> operator()(const events::StaffCreated&) { return s.apply_staff(w, e, bytes); }
     result<void> operator()(const events::StaffProfileUpdated&) { return s.apply_staff(w, e, bytes); }

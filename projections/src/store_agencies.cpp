@@ -4,8 +4,10 @@
 
 namespace carelog::projections {
 
-result<void> store::impl::apply_agency(write_set& w, const events::envelope& e) {
+result<void> store::impl::apply_agency(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
     const auto key = keys::make("a", e.agency_id);
+    w.put(agencies, keys::make("e", e.agency_id) + keys::be64(e.sequence),
+          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     auto old = read_json(w, agencies, key);
     if (!old) return std::unexpected(old.error());
     std::optional<json::object> view = *old;
@@ -27,6 +29,20 @@ std::optional<std::string> store::agency_id_by_slug(const std::string& slug) con
 
 std::optional<json::object> store::agency(const std::string& agency_id) const {
     return or_throw(impl_->read_json(impl_->agencies, keys::make("a", agency_id)));
+}
+
+std::optional<json::object> store::agency_as_of(const std::string& agency_id, micros as_of) const {
+    std::optional<json::object> view;
+    std::optional<std::string> corrupt;
+    or_throw(impl_->scan(impl_->agencies, keys::make("e", agency_id), [&](std::string_view, std::string_view v) {
+        auto e = decode_stored(v);
+        if (!e) return !(corrupt = e.error().detail);
+        if (e->occurred_at > as_of) return false;  // in sequence order: the rest is later
+        agency_settings::evolve(view, *e);
+        return true;
+    }));
+    if (corrupt) throw store_error("stored agency event does not decode: " + *corrupt);
+    return view;
 }
 
 namespace {

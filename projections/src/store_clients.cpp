@@ -35,30 +35,9 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
         w.put(clients, key, json::serialize(**v));
         return {};
     };
-    auto set_staff = [&](const std::string& staff_id, bool assigned) {
-        if (!view) return;
-        json::array ids;
-        bool present = false;
-        if (auto* a = view->if_contains("staff_ids"); a && a->is_array())
-            for (const auto& x : a->get_array()) {
-                if (x.is_string() && x.get_string() == staff_id) {
-                    present = true;
-                    if (!assigned) continue;
-                }
-                ids.push_back(x);
-            }
-        if (assigned && !present) ids.emplace_back(staff_id);
-        (*view)["staff_ids"] = std::move(ids);
-    };
-
     result<void> r;
     std::visit(
         overloaded{
-            [&](const events::ClientAdded& c) {
-                if (!view) view = client_views::created_view(e, c);
-            },
-            [&](const events::StaffAssignedToClient& x) { set_staff(x.staff_id, true); },
-            [&](const events::StaffUnassignedFromClient& x) { set_staff(x.staff_id, false); },
             [&](const events::InvitationSent& x) {
                 w.put(clients, keys::make("i", agency, x.invitation_id),
                       json::serialize(json::object{{"id", x.invitation_id},
@@ -103,13 +82,11 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
                                                    {"locked", false},
                                                    {"locked_until", nullptr},
                                                    {"failed_logins", 0}}));
-                if (view) (*view)["portal_account_id"] = x.portal_account_id;
             },
             [&](const events::PortalUsernameChosen& x) {
                 r = update(keys::make("a", agency, x.portal_account_id),
                            [&](json::object& a) { a["username"] = x.username; });
                 w.put(client_index, keys::make(ik::username, agency, ascii_lower(x.username)), x.portal_account_id);
-                if (view) (*view)["portal_username"] = x.username;
             },
             [&](const events::PortalLoginSucceeded& x) {
                 // A portal bearer token finds its client by hash; whether the session is still good
@@ -215,10 +192,8 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
         },
         e.data);
     if (!r) return r;
+    client_views::evolve(view, e);
     if (!view) return {};  // an event before ClientAdded: history only
-
-    (*view)["version"] = e.aggregate_version;
-    (*view)["updated_at"] = at;
     const auto before = fresh_client ? std::set<std::string>{} : client_views::index_keys(agency, **old);
     const auto after = client_views::index_keys(agency, *view);
     // The name-order entry covers the list: it holds the view itself, so listing the agency reads
@@ -566,6 +541,21 @@ std::optional<std::string> store::portal_session_client(const std::string& agenc
 std::optional<std::string> store::kiosk_token_client(const std::string& agency_id,
                                                      const std::string& token_hash) const {
     return or_throw(impl_->read(impl_->identity, keys::make("k", agency_id, token_hash)));
+}
+
+std::optional<json::object> store::client_as_of(const std::string& agency_id, const std::string& client_id,
+                                                micros as_of) const {
+    std::optional<json::object> view;
+    std::optional<std::string> corrupt;
+    or_throw(impl_->scan(impl_->client_events, keys::make(agency_id, client_id),
+                         [&](std::string_view, std::string_view v) {
+                             auto e = decode_stored(v);
+                             if (!e) return !(corrupt = e.error().detail);
+                             if (e->occurred_at <= as_of) client_views::evolve(view, *e);
+                             return true;
+                         }));
+    if (corrupt) throw store_error("stored client event does not decode: " + *corrupt);
+    return view;
 }
 
 std::vector<events::envelope> store::client_events(const std::string& agency_id, const std::string& client_id,

@@ -25,6 +25,8 @@
 //                    a: active "1"/"0"   n: name token (folded, lower-case)
 //   staff_events   (agency_id, staff_id) be64(aggregate_version)       the envelope bytes as on the
 //                  be64(sequence)                                      topic (verified FlatBuffers)
+//   agencies       ("e", agency_id) be64(sequence)                     the agency's own events as envelope
+//                                                                      bytes (agency_as_of folds them)
 //   clients        ("c", agency_id, client_id)                         client view JSON
 //                  ("i", agency_id, invitation_id)                     invitation JSON (status; state at read)
 //                  ("a", agency_id, portal_account_id)                 portal account JSON
@@ -284,7 +286,7 @@ struct store::impl {
     result<std::optional<chain_link>> chain_of(write_set& w, const std::string& agency) const;
 
     // ---- the projections of one record ----
-    result<void> apply_agency(write_set& w, const events::envelope& e);
+    result<void> apply_agency(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
     result<void> apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
     result<void> apply_client(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
 };

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "carelog/notify/notifications.hpp"
+#include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "process.hpp"
@@ -511,4 +512,52 @@ TEST_CASE("portal: 50 concurrent registrations of one username from 50 invitatio
     CHECK(created.load() == 1);
     CHECK(conflicts.load() == n - 1);
     CHECK(other.load() == 0);
+}
+
+TEST_CASE("clients: as_of answers a client and the agency's settings as they were at that time",
+          "[integration][clients][as_of]") {
+    carelogd d({});
+    d.wait_ready();
+    auto c = d.client();
+    agency_fixture a(c, d, "asof");
+    const auto now_rfc3339 = [] {
+        return carelog::format_rfc3339(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+    };
+    const auto before_client = now_rfc3339();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto ann = a.client(c, "Ann", "Past");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto added = now_rfc3339();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto assigned = c.request("PUT", "/v1/clients/" + ann + "/staff/" + a.admin_id, "", a.admin);
+    REQUIRE(assigned.status == 200);
+    auto h = a.admin_after(assigned);
+    auto settings_before = c.get("/v1/agency/settings", h);
+    REQUIRE(settings_before.status == 200);
+    const auto minutes_before = settings_before.json().at("session_idle_minutes").as_int64();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto before_change = now_rfc3339();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto changed = c.patch("/v1/agency/settings", json::object{{"session_idle_minutes", minutes_before + 5}}, h);
+    REQUIRE(changed.status == 200);
+    h = a.admin_after(changed);
+
+    auto now = c.get("/v1/clients/" + ann, h);
+    REQUIRE(now.status == 200);
+    CHECK(now.json().at("staff_ids").as_array().size() == 1);
+    auto then = c.get("/v1/clients/" + ann + "?as_of=" + added, h);
+    INFO(then.body);
+    REQUIRE(then.status == 200);
+    CHECK(then.json().at("staff_ids").as_array().empty());
+    CHECK(then.json().at("version").as_int64() == 1);
+    CHECK(c.get("/v1/clients/" + ann + "?as_of=" + before_client, h).status == 404);
+    CHECK(c.get("/v1/clients/" + ann + "?as_of=yesterday", h).status == 422);  // a field error on as_of
+
+    auto old_settings = c.get("/v1/agency/settings?as_of=" + before_change, h);
+    REQUIRE(old_settings.status == 200);
+    CHECK(old_settings.json().at("session_idle_minutes").as_int64() == minutes_before);
+    auto new_settings = c.get("/v1/agency/settings", h);
+    CHECK(new_settings.json().at("session_idle_minutes").as_int64() == minutes_before + 5);
 }

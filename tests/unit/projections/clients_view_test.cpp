@@ -330,3 +330,39 @@ TEST_CASE("clients view: a re-published record is quarantined and changes nothin
     CHECK(x.db->client_history(agency, "c1").size() == 3);
     CHECK(x.db->quarantined().size() == 1);
 }
+
+TEST_CASE("clients view: as of a time, a client is what its events up to then made it; the agency's settings too",
+          "[projections][clients][as_of]") {
+    clients_fixture x;
+    x.add("c1", "Ann", "Lee");
+    const micros added = x.f.clock;
+    x.f.push(agency, "c1", StaffAssignedToClient{"t1"});
+    const micros assigned = x.f.clock;
+    x.f.push(agency, "c1", StaffUnassignedFromClient{"t1"});
+
+    CHECK_FALSE(x.db->client_as_of(agency, "c1", added - 1));
+    auto first = x.db->client_as_of(agency, "c1", added);
+    REQUIRE(first);
+    CHECK(first->at("staff_ids").as_array().empty());
+    CHECK(first->at("version") == 1);
+    auto then = x.db->client_as_of(agency, "c1", assigned);
+    REQUIRE(then);
+    CHECK(then->at("staff_ids").as_array() == json::array{"t1"});
+    CHECK(then->at("version") == 2);
+    // Folded up to now it is the stored view, field for field.
+    CHECK(x.db->client_as_of(agency, "c1", x.f.clock) == x.db->client(agency, "c1"));
+
+    // The agency's settings as of a time.
+    const micros before_change = x.f.clock;
+    events::Settings patch;
+    patch.session_idle_minutes = 45;
+    x.f.agency_event(agency, AgencySettingsChanged{patch});
+    auto old_settings = x.db->agency_as_of(agency, before_change);
+    auto new_settings = x.db->agency_as_of(agency, x.f.clock);
+    REQUIRE(old_settings);
+    REQUIRE(new_settings);
+    CHECK(old_settings->at("settings").at("session_idle_minutes") != 45);
+    CHECK(new_settings->at("settings").at("session_idle_minutes") == 45);
+    CHECK(*new_settings == *x.db->agency(agency));
+    CHECK_FALSE(x.db->agency_as_of(agency, t0));
+}

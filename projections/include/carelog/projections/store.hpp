@@ -161,6 +161,8 @@ public:
     // The staff member's events, oldest first, as event listings (events::listing_json).
     boost::json::array staff_history(const std::string& agency_id, const std::string& staff_id) const;
     // The staff view built from the events with occurred_at <= as_of; nullopt if none.
+    // The agency view (its settings) built from its events with occurred_at <= as_of; nullopt if none.
+    std::optional<boost::json::object> agency_as_of(const std::string& agency_id, micros as_of) const;
     std::optional<boost::json::object> staff_as_of(const std::string& agency_id, const std::string& staff_id,
                                                     micros as_of) const;
 
@@ -206,6 +208,9 @@ public:
                                              micros now) const;  // oldest first
     // The client's events, oldest first, as event listings (events::listing_json).
     boost::json::array client_history(const std::string& agency_id, const std::string& client_id) const;
+    // The client view built from the client's events with occurred_at <= as_of; nullopt if none.
+    std::optional<boost::json::object> client_as_of(const std::string& agency_id, const std::string& client_id,
+                                                     micros as_of) const;
     // Consistency check like staff_index_problems, for the n / s / t client indexes.
     result<std::size_t> client_index_problems() const;
     // ---- identity lookups (the API folds the events with aggregates::evolve and asks the domain's
