@@ -155,7 +155,13 @@ def read_to_end(brokers, topics, on_row, timeout_s=10.0, from_ms=None):
                     remaining.discard((m.topic(), m.partition()))
                     continue
                 raise KafkaException(m.error())
-            on_row(m.topic(), row_of(m.value(), m.partition(), m.offset()))
+            try:
+                row = row_of(m.value(), m.partition(), m.offset())
+            except Exception as e:  # a record carelog would quarantine: reported, skipped
+                print("carelog_rows: skipped %s partition %d offset %d: %s" % (m.topic(), m.partition(), m.offset(), e),
+                      file=sys.stderr)
+                continue
+            on_row(m.topic(), row)
             n += 1
         return n
     finally:
