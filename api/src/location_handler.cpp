@@ -15,7 +15,7 @@ http_result<http_response> add_location(request_context& rc) {
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     aggregates::add_location cmd{rc.ctx.ids.next_uuid(), name, address};
     return submit_command(rc, rc.who.agency_id, rc.who.staff_id, cmd, 201,
-                          json::object{{"name", name}, {"address", address}});
+                          json::object{{"id", cmd.location_id}, {"name", name}, {"address", address}});
 }
 
 http_result<http_response> list_locations(request_context& rc) {

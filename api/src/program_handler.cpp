@@ -13,7 +13,8 @@ http_result<http_response> add_program(request_context& rc) {
     std::string name = r.required_string("name");
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     aggregates::add_program cmd{rc.ctx.ids.next_uuid(), name};
-    return submit_command(rc, rc.who.agency_id, rc.who.staff_id, cmd, 201, json::object{{"name", name}});
+    return submit_command(rc, rc.who.agency_id, rc.who.staff_id, cmd, 201,
+                          json::object{{"id", cmd.program_id}, {"name", name}});
 }
 
 http_result<http_response> list_programs(request_context& rc) {

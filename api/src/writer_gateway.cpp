@@ -21,6 +21,14 @@ json::object body_of(const std::vector<events::envelope>& evs, const std::string
                 body["id"] = e.aggregate_id;
                 body["username"] = s->username;
             }
+        } else if (const auto* l = std::get_if<events::LocationAdded>(&e.data)) {
+            // A location or program is part of the Agency aggregate: its own id is what was created.
+            body["id"] = l->location_id;
+            body["name"] = l->name;
+            body["address"] = l->address;
+        } else if (const auto* p = std::get_if<events::ProgramAdded>(&e.data)) {
+            body["id"] = p->program_id;
+            body["name"] = p->name;
         } else if (!body.contains("id") && !body.contains("agency_id")) {
             body["id"] = e.aggregate_id;
         }

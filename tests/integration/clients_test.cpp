@@ -11,10 +11,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "carelog/notify/notifications.hpp"
 #include "carelog/base/ids.hpp"
+#include "carelog/events/envelope_codec.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "process.hpp"
@@ -560,4 +562,68 @@ TEST_CASE("clients: as_of answers a client and the agency's settings as they wer
     CHECK(old_settings.json().at("session_idle_minutes").as_int64() == minutes_before);
     auto new_settings = c.get("/v1/agency/settings", h);
     CHECK(new_settings.json().at("session_idle_minutes").as_int64() == minutes_before + 5);
+}
+
+TEST_CASE("events: the staff directory's commands and both kinds of session activity land on the topic as their "
+          "events (with the rest of the suite: one of every event type, which the Python consumer checks)",
+          "[integration][events]") {
+    carelogd d({});
+    d.wait_ready();
+    auto c = d.client();
+    agency_fixture a(c, d, "every");
+    a.enable_portal(c, true, true);
+    auto ok = [&](const http_reply& r, int status) {
+        INFO(r.body);
+        REQUIRE(r.status == status);
+        a.admin = a.admin_after(r);
+        return r.json();
+    };
+    // Sessions touch after a sixth of the idle timeout: 10 s with the shortest allowed (1 minute).
+    ok(c.patch("/v1/agency/settings", json::object{{"session_idle_minutes", 1}}, a.admin), 200);
+    const auto location = str(ok(c.post("/v1/locations", json::object{{"name", "Main"}, {"address", "1 Main St"}}, a.admin), 201), "id");
+    const auto program = str(ok(c.post("/v1/programs", json::object{{"name", "Outpatient"}}, a.admin), 201), "id");
+    const auto staff = str(ok(c.post("/v1/staff",
+                                     json::object{{"first_name", "Eve"}, {"last_name", "Every"}, {"gender", "female"},
+                                                  {"position", "Biller"}, {"email", "eve@x.org"}, {"role", "biller"},
+                                                  {"type", "administration"}},
+                                     a.admin),
+                              201),
+                           "id");
+    ok(c.patch("/v1/staff/" + staff, json::object{{"position", "Senior biller"}}, a.admin), 200);
+    ok(c.put("/v1/staff/" + staff + "/locations", json::object{{"location_ids", json::array{location.c_str()}}}, a.admin), 200);
+    ok(c.put("/v1/staff/" + staff + "/programs", json::object{{"program_ids", json::array{program.c_str()}}}, a.admin), 200);
+    ok(c.post("/v1/staff/" + staff + "/deactivate", json::object{}, a.admin), 200);
+
+    // A portal session beside the staff session.
+    const auto ann = a.client(c, "Ann", "Every", "ann@example.org");
+    const auto inv = a.invite(c, ann);
+    const auto token = token_for(d, a.agency_id, inv, 1);
+    REQUIRE(register_account(c, token, "annevery").status == 201);
+    auto login = c.post("/v1/portal/login",
+                        json::object{{"agency", a.slug}, {"username", "annevery"}, {"password", portal_password}});
+    INFO(login.body);
+    REQUIRE(login.status == 200);
+    const auto portal = bearer(str(login.json(), "token"));
+    REQUIRE(c.get("/v1/portal/me", portal).status == 200);
+
+    std::this_thread::sleep_for(std::chrono::seconds(11));
+    REQUIRE(c.get("/v1/staff/" + staff, a.admin).status == 200);  // touches the admin's session
+    REQUIRE(c.get("/v1/portal/me", portal).status == 200);         // touches the portal session
+
+    std::set<std::string> types;
+    for (int i = 0; i < 50 && !(types.contains("SessionTouched") && types.contains("PortalSessionTouched")); ++i) {
+        types.clear();
+        for (const auto& bytes : read_topic(test_brokers(), d.options().topic_prefix + "events")) {
+            auto e = carelog::events::decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+            REQUIRE(e.has_value());
+            if (e->agency_id == a.agency_id) types.insert(std::string(carelog::events::event_type_name(e->data)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    for (const char* t : {"LocationAdded", "ProgramAdded", "StaffCreated", "StaffProfileUpdated", "StaffLocationsSet",
+                          "StaffProgramsSet", "StaffDeactivated", "SessionTouched", "PortalSessionTouched",
+                          "PortalLoginSucceeded", "PortalUsernameChosen"}) {
+        INFO(t);
+        CHECK(types.contains(t));
+    }
 }
