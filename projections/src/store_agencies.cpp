@@ -32,17 +32,9 @@ std::optional<json::object> store::agency(const std::string& agency_id) const {
 }
 
 std::optional<json::object> store::agency_as_of(const std::string& agency_id, micros as_of) const {
-    std::optional<json::object> view;
-    std::optional<std::string> corrupt;
-    or_throw(impl_->scan(impl_->agencies, keys::make("e", agency_id), [&](std::string_view, std::string_view v) {
-        auto e = decode_stored(v);
-        if (!e) return !(corrupt = e.error().detail);
-        if (e->occurred_at > as_of) return false;  // in sequence order: the rest is later
-        agency_settings::evolve(view, *e);
-        return true;
-    }));
-    if (corrupt) throw store_error("stored agency event does not decode: " + *corrupt);
-    return view;
+    return impl_->fold_as_of(impl_->agencies, keys::make("e", agency_id), as_of,
+                             [](std::optional<json::object>& v, const events::envelope& e) { agency_settings::evolve(v, e); },
+                             "agency");
 }
 
 namespace {

@@ -319,53 +319,38 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
         // Everyone listed in name order: the name-order entries hold the views (a store written
         // before they did has empty values; those views are read by key), handed on as the bytes
         // they are stored as: one range read, no parse, no print.
-        const auto prefix = keys::make(ik::by_name, agency_id);
-        rocksdb::ReadOptions ro;
-        ro.snapshot = snap;
-        std::string upper = keys::prefix_successor(prefix);
-        rocksdb::Slice upper_slice(upper);
-        ro.iterate_upper_bound = &upper_slice;
-        std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->client_index));
-        std::string start = prefix + after.value_or("");
-        if (after) start.push_back('\0');  // strictly after the cursor's suffix
-        for (it->Seek(start); it->Valid(); it->Next()) {
-            auto k = it->key().ToStringView();
-            if (!k.starts_with(prefix)) break;
-            auto suffix = k.substr(prefix.size());
-            std::string bytes(it->value().ToStringView());
-            if (bytes.empty()) {
-                auto parts = keys::parse(suffix);
-                if (!parts || parts->size() != 3) continue;
-                auto v = impl_->read(impl_->clients, keys::make("c", agency_id, (*parts)[2]), snap);
-                if (!v) return std::unexpected(v.error());
-                if (!*v) continue;
-                bytes = std::move(**v);
-            }
-            if (out.stored.size() == static_cast<std::size_t>(limit)) {
-                out.next_cursor = keys::base64url_encode(last);
-                break;
-            }
-            out.stored.push_back(std::move(bytes));
-            last = std::string(suffix);
-        }
-        if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+        auto r = impl_->scan_after(
+            impl_->client_index, keys::make(ik::by_name, agency_id), after,
+            [&](std::string_view suffix, std::string_view value) {
+                std::string bytes(value);
+                if (bytes.empty()) {
+                    auto parts = keys::parse(suffix);
+                    if (!parts || parts->size() != 3) return true;
+                    auto v = impl_->read(impl_->clients, keys::make("c", agency_id, (*parts)[2]), snap);
+                    if (!v) {
+                        failure = v.error();
+                        return false;
+                    }
+                    if (!*v) return true;
+                    bytes = std::move(**v);
+                }
+                if (out.stored.size() == static_cast<std::size_t>(limit)) {
+                    out.next_cursor = keys::base64url_encode(last);
+                    return false;
+                }
+                out.stored.push_back(std::move(bytes));
+                last = std::string(suffix);
+                return true;
+            },
+            snap);
+        if (!r) return std::unexpected(r.error());
     } else {
         const auto prefix = scope == client_scope::all ? keys::make(ik::by_name, agency_id)
                                                        : keys::make(ik::assigned, agency_id, viewer.staff_id);
-        rocksdb::ReadOptions ro;
-        ro.snapshot = snap;
-        std::string upper = keys::prefix_successor(prefix);
-        rocksdb::Slice upper_slice(upper);
-        ro.iterate_upper_bound = &upper_slice;
-        std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->client_index));
-        std::string start = prefix + after.value_or("");
-        if (after) start.push_back('\0');  // strictly after the cursor's suffix
-        for (it->Seek(start); it->Valid(); it->Next()) {
-            auto k = it->key().ToStringView();
-            if (!k.starts_with(prefix)) break;
-            if (!emit(std::string(k.substr(prefix.size())))) break;
-        }
-        if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+        auto r = impl_->scan_after(
+            impl_->client_index, prefix, after,
+            [&](std::string_view suffix, std::string_view) { return emit(std::string(suffix)); }, snap);
+        if (!r) return std::unexpected(r.error());
     }
     if (failure) return fail(*failure);
     return out;
@@ -545,17 +530,9 @@ std::optional<std::string> store::kiosk_token_client(const std::string& agency_i
 
 std::optional<json::object> store::client_as_of(const std::string& agency_id, const std::string& client_id,
                                                 micros as_of) const {
-    std::optional<json::object> view;
-    std::optional<std::string> corrupt;
-    or_throw(impl_->scan(impl_->client_events, keys::make(agency_id, client_id),
-                         [&](std::string_view, std::string_view v) {
-                             auto e = decode_stored(v);
-                             if (!e) return !(corrupt = e.error().detail);
-                             if (e->occurred_at <= as_of) client_views::evolve(view, *e);
-                             return true;
-                         }));
-    if (corrupt) throw store_error("stored client event does not decode: " + *corrupt);
-    return view;
+    return impl_->fold_as_of(impl_->client_events, keys::make(agency_id, client_id), as_of,
+                             [](std::optional<json::object>& v, const events::envelope& e) { client_views::evolve(v, e); },
+                             "client");
 }
 
 std::vector<events::envelope> store::client_events(const std::string& agency_id, const std::string& client_id,

@@ -249,6 +249,48 @@ struct store::impl {
         return {};
     }
 
+    // Calls fn(suffix, value) for every key under prefix strictly after prefix + *after (every key
+    // under prefix when there is no `after`), in key order, while fn returns true; suffix is the
+    // key without the prefix. The paging of every listing.
+    template <class Fn>
+    result<void> scan_after(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+                            const std::optional<std::string>& after, Fn&& fn,
+                            const rocksdb::Snapshot* snap = nullptr) const {
+        rocksdb::ReadOptions ro;
+        ro.snapshot = snap;
+        std::string upper = keys::prefix_successor(prefix);
+        rocksdb::Slice upper_slice(upper);
+        if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+        std::string start = std::string(prefix) + after.value_or("");
+        if (after) start.push_back('\0');  // strictly after the cursor's suffix
+        for (it->Seek(start); it->Valid(); it->Next()) {
+            auto k = it->key().ToStringView();
+            if (!k.starts_with(prefix)) break;
+            if (!fn(k.substr(prefix.size()), it->value().ToStringView())) break;
+        }
+        if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
+        return {};
+    }
+
+    // A view as of a time: fold(view, event) over the stored envelopes under prefix (one
+    // aggregate's events, in order) whose occurred_at <= as_of. `what` names them in errors.
+    template <class Fold>
+    std::optional<json::object> fold_as_of(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, micros as_of,
+                                           Fold&& fold, const char* what) const {
+        std::optional<json::object> view;
+        std::optional<std::string> corrupt;
+        auto r = scan(cf, prefix, [&](std::string_view, std::string_view v) {
+            auto e = decode_stored(v);
+            if (!e) return !(corrupt = e.error().detail);
+            if (e->occurred_at <= as_of) fold(view, *e);
+            return true;
+        });
+        if (!r) throw store_error(r.error().detail);
+        if (corrupt) throw store_error(std::string("stored ") + what + " event does not decode: " + *corrupt);
+        return view;
+    }
+
     result<std::optional<json::object>> read_json(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
                                                   const rocksdb::Snapshot* snap = nullptr) const {
         auto v = read(cf, key, snap);

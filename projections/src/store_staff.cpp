@@ -203,17 +203,9 @@ json::array store::staff_history(const std::string& agency_id, const std::string
 
 std::optional<json::object> store::staff_as_of(const std::string& agency_id, const std::string& staff_id,
                                                micros as_of) const {
-    std::optional<json::object> view;
-    std::optional<std::string> corrupt;
-    or_throw(impl_->scan(impl_->staff_events, keys::make(agency_id, staff_id),
-                         [&](std::string_view, std::string_view v) {
-                             auto e = decode_stored(v);
-                             if (!e) return !(corrupt = e.error().detail);
-                             if (e->occurred_at <= as_of) staff_directory::evolve(view, *e);
-                             return true;
-                         }));
-    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
-    return view;
+    return impl_->fold_as_of(impl_->staff_events, keys::make(agency_id, staff_id), as_of,
+                             [](std::optional<json::object>& v, const events::envelope& e) { staff_directory::evolve(v, e); },
+                             "staff");
 }
 
 // ---------------------------------------------------------------- identity lookups
