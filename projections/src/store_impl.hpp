@@ -234,19 +234,7 @@ struct store::impl {
     template <class Fn>
     result<void> scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn,
                       const rocksdb::Snapshot* snap = nullptr) const {
-        rocksdb::ReadOptions ro;
-        ro.snapshot = snap;
-        std::string upper = keys::prefix_successor(prefix);
-        rocksdb::Slice upper_slice(upper);
-        if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
-        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
-        for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
-            auto k = it->key().ToStringView();
-            if (!k.starts_with(prefix)) break;
-            if (!fn(k, it->value().ToStringView())) break;
-        }
-        if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
-        return {};
+        return scan_range(cf, prefix, std::nullopt, fn, snap);
     }
 
     // Calls fn(suffix, value) for every key under prefix strictly after prefix + *after (every key
@@ -256,6 +244,15 @@ struct store::impl {
     result<void> scan_after(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                             const std::optional<std::string>& after, Fn&& fn,
                             const rocksdb::Snapshot* snap = nullptr) const {
+        return scan_range(
+            cf, prefix, after, [&](std::string_view k, std::string_view v) { return fn(k.substr(prefix.size()), v); },
+            snap);
+    }
+
+    // fn(key, value) for the keys under prefix, from prefix + *after exclusive (or the first).
+    template <class Fn>
+    result<void> scan_range(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+                            const std::optional<std::string>& after, Fn&& fn, const rocksdb::Snapshot* snap) const {
         rocksdb::ReadOptions ro;
         ro.snapshot = snap;
         std::string upper = keys::prefix_successor(prefix);
@@ -267,7 +264,7 @@ struct store::impl {
         for (it->Seek(start); it->Valid(); it->Next()) {
             auto k = it->key().ToStringView();
             if (!k.starts_with(prefix)) break;
-            if (!fn(k.substr(prefix.size()), it->value().ToStringView())) break;
+            if (!fn(k, it->value().ToStringView())) break;
         }
         if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
         return {};
