@@ -444,6 +444,16 @@ decision decide(const agency_state& s, const unlock_portal_account& c) {
     return em.take();
 }
 
+decision decide(const agency_state& s, const end_portal_sessions& c) {
+    if (!s.exists) return agency_not_found();
+    auto ref = find_portal_account(s, c.portal_account_id);
+    if (!ref.account) return fail(errc::not_found, "portal account not found");
+    emitter em(*ref.client);
+    for (const auto& [sid, info] : ref.account->sessions)
+        em.add(events::PortalSessionEnded{ref.account->id, sid, events::portal_session_end::admin});
+    return em.take();
+}
+
 // ---------------------------------------------------------------- messages
 
 decision decide(const agency_state& s, const send_message& c) {

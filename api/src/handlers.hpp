@@ -160,6 +160,7 @@ http_result<http_response> portal_login(request_context&);
 http_result<http_response> portal_logout(request_context&);
 http_result<http_response> portal_me(request_context&);
 http_result<http_response> unlock_portal(request_context&);
+http_result<http_response> end_portal_sessions(request_context&);
 // message_handler.cpp
 http_result<http_response> list_portal_threads(request_context&);
 http_result<http_response> list_portal_thread_messages(request_context&);

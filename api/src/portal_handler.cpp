@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "carelog/aggregates/clients.hpp"
 #include "carelog/api/password_policy.hpp"
@@ -204,6 +205,30 @@ http_result<http_response> unlock_portal(request_context& rc) {
     return submit_checked(
         rc, rc.who.agency_id, rc.who.staff_id,
         [&]() -> http_result<aggregates::command> { return aggregates::unlock_portal_account{id}; }, 200);
+}
+
+// POST /v1/portal/accounts/{id}/sessions/end: an administrator ends every session of a portal
+// account (a lost or stolen device), with an optional reason for the log, as for staff.
+http_result<http_response> end_portal_sessions(request_context& rc) {
+    auto body = parse_json_body(rc.req, true);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    auto reason = r.optional_string("reason").value_or("");
+    if (reason.size() > 500) r.add_error("reason", "must be at most 500 characters");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    const std::string& id = rc.param("id");
+    auto account = rc.ctx.store.portal_account(rc.who.agency_id, id);
+    const auto client_id = account ? string_field(*account, "client_id") : std::string();
+    projections::client_viewer viewer{rc.who.staff_id, rc.who.staff_type};
+    if (!account || !rc.ctx.store.client_for(rc.who.agency_id, client_id, viewer))
+        return fail(errc::not_found, "no such portal account");
+    auto res = submit_checked(
+        rc, rc.who.agency_id, rc.who.staff_id,
+        [&]() -> http_result<aggregates::command> { return aggregates::end_portal_sessions{id}; }, 200);
+    if (res)
+        spdlog::info("recovery: all sessions ended of portal account {} by staff {} (agency {}): {}", id,
+                     rc.who.staff_id, rc.who.agency_id, reason.empty() ? std::string("no reason given") : reason);
+    return res;
 }
 
 }  // namespace carelog::api::detail

@@ -82,6 +82,7 @@ const route routes[] = {
     {{"POST", "/v1/portal/logout", portal, "", 200, true, "portalLogout", "End this portal session", "portal", "", "CommandResult", ""}, portal_logout},
     {{"GET", "/v1/portal/me", portal, "", 200, false, "portalMe", "The portal client's own profile, account and the staff they may write to", "portal", "", "PortalMe", ""}, portal_me},
     {{"POST", "/v1/portal/accounts/{id}/unlock", session, P::staff_unlock, 200, true, "unlockPortalAccount", "Unlock a portal account locked after failed logins (administrators)", "portal", "", "CommandResult", ""}, unlock_portal},
+    {{"POST", "/v1/portal/accounts/{id}/sessions/end", session, P::staff_sessions, 200, true, "endPortalSessions", "End every session of a portal account (a lost or stolen device; administrators)", "portal", "RecoveryBody", "CommandResult", ""}, end_portal_sessions},
     {{"GET", "/v1/portal/threads", portal, "", 200, false, "listPortalThreads", "The portal client's own message threads, oldest first", "messaging", "", "ThreadList", "limit,cursor"}, list_portal_threads},
     {{"GET", "/v1/portal/threads/{id}/messages", portal, "", 200, false, "listPortalThreadMessages", "The messages of one of the portal client's own threads, oldest first", "messaging", "", "MessageList", "limit,cursor"}, list_portal_thread_messages},
     {{"POST", "/v1/portal/messages", portal, "", 201, true, "sendPortalMessage", "Write into an own thread (thread_id) or start one with an assigned staff member (to_staff_id)", "messaging", "PortalMessage", "MessageResult", ""}, send_portal_message},

@@ -371,3 +371,42 @@ TEST_CASE("kiosk: start, fetch, submit once / the token opens nothing else / the
     auto history = w.c.get("/v1/clients/" + ann + "/history", w.admin).body;
     CHECK(history.find(token.substr(token.find('.') + 1)) == std::string::npos);  // only the hash
 }
+
+TEST_CASE("portal: an administrator ends every session of a portal account (a stolen phone), with a reason in the "
+          "log, and the client logs in again",
+          "[integration][portal][recovery]") {
+    carelogd d({});
+    d.wait_ready();
+    portal_world w(d, "portal-recovery");
+    auto client = w.add_client("Ann", "Lost");
+    auto account = w.register_portal(client, "ann.lost");
+    auto phone = w.portal_login("ann.lost", portal_password);
+    auto laptop = w.portal_login("ann.lost", portal_password);
+    REQUIRE(phone.status == 200);
+    REQUIRE(laptop.status == 200);
+    const auto on_phone = bearer(str(phone.json(), "token"));
+    const auto on_laptop = bearer(str(laptop.json(), "token"));
+    REQUIRE(w.c.get("/v1/portal/me", on_phone).status == 200);
+
+    auto [therapist, therapist_h] = w.staff("Tara", "Therapist", "therapist", "administration");
+    CHECK(w.c.post("/v1/portal/accounts/" + account + "/sessions/end", json::object{}, therapist_h).status == 403);
+    CHECK(w.c.post("/v1/portal/accounts/" + account + "/sessions/end",
+                   json::object{{"reason", std::string(501, 'x')}}, w.admin)
+              .status == 422);
+    CHECK(w.c.post("/v1/portal/accounts/nope/sessions/end", json::object{}, w.admin).status == 404);
+    auto ended = w.c.post("/v1/portal/accounts/" + account + "/sessions/end",
+                          json::object{{"reason", "phone stolen, reported by the client"}}, w.admin);
+    INFO(ended.body);
+    REQUIRE(ended.status == 200);
+
+    CHECK(w.c.get("/v1/portal/me", on_phone).status == 401);
+    CHECK(w.c.get("/v1/portal/me", on_laptop).status == 401);
+    auto again = w.portal_login("ann.lost", portal_password);
+    REQUIRE(again.status == 200);
+    CHECK(w.c.get("/v1/portal/me", bearer(str(again.json(), "token"))).status == 200);
+
+    auto types = w.history_types(client);
+    CHECK(count(types, "PortalSessionEnded") == 2);
+    CHECK(d.log_text().find("recovery: all sessions ended of portal account " + account) != std::string::npos);
+    CHECK(d.log_text().find("phone stolen, reported by the client") != std::string::npos);
+}

@@ -132,6 +132,11 @@ struct touch_portal_session {
     std::string session_id;
     micros now = 0;
 };
+// An administrator ends every live session of a portal account (a lost or stolen device):
+// PortalSessionEnded{admin} for each; nothing when none is live.
+struct end_portal_sessions {
+    std::string portal_account_id;
+};
 // An administrator unlocks a portal account.
 struct unlock_portal_account {
     std::string portal_account_id;
@@ -209,6 +214,7 @@ result<std::vector<events::decided_event>> decide(const agency_state& s, const p
 // not due -> no events; due -> PortalSessionTouched.
 result<std::vector<events::decided_event>> decide(const agency_state& s, const touch_portal_session& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const unlock_portal_account& c);
+result<std::vector<events::decided_event>> decide(const agency_state& s, const end_portal_sessions& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const send_message& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const start_kiosk& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const submit_kiosk_form& c);
