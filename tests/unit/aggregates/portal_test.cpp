@@ -307,6 +307,27 @@ TEST_CASE("portal: an administrator unlocks a portal account", "[aggregates][por
     CHECK(refused(f.try_(unlock_portal_account{"nope"})).code == errc::not_found);
 }
 
+TEST_CASE("portal: an administrator ends every live session of a portal account, and only those",
+          "[aggregates][portal][recovery]") {
+    client_fixture f;
+    f.go(f.invite("c1", "inv-1", 1));
+    f.go(f.reg(1, "acct-1", "annlee"));
+    f.go(login(f, "annlee", true, 1));
+    f.go(login(f, "annlee", true, 2));
+    REQUIRE(f.client("c1").portal->sessions.size() == 2);
+    auto ended = f.go(end_portal_sessions{"acct-1"});
+    REQUIRE(ended.size() == 2);
+    for (const auto& e : ended) {
+        auto x = std::get<events::PortalSessionEnded>(e.data);
+        CHECK(x.portal_account_id == "acct-1");
+        CHECK(x.reason == "admin");
+    }
+    CHECK(f.client("c1").portal->sessions.empty());
+    CHECK(f.go(end_portal_sessions{"acct-1"}).empty());  // none live: nothing appended
+    CHECK(refused(f.try_(end_portal_sessions{"nope"})).code == errc::not_found);
+    CHECK(f.go(login(f, "annlee", true, 3)).size() == 1);  // the client logs in again
+}
+
 TEST_CASE("portal: a stale password check is refused; a portal session expires when idle",
           "[aggregates][portal][login]") {
     client_fixture f;
