@@ -1,7 +1,7 @@
 // The staff console and the client portal in a real browser against a real carelogd, broker and
 // SMTP sink (ops/e2e). The tests run in order and build on each other: one agency's story.
 import { expect, test } from '@playwright/test';
-import { adminPassword, adminUser, agency, csrfOf, expectAccessible, linkFromMail, screenshot, staffLogin, refusedLogin, totp, wrongPasswords } from './support';
+import { adminPassword, adminUser, agency, csrfOf, expectAccessible, linkFromMail, screenshot, staffLogin, logOut, refusedLogin, totp, wrongPasswords } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -81,8 +81,7 @@ test('a first login with the temporary password must choose a new one; errors sh
   await page.getByLabel('New password again').fill(toddNewPassword);
   await page.getByRole('button', { name: 'Save password' }).click();
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
+  await logOut(page);
 });
 
 test('a session cookie without the CSRF token is refused; a session ended elsewhere sends the page to the login, saying why', async ({ page }) => {
@@ -222,8 +221,10 @@ test('wrong passwords lock an account; the admin unlocks it', async ({ page }) =
   expect(await refusedLogin(page, 'tjones', toddNewPassword)).toContain('do not match');
 
   await staffLogin(page, adminUser, adminPassword);
+  const unlocked = page.waitForResponse((r) => r.url().endsWith('/unlock') && r.request().method() === 'POST');
   await page.getByRole('row').filter({ hasText: 'tjones' }).getByRole('button', { name: 'Unlock' }).click();
-  await page.getByRole('button', { name: 'Log out' }).click();
+  expect((await unlocked).status()).toBeLessThan(300);
+  await logOut(page);
   await staffLogin(page, 'tjones', toddNewPassword);
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
 });
@@ -299,7 +300,7 @@ test('an admin unlocks a locked account from its page, gives a temporary passwor
   await expect(page.getByRole('list', { name: 'History' })).toContainText('Deactivated (reason: left the agency)');
   await expect(account.getByRole('button', { name: 'Unlock' })).toHaveCount(0);
   await screenshot(page, 'staff-account');
-  await page.getByRole('button', { name: 'Log out' }).click();
+  await logOut(page);
 
   // the temporary password opens nothing for a deactivated account
   expect(await refusedLogin(page, 'tjones', temporary)).toContain('do not match');
@@ -316,7 +317,7 @@ test('a role that must use an authenticator is shown a QR code and the key at it
   const account = page.getByRole('region', { name: 'Account' });
   await account.getByRole('button', { name: 'Give a temporary password' }).click();
   const temporary = (await account.getByTestId('temporary-password').textContent()) ?? '';
-  await page.getByRole('button', { name: 'Log out' }).click();
+  await logOut(page);
 
   await staffLogin(page, 'tmjones', temporary);
   await page.getByLabel('Current (temporary) password').fill(temporary);

@@ -31,6 +31,13 @@ export async function staffLogin(page: Page, username: string, password: string)
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
+/** Logs out with the console's button and waits for the login page, so that the next login starts
+ *  from a page whose session has really ended. */
+export async function logOut(page: Page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('heading', { name: 'Staff login' })).toBeVisible();
+}
+
 /** The link in the newest e-mail to `to` in the SMTP sink's Maildir that matches `pattern`. */
 export async function linkFromMail(to: string, pattern: RegExp): Promise<string> {
   expect(maildir, 'CARELOG_E2E_MAILDIR names the SMTP sink\'s Maildir').not.toBe('');
