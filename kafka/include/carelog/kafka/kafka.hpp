@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "carelog/base/errc.hpp"
@@ -32,6 +33,8 @@ struct config {
     // Records of the events topic that projections refused to apply (undecodable, or not
     // continuing their agency's hash chain), with their source partition, offset and reason.
     std::string quarantine_topic() const { return topic_prefix + "quarantine"; }
+    // Record views (who read which record, when, from where), keyed by agency: kept like events.
+    std::string access_topic() const { return topic_prefix + "access"; }
 };
 
 // Creates `topic` when missing (retention.ms=-1, cleanup.policy=delete, min.insync.replicas) and
@@ -120,6 +123,37 @@ public:
 
 private:
     explicit producer(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
+// A producer for records that may wait a little but must not be lost (record views): send() only
+// queues the record and returns; librdkafka batches it (linger_ms) and retries it until the broker
+// acknowledges it (acks=all, idempotent, no delivery timeout). At most `max_buffered` records are
+// unacknowledged: beyond that send() answers errc::unavailable at once, without queueing. A failed
+// delivery (a permanent error) is counted and logged. The destructor waits up to cfg.timeout for
+// what is still buffered.
+class buffered_producer {
+public:
+    struct options {
+        std::size_t max_buffered = 10000;
+        int linger_ms = 20;
+        std::string compression = "none";
+    };
+    static result<std::unique_ptr<buffered_producer>> create(const config& cfg, std::string topic, const options& opts);
+    ~buffered_producer();
+    result<void> send(std::string_view key, std::span<const std::uint8_t> value, const std::vector<header>& headers);
+
+    struct counts {
+        std::uint64_t delivered = 0;
+        std::uint64_t failed = 0;
+        std::size_t buffered = 0;  // queued or in flight, not yet acknowledged
+    };
+    counts stats() const;
+
+    struct impl;
+
+private:
+    explicit buffered_producer(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };
 
