@@ -1,6 +1,6 @@
 // The projections store: RocksDB read models fed record by record from the event topic. The key
 // layout, durability and the chain are described in store_impl.hpp; each read model lives in its
-// own file (store_agencies.cpp, store_staff.cpp, store_clients.cpp). This file opens the store,
+// own file (store_agencies.cpp, store_staff.cpp, store_clients.cpp, store_audit.cpp). This file opens the store,
 // applies batches of records (the chain check, the quarantine, the visitor that hands each record
 // to its read models), and keeps offsets, the quarantine and the node's local state.
 #include "store_impl.hpp"
@@ -16,10 +16,10 @@ namespace {
 
 constexpr const char* cf_names[] = {"offsets",    "agencies", "staff",        "staff_index",   "staff_events",
                                     "quarantine", "local",    "clients",      "client_index",  "client_events",
-                                    "messages",   "identity",     "chain"};
+                                    "messages",   "identity",     "chain",        "audit"};
 // A store of another layout is refused at open ("rebuild it from the topic"): an index added later
 // would lack the entries of the records applied before it (docs/operations.md: delete the data dir).
-constexpr std::string_view format_version = "3";
+constexpr std::string_view format_version = "4";
 
 // The visitor of apply(): one overload per event type, each naming the read models it feeds.
 struct record_applier {
@@ -113,8 +113,8 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // The read models are written without the WAL (they are rebuilt from the topic): all families
     // are flushed together, so what survives a crash is always a consistent cut with its offsets.
     opts.atomic_flush = true;
-    // Memory: every family's memtables together stay under 128 MiB (13 families at RocksDB's
-    // default of 64 MiB each, twice, would allow 1.6 GiB); the WAL, which only the node's local
+    // Memory: every family's memtables together stay under 128 MiB (14 families at RocksDB's
+    // default of 64 MiB each, twice, would allow 1.8 GiB); the WAL, which only the node's local
     // state uses, is bounded too. Point lookups (views by id, identity hashes) skip files with a
     // bloom filter; one 64 MiB block cache serves every family.
     opts.db_write_buffer_size = 128u << 20;
@@ -163,6 +163,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     p->messages = handle("messages");
     p->identity = handle("identity");
     p->chain = handle("chain");
+    p->audit = handle("audit");
 
     auto fmt = p->read(p->meta, "format");
     if (!fmt) return std::unexpected(fmt.error());
@@ -263,6 +264,7 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
         try {
             auto r = std::visit(record_applier{*impl_, w, *env, rec.value}, env->data);
             if (!r) return std::unexpected(r.error());
+            impl_->apply_audit_change(w, *env, rec.value);
         } catch (const std::exception& ex) {
             // Nothing was written: the batch is dropped, the offsets do not move.
             return fail(errc::internal, std::string("applying partition ") + std::to_string(rec.partition) +

@@ -6,15 +6,16 @@
 //   store_staff.cpp     the staff read models: views, indexes, history, as_of, sessions, reset links
 //   store_clients.cpp   the clients read models: views, indexes, invitations, portal accounts,
 //                       threads and messages, kiosk sessions, history, portal and kiosk tokens
+//   store_audit.cpp     the audit trail: changes and record views by time, actor and subject
 // Each read model's file holds both what it writes (store::impl::apply_*) and what it answers.
 //
 // Key layout. (a, b, ...) is a keys::tuple (order-preserving, any bytes allowed in a component);
 // beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
 //
 //   column family  key                                                 value
-//   default        "format"                                            "3" (layout version; 3 added the
-//                                                                      agencies' chain links)
+//   default        "format"                                            "4" (layout version)
 //   offsets        be32(partition)                                     be64(next offset to consume)
+//                  "x" be32(partition)                                 the same, of the access topic
 //   agencies       ("a", agency_id)                                    agency view JSON
 //                  ("s", lower(slug))                                  agency_id
 //                  ("l", agency_id, location_id)                       {id, name, address}
@@ -43,6 +44,7 @@
 //                  ("k", agency_id, kiosk token hash)                  client_id (KioskSessionStarted)
 //   chain          agency_id                                           be64(sequence) hash: the agency's last
 //                                                                      applied record
+//   audit          see store_audit.cpp (changes and views by time, actor, subject)
 //   quarantine     be32(partition) be64(offset)                        {partition, offset, reason, at}
 //   local          (namespace) raw key                                 opaque blob
 //
@@ -202,6 +204,7 @@ struct store::impl {
     rocksdb::ColumnFamilyHandle* messages = nullptr;
     rocksdb::ColumnFamilyHandle* identity = nullptr;
     rocksdb::ColumnFamilyHandle* chain = nullptr;
+    rocksdb::ColumnFamilyHandle* audit = nullptr;
 
     // apply/advance/put_local are read-modify-write: one writer at a time. Queries take no lock
     // (RocksDB is thread-safe; list_staff reads from a snapshot).
@@ -328,6 +331,8 @@ struct store::impl {
     result<void> apply_agency(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
     result<void> apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
     result<void> apply_client(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
+    // Every applied event is a change in the audit trail (store_audit.cpp).
+    void apply_audit_change(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
 };
 
 // The events of one aggregate kept under (agency, id) be64(version) be64(sequence) in `cf`, with

@@ -114,6 +114,27 @@ struct batch_outcome {
     std::vector<std::pair<int, std::int64_t>> next_offsets;  // per partition covered: the next offset
 };
 
+// The audit listing (store_audit.cpp): changes (every applied event) and record views (the access
+// topic), filtered; at most one of actor/subject picks the index, everything else is checked.
+enum class audit_kind { change, view };
+struct audit_filter {
+    std::optional<std::string> actor_id;
+    std::optional<std::string> subject_id;   // the aggregate of a change, the client/staff of a view
+    std::optional<std::string> event_type;   // "ClientAdded", ..., "RecordViewed"
+    std::optional<audit_kind> kind;
+    std::optional<micros> from;              // occurred_at >= from
+    std::optional<micros> to;                // occurred_at < to
+    bool newest_first = true;
+};
+
+// What apply_access_batch did: views applied, records refused (undecodable, or keyed by another
+// agency than they name: never applied), the next offsets of the partitions covered.
+struct access_outcome {
+    std::size_t applied = 0;
+    std::vector<quarantined_record> rejected;
+    std::vector<std::pair<int, std::int64_t>> next_offsets;
+};
+
 class store {
 public:
     // Opens (creating if missing) the RocksDB database in `dir`.
@@ -233,6 +254,19 @@ public:
     // The client's events with aggregate_version > after_version, oldest first (decoded).
     std::vector<events::envelope> client_events(const std::string& agency_id, const std::string& client_id,
                                                 std::uint64_t after_version) const;
+
+    // ---- the audit trail ----
+    // Record views from the access topic, in order, with the next offsets of the partitions they
+    // cover (kept apart from the event topic's), in one WriteBatch; a record below the stored
+    // offset is skipped.
+    result<access_outcome> apply_access_batch(std::span<const incoming_record> records);
+    std::int64_t next_access_offset(int partition) const;  // of the access topic
+    // Changes and views of the agency as event listings (events::listing_json) with `kind`
+    // ("change" | "view"), newest or oldest first; limit 1..500; errc::malformed for a cursor this
+    // listing did not give. A page may hold fewer items than `limit` (or none) and still a
+    // next_cursor: a query examines a bounded number of entries per call.
+    result<page> audit_events(const std::string& agency_id, const audit_filter& f, int limit,
+                              const std::optional<std::string>& cursor) const;
 
     std::vector<quarantined_record> quarantined() const;
     // Consistency check (ops and tests): recomputes every staff view's index entries and counts
