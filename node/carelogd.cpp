@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "carelog/api/app.hpp"
+#include "carelog/audit/access_runner.hpp"
+#include "carelog/audit/view_sink.hpp"
 #include "carelog/notify/kafka_notification_sink.hpp"
 #include "carelog/notify/notifier.hpp"
 #include "carelog/api/projection_runner.hpp"
@@ -174,6 +176,19 @@ int main(int argc, char** argv) {
     app.add_option("--password-check-wait-ms", password_check_wait_ms,
                    "longest wait for a password check slot before 503")
         ->envname("CARELOG_PASSWORD_CHECK_WAIT_MS");
+    std::string access_brokers;
+    audit::kafka_view_sink::options view_opts;
+    app.add_option("--access-brokers", access_brokers,
+                   "Kafka bootstrap servers of the access topic (record views); default: --brokers")
+        ->envname("CARELOG_ACCESS_BROKERS");
+    app.add_option("--access-buffer", view_opts.max_buffered,
+                   "record views not yet acknowledged by the access topic before reads answer 503")
+        ->envname("CARELOG_ACCESS_BUFFER")
+        ->capture_default_str();
+    app.add_option("--audit-fail-closed", view_opts.fail_closed,
+                   "answer 503 rather than serve a read whose view cannot be recorded (false: drop and count it)")
+        ->envname("CARELOG_AUDIT_FAIL_CLOSED")
+        ->capture_default_str();
     api::config http_limits;
     app.add_option("--max-connections", http_limits.max_connections,
                    "open HTTP connections in total; more are closed at accept")
@@ -292,6 +307,23 @@ int main(int argc, char** argv) {
         return 3;
     }
 
+    // Record views: the access topic (on the event brokers unless told otherwise), its producer
+    // with a bounded buffer, and the consumer feeding the audit read model.
+    kafka::config access_cfg = kcfg;
+    if (!access_brokers.empty()) access_cfg.brokers = access_brokers;
+    auto views = with_retry("checking the access topic", std::chrono::seconds(start_wait_s),
+                            [&] { return audit::kafka_view_sink::create(access_cfg, view_opts); });
+    if (!views) {
+        spdlog::critical("refusing to start: {}", views.error().detail);
+        return 3;
+    }
+    audit::access_runner access(access_cfg, **store);
+    if (auto r = with_retry("starting the audit consumer", std::chrono::seconds(start_wait_s), [&] { return access.start(); });
+        !r) {
+        spdlog::critical("cannot start the audit consumer: {}", r.error().detail);
+        return 3;
+    }
+
     system_clock clock;
     random_ids ids;
     api::projection_runner runner(kcfg, *n, **store, clock);
@@ -321,7 +353,10 @@ int main(int argc, char** argv) {
         spdlog::warn("no CARELOG_SMTP_URL: this node sends no e-mail; notifications wait on {} for a node that does",
                      kcfg.notifications_topic());
     }
-    runner.set_extra_metrics([&] { return bus.metrics_text() + (mailer ? mailer->metrics_text() : std::string()); });
+    runner.set_extra_metrics([&] {
+        return bus.metrics_text() + (mailer ? mailer->metrics_text() : std::string()) + (*views)->metrics_text() +
+               access.metrics_text();
+    });
     bus.start();
 
     api::metrics m;
@@ -333,6 +368,7 @@ int main(int argc, char** argv) {
     acfg.server_key = *key;
     acfg.limits = limits;
     api::app_context ctx{acfg, commands, runner, **store, clock, ids, m, sink->get()};
+    ctx.views = views->get();
     {
         std::error_code ec;
         const bool given = !web_dir.empty();
@@ -359,6 +395,7 @@ int main(int argc, char** argv) {
     bus.stop();
     if (mailer) mailer->stop();
     runner.stop();
+    access.stop();
     spdlog::info("carelogd stopped");
     return 0;
 }

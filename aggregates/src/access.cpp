@@ -20,6 +20,7 @@ constexpr const char* administration_set[] = {
     agency_settings,  locations_manage,     programs_manage, staff_create,   staff_update,
     staff_roles,      staff_permissions,    staff_deactivate, staff_lock_state, staff_unlock,
     staff_password_reset, staff_mfa_reset,  staff_sessions,  clients_import, events_read,
+    audit_read,
 };
 constexpr const char* org_admin_set[] = {staff_grant_org_admin};
 constexpr const char* client_portal_set[] = {portal_invite, portal_manage};

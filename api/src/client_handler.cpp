@@ -95,6 +95,7 @@ http_result<http_response> list_clients(request_context& rc) {
     auto cursor = q.string("cursor");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     auto page = rc.ctx.store.list_clients(rc.who.agency_id, viewer_of(rc.who), f, limit, cursor);
+    if (page) rc.viewed_items = page->stored.size() + page->items.size();
     return page_response(std::move(page));
 }
 
@@ -247,6 +248,7 @@ http_result<http_response> get_portal_account(request_context& rc) {
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     auto account = visible_account(rc);
     if (!account) return std::unexpected(account.error());
+    rc.viewed_subject = string_field(*account, "client_id");
     return json_response(200, *account);
 }
 

@@ -32,6 +32,11 @@ struct request_context {
     principal who;                 // empty for auth_kind::none
     std::string idempotency_key;   // validated; "" = none (command routes only)
     std::string peer;              // the client's address as the socket saw it ("" in tests)
+    // What a read showed, for its record view (the router records it once the handler answered):
+    // the client or staff member whose data it was, when that is not the path's {id} (a thread's
+    // client), and how many records a list returned.
+    std::string viewed_subject;
+    std::size_t viewed_items = 1;
 
     const std::string& param(std::string_view name) const;
 };
@@ -194,6 +199,9 @@ http_result<http_response> list_portal_invitations(request_context&);
 http_result<http_response> resend_portal_invitation(request_context&);
 http_result<http_response> revoke_portal_invitation(request_context&);
 http_result<http_response> portal_register(request_context&);
+
+// audit_handler.cpp
+http_result<http_response> audit_events(request_context&);
 
 // openapi.cpp: the document generated from the route table (built once).
 const std::string& openapi_document(const std::string& public_url);

@@ -177,6 +177,7 @@ http_result<http_response> list_message_threads(request_context& rc) {
     if (client_id) {
         if (!rc.ctx.store.client_for(rc.who.agency_id, *client_id, viewer))
             return fail(errc::not_found, "no such client");
+        rc.viewed_subject = *client_id;
         return answer_page(rc.ctx.store.client_threads(rc.who.agency_id, *client_id), *p);
     }
     // The caller's own threads, still only of clients they may see now (a therapist unassigned from
@@ -203,6 +204,8 @@ http_result<http_response> get_message_thread(request_context& rc) {
     if (auto ok = check_permission(rc.who, aggregates::access::messaging_use); !ok) return std::unexpected(ok.error());
     auto page = rc.ctx.store.thread_messages(rc.who.agency_id, rc.param("id"), p->limit, p->cursor);
     if (!page) return fail(error::validation("cursor", "is not a cursor this server issued"));
+    rc.viewed_subject = string_field(*t, "client_id");
+    rc.viewed_items = page->items.size();
     (*t)["messages"] = std::move(page->items);
     (*t)["next_cursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
     return json_response(200, *t);

@@ -167,7 +167,18 @@ constexpr std::string_view schemas_json = R"json({
   "MfaCode": {"type": "object", "additionalProperties": false, "required": ["code"], "properties": {
     "code": {"type": "string", "pattern": "^[0-9]{6}$"}}},
   "EventList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-    "next_cursor": {"type": "string", "nullable": true}}}
+    "next_cursor": {"type": "string", "nullable": true}}},
+  "AuditEntry": {"type": "object", "required": ["kind", "event_type", "event_id", "occurred_at", "actor_id"], "properties": {
+    "kind": {"type": "string", "enum": ["change", "view"]},
+    "event_type": {"type": "string", "description": "The event's type; RecordViewed for a view"},
+    "event_id": {"type": "string", "format": "uuid"}, "sequence": {"type": "integer", "description": "Changes only"},
+    "aggregate_type": {"type": "string", "description": "A change's aggregate; a view's subject (Client, Staff, or empty for a list)"},
+    "aggregate_id": {"type": "string"}, "aggregate_version": {"type": "integer"},
+    "occurred_at": {"type": "string", "format": "date-time"}, "actor_id": {"type": "string"},
+    "data": {"type": "object", "description": "A change's payload; a view's actor_kind, record_type, record_id, resource, query, item_count, address, user_agent, request_id"}}},
+  "AuditList": {"type": "object", "required": ["items", "next_cursor"], "properties": {
+    "items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+    "next_cursor": {"type": "string", "nullable": true, "description": "More entries may follow (a page can hold fewer than limit, even none, and still have one)"}}}
 })json";
 
 // Clients, invitations and registration: merged into components/schemas.
@@ -230,9 +241,34 @@ constexpr std::string_view client_schemas_json = R"json({
   "UsernameBody": {"type": "object", "additionalProperties": false, "required": ["username"], "properties": {"username": {"type": "string"}}}
 })json";
 
-json::object query_param(std::string_view name) {
+json::object query_param(std::string_view operation, std::string_view name) {
     json::object schema;
     std::string description;
+    if (operation == "auditEvents" && name != "limit" && name != "cursor") {
+        if (name == "subject_id") {
+            schema = {{"type", "string"}, {"format", "uuid"}};
+            description = "The client or staff member the entries are about (a change's aggregate, a view's subject)";
+        } else if (name == "actor_id") {
+            schema = {{"type", "string"}, {"minLength", 1}, {"maxLength", 64}};
+            description = "Who acted or read: a staff id, portal account id, kiosk session id, operator or system";
+        } else if (name == "type") {
+            schema = {{"type", "string"}};
+            description = "An event type (ClientAdded, ...) or RecordViewed";
+        } else if (name == "kind") {
+            schema = {{"type", "string"}, {"enum", json::array{"change", "view"}}};
+        } else if (name == "from" || name == "to") {
+            schema = {{"type", "string"}, {"format", "date-time"}};
+            description = name == "from" ? "Entries at or after this time" : "Entries before this time";
+        } else if (name == "order") {
+            schema = {{"type", "string"}, {"enum", json::array{"newest", "oldest"}}, {"default", "newest"}};
+        } else if (name == "format") {
+            schema = {{"type", "string"}, {"enum", json::array{"json", "csv"}}, {"default", "json"}};
+            description = "csv: text/csv, up to 50,000 rows; the cursor of the rest in X-Next-Cursor";
+        }
+        json::object p{{"name", name}, {"in", "query"}, {"required", false}, {"schema", std::move(schema)}};
+        if (!description.empty()) p["description"] = description;
+        return p;
+    }
     if (name == "role") schema = {{"$ref", "#/components/schemas/Role"}};
     else if (name == "type") schema = {{"$ref", "#/components/schemas/StaffType"}};
     else if (name == "location_id" || name == "program_id") schema = {{"type", "string"}, {"format", "uuid"}};
@@ -281,7 +317,7 @@ json::object operation(const route_info& r) {
     for (std::size_t i = 0; i < r.query.size();) {
         auto j = r.query.find(',', i);
         if (j == std::string_view::npos) j = r.query.size();
-        params.push_back(query_param(r.query.substr(i, j - i)));
+        params.push_back(query_param(r.operation_id, r.query.substr(i, j - i)));
         i = j + 1;
     }
     if (r.auth == auth_kind::session || r.auth == auth_kind::portal_session || r.auth == auth_kind::kiosk)

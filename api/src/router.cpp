@@ -108,6 +108,7 @@ const route routes[] = {
     {{"POST", "/v1/portal/invitations/{id}/revoke", session, P::portal_invite, 200, true, "revokePortalInvitation", "Revoke an invitation (its link stops working)", "portal", "", "InvitationResult", ""}, revoke_portal_invitation},
     {{"POST", "/v1/portal/register", none, "", 201, true, "registerPortalAccount", "Register with an invitation link's token: choose a portal username (never changes) and password", "portal", "PortalRegistration", "PortalRegistered", ""}, portal_register},
     {{"GET", "/v1/portal/accounts/{id}", session, P::clients_read, 200, false, "getPortalAccount", "A portal account, for staff who may see its client", "portal", "", "PortalAccount", ""}, get_portal_account},
+    {{"GET", "/v1/audit/events", session, P::audit_read, 200, false, "auditEvents", "The audit trail: changes (events) and record views (who read which record, when, from where), filtered, newest or oldest first, over any span; format=csv for a spreadsheet (up to 50,000 rows, the rest's cursor in X-Next-Cursor)", "audit", "", "AuditList", "subject_id,actor_id,type,kind,from,to,order,format,limit,cursor"}, audit_events},
     {{"PUT", "/v1/portal/accounts/{id}/username", session, P::clients_update, 200, true, "changePortalUsername", "Always 409: a portal username never changes", "portal", "UsernameBody", "CommandResult", ""}, change_portal_account_username},
 };
 // clang-format on
@@ -201,6 +202,76 @@ bool writes_principal(const route_info& info, const request_context& rc) {
     const std::string_view pattern = info.pattern;
     if (pattern.starts_with("/v1/auth/") || pattern.starts_with("/v1/agency")) return true;
     return pattern.starts_with("/v1/staff/{id}") && rc.param("id") == rc.who.staff_id;
+}
+
+// The reads that are recorded as record views (HIPAA: who looked at which record), by operation:
+// whose data it is (the path's {id} names the subject unless the handler named it in
+// rc.viewed_subject) and what kind of record was read. Lists of many have no subject.
+struct audited_read {
+    std::string_view operation_id;
+    std::string_view subject_type;  // "Client" | "Staff" | "" (a list of many)
+    std::string_view record_type;
+    bool id_is_subject;             // the path's {id} is the subject (else it is the record's id)
+};
+constexpr audited_read audited_reads[] = {
+    {"getClient", "Client", "client", true},
+    {"clientHistory", "Client", "client_history", true},
+    {"listClientKioskSessions", "Client", "kiosk_sessions", true},
+    {"listPortalInvitations", "Client", "portal_invitations", true},
+    {"getPortalAccount", "Client", "portal_account", false},
+    {"getMessageThread", "Client", "thread", false},
+    {"listMessageThreads", "Client", "thread_list", false},
+    {"listClients", "", "client_list", false},
+    {"getStaff", "Staff", "staff", true},
+    {"staffHistory", "Staff", "staff_history", true},
+    {"listStaff", "", "staff_list", false},
+};
+
+const audited_read* audited(const route_info& info) {
+    for (const auto& a : audited_reads)
+        if (a.operation_id == info.operation_id) return &a;
+    return nullptr;
+}
+
+// At most `n` bytes of printable ASCII (anything else becomes '?'): header text in a record.
+std::string printable(std::string_view s, std::size_t n) {
+    std::string out(s.substr(0, n));
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+    return out;
+}
+
+// Records the view of a read that answered 2xx; errc::unavailable when the sink refuses it.
+result<void> record_view(const request_context& rc, const audited_read& a) {
+    if (!rc.ctx.views) return {};
+    events::record_viewed v;
+    v.view_id = rc.ctx.ids.next_uuid();
+    v.agency_id = rc.who.agency_id;
+    v.occurred_at = rc.ctx.clock.now();
+    if (!rc.who.staff_id.empty()) {
+        v.actor_kind = "staff";
+        v.actor_id = rc.who.staff_id;
+    } else if (!rc.who.portal_account_id.empty()) {
+        v.actor_kind = "portal";
+        v.actor_id = rc.who.portal_account_id;
+    } else {
+        v.actor_kind = "kiosk";
+        v.actor_id = rc.who.kiosk_session_id;
+    }
+    const std::string& id = rc.param("id");
+    v.subject_id = a.id_is_subject ? id : rc.viewed_subject;
+    v.subject_type = v.subject_id.empty() ? "" : std::string(a.subject_type);
+    v.record_type = a.record_type;
+    v.record_id = a.id_is_subject ? "" : id;
+    v.resource = std::string(rc.route.method) + " " + std::string(rc.route.pattern);
+    v.query = printable(std::string_view(rc.url.encoded_query().data(), rc.url.encoded_query().size()), 512);
+    v.item_count = static_cast<int>(rc.viewed_items);
+    v.address = rc.peer;
+    if (auto ua = header(rc.req, "User-Agent")) v.user_agent = printable(*ua, 256);
+    if (auto rid = header(rc.req, "X-Request-Id")) v.request_id = printable(*rid, 200);
+    auto r = rc.ctx.views->record(v);
+    if (!r) return fail(errc::unavailable, "this read could not be recorded in the audit trail, so it is not answered; try again shortly");
+    return {};
 }
 
 }  // namespace
@@ -334,6 +405,8 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
         if (*own) res = run();
     }
     if (!res) return fail_with(res.error(), info.pattern);
+    if (const auto* a = audited(info); a && res->result_int() / 100 == 2)
+        if (auto r = record_view(rc, *a); !r) return fail_with(r.error(), info.pattern);
     if (info.command) remember_own_write(ctx, rc.who, *res, writes_principal(info, rc));
     if (!idempotency_seen.empty() && ctx.limits && res->result_int() / 100 == 2)
         ctx.limits->keys.remember(idempotency_seen, request_digest);

@@ -154,6 +154,7 @@ http_result<http_response> list_staff(request_context& rc) {
     auto cursor = q.string("cursor");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     auto page = rc.ctx.store.list_staff(rc.who.agency_id, f, limit, cursor);
+    if (page) rc.viewed_items = page->stored.size() + page->items.size();
     return page_response(std::move(page));
 }
 

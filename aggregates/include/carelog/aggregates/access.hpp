@@ -68,7 +68,8 @@ inline constexpr const char* staff_password_reset = "staff.password_reset";  // 
 inline constexpr const char* staff_mfa_reset = "staff.mfa_reset";
 inline constexpr const char* staff_sessions = "staff.sessions";  // list / end others' sessions
 inline constexpr const char* clients_import = "clients.import";
-inline constexpr const char* events_read = "events.read";  // agency history and audit listings
+inline constexpr const char* events_read = "events.read";  // staff and client histories
+inline constexpr const char* audit_read = "audit.read";    // the audit trail: changes and record views
 // Organization Administration only:
 inline constexpr const char* staff_grant_org_admin = "staff.grant_org_admin";
 // Modules (need the staff member's grant AND the agency's switch):

@@ -13,6 +13,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "carelog/api/command_bus.hpp"
+#include "carelog/audit/view_sink.hpp"
 #include "carelog/api/metrics.hpp"
 #include "carelog/notify/notifications.hpp"
 #include "carelog/api/rate_limit.hpp"
@@ -71,6 +72,10 @@ struct app_context {
     metrics& m;
     // Where reset links go (the notifications topic); null = nowhere (logged).
     notify::notification_sink* notifications = nullptr;
+    // Where record views go (the access topic): every read of a client, staff member, thread,
+    // kiosk submission or list is recorded before it is answered, and answered 503 when the sink
+    // refuses it. Null = views are not recorded (unit tests of other things).
+    audit::view_sink* views = nullptr;
     std::shared_ptr<identity_cache> identity = make_identity_cache();
     std::shared_ptr<session_writes> own_writes = make_session_writes();
     std::shared_ptr<const static_site> web;

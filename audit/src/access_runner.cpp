@@ -1,0 +1,99 @@
+#include "carelog/audit/access_runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+namespace carelog::audit {
+
+result<void> access_runner::start() {
+    auto n = kafka::ensure_topic(cfg_, cfg_.access_topic());
+    if (!n) return std::unexpected(n.error());
+    partitions_ = *n;
+    std::vector<kafka::log_reader::start> starts;
+    for (int p = 0; p < partitions_; ++p) starts.push_back({p, store_.next_access_offset(p)});
+    auto reader = kafka::log_reader::open(cfg_, cfg_.access_topic(), starts);
+    if (!reader) return std::unexpected(reader.error());
+    reader_ = std::move(*reader);
+    thread_ = std::thread([this] { run(); });
+    return {};
+}
+
+void access_runner::stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+    reader_.reset();
+}
+
+void access_runner::run() {
+    struct polled {
+        int partition;
+        std::int64_t offset;
+        std::size_t value_at, value_size, key_at, key_size;
+    };
+    std::vector<polled> batch;
+    std::vector<std::uint8_t> values;
+    std::string keys;
+    std::vector<projections::incoming_record> records;
+    while (!stopping_) {
+        batch.clear();
+        values.clear();
+        keys.clear();
+        auto n = reader_->poll(
+            std::chrono::milliseconds(100),
+            [&](const kafka::record& r) {
+                batch.push_back({r.partition, r.offset, values.size(), r.value.size(), keys.size(), r.key.size()});
+                values.insert(values.end(), r.value.begin(), r.value.end());
+                keys.append(r.key);
+            },
+            [](int, std::int64_t) {});
+        if (!batch.empty()) {
+            records.clear();
+            for (const auto& b : batch)
+                records.push_back({b.partition, b.offset, std::span(values.data() + b.value_at, b.value_size),
+                                   std::string_view(keys.data() + b.key_at, b.key_size)});
+            for (int attempt = 0; !stopping_; ++attempt) {
+                auto out = store_.apply_access_batch(records);
+                if (out) {
+                    applied_ += out->applied;
+                    for (const auto& r : out->rejected) {
+                        ++rejected_;
+                        spdlog::error("audit: record at {} partition {} offset {} is not applied: {}",
+                                      cfg_.access_topic(), r.partition, r.offset, r.reason);
+                    }
+                    break;
+                }
+                ++apply_errors_;
+                spdlog::error("audit: applying {} record views failed: {}", records.size(), out.error().detail);
+                std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
+            }
+        }
+        if (!n) {
+            spdlog::warn("audit consumer: {}", n.error().detail);
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+    }
+}
+
+std::string access_runner::metrics_text() const {
+    std::string s;
+    s += "# HELP carelog_audit_lag Record views on the access topic not yet in the audit read model.\n"
+         "# TYPE carelog_audit_lag gauge\n";
+    for (int p = 0; p < partitions_; ++p) {
+        auto hwm = reader_ ? reader_->high_watermark(p) : -1;
+        auto lag = hwm < 0 ? 0 : std::max<std::int64_t>(0, hwm - store_.next_access_offset(p));
+        s += "carelog_audit_lag{partition=\"" + std::to_string(p) + "\"} " + std::to_string(lag) + "\n";
+    }
+    s += "# HELP carelog_audit_views_applied_total Record views applied to the audit read model since start.\n"
+         "# TYPE carelog_audit_views_applied_total counter\n"
+         "carelog_audit_views_applied_total " + std::to_string(applied_.load()) + "\n";
+    s += "# HELP carelog_audit_views_rejected_total Records of the access topic that did not decode (logged).\n"
+         "# TYPE carelog_audit_views_rejected_total counter\n"
+         "carelog_audit_views_rejected_total " + std::to_string(rejected_.load()) + "\n";
+    s += "# HELP carelog_audit_apply_errors_total Local storage errors while applying record views (retried).\n"
+         "# TYPE carelog_audit_apply_errors_total counter\n"
+         "carelog_audit_apply_errors_total " + std::to_string(apply_errors_.load()) + "\n";
+    return s;
+}
+
+}  // namespace carelog::audit
