@@ -211,6 +211,11 @@ test('the staff member assigned to the client reads the message and answers', as
   await page.getByLabel('Reply').fill('Yes, 3pm works.');
   await page.getByRole('button', { name: 'Send reply' }).click();
   await expect(page.getByText('Yes, 3pm works.')).toBeVisible();
+  // the audit trail: this very read of the record, by name (views arrive a moment after the read)
+  await expect(async () => {
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect(page.getByRole('list', { name: 'Who opened this record' })).toContainText('Dana Admin opened the client record', { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
   await page.setViewportSize({ width: 375, height: 800 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
   await expectAccessible(page);

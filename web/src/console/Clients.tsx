@@ -6,6 +6,7 @@ import { Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui
 import { ClientKiosk } from './ClientKiosk';
 import { can, useSession } from './session';
 import { Timeline } from './Timeline';
+import { AccessLog } from './AccessLog';
 
 interface Client {
   id: string;
@@ -204,6 +205,7 @@ export function ClientPage({ id }: { id: string }) {
       {can(session, 'messaging.use') && <Threads clientId={id} />}
       <ClientKiosk clientId={id} firstName={c.first_name} />
       {can(session, 'events.read') && <Timeline key={historyKey} path={`/v1/clients/${id}/history`} title="History" nameOf={staffName} />}
+      {can(session, 'audit.read') && <AccessLog query={`subject_id=${id}`} title="Who opened this record" nameOf={staffName} />}
     </section>
   );
 }

@@ -9,6 +9,7 @@ import { staffChanges, type StaffEditable } from '../lib/staffEdit';
 import { Check, Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
 import { can, mayManage, roles, staffTypes, useSession } from './session';
 import { Timeline } from './Timeline';
+import { AccessLog } from './AccessLog';
 
 interface Member extends StaffEditable {
   id: string;
@@ -58,6 +59,7 @@ export function StaffDetailPage({ id }: { id: string }) {
       <EditAccess member={m} name={name} locations={locations.data?.items ?? []} programs={programs.data?.items ?? []} onSaved={changed} />
       <AccountActions member={m} name={name} onChanged={changed} />
       {can(session, 'events.read') && <Timeline key={historyKey} path={`/v1/staff/${id}/history`} title="History" nameOf={nameOf} self={id} />}
+      {can(session, 'audit.read') && <AccessLog query={`actor_id=${id}`} title="Records opened" nameOf={nameOf} />}
     </section>
   );
 }
