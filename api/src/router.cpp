@@ -244,8 +244,7 @@ std::string printable(std::string_view s, std::size_t n) {
 // Records the view of a read that answered 2xx; errc::unavailable when the sink refuses it.
 result<void> record_view(const request_context& rc, const audited_read& a) {
     if (!rc.ctx.views) return {};
-    events::record_viewed v;
-    v.view_id = rc.ctx.ids.next_uuid();
+    events::record_viewed v;  // the sink gives it its view_id, off this thread
     v.agency_id = rc.who.agency_id;
     v.occurred_at = rc.ctx.clock.now();
     if (!rc.who.staff_id.empty()) {
@@ -269,7 +268,7 @@ result<void> record_view(const request_context& rc, const audited_read& a) {
     v.address = rc.peer;
     if (auto ua = header(rc.req, "User-Agent")) v.user_agent = printable(*ua, 256);
     if (auto rid = header(rc.req, "X-Request-Id")) v.request_id = printable(*rid, 200);
-    auto r = rc.ctx.views->record(v);
+    auto r = rc.ctx.views->record(std::move(v));
     if (!r) return fail(errc::unavailable, "this read could not be recorded in the audit trail, so it is not answered; try again shortly");
     return {};
 }

@@ -21,7 +21,8 @@ std::vector<std::uint8_t> encode(const record_viewed& v) {
     return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }
 
-result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes) {
+namespace {
+result<const fb::RecordViewed*> verified(std::span<const std::uint8_t> bytes) {
     if (bytes.size() < 8 || bytes.size() > (1u << 20))
         return fail(errc::malformed, "buffer size " + std::to_string(bytes.size()) + " out of range");
     flatbuffers::Verifier verifier(bytes.data(), bytes.size());
@@ -31,6 +32,22 @@ result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes) 
     if (!r->view_id() || r->view_id()->size() == 0 || !r->agency_id() || r->agency_id()->size() == 0 ||
         !r->actor_id() || r->actor_id()->size() == 0)
         return fail(errc::malformed, "view_id, agency_id or actor_id missing");
+    return r;
+}
+}  // namespace
+
+result<record_viewed_keys> peek_record_viewed(std::span<const std::uint8_t> bytes) {
+    auto r = verified(bytes);
+    if (!r) return std::unexpected(r.error());
+    auto sv = [](const flatbuffers::String* x) { return x ? x->string_view() : std::string_view(); };
+    return record_viewed_keys{sv((*r)->view_id()), sv((*r)->agency_id()), sv((*r)->actor_id()),
+                              sv((*r)->subject_id()), (*r)->occurred_at()};
+}
+
+result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes) {
+    auto checked = verified(bytes);
+    if (!checked) return std::unexpected(checked.error());
+    const auto* r = *checked;
     auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
     return record_viewed{s(r->view_id()),      s(r->agency_id()),   r->occurred_at(),   s(r->actor_kind()),
                          s(r->actor_id()),     s(r->subject_type()), s(r->subject_id()), s(r->record_type()),

@@ -15,7 +15,7 @@ using namespace detail;
 
 namespace {
 struct counters {
-    std::atomic<std::uint64_t> delivered{0}, failed{0};
+    std::atomic<std::uint64_t> sent{0}, delivered{0}, failed{0};
 };
 
 void buffered_dr_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -94,7 +94,10 @@ result<void> buffered_producer::send(std::string_view key, std::span<const std::
                                  RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
                                  RD_KAFKA_V_VALUE(const_cast<std::uint8_t*>(value.data()), value.size()),
                                  RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        impl_->c.sent.fetch_add(1, std::memory_order_relaxed);
+        return {};
+    }
     rd_kafka_headers_destroy(hdrs);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return fail(errc::unavailable, impl_->topic + ": the buffer of unacknowledged records is full");
@@ -102,8 +105,12 @@ result<void> buffered_producer::send(std::string_view key, std::span<const std::
 }
 
 buffered_producer::counts buffered_producer::stats() const {
-    return {impl_->c.delivered.load(std::memory_order_relaxed), impl_->c.failed.load(std::memory_order_relaxed),
-            static_cast<std::size_t>(std::max(0, rd_kafka_outq_len(impl_->rk.get())))};
+    // Counted by us (no librdkafka call): sent minus reported; delivered and failed are read first,
+    // so a report racing with this never makes the difference negative.
+    const auto delivered = impl_->c.delivered.load(std::memory_order_acquire);
+    const auto failed = impl_->c.failed.load(std::memory_order_acquire);
+    const auto sent = impl_->c.sent.load(std::memory_order_acquire);
+    return {delivered, failed, static_cast<std::size_t>(sent >= delivered + failed ? sent - delivered - failed : 0)};
 }
 
 }  // namespace carelog::kafka

@@ -51,10 +51,14 @@ void store::impl::apply_audit_change(write_set& w, const events::envelope& e, st
 }
 
 result<access_outcome> store::apply_access_batch(std::span<const incoming_record> records) {
+    // Views are only added (each key once), so they go straight into a WriteBatch: no read of what
+    // the batch wrote is needed.
     std::lock_guard lock(impl_->write_mu);
-    write_set w;
+    rocksdb::WriteBatch batch;
     access_outcome out;
     std::map<int, std::int64_t> next;
+    std::vector<std::uint8_t> aligned;
+    std::string suffix, key;
     for (const auto& rec : records) {
         auto n = next.find(rec.partition);
         if (n == next.end()) {
@@ -65,24 +69,47 @@ result<access_outcome> store::apply_access_batch(std::span<const incoming_record
         }
         if (rec.offset < n->second) continue;
         n->second = rec.offset + 1;
-        auto v = decode_view(as_chars(rec.value));
+        auto bytes = rec.value;
+        if (reinterpret_cast<std::uintptr_t>(bytes.data()) % 8 != 0) {
+            aligned.assign(bytes.begin(), bytes.end());
+            bytes = aligned;
+        }
+        auto v = events::peek_record_viewed(bytes);
         if (!v || (!rec.key.empty() && rec.key != v->agency_id)) {
             out.rejected.push_back({rec.partition, rec.offset,
-                                    v ? "keyed " + std::string(rec.key) + " but names agency " + v->agency_id
+                                    v ? "keyed " + std::string(rec.key) + " but names agency " + std::string(v->agency_id)
                                       : v.error().detail,
                                     0});
             continue;
         }
-        const std::string suffix = time_key(v->occurred_at) + view_kind + v->view_id;
-        put_entry(w, impl_->audit, v->agency_id, v->actor_id, v->subject_id, suffix, as_chars(rec.value));
+        suffix = time_key(v->occurred_at);
+        suffix += view_kind;
+        suffix.append(v->view_id);
+        auto put = [&](std::string_view k, std::string_view value) {
+            auto s = batch.Put(impl_->audit, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(value.data(), value.size()));
+            return s.ok();
+        };
+        key = keys::make("t", v->agency_id) + suffix;
+        bool ok = put(key, as_chars(rec.value));
+        key = keys::make("a", v->agency_id, v->actor_id) + suffix;
+        ok = ok && put(key, "");
+        if (!v->subject_id.empty()) {
+            key = keys::make("s", v->agency_id, v->subject_id) + suffix;
+            ok = ok && put(key, "");
+        }
+        if (!ok) return fail(errc::internal, "rocksdb batch: audit entry");
         ++out.applied;
     }
     for (const auto& [p, off] : next) {
-        w.put(impl_->offsets, access_offset_key(p), keys::be64(static_cast<std::uint64_t>(off)));
+        auto k = access_offset_key(p);
+        auto v = keys::be64(static_cast<std::uint64_t>(off));
+        if (!batch.Put(impl_->offsets, k, v).ok()) return fail(errc::internal, "rocksdb batch: access offset");
         out.next_offsets.emplace_back(p, off);
     }
-    if (w.empty()) return out;
-    if (auto r = w.write(*impl_->db, /*wal=*/false); !r) return std::unexpected(r.error());
+    if (batch.Count() == 0) return out;
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;  // derived from the topic, flushed with the offsets (store_impl.hpp)
+    if (auto s = impl_->db->Write(wo, &batch); !s.ok()) return fail(errc::internal, status_text("write", s));
     return out;
 }
 

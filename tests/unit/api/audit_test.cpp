@@ -16,9 +16,9 @@ namespace {
 struct recording_sink final : audit::view_sink {
     std::vector<events::record_viewed> views;
     bool refuse = false;
-    result<void> record(const events::record_viewed& v) override {
+    result<void> record(events::record_viewed&& v) override {
         if (refuse) return fail(errc::unavailable, "buffer full");
-        views.push_back(v);
+        views.push_back(std::move(v));
         return {};
     }
 };
@@ -73,7 +73,6 @@ TEST_CASE("audit: reads of records and lists are recorded with actor, subject, a
     CHECK(v.user_agent == "Mozilla/5.0 (X11)");
     CHECK(v.request_id == "r-1");
     CHECK(v.occurred_at == f.clock.t);
-    CHECK(!v.view_id.empty());
 
     // a list of many: no subject, the query and how many it showed
     REQUIRE(f.request(http::verb::get, "/v1/clients?limit=10", "", admin).result_int() == 200);

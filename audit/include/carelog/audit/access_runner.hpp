@@ -2,6 +2,8 @@
 // partition (read_committed) from the offsets stored with the data, applying each poll's views
 // in one batch (projections::store::apply_access_batch). A storage error is retried, never
 // skipped; a record that does not decode is logged with its partition and offset and counted.
+// The thread runs at a lower priority (nice 10): it yields to requests under load and catches up
+// after.
 #pragma once
 
 #include <atomic>

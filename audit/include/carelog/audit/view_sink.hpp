@@ -4,11 +4,16 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "carelog/base/errc.hpp"
+#include "carelog/base/ids.hpp"
 #include "carelog/events/access_record.hpp"
 #include "carelog/kafka/kafka.hpp"
 
@@ -17,16 +22,20 @@ namespace carelog::audit {
 class view_sink {
 public:
     virtual ~view_sink() = default;
-    // Takes the view for delivery; errc::unavailable when it cannot (the buffer is full).
-    virtual result<void> record(const events::record_viewed& v) = 0;
+    // Takes the view for delivery (the sink gives it its view_id); errc::unavailable when it
+    // cannot (the buffer is full).
+    virtual result<void> record(events::record_viewed&& v) = 0;
     // Prometheus text of the sink's counters ("" when it has none).
     virtual std::string metrics_text() const { return {}; }
 };
 
-// The access topic as a sink: each view is encoded (carelog_access.fbs) and queued on a buffered,
-// idempotent producer keyed by agency (kafka::buffered_producer); at most `max_buffered` views
-// are unacknowledged at once. With `fail_closed` (the default) a view that does not fit is refused
-// (the read answers 503); without it the view is dropped, counted and logged, and the read goes on.
+// The access topic as a sink. record() only appends the view to an in-memory queue (no encoding,
+// no Kafka call, no id on the request's thread); a thread of the sink drains the queue every few
+// milliseconds: it gives each view its id (UUIDv7), encodes it (carelog_access.fbs) and queues it
+// on a buffered, idempotent producer keyed by agency (kafka::buffered_producer), which retries it
+// until the broker acknowledges it. At most `max_buffered` views are on their way at once (queued
+// here or unacknowledged by the broker). With `fail_closed` (the default) a view beyond that is
+// refused (the read answers 503); without it the view is dropped, counted and logged.
 class kafka_view_sink final : public view_sink {
 public:
     struct options {
@@ -36,14 +45,27 @@ public:
     };
     // Creates the access topic when missing (kept like the events: no retention limit).
     static result<std::unique_ptr<kafka_view_sink>> create(const kafka::config& cfg, const options& opts);
-    result<void> record(const events::record_viewed& v) override;
+    // Hands what is queued to the producer, which waits up to the config's timeout for it.
+    ~kafka_view_sink() override;
+    result<void> record(events::record_viewed&& v) override;
     std::string metrics_text() const override;
 
 private:
-    kafka_view_sink(std::unique_ptr<kafka::buffered_producer> p, options o) : out_(std::move(p)), opts_(o) {}
+    kafka_view_sink(std::unique_ptr<kafka::buffered_producer> p, options o);
+    void run();
+    // Encodes and produces a drained batch (the sink's thread).
+    void send(std::vector<events::record_viewed>& batch);
+
     std::unique_ptr<kafka::buffered_producer> out_;
     options opts_;
-    std::atomic<std::uint64_t> refused_{0}, dropped_{0};
+    random_ids ids_;
+    std::mutex mu_;
+    std::condition_variable wake_;
+    std::vector<events::record_viewed> queue_;  // guarded by mu_
+    bool stopping_ = false;                     // guarded by mu_
+    std::atomic<std::size_t> queued_{0};        // views taken and not yet handed to the producer
+    std::atomic<std::uint64_t> refused_{0}, dropped_{0}, unsent_{0};
+    std::thread thread_;
 };
 
 }  // namespace carelog::audit

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -37,6 +38,17 @@ std::vector<std::uint8_t> encode(const record_viewed& v);
 
 // errc::malformed with a reason when the bytes are not a verified RecordViewed with its ids.
 result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes);
+
+// What the audit read model indexes, read in place from verified bytes (views into them, valid while
+// they are); the same checks as decode_record_viewed. The bytes must be 8-byte aligned.
+struct record_viewed_keys {
+    std::string_view view_id;
+    std::string_view agency_id;
+    std::string_view actor_id;
+    std::string_view subject_id;
+    micros occurred_at = 0;
+};
+result<record_viewed_keys> peek_record_viewed(std::span<const std::uint8_t> bytes);
 
 // {event_type: "RecordViewed", event_id, occurred_at (RFC 3339), actor_id, aggregate_type,
 //  aggregate_id, data: {actor_kind, record_type, record_id, resource, query, item_count, address,
