@@ -15,6 +15,8 @@
 namespace carelog::aggregates {
 using detail::decision;
 using detail::field_errors;
+using detail::check_new_password;
+using detail::stale_password_check;
 namespace why = events::portal_login_failure;
 
 namespace {
@@ -454,6 +456,40 @@ decision decide(const agency_state& s, const end_portal_sessions& c) {
     return em.take();
 }
 
+decision decide(const agency_state& s, const set_portal_temporary_password& c) {
+    if (!s.exists) return agency_not_found();
+    auto ref = find_portal_account(s, c.portal_account_id);
+    if (!ref.account) return fail(errc::not_found, "portal account not found");
+    field_errors errs;
+    if (c.note.empty()) errs.add("reason", "is required: say why the client gets a temporary password");
+    if (c.new_password_hash.empty()) errs.add("new_password", "is required");
+    if (!errs.empty()) return fail(errs.to_error());
+    emitter em(*ref.client);
+    if (ref.account->locked) em.add(events::PortalAccountUnlocked{ref.account->id, "admin"});
+    em.add(events::PortalPasswordChanged{ref.account->id, c.new_password_hash, true, "temporary", c.note});
+    for (const auto& [sid, info] : ref.account->sessions)
+        em.add(events::PortalSessionEnded{ref.account->id, sid, events::portal_session_end::password_changed});
+    return em.take();
+}
+
+decision decide(const agency_state& s, const change_portal_password& c) {
+    if (!s.exists) return agency_not_found();
+    auto ref = find_portal_account(s, c.portal_account_id);
+    if (!ref.account || !ref.account->sessions.contains(c.session_id))
+        return fail(errc::unauthenticated, "the session is not a live session of this portal account");
+    if (c.checked_password_hash != ref.account->password_hash) return stale_password_check();
+    field_errors errs;
+    if (!c.current_ok) errs.add("current_password", "is incorrect");
+    check_new_password(errs, c.new_password_hash, c.new_password_policy_ok, c.new_same_as_current);
+    if (!errs.empty()) return fail(errs.to_error());
+    emitter em(*ref.client);
+    em.add(events::PortalPasswordChanged{ref.account->id, c.new_password_hash, false, "changed", ""});
+    for (const auto& [sid, info] : ref.account->sessions)
+        if (sid != c.session_id)
+            em.add(events::PortalSessionEnded{ref.account->id, sid, events::portal_session_end::password_changed});
+    return em.take();
+}
+
 // ---------------------------------------------------------------- messages
 
 decision decide(const agency_state& s, const send_message& c) {
@@ -632,6 +668,11 @@ void detail::evolve_client(agency_state& s, const std::string& client_id, std::u
                        c.portal->locked = false;
                        c.portal->locked_until = 0;
                        c.portal->failed_attempts = 0;
+                   },
+                   [&](const events::PortalPasswordChanged& x) {
+                       if (!c.portal || c.portal->id != x.portal_account_id) return;
+                       c.portal->password_hash = x.password_hash;
+                       c.portal->require_password_change = x.require_change_next_logon;
                    },
                    [&](const events::PortalSessionTouched& x) {
                        if (!c.portal) return;

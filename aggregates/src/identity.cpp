@@ -11,6 +11,8 @@
 namespace carelog::aggregates {
 using detail::decision;
 using detail::field_errors;
+using detail::check_new_password;
+using detail::stale_password_check;
 namespace end = events::session_end;
 namespace why = events::login_failure;
 
@@ -84,22 +86,10 @@ bool idle(const agency_state& s, const session_info& info, micros now) {
     return now - info.last_seen >= idle_timeout(s);
 }
 
-std::unexpected<error> stale_password_check() {
-    return fail(errc::stale, "the password was verified against a hash that is no longer current; verify again");
-}
 std::unexpected<error> stale_mfa_check() {
     return fail(errc::stale, "the TOTP code was checked against a secret that is no longer current; check again");
 }
 
-// New-password checks shared by every way of setting one.
-void check_new_password(field_errors& errs, const std::string& hash, bool policy_ok, bool same_as_current) {
-    if (hash.empty())
-        errs.add("new_password", "is required");
-    else if (!policy_ok)
-        errs.add("new_password", "does not satisfy the agency's password policy");
-    else if (same_as_current)
-        errs.add("new_password", "must differ from the current password");
-}
 
 void end_all(emitter& em, const staff_state& st, const char* reason, std::string_view except = {}) {
     for (const auto& [sid, info] : st.credentials.sessions)

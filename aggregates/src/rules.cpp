@@ -113,4 +113,17 @@ strings canonical_set(strings v) {
     return v;
 }
 
+std::unexpected<error> stale_password_check() {
+    return fail(errc::stale, "the password was verified against a hash that is no longer current; verify again");
+}
+
+void check_new_password(field_errors& errs, const std::string& hash, bool policy_ok, bool same_as_current) {
+    if (hash.empty())
+        errs.add("new_password", "is required");
+    else if (!policy_ok)
+        errs.add("new_password", "does not satisfy the agency's password policy");
+    else if (same_as_current)
+        errs.add("new_password", "must differ from the current password");
+}
+
 }  // namespace carelog::aggregates::detail

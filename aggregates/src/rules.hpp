@@ -91,4 +91,9 @@ strings check_ids(field_errors& errs, const std::string& field, const strings& i
     return canonical_set(ids);
 }
 
+// A password verified against a hash that changed meanwhile (the API verifies again).
+std::unexpected<error> stale_password_check();
+// New-password checks shared by every way of setting one (staff and portal): on "new_password".
+void check_new_password(field_errors& errs, const std::string& hash, bool policy_ok, bool same_as_current);
+
 }  // namespace carelog::aggregates::detail

@@ -124,6 +124,7 @@ json::object client_json(const client_state& c) {
                               {"locked", a.locked},
                               {"locked_until", a.locked_until},
                               {"last_login_at", a.last_login_at},
+                              {"require_password_change", a.require_password_change},
                               {"sessions", std::move(sessions)}};
     }
     return json::object{{"id", c.id},
@@ -262,6 +263,7 @@ client_state client_from(const json::object& o) {
         a.locked = boolean(po, "locked");
         a.locked_until = i64(po, "locked_until");
         a.last_login_at = i64(po, "last_login_at");
+        a.require_password_change = po.contains("require_password_change") && boolean(po, "require_password_change");
         for (const auto& x : po.at("sessions").as_array()) {
             const auto& so = x.as_object();
             a.sessions.emplace(str(so, "id"), portal_session_info{i64(so, "created_at"), str(so, "ip"),

@@ -166,6 +166,8 @@ http_result<http_response> portal_logout(request_context&);
 http_result<http_response> portal_me(request_context&);
 http_result<http_response> unlock_portal(request_context&);
 http_result<http_response> end_portal_sessions(request_context&);
+http_result<http_response> set_portal_temporary_password(request_context&);
+http_result<http_response> change_portal_password(request_context&);
 // message_handler.cpp
 http_result<http_response> list_portal_threads(request_context&);
 http_result<http_response> list_portal_thread_messages(request_context&);

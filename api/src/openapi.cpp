@@ -125,6 +125,7 @@ constexpr std::string_view schemas_json = R"json({
   "DeactivateBody": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}},
   "RecoveryBody": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string", "maxLength": 500, "description": "why (written to the server log with both staff ids)"}}},
   "TemporaryPasswordBody": {"type": "object", "additionalProperties": false, "properties": {"temporary_password": {"type": "string", "description": "must meet the agency's password policy; generated (and answered once) when absent"}, "reason": {"type": "string", "maxLength": 500}}},
+  "PortalTemporaryPassword": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"temporary_password": {"type": "string", "description": "must meet the agency's password policy; generated (and answered once) when absent"}, "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "why the client gets a temporary password (kept in the event)"}}},
   "Event": {"type": "object", "properties": {
     "event_type": {"type": "string"}, "event_id": {"type": "string", "format": "uuid"}, "sequence": {"type": "integer"},
     "aggregate_type": {"type": "string"}, "aggregate_id": {"type": "string"}, "aggregate_version": {"type": "integer"},
@@ -237,7 +238,8 @@ constexpr std::string_view client_schemas_json = R"json({
   "PortalAccount": {"type": "object", "properties": {
     "id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string", "format": "uuid"}, "username": {"type": "string"},
     "created_at": {"type": "string", "format": "date-time"}, "last_login_at": {"type": "string", "nullable": true},
-    "locked": {"type": "boolean"}, "locked_until": {"type": "string", "nullable": true}, "failed_logins": {"type": "integer"}}},
+    "locked": {"type": "boolean"}, "locked_until": {"type": "string", "nullable": true}, "failed_logins": {"type": "integer"},
+    "require_password_change": {"type": "boolean", "description": "A temporary password is set: the client must choose their own at the next login"}}},
   "UsernameBody": {"type": "object", "additionalProperties": false, "required": ["username"], "properties": {"username": {"type": "string"}}}
 })json";
 

@@ -56,6 +56,8 @@ result<principal> portal_principal(app_context& ctx, const std::string& token) {
     p.session_id = sid;
     p.client_id = chk.client->id;
     p.portal_account_id = chk.account->id;
+    // A temporary password: nothing but choosing one's own until then (router.cpp).
+    if (chk.account->require_password_change) p.restriction = aggregates::session_restriction::change_password;
     return p;
 }
 

@@ -117,7 +117,8 @@ http_result<http_response> portal_login(request_context& rc) {
     auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
     (void)applied;  // durable either way; a lagging node only delays the first request
     json::object out{{"expires_at", format_rfc3339(now + idle_of(*state))},
-                     {"portal_account", account_summary(*ref.client, *ref.account)}};
+                     {"portal_account", account_summary(*ref.client, *ref.account)},
+                     {"require_password_change", ref.account->require_password_change}};
     // In a browser the token stays in an HttpOnly cookie; the page gets the CSRF token instead.
     if (cookie)
         out["csrf_token"] = csrf_token(rc.ctx.cfg, sid);
@@ -179,7 +180,8 @@ http_result<http_response> portal_me(request_context& rc) {
                                    {"username", account.username},
                                    {"created_at", format_rfc3339(account.created_at)},
                                    {"last_login_at", account.last_login_at ? json::value(format_rfc3339(account.last_login_at))
-                                                                           : json::value(nullptr)}}},
+                                                                           : json::value(nullptr)},
+                                   {"require_password_change", account.require_password_change}}},
                      {"agency", json::object{{"id", rc.who.agency_id}, {"slug", state->slug},
                                              {"name", agency ? string_field(*agency, "name") : std::string()},
                                              {"messaging_enabled", messaging_on}}},
@@ -228,6 +230,94 @@ http_result<http_response> end_portal_sessions(request_context& rc) {
     if (res)
         spdlog::info("recovery: all sessions ended of portal account {} by staff {} (agency {}): {}", id,
                      rc.who.staff_id, rc.who.agency_id, reason.empty() ? std::string("no reason given") : reason);
+    return res;
+}
+
+// POST /v1/portal/accounts/{id}/temporary-password: an administrator gives a client who lost their
+// password a temporary one (generated unless given, shown once), with a required reason kept in the
+// event; the client must choose their own at the next login. Unlocks the account and ends its
+// sessions (the domain's set_portal_temporary_password).
+http_result<http_response> set_portal_temporary_password(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    auto temporary = r.optional_string("temporary_password");
+    std::string reason = r.optional_string("reason").value_or("");
+    if (reason.size() > 500) r.add_error("reason", "must be at most 500 characters");
+    const std::string& id = rc.param("id");
+    auto account = rc.ctx.store.portal_account(rc.who.agency_id, id);
+    const auto client_id = account ? string_field(*account, "client_id") : std::string();
+    projections::client_viewer viewer{rc.who.staff_id, rc.who.staff_type};
+    if (!account || !rc.ctx.store.client_for(rc.who.agency_id, client_id, viewer)) {
+        if (auto f = r.finish(); !f) return std::unexpected(f.error());
+        return fail(errc::not_found, "no such portal account");
+    }
+    auto state = client_state(rc.ctx, rc.who.agency_id, client_id);
+    if (!state) return fail(errc::not_found, "no such portal account");
+    const std::vector<std::string> usernames{string_field(*account, "username")};
+    if (reason.empty()) r.add_error("reason", "is required: say why the client gets a temporary password");
+    if (temporary)
+        for (auto& v : password_policy_violations(state->settings, *temporary, usernames))
+            r.add_error("temporary_password", std::move(v));
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+
+    const bool generated = !temporary;
+    std::string password = generated ? generate_password(state->settings, usernames) : *temporary;
+    auto hash = hash_password(password);
+    if (!hash) return fail(errc::internal, "the password could not be hashed");
+    json::object extra;
+    if (generated) extra["temporary_password"] = password;  // shown once; only its hash is kept
+    auto res = submit_command(rc, rc.who.agency_id, rc.who.staff_id,
+                              aggregates::set_portal_temporary_password{id, std::move(*hash), reason}, 200,
+                              std::move(extra));
+    wipe(password);
+    if (res)
+        spdlog::info("recovery: temporary password set for portal account {} by staff {} (agency {})", id,
+                     rc.who.staff_id, rc.who.agency_id);
+    return res;
+}
+
+// POST /v1/portal/password: the client chooses their own password (the only thing a session opened
+// with a temporary password may do, besides reading "me" and logging out).
+http_result<http_response> change_portal_password(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string current = r.required_string("current_password");
+    std::string fresh = r.required_string("new_password");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    auto build = [&]() -> http_result<aggregates::command> {
+        auto state = client_state(rc.ctx, rc.who.agency_id, rc.who.client_id);
+        if (!state) return fail(errc::unauthenticated, "the portal session is not valid; log in again");
+        const auto& c = state->clients.at(rc.who.client_id);
+        if (!c.portal) return fail(errc::unauthenticated, "the portal session is not valid; log in again");
+        const std::vector<std::string> usernames{c.portal->username};
+        auto violations = password_policy_violations(state->settings, fresh, usernames);
+        if (!violations.empty()) {
+            std::vector<field_error> errs;
+            for (auto& v : violations) errs.push_back({"new_password", std::move(v)});
+            return std::unexpected(problem(error{errc::validation, "the new password does not satisfy the agency's policy", errs}));
+        }
+        aggregates::change_portal_password cmd;
+        cmd.portal_account_id = c.portal->id;
+        cmd.session_id = rc.who.session_id;
+        cmd.checked_password_hash = c.portal->password_hash;
+        auto current_ok = bounded_verify(rc.ctx, cmd.checked_password_hash, current);
+        if (!current_ok) return std::unexpected(problem(current_ok.error()));
+        auto same = bounded_verify(rc.ctx, cmd.checked_password_hash, fresh);
+        if (!same) return std::unexpected(problem(same.error()));
+        cmd.current_ok = *current_ok;
+        cmd.new_same_as_current = *same;
+        auto hash = hash_password(fresh);
+        if (!hash) return fail(errc::internal, "the password could not be hashed");
+        cmd.new_password_hash = std::move(*hash);
+        cmd.new_password_policy_ok = true;
+        cmd.now = rc.ctx.clock.now();
+        return aggregates::command{std::move(cmd)};
+    };
+    auto res = submit_checked(rc, rc.who.agency_id, rc.who.portal_account_id, build, 200);
+    wipe(current);
+    wipe(fresh);
     return res;
 }
 

@@ -82,6 +82,8 @@ const route routes[] = {
     {{"POST", "/v1/portal/logout", portal, "", 200, true, "portalLogout", "End this portal session", "portal", "", "CommandResult", ""}, portal_logout},
     {{"GET", "/v1/portal/me", portal, "", 200, false, "portalMe", "The portal client's own profile, account and the staff they may write to", "portal", "", "PortalMe", ""}, portal_me},
     {{"POST", "/v1/portal/accounts/{id}/unlock", session, P::staff_unlock, 200, true, "unlockPortalAccount", "Unlock a portal account locked after failed logins (administrators)", "portal", "", "CommandResult", ""}, unlock_portal},
+    {{"POST", "/v1/portal/accounts/{id}/temporary-password", session, P::staff_password_reset, 200, true, "setPortalTemporaryPassword", "Give a portal account a temporary password (generated and shown once unless given), with a reason; the client must choose their own at the next login; unlocks the account and ends its sessions (administrators)", "portal", "PortalTemporaryPassword", "CommandResult", ""}, set_portal_temporary_password},
+    {{"POST", "/v1/portal/password", portal, "", 200, true, "changePortalPassword", "The portal client chooses their own password (required after a temporary one); ends their other sessions", "portal", "PasswordChange", "CommandResult", ""}, change_portal_password},
     {{"POST", "/v1/portal/accounts/{id}/sessions/end", session, P::staff_sessions, 200, true, "endPortalSessions", "End every session of a portal account (a lost or stolen device; administrators)", "portal", "RecoveryBody", "CommandResult", ""}, end_portal_sessions},
     {{"GET", "/v1/portal/threads", portal, "", 200, false, "listPortalThreads", "The portal client's own message threads, oldest first", "messaging", "", "ThreadList", "limit,cursor"}, list_portal_threads},
     {{"GET", "/v1/portal/threads/{id}/messages", portal, "", 200, false, "listPortalThreadMessages", "The messages of one of the portal client's own threads, oldest first", "messaging", "", "MessageList", "limit,cursor"}, list_portal_thread_messages},
@@ -358,6 +360,12 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
                 if (auto r = check_csrf(ctx.cfg, req, rc.who); !r) return fail_with(r.error(), info.pattern);
             if (info.auth == auth_kind::session)
                 if (auto r = check_permission(rc.who, info.permission); !r) return fail_with(r.error(), info.pattern);
+            if (info.auth == auth_kind::portal_session && rc.who.restriction != aggregates::session_restriction::none &&
+                info.operation_id != "changePortalPassword" && info.operation_id != "portalMe" &&
+                info.operation_id != "portalLogout")
+                return fail_with(error::make(errc::forbidden, "this account has a temporary password: choose your own "
+                                                              "first (POST /v1/portal/password)"),
+                                 info.pattern);
             break;
         }
     }

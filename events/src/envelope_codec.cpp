@@ -229,6 +229,12 @@ std::pair<fb::Payload, Offset<void>> encode_payload(FlatBufferBuilder& b, const 
                 auto a = str(b, e.portal_account_id), sid = str(b, e.session_id);
                 return {fb::Payload::PortalSessionTouched, fb::CreatePortalSessionTouched(b, a, sid).Union()};
             },
+            [&](const PortalPasswordChanged& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), h = str(b, e.password_hash), r = str(b, e.reason),
+                     n = str(b, e.note);
+                return {fb::Payload::PortalPasswordChanged,
+                        fb::CreatePortalPasswordChanged(b, a, h, e.require_change_next_logon, r, n).Union()};
+            },
             [&](const PortalSessionEnded& e) -> std::pair<fb::Payload, Offset<void>> {
                 auto a = str(b, e.portal_account_id), sid = str(b, e.session_id), r = str(b, e.reason);
                 return {fb::Payload::PortalSessionEnded, fb::CreatePortalSessionEnded(b, a, sid, r).Union()};
@@ -442,6 +448,11 @@ result<payload> decode_payload(const fb::Envelope* env) {
         case fb::Payload::PortalSessionTouched: {
             auto x = env->payload_as_PortalSessionTouched();
             return PortalSessionTouched{s(x->portal_account_id()), s(x->session_id())};
+        }
+        case fb::Payload::PortalPasswordChanged: {
+            auto x = env->payload_as_PortalPasswordChanged();
+            return PortalPasswordChanged{s(x->portal_account_id()), s(x->password_hash()),
+                                         x->require_change_next_logon(), s(x->reason()), s(x->note())};
         }
         case fb::Payload::PortalSessionEnded: {
             auto x = env->payload_as_PortalSessionEnded();

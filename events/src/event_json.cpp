@@ -179,6 +179,11 @@ json::object payload_to_json(const payload& p) {
             [](const PortalSessionTouched& e) {
                 return json::object{{"portal_account_id", e.portal_account_id}, {"session_id", e.session_id}};
             },
+            [](const PortalPasswordChanged& e) {  // never the hash
+                return json::object{{"portal_account_id", e.portal_account_id},
+                                    {"require_change_next_logon", e.require_change_next_logon},
+                                    {"reason", e.reason}, {"note", e.note}};
+            },
             [](const PortalSessionEnded& e) {
                 return json::object{{"portal_account_id", e.portal_account_id}, {"session_id", e.session_id},
                                     {"reason", e.reason}};

@@ -69,6 +69,7 @@ struct record_applier {
     CARELOG_CLIENT_EVENT(KioskSessionStarted)
     CARELOG_CLIENT_EVENT(KioskFormSubmitted)
     CARELOG_CLIENT_EVENT(PortalSessionTouched)
+    CARELOG_CLIENT_EVENT(PortalPasswordChanged)
 #undef CARELOG_CLIENT_EVENT
     result<void> operator()(const events::PortalLoginFailed&) {
         if (e.aggregate_type == "Agency") return {};

@@ -81,7 +81,8 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
                                                    {"last_login_at", nullptr},
                                                    {"locked", false},
                                                    {"locked_until", nullptr},
-                                                   {"failed_logins", 0}}));
+                                                   {"failed_logins", 0},
+                                                   {"require_password_change", false}}));
             },
             [&](const events::PortalUsernameChosen& x) {
                 r = update(keys::make("a", agency, x.portal_account_id),
@@ -116,6 +117,10 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
                 });
             },
             [&](const events::PortalSessionEnded& x) { w.del(identity, keys::make("p", agency, x.session_id)); },
+            [&](const events::PortalPasswordChanged& x) {
+                r = update(keys::make("a", agency, x.portal_account_id),
+                           [&](json::object& a) { a["require_password_change"] = x.require_change_next_logon; });
+            },
             [&](const events::MessageSent& x) {
                 const auto tkey = keys::make("th", agency, x.thread_id);
                 auto t = read_json(w, clients, tkey);

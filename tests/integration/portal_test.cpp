@@ -410,3 +410,73 @@ TEST_CASE("portal: an administrator ends every session of a portal account (a st
     CHECK(d.log_text().find("recovery: all sessions ended of portal account " + account) != std::string::npos);
     CHECK(d.log_text().find("phone stolen, reported by the client") != std::string::npos);
 }
+
+TEST_CASE("portal: an administrator gives a client who lost their password a temporary one, and the client must choose "
+          "their own before anything else",
+          "[integration][portal][recovery]") {
+    carelogd d({});
+    d.wait_ready();
+    portal_world w(d, "portal-temporary");
+    auto client = w.add_client("Ben", "Forgot");
+    auto account = w.register_portal(client, "ben.forgot");
+    auto old_session = w.portal_login("ben.forgot", portal_password);
+    REQUIRE(old_session.status == 200);
+    CHECK_FALSE(old_session.json().at("require_password_change").as_bool());
+    const auto old_h = bearer(str(old_session.json(), "token"));
+
+    auto [therapist, therapist_h] = w.staff("Tia", "Therapist", "therapist", "administration");
+    CHECK(w.c.post("/v1/portal/accounts/" + account + "/temporary-password", json::object{{"reason", "x"}}, therapist_h)
+              .status == 403);
+    CHECK(w.c.post("/v1/portal/accounts/" + account + "/temporary-password", json::object{}, w.admin).status == 422);
+    CHECK(w.c.post("/v1/portal/accounts/" + account + "/temporary-password",
+                   json::object{{"reason", "called the front desk"}, {"temporary_password", "short"}}, w.admin)
+              .status == 422);
+    auto set = w.c.post("/v1/portal/accounts/" + account + "/temporary-password",
+                        json::object{{"reason", "called the front desk, identity checked"}}, w.admin);
+    INFO(set.body);
+    REQUIRE(set.status == 200);
+    const std::string temporary = str(set.json(), "temporary_password");
+    REQUIRE(temporary.size() >= 12);
+
+    // the old session ended (asked with the command's consistency token: another session's write);
+    // the old password no longer works; the temporary one does, restricted
+    auto old_after = old_h;
+    old_after["X-Consistency-Token"] = str(set.json(), "consistency_token");
+    CHECK(w.c.get("/v1/portal/me", old_after).status == 401);
+    CHECK(w.portal_login("ben.forgot", portal_password).status == 401);
+    auto login = w.portal_login("ben.forgot", temporary);
+    REQUIRE(login.status == 200);
+    CHECK(login.json().at("require_password_change").as_bool());
+    const auto h = bearer(str(login.json(), "token"));
+    auto me = w.c.get("/v1/portal/me", h);
+    REQUIRE(me.status == 200);
+    CHECK(me.json().at("portal_account").at("require_password_change").as_bool());
+    auto refused = w.c.get("/v1/portal/threads", h);
+    CHECK(refused.status == 403);
+    CHECK(refused.body.find("temporary password") != std::string::npos);
+
+    // the client's own choice: a wrong current password and the policy are told by field
+    auto wrong = w.c.post("/v1/portal/password",
+                          json::object{{"current_password", "Not-The-One-1!"}, {"new_password", "Ben-Own-Pass-2026!"}}, h);
+    CHECK(wrong.status == 422);
+    CHECK(wrong.body.find("current_password") != std::string::npos);
+    CHECK(w.c.post("/v1/portal/password", json::object{{"current_password", temporary}, {"new_password", "short"}}, h)
+              .status == 422);
+    auto changed = w.c.post("/v1/portal/password",
+                            json::object{{"current_password", temporary}, {"new_password", "Ben-Own-Pass-2026!"}}, h);
+    INFO(changed.body);
+    REQUIRE(changed.status == 200);
+    CHECK(w.c.get("/v1/portal/threads", h).status == 200);
+    CHECK(w.portal_login("ben.forgot", temporary).status == 401);
+    auto fresh = w.portal_login("ben.forgot", "Ben-Own-Pass-2026!");
+    REQUIRE(fresh.status == 200);
+    CHECK_FALSE(fresh.json().at("require_password_change").as_bool());
+
+    // both changes are in the client's history, with the reason and without the hash
+    auto types = w.history_types(client);
+    CHECK(count(types, "PortalPasswordChanged") == 2);
+    bool no_hash = true;
+    for (const auto& rec : read_topic(d.options().brokers, d.options().topic_prefix + "events"))
+        if (rec.find(temporary) != std::string::npos || rec.find("Ben-Own-Pass-2026!") != std::string::npos) no_hash = false;
+    CHECK(no_hash);
+}

@@ -396,3 +396,57 @@ TEST_CASE("portal: switching the portal off refuses logins and suspends sessions
     auto evs = f.go(login(f, "annlee", true, 20));
     CHECK(std::holds_alternative<events::PortalLoginSucceeded>(evs.back().data));
 }
+
+TEST_CASE("portal: a temporary password unlocks, ends every session and requires a change; the client's own change "
+          "keeps the asking session and clears the requirement",
+          "[aggregates][portal][recovery]") {
+    client_fixture f;
+    f.go(f.invite("c1", "inv-1", 1));
+    f.go(f.reg(1, "acct-1", "annlee"));
+    f.go(login(f, "annlee", true, 1));
+    for (int i = 0; i < 5; ++i) f.go(login(f, "annlee", false, 10 + i));
+    REQUIRE(f.client("c1").portal->locked);
+    CHECK(refused(f.try_(set_portal_temporary_password{"acct-1", "$argon2id$temp", ""})).code == errc::validation);
+    CHECK(refused(f.try_(set_portal_temporary_password{"nope", "$argon2id$temp", "lost"})).code == errc::not_found);
+    auto set = f.go(set_portal_temporary_password{"acct-1", "$argon2id$temp", "lost it"});
+    REQUIRE(set.size() == 3);
+    CHECK(std::holds_alternative<events::PortalAccountUnlocked>(set[0].data));
+    auto changed = std::get<events::PortalPasswordChanged>(set[1].data);
+    CHECK(changed.require_change_next_logon);
+    CHECK(changed.reason == "temporary");
+    CHECK(changed.note == "lost it");
+    CHECK(std::get<events::PortalSessionEnded>(set[2].data).reason == "password_changed");
+    const auto& account = *f.client("c1").portal;
+    CHECK(account.require_password_change);
+    CHECK(account.password_hash == "$argon2id$temp");
+    CHECK(account.sessions.empty());
+    CHECK_FALSE(account.locked);
+
+    // two sessions with the temporary password; the change is asked from the first
+    auto temp_login = [&](int session) {
+        auto c = login(f, "annlee", true, session);
+        c.checked_password_hash = "$argon2id$temp";
+        return c;
+    };
+    f.go(temp_login(20));
+    f.go(temp_login(21));
+    change_portal_password c{"acct-1", th(1020), true, "$argon2id$temp", "$argon2id$own", true, false, f.now};
+    auto stale = c;
+    stale.checked_password_hash = portal_hash;
+    CHECK(refused(f.try_(stale)).code == errc::stale);
+    auto wrong = c;
+    wrong.current_ok = false;
+    CHECK(refused(f.try_(wrong)).code == errc::validation);
+    auto same = c;
+    same.new_same_as_current = true;
+    CHECK(refused(f.try_(same)).code == errc::validation);
+    auto elsewhere = c;
+    elsewhere.session_id = th(9999);
+    CHECK(refused(f.try_(elsewhere)).code == errc::unauthenticated);
+    auto own = f.go(c);
+    REQUIRE(own.size() == 2);
+    CHECK(std::get<events::PortalPasswordChanged>(own[0].data).reason == "changed");
+    CHECK(std::get<events::PortalSessionEnded>(own[1].data).session_id == th(1021));
+    CHECK_FALSE(f.client("c1").portal->require_password_change);
+    CHECK(f.client("c1").portal->sessions.contains(th(1020)));
+}

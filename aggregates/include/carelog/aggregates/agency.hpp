@@ -109,6 +109,9 @@ struct portal_account_state {
     bool locked = false;
     micros locked_until = 0;  // with locked: 0 = only an admin unlocks
     micros last_login_at = 0;
+    // A temporary password set by an administrator: the client's sessions may do nothing but
+    // choose their own password until they do (PortalPasswordChanged).
+    bool require_password_change = false;
     std::map<std::string, portal_session_info> sessions;  // live sessions by session id
     bool operator==(const portal_account_state&) const = default;
 };

@@ -137,6 +137,27 @@ struct touch_portal_session {
 struct end_portal_sessions {
     std::string portal_account_id;
 };
+// An administrator gives a portal account a temporary password (the client lost theirs): the API
+// made it and hashed it; the client must choose their own at the next login. Ends every live
+// session of the account and unlocks it.
+struct set_portal_temporary_password {
+    std::string portal_account_id;
+    std::string new_password_hash;
+    std::string note;  // the administrator's reason, kept with the event
+};
+// The client chooses their own password (also after a temporary one): `current_ok` is the API's
+// check of the current password against `checked_password_hash`, `new_password_policy_ok` of the
+// new one against the agency's policy. Ends every other session of the account.
+struct change_portal_password {
+    std::string portal_account_id;
+    std::string session_id;  // the session asking: it stays
+    bool current_ok = false;
+    std::string checked_password_hash;
+    std::string new_password_hash;
+    bool new_password_policy_ok = false;
+    bool new_same_as_current = false;
+    micros now = 0;
+};
 // An administrator unlocks a portal account.
 struct unlock_portal_account {
     std::string portal_account_id;
@@ -213,6 +234,15 @@ result<std::vector<events::decided_event>> decide(const agency_state& s, const p
 // touch_portal_session: a session that is not active (unknown, idle, portal off) -> unauthenticated;
 // not due -> no events; due -> PortalSessionTouched.
 result<std::vector<events::decided_event>> decide(const agency_state& s, const touch_portal_session& c);
+// set_portal_temporary_password: unknown account -> not_found; an empty note -> validation;
+//   -> PortalAccountUnlocked{admin} when locked, PortalPasswordChanged{temporary, require change},
+//   PortalSessionEnded{password_changed} for every live session.
+result<std::vector<events::decided_event>> decide(const agency_state& s, const set_portal_temporary_password& c);
+// change_portal_password: the session not a live session of the account -> unauthenticated; a stale
+//   check (the hash changed meanwhile) -> stale; wrong current password or a new one the policy
+//   refuses or equal to the current -> validation on the field; else PortalPasswordChanged{changed}
+//   and PortalSessionEnded{password_changed} for every other live session.
+result<std::vector<events::decided_event>> decide(const agency_state& s, const change_portal_password& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const unlock_portal_account& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const end_portal_sessions& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const send_message& c);

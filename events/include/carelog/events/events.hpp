@@ -228,6 +228,7 @@ namespace portal_session_end {
 inline constexpr const char* logout = "logout";
 inline constexpr const char* idle = "idle";
 inline constexpr const char* admin = "admin";
+inline constexpr const char* password_changed = "password_changed";
 }  // namespace portal_session_end
 namespace sender_kind {
 inline constexpr const char* staff = "staff";
@@ -341,6 +342,14 @@ struct PortalSessionTouched {
     std::string session_id;
     bool operator==(const PortalSessionTouched&) const = default;
 };
+struct PortalPasswordChanged {
+    std::string portal_account_id;
+    std::string password_hash;  // Argon2id string; never the password
+    bool require_change_next_logon = false;
+    std::string reason;  // "temporary" | "changed"
+    std::string note;    // the administrator's reason for a temporary password
+    bool operator==(const PortalPasswordChanged&) const = default;
+};
 
 using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded, ProgramAdded, StaffCreated,
                              StaffProfileUpdated, RoleAssigned, StaffTypeSet, StaffLocationsSet, StaffProgramsSet,
@@ -353,7 +362,7 @@ using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded
                              InvitationResent, InvitationRevoked, InvitationAccepted, PortalUsernameChosen,
                              PortalLoginSucceeded, PortalLoginFailed, PortalAccountLocked, PortalAccountUnlocked,
                              PortalSessionEnded, MessageSent, KioskSessionStarted, KioskFormSubmitted,
-                             PortalSessionTouched>;
+                             PortalSessionTouched, PortalPasswordChanged>;
 
 // "StaffCreated", ... (the Kafka `event-type` header and `event_type` in listings).
 std::string_view event_type_name(const payload& p) noexcept;
