@@ -102,6 +102,14 @@ result<std::map<std::string, std::string>> describe(rd_kafka_t* rk, const config
         const rd_kafka_ConfigResource_t** rs =
             rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &cnt);
         for (size_t i = 0; i < cnt; ++i) {
+            // A broker that has not learnt of a topic just created elsewhere in the cluster answers
+            // this resource with an error (and no entries): not an answer about the topic.
+            if (auto err = rd_kafka_ConfigResource_error(rs[i]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const char* why = rd_kafka_ConfigResource_error_string(rs[i]);
+                rd_kafka_event_destroy(ev);
+                return fail(errc::unavailable, "DescribeConfigs for " + topic + ": " +
+                                                   (why ? std::string(why) : std::string(rd_kafka_err2str(err))));
+            }
             size_t n = 0;
             const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &n);
             for (size_t k = 0; k < n; ++k) {
@@ -134,6 +142,8 @@ result<int> ensure_topic(const config& cfg, const std::string& topic) {
     }
     auto configs = describe(rk->get(), cfg, topic);
     if (!configs) return std::unexpected(configs.error());
+    if (!configs->contains("retention.ms"))  // an empty answer is no answer: ask again later
+        return fail(errc::unavailable, "the broker described no configuration for " + topic + " yet");
     const auto& c = *configs;
     auto get = [&](const char* k) { auto it = c.find(k); return it == c.end() ? std::string() : it->second; };
     // Every reason at once, so an operator fixes the topic in one go.
