@@ -20,11 +20,12 @@ struct counters {
 
 void buffered_dr_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* c = static_cast<counters*>(opaque);
+    const auto weight = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        c->delivered.fetch_add(1, std::memory_order_relaxed);
+        c->delivered.fetch_add(weight, std::memory_order_relaxed);
         return;
     }
-    c->failed.fetch_add(1, std::memory_order_relaxed);
+    c->failed.fetch_add(weight, std::memory_order_relaxed);
     spdlog::error("record to {} partition {} not delivered: {}", m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
                   m->partition, rd_kafka_err2str(m->err));
 }
@@ -85,7 +86,7 @@ result<std::unique_ptr<buffered_producer>> buffered_producer::create(const confi
 }
 
 result<void> buffered_producer::send(std::string_view key, std::span<const std::uint8_t> value,
-                                     const std::vector<header>& headers) {
+                                     const std::vector<header>& headers, std::size_t weight) {
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
     for (const auto& h : headers)
         rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
@@ -93,9 +94,11 @@ result<void> buffered_producer::send(std::string_view key, std::span<const std::
     auto err = rd_kafka_producev(impl_->rk.get(), RD_KAFKA_V_RKT(impl_->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
                                  RD_KAFKA_V_VALUE(const_cast<std::uint8_t*>(value.data()), value.size()),
-                                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                                 RD_KAFKA_V_HEADERS(hdrs),
+                                 RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(weight))),
+                                 RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        impl_->c.sent.fetch_add(1, std::memory_order_relaxed);
+        impl_->c.sent.fetch_add(weight, std::memory_order_relaxed);
         return {};
     }
     rd_kafka_headers_destroy(hdrs);

@@ -74,31 +74,38 @@ result<access_outcome> store::apply_access_batch(std::span<const incoming_record
             aligned.assign(bytes.begin(), bytes.end());
             bytes = aligned;
         }
-        auto v = events::peek_record_viewed(bytes);
-        if (!v || (!rec.key.empty() && rec.key != v->agency_id)) {
+        auto views = events::decode_record_views(bytes);
+        std::string wrong_key;
+        if (views && !rec.key.empty())
+            for (const auto& v : *views)
+                if (v.agency_id != rec.key) wrong_key = v.agency_id;
+        if (!views || !wrong_key.empty()) {
             out.rejected.push_back({rec.partition, rec.offset,
-                                    v ? "keyed " + std::string(rec.key) + " but names agency " + std::string(v->agency_id)
-                                      : v.error().detail,
+                                    views ? "keyed " + std::string(rec.key) + " but names agency " + wrong_key
+                                          : views.error().detail,
                                     0});
             continue;
         }
-        suffix = time_key(v->occurred_at);
-        suffix += view_kind;
-        suffix.append(v->view_id);
-        auto put = [&](std::string_view k, std::string_view value) {
-            auto s = batch.Put(impl_->audit, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(value.data(), value.size()));
-            return s.ok();
-        };
-        key = keys::make("t", v->agency_id) + suffix;
-        bool ok = put(key, as_chars(rec.value));
-        key = keys::make("a", v->agency_id, v->actor_id) + suffix;
-        ok = ok && put(key, "");
-        if (!v->subject_id.empty()) {
-            key = keys::make("s", v->agency_id, v->subject_id) + suffix;
+        bool ok = true;
+        for (const auto& v : *views) {
+            suffix = time_key(v.occurred_at);
+            suffix += view_kind;
+            suffix.append(v.view_id);
+            const auto one = events::encode(v);  // each entry holds its own view
+            auto put = [&](std::string_view k, std::string_view value) {
+                return batch.Put(impl_->audit, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(value.data(), value.size())).ok();
+            };
+            key = keys::make("t", v.agency_id) + suffix;
+            ok = ok && put(key, as_chars(one));
+            key = keys::make("a", v.agency_id, v.actor_id) + suffix;
             ok = ok && put(key, "");
+            if (!v.subject_id.empty()) {
+                key = keys::make("s", v.agency_id, v.subject_id) + suffix;
+                ok = ok && put(key, "");
+            }
+            ++out.applied;
         }
         if (!ok) return fail(errc::internal, "rocksdb batch: audit entry");
-        ++out.applied;
     }
     for (const auto& [p, off] : next) {
         auto k = access_offset_key(p);

@@ -119,10 +119,12 @@ TEST_CASE("audit: a therapist opens a client record and the trail shows who, whe
     // the view is a record on the access topic, keyed by the agency
     bool on_topic = false;
     for (const auto& rec : read_topic(d.options().brokers, d.options().topic_prefix + "access")) {
-        auto v = events::decode_record_viewed(std::span(reinterpret_cast<const std::uint8_t*>(rec.data()), rec.size()));
-        if (v && v->view_id == str(view, "event_id")) {
-            on_topic = v->agency_id == a.agency_id && v->actor_id == a.therapist_id && v->subject_id == a.client_id;
-        }
+        std::vector<std::uint8_t> bytes(rec.begin(), rec.end());
+        auto views = events::decode_record_views(bytes);
+        if (!views) continue;
+        for (const auto& v : *views)
+            if (v.view_id == str(view, "event_id"))
+                on_topic = v.agency_id == a.agency_id && v.actor_id == a.therapist_id && v.subject_id == a.client_id;
     }
     CHECK(on_topic);
 

@@ -33,7 +33,7 @@ void add_client(api_fixture& f, const std::string& id, std::string first, std::s
 
 // Feeds a view into the store the way the access topic's consumer does.
 void feed_view(api_fixture& f, const events::record_viewed& v, std::int64_t offset) {
-    auto bytes = events::encode(v);
+    auto bytes = events::encode_views(std::span(&v, 1));
     projections::incoming_record rec{0, offset, bytes, v.agency_id};
     auto out = f.store->apply_access_batch(std::span(&rec, 1));
     REQUIRE(out.has_value());

@@ -32,4 +32,18 @@ TEST_CASE("access record: encode and decode agree; junk, an envelope and a recor
     auto nameless = v;
     nameless.actor_id.clear();
     CHECK(!events::decode_record_viewed(events::encode(nameless)).has_value());
+
+    // a record of the topic: several views of one agency, in order
+    auto second = v;
+    second.view_id = "0190f5c2-0000-7000-8000-000000000002";
+    second.record_type = "client_list";
+    const std::vector<events::record_viewed> two{v, second};
+    auto record = events::encode_views(two);
+    auto views = events::decode_record_views(record);
+    REQUIRE(views.has_value());
+    CHECK(*views == two);
+    CHECK(!events::decode_record_views(bytes).has_value());  // a single view is not a record of the topic
+    CHECK(!events::decode_record_views(junk).has_value());
+    const std::vector<events::record_viewed> with_nameless{v, nameless};
+    CHECK(!events::decode_record_views(events::encode_views(with_nameless)).has_value());
 }

@@ -34,27 +34,21 @@ struct record_viewed {
     bool operator==(const record_viewed&) const = default;
 };
 
+// One view as its own buffer (root RecordViewed): what the audit read model stores per entry.
 std::vector<std::uint8_t> encode(const record_viewed& v);
-
 // errc::malformed with a reason when the bytes are not a verified RecordViewed with its ids.
 result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes);
 
-// What the audit read model indexes, read in place from verified bytes (views into them, valid while
-// they are); the same checks as decode_record_viewed. The bytes must be 8-byte aligned.
-struct record_viewed_keys {
-    std::string_view view_id;
-    std::string_view agency_id;
-    std::string_view actor_id;
-    std::string_view subject_id;
-    micros occurred_at = 0;
-};
-result<record_viewed_keys> peek_record_viewed(std::span<const std::uint8_t> bytes);
+// A record of the access topic (root RecordViews): views of one agency.
+std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views);
+// errc::malformed when the bytes are not a verified RecordViews whose views all have their ids.
+result<std::vector<record_viewed>> decode_record_views(std::span<const std::uint8_t> bytes);
 
 // {event_type: "RecordViewed", event_id, occurred_at (RFC 3339), actor_id, aggregate_type,
 //  aggregate_id, data: {actor_kind, record_type, record_id, resource, query, item_count, address,
 //  user_agent, request_id}}: the shape of an event listing, so an audit page mixes both.
 boost::json::object listing_json(const record_viewed& v);
 
-inline constexpr const char* access_content_type = "application/x-flatbuffers; schema=carelog.fb.RecordViewed";
+inline constexpr const char* access_content_type = "application/x-flatbuffers; schema=carelog.fb.RecordViews";
 
 }  // namespace carelog::events

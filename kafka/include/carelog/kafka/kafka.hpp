@@ -130,8 +130,9 @@ private:
 // queues the record and returns; librdkafka batches it (linger_ms) and retries it until the broker
 // acknowledges it (acks=all, idempotent, no delivery timeout). At most `max_buffered` records are
 // unacknowledged: beyond that send() answers errc::unavailable at once, without queueing. A failed
-// delivery (a permanent error) is counted and logged. The destructor waits up to cfg.timeout for
-// what is still buffered.
+// delivery (a permanent error) is counted and logged. A record may stand for several items (its
+// `weight`: the views it carries); the counts are of items. The destructor waits up to cfg.timeout
+// for what is still buffered.
 class buffered_producer {
 public:
     struct options {
@@ -141,7 +142,8 @@ public:
     };
     static result<std::unique_ptr<buffered_producer>> create(const config& cfg, std::string topic, const options& opts);
     ~buffered_producer();
-    result<void> send(std::string_view key, std::span<const std::uint8_t> value, const std::vector<header>& headers);
+    result<void> send(std::string_view key, std::span<const std::uint8_t> value, const std::vector<header>& headers,
+                      std::size_t weight = 1);
 
     struct counts {
         std::uint64_t delivered = 0;
