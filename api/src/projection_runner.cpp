@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "carelog/base/consistency_token.hpp"
+#include "carelog/projections/polled_batch.hpp"
 
 namespace carelog::api {
 
@@ -87,39 +88,15 @@ void projection_runner::expire_waiters(bool all) {
 }
 
 void projection_runner::run() {
-    // One poll's records, copied out of librdkafka's messages: values 8-byte aligned in one arena
-    // (FlatBuffers reads scalars in place), keys in another.
-    struct polled {
-        int partition;
-        std::int64_t offset;
-        std::size_t value_at, value_size, key_at, key_size;
-    };
-    std::vector<polled> batch;
-    std::vector<std::uint8_t> values;
-    std::string keys;
+    projections::polled_batch batch;
     std::vector<std::pair<int, std::int64_t>> eofs;
-    std::vector<projections::incoming_record> records;
     while (!stopping_) {
         batch.clear();
-        values.clear();
-        keys.clear();
         eofs.clear();
         auto n = reader_->poll(
-            std::chrono::milliseconds(100),
-            [&](const kafka::record& r) {
-                values.resize((values.size() + 7) & ~std::size_t{7});
-                batch.push_back({r.partition, r.offset, values.size(), r.value.size(), keys.size(), r.key.size()});
-                values.insert(values.end(), r.value.begin(), r.value.end());
-                keys.append(r.key);
-            },
+            std::chrono::milliseconds(100), [&](const kafka::record& r) { batch.add(r); },
             [&](int p, std::int64_t next) { eofs.emplace_back(p, next); });
-        if (!batch.empty()) {
-            records.clear();
-            for (const auto& b : batch)
-                records.push_back({b.partition, b.offset, std::span(values.data() + b.value_at, b.value_size),
-                                   std::string_view(keys.data() + b.key_at, b.key_size)});
-            if (!apply_polled(records)) return;  // stopping
-        }
+        if (!batch.empty() && !apply_polled(batch.records())) return;  // stopping
         for (const auto& [p, next] : eofs) reached_end(p, next);
         expire_waiters(false);
         if (!n) {

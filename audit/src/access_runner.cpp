@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "carelog/projections/polled_batch.hpp"
+
 namespace carelog::audit {
 
 result<void> access_runner::start() {
@@ -33,33 +35,13 @@ void access_runner::run() {
     // durable on the topic, so nothing waits on this thread.
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
         spdlog::warn("audit consumer: could not lower its priority; it competes with requests");
-    struct polled {
-        int partition;
-        std::int64_t offset;
-        std::size_t value_at, value_size, key_at, key_size;
-    };
-    std::vector<polled> batch;
-    std::vector<std::uint8_t> values;
-    std::string keys;
-    std::vector<projections::incoming_record> records;
+    projections::polled_batch batch;
     while (!stopping_) {
         batch.clear();
-        values.clear();
-        keys.clear();
         auto n = reader_->poll(
-            std::chrono::milliseconds(100),
-            [&](const kafka::record& r) {
-                values.resize((values.size() + 7) & ~std::size_t{7});  // FlatBuffers reads in place: aligned
-                batch.push_back({r.partition, r.offset, values.size(), r.value.size(), keys.size(), r.key.size()});
-                values.insert(values.end(), r.value.begin(), r.value.end());
-                keys.append(r.key);
-            },
-            [](int, std::int64_t) {});
+            std::chrono::milliseconds(100), [&](const kafka::record& r) { batch.add(r); }, [](int, std::int64_t) {});
         if (!batch.empty()) {
-            records.clear();
-            for (const auto& b : batch)
-                records.push_back({b.partition, b.offset, std::span(values.data() + b.value_at, b.value_size),
-                                   std::string_view(keys.data() + b.key_at, b.key_size)});
+            const auto records = batch.records();
             for (int attempt = 0; !stopping_; ++attempt) {
                 auto out = store_.apply_access_batch(records);
                 if (out) {
