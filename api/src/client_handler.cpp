@@ -233,15 +233,12 @@ http_result<http_response> import_clients(request_context& rc) {
 
 // ---------------------------------------------------------------- portal accounts (staff side)
 
-namespace {
-// The portal account and its client, when the caller may see the client (else 404).
 http_result<json::object> visible_account(request_context& rc) {
     auto account = rc.ctx.store.portal_account(rc.who.agency_id, rc.param("id"));
     if (!account || !visible_client(rc, string_field(*account, "client_id")))
         return fail(errc::not_found, "no such portal account");
     return *account;
 }
-}  // namespace
 
 http_result<http_response> get_portal_account(request_context& rc) {
     query_reader q(rc.url.params());

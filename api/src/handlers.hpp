@@ -186,6 +186,8 @@ http_result<http_response> list_client_kiosk_sessions(request_context&);
 projections::client_viewer viewer_of(const principal& who);
 // The client's view when the caller may see it; nullopt answers 404 (also other agencies').
 std::optional<boost::json::object> visible_client(request_context& rc, const std::string& client_id);
+// The portal account of the path's {id} when the caller may see its client; else 404.
+http_result<boost::json::object> visible_account(request_context& rc);
 http_result<http_response> create_client(request_context&);
 http_result<http_response> list_clients(request_context&);
 http_result<http_response> get_client(request_context&);

@@ -199,11 +199,7 @@ http_result<http_response> unlock_portal(request_context& rc) {
     body_reader r(*body);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     const std::string& id = rc.param("id");
-    auto account = rc.ctx.store.portal_account(rc.who.agency_id, id);
-    const auto client_id = account ? string_field(*account, "client_id") : std::string();
-    projections::client_viewer viewer{rc.who.staff_id, rc.who.staff_type};
-    if (!account || !rc.ctx.store.client_for(rc.who.agency_id, client_id, viewer))
-        return fail(errc::not_found, "no such portal account");
+    if (auto account = visible_account(rc); !account) return std::unexpected(account.error());
     return submit_checked(
         rc, rc.who.agency_id, rc.who.staff_id,
         [&]() -> http_result<aggregates::command> { return aggregates::unlock_portal_account{id}; }, 200);
@@ -219,11 +215,7 @@ http_result<http_response> end_portal_sessions(request_context& rc) {
     if (reason.size() > 500) r.add_error("reason", "must be at most 500 characters");
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     const std::string& id = rc.param("id");
-    auto account = rc.ctx.store.portal_account(rc.who.agency_id, id);
-    const auto client_id = account ? string_field(*account, "client_id") : std::string();
-    projections::client_viewer viewer{rc.who.staff_id, rc.who.staff_type};
-    if (!account || !rc.ctx.store.client_for(rc.who.agency_id, client_id, viewer))
-        return fail(errc::not_found, "no such portal account");
+    if (auto account = visible_account(rc); !account) return std::unexpected(account.error());
     auto res = submit_checked(
         rc, rc.who.agency_id, rc.who.staff_id,
         [&]() -> http_result<aggregates::command> { return aggregates::end_portal_sessions{id}; }, 200);
@@ -245,13 +237,12 @@ http_result<http_response> set_portal_temporary_password(request_context& rc) {
     std::string reason = r.optional_string("reason").value_or("");
     if (reason.size() > 500) r.add_error("reason", "must be at most 500 characters");
     const std::string& id = rc.param("id");
-    auto account = rc.ctx.store.portal_account(rc.who.agency_id, id);
-    const auto client_id = account ? string_field(*account, "client_id") : std::string();
-    projections::client_viewer viewer{rc.who.staff_id, rc.who.staff_type};
-    if (!account || !rc.ctx.store.client_for(rc.who.agency_id, client_id, viewer)) {
+    auto account = visible_account(rc);
+    if (!account) {
         if (auto f = r.finish(); !f) return std::unexpected(f.error());
-        return fail(errc::not_found, "no such portal account");
+        return std::unexpected(account.error());
     }
+    const auto client_id = string_field(*account, "client_id");
     auto state = client_state(rc.ctx, rc.who.agency_id, client_id);
     if (!state) return fail(errc::not_found, "no such portal account");
     const std::vector<std::string> usernames{string_field(*account, "username")};
