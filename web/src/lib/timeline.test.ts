@@ -26,6 +26,11 @@ describe('describeEvent', () => {
     expect(describeEvent(ev('AccountLocked', { failures: 5 }, 't'))).toBe('Locked after 5 failed logins');
     expect(describeEvent(ev('StaffAssignedToClient', { staff_id: 'todd-id' }, 't'), nameOf)).toBe('Todd Jones assigned');
     expect(describeEvent(ev('PasswordChanged', { require_change_next_logon: true }, 't'))).toContain('temporary password');
+    expect(describeEvent(ev('PortalPasswordChanged', { require_change_next_logon: true, reason: 'temporary', note: 'lost the password' }, 't')))
+      .toBe('Given a temporary portal password (reason: lost the password)');
+    expect(describeEvent(ev('PortalPasswordChanged', { require_change_next_logon: false, reason: 'changed', note: '' }, 't'))).toBe('Chose a new portal password');
+    expect(describeEvent(ev('PortalSessionEnded', { reason: 'logout' }, 't'))).toBe('Logged out of the portal');
+    expect(describeEvent(ev('PortalSessionEnded', { reason: 'password_changed' }, 't'))).toBe('A portal session ended (reason: password changed)');
   });
   it('turns an event type it does not know into words rather than dropping it', () => {
     expect(describeEvent(ev('SomethingNewHappened', {}, 't'))).toBe('Something New Happened');

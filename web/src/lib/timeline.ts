@@ -109,7 +109,11 @@ export function describeEvent(e: HistoryEvent, names: NameOf = () => undefined):
     case 'PortalAccountUnlocked':
       return 'Portal account unlocked';
     case 'PortalSessionEnded':
-      return 'Logged out of the portal';
+      return !str(d.reason) || d.reason === 'logout' ? 'Logged out of the portal' : withReason('A portal session ended', d.reason);
+    case 'PortalPasswordChanged':
+      return d.require_change_next_logon
+        ? withReason('Given a temporary portal password', d.note)
+        : 'Chose a new portal password';
     case 'MessageSent':
       return d.sender_kind === 'client' ? `Wrote a message to ${nameOf(str(d.staff_id))}` : `${nameOf(str(d.sender_id))} wrote a message`;
     case 'KioskSessionStarted':
