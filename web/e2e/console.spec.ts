@@ -1,13 +1,16 @@
 // The staff console and the client portal in a real browser against a real carelogd, broker and
 // SMTP sink (ops/e2e). The tests run in order and build on each other: one agency's story.
 import { expect, test } from '@playwright/test';
-import { adminPassword, adminUser, agency, csrfOf, expectAccessible, linkFromMail, screenshot, staffLogin, logOut, refusedLogin, totp, wrongPasswords } from './support';
+import { adminPassword, adminUser, agency, csrfOf, expectAccessible, fieldAlert, linkFromMail, screenshot, staffLogin, logOut, refusedLogin, totp, wrongPasswords } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
 let toddPassword = '';
 const toddNewPassword = 'Todd-Own-Pass-42!';
 const rosaPassword = 'Rosa-Portal-Pass-7!';
+let rosaTemporary = '';
+const tinaPassword = 'Tina-Own-Pass-42!';
+let tinaSecret = '';
 
 test('an admin logs in, switches the portal on, adds two staff named alike and sees the username rule', async ({ page }) => {
   await page.goto('/');
@@ -326,8 +329,8 @@ test('a role that must use an authenticator is shown a QR code and the key at it
 
   await staffLogin(page, 'tmjones', temporary);
   await page.getByLabel('Current (temporary) password').fill(temporary);
-  await page.getByLabel('New password', { exact: true }).fill('Tina-Own-Pass-42!');
-  await page.getByLabel('New password again').fill('Tina-Own-Pass-42!');
+  await page.getByLabel('New password', { exact: true }).fill(tinaPassword);
+  await page.getByLabel('New password again').fill(tinaPassword);
   await page.getByRole('button', { name: 'Save password' }).click();
   await expect(page.getByRole('heading', { name: 'Set up an authenticator' })).toBeVisible();
   await page.getByRole('button', { name: 'Start' }).click();
@@ -337,6 +340,7 @@ test('a role that must use an authenticator is shown a QR code and the key at it
   expect(box!.width).toBeGreaterThan(100);
   const secret = ((await page.getByTestId('mfa-secret').textContent()) ?? '').trim();
   expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+  tinaSecret = secret;
   await expectAccessible(page);
   await screenshot(page, 'mfa-qr');
   await page.getByLabel('Six-digit code from the app').fill(totp(secret));
@@ -393,4 +397,40 @@ test('kiosk: staff start a session for a client and hand the device over; it ope
   await expect(history).toContainText('Dana Admin assigned');
   await expectAccessible(page);
   await screenshot(page, 'client-timeline');
+});
+
+test('a client\'s portal account: a scheduler sees it; an admin gives it a temporary password, with the reason required, shown once', async ({ page }) => {
+  // the code of the next 30-second step: the current one may have confirmed Tina's enrolment
+  await staffLogin(page, 'tmjones', tinaPassword, totp(tinaSecret, Date.now() + 30_000));
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('link', { name: 'Diaz, Rosa' }).click();
+  const seen = page.getByRole('region', { name: 'Portal account' });
+  await expect(seen.getByTestId('portal-account-status')).toHaveText('Active');
+  await expect(seen.getByText('rosadiaz')).toBeVisible();
+  // without staff.password_reset there is no such button
+  await expect(seen.getByRole('button')).toHaveCount(0);
+  await logOut(page);
+
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('link', { name: 'Diaz, Rosa' }).click();
+  const account = page.getByRole('region', { name: 'Portal account' });
+  await account.getByRole('button', { name: 'Give a temporary password' }).click();
+  await account.getByRole('button', { name: 'Create temporary password' }).click();
+  // no reason, no password: the server's words beside the field
+  await expect(fieldAlert(page, 'Reason (kept with the change)')).toContainText('is required');
+  await expect(account.getByTestId('temporary-password')).toHaveCount(0);
+  await expectAccessible(page);
+  await account.getByLabel('Reason (kept with the change)').fill('forgot the password');
+  await account.getByRole('button', { name: 'Create temporary password' }).click();
+  rosaTemporary = ((await account.getByTestId('temporary-password').textContent()) ?? '').trim();
+  expect(rosaTemporary.length).toBeGreaterThan(8);
+  await expect(account.getByTestId('portal-account-status')).toHaveText('Has a temporary password: the client chooses their own at the next login.');
+  await expect(page.getByRole('list', { name: 'History' })).toContainText('Given a temporary portal password (reason: forgot the password)');
+  await expectAccessible(page);
+  await screenshot(page, 'client-portal-account');
+  // shown once: the page holds it no longer after a reload
+  await page.reload();
+  await expect(account.getByTestId('portal-account-status')).toHaveText('Has a temporary password: the client chooses their own at the next login.');
+  await expect(account.getByTestId('temporary-password')).toHaveCount(0);
 });

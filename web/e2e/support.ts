@@ -23,13 +23,18 @@ export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 
-export async function staffLogin(page: Page, username: string, password: string) {
+export async function staffLogin(page: Page, username: string, password: string, code?: string) {
   await page.goto('/');
   await page.getByLabel('Agency').fill(agency);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
+  if (code) await page.getByLabel('Authenticator code (only if you set one up)').fill(code);
   await page.getByRole('button', { name: 'Log in' }).click();
 }
+
+/** The error shown beside the field labelled `label` (the problem body's words, or the page's). */
+export const fieldAlert = (page: Page, label: string) =>
+  page.locator('.field', { has: page.getByLabel(label, { exact: true }) }).getByRole('alert');
 
 /** Logs out with the console's button and waits for the login page, so that the next login starts
  *  from a page whose session has really ended. */

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { call, get, post, put } from '../lib/api';
 import { carelogColumns, guessMapping, mappingProblems, remapCsv, splitHeader, type ColumnMapping } from '../lib/csv';
+import { portalAccountStatus, type PortalAccount } from '../lib/portalAccount';
 import { Link } from '../lib/router';
 import { Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
 import { ClientKiosk } from './ClientKiosk';
@@ -17,6 +18,7 @@ interface Client {
   phone?: string | null;
   staff_ids: string[];
   portal_username?: string | null;
+  portal_account_id?: string | null;
 }
 
 export function ClientsPage() {
@@ -202,10 +204,75 @@ export function ClientPage({ id }: { id: string }) {
       )}
       {mayInvite && !c.email && <p className="muted">The client needs an e-mail address to be invited.</p>}
       {!mayInvite && <p className="muted">Inviting to the portal needs the client portal module (agency settings) and the permission for it.</p>}
+      {c.portal_account_id && <PortalAccountSection accountId={c.portal_account_id} firstName={c.first_name} onChanged={() => { client.reload(); setHistoryKey((k) => k + 1); }} />}
       {can(session, 'messaging.use') && <Threads clientId={id} />}
       <ClientKiosk clientId={id} firstName={c.first_name} />
       {can(session, 'events.read') && <Timeline key={historyKey} path={`/v1/clients/${id}/history`} title="History" nameOf={staffName} />}
       {can(session, 'audit.read') && <AccessLog query={`subject_id=${id}`} title="Who opened this record" nameOf={staffName} />}
+    </section>
+  );
+}
+
+// The client's portal account: its state, and for administrators (staff.password_reset) a
+// temporary password for a client who lost theirs, with a required reason kept in the event. The
+// password is shown once; only its hash is kept.
+function PortalAccountSection({ accountId, firstName, onChanged }: { accountId: string; firstName: string; onChanged: () => void }) {
+  const { session } = useSession();
+  const account = useLoad(() => get<PortalAccount>(`/v1/portal/accounts/${accountId}`), [accountId]);
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<unknown>();
+  const [temporary, setTemporary] = useState('');
+  const mayReset = can(session, 'staff.password_reset');
+  const give = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const r = await post<{ temporary_password?: string }>(`/v1/portal/accounts/${accountId}/temporary-password`, { reason: reason.trim() });
+      setTemporary(r.temporary_password ?? '');
+      setReason('');
+      setAsking(false);
+      account.reload();
+      onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const a = account.data;
+  return (
+    <section className="card" aria-labelledby="portal-account-title">
+      <h2 id="portal-account-title">Portal account</h2>
+      <Status loading={account.loading && !a} error={account.error} />
+      {a && (
+        <dl className="facts">
+          <dt>Username</dt><dd>{a.username ? <code>{a.username}</code> : 'not chosen yet'}</dd>
+          <dt>Last login</dt><dd>{a.last_login_at ? new Date(a.last_login_at).toLocaleString() : 'never'}</dd>
+          <dt>Status</dt><dd data-testid="portal-account-status">{portalAccountStatus(a)}</dd>
+        </dl>
+      )}
+      {temporary && (
+        <div className="notice" role="status">
+          The portal account has a temporary password; every session of it ended. Temporary password (shown only now; {firstName} chooses
+          their own at the next login):{' '}
+          <code className="secret" data-testid="temporary-password">{temporary}</code>
+        </div>
+      )}
+      {mayReset && !asking && (
+        <button type="button" onClick={() => { setAsking(true); setTemporary(''); setError(undefined); }}>Give a temporary password</button>
+      )}
+      {mayReset && asking && (
+        <form onSubmit={give} aria-labelledby="portal-temporary-title" noValidate>
+          <h3 id="portal-temporary-title">Give a temporary password</h3>
+          <p>For a client who lost their password: the account is unlocked, its sessions end, and {firstName} chooses their own password at the next login. Give it to them in person or by phone.</p>
+          <FormError error={error} />
+          <Field label="Reason (kept with the change)" value={reason} required maxLength={500} onChange={(e) => setReason(e.target.value)} error={fieldError(error, 'reason')}
+            hint="Say why, for example “forgot the password” or “locked out”." />
+          <div className="actions">
+            <button type="submit">Create temporary password</button>
+            <button type="button" className="link" onClick={() => { setAsking(false); setError(undefined); }}>Cancel</button>
+          </div>
+        </form>
+      )}
     </section>
   );
 }
