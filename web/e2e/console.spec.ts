@@ -1,7 +1,7 @@
 // The staff console and the client portal in a real browser against a real carelogd, broker and
 // SMTP sink (ops/e2e). The tests run in order and build on each other: one agency's story.
 import { expect, test } from '@playwright/test';
-import { adminPassword, adminUser, agency, csrfOf, expectAccessible, fieldAlert, linkFromMail, screenshot, staffLogin, logOut, refusedLogin, totp, wrongPasswords } from './support';
+import { adminPassword, adminUser, agency, csrfOf, expectAccessible, fieldAlert, linkFromMail, portalLogin, screenshot, staffLogin, logOut, refusedLogin, totp, wrongPasswords } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -9,6 +9,7 @@ let toddPassword = '';
 const toddNewPassword = 'Todd-Own-Pass-42!';
 const rosaPassword = 'Rosa-Portal-Pass-7!';
 let rosaTemporary = '';
+const rosaOwnPassword = 'Rosa-Own-Choice-8!';
 const tinaPassword = 'Tina-Own-Pass-42!';
 let tinaSecret = '';
 
@@ -433,4 +434,49 @@ test('a client\'s portal account: a scheduler sees it; an admin gives it a tempo
   await page.reload();
   await expect(account.getByTestId('portal-account-status')).toHaveText('Has a temporary password: the client chooses their own at the next login.');
   await expect(account.getByTestId('temporary-password')).toHaveCount(0);
+});
+
+test('with a temporary password the client must first choose their own; errors show beside their fields', async ({ page }) => {
+  // the admin's temporary password replaced the old one
+  await portalLogin(page, 'rosadiaz', rosaPassword);
+  await expect(page.getByRole('alert')).toContainText('do not match');
+  await portalLogin(page, 'rosadiaz', rosaTemporary);
+  await expect(page.getByRole('heading', { name: 'Choose your own password' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Messages' })).toHaveCount(0);
+  // and the server answers such a session nothing else
+  expect((await page.request.get('/v1/portal/threads')).status()).toBe(403);
+
+  await page.getByLabel('Current (temporary) password').fill('Not-The-Temporary-1!');
+  await page.getByLabel('New password', { exact: true }).fill(rosaOwnPassword);
+  await page.getByLabel('New password again').fill(rosaOwnPassword);
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(fieldAlert(page, 'Current (temporary) password')).toContainText('incorrect');
+
+  await page.getByLabel('Current (temporary) password').fill(rosaTemporary);
+  await page.getByLabel('New password again').fill('Rosa-Typo-Choice-8!');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(fieldAlert(page, 'New password again')).toHaveText('The two new passwords differ.');
+  await expect(fieldAlert(page, 'Current (temporary) password')).toHaveCount(0);
+
+  await page.getByLabel('New password', { exact: true }).fill('short');
+  await page.getByLabel('New password again').fill('short');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(fieldAlert(page, 'New password')).not.toBeEmpty();
+  await expect(fieldAlert(page, 'New password again')).toHaveCount(0);
+  await expectAccessible(page);
+  await screenshot(page, 'portal-choose-password');
+
+  await page.getByLabel('New password', { exact: true }).fill(rosaOwnPassword);
+  await page.getByLabel('New password again').fill(rosaOwnPassword);
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(page.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
+  await expect(page.getByText('Can we move Thursday to 3pm?')).toBeVisible();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('heading', { name: 'Client portal' })).toBeVisible();
+
+  // the temporary password is spent; the client's own opens the portal straight away
+  await portalLogin(page, 'rosadiaz', rosaTemporary);
+  await expect(page.getByRole('alert')).toContainText('do not match');
+  await portalLogin(page, 'rosadiaz', rosaOwnPassword);
+  await expect(page.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
 });

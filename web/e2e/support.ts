@@ -32,6 +32,15 @@ export async function staffLogin(page: Page, username: string, password: string,
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
+/** Logs in to the client portal (the agency code typed in, as on a fresh device). */
+export async function portalLogin(page: Page, username: string, password: string) {
+  await page.goto('/portal');
+  await page.getByLabel('Agency code').fill(agency);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
 /** The error shown beside the field labelled `label` (the problem body's words, or the page's). */
 export const fieldAlert = (page: Page, label: string) =>
   page.locator('.field', { has: page.getByLabel(label, { exact: true }) }).getByRole('alert');

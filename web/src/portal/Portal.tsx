@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiError, get, post, sessionEndedEvent, setCsrf } from '../lib/api';
+import { mustChoosePassword, repeatProblem } from '../lib/portalPassword';
 import { portalUsernameProblem } from '../lib/portalUsername';
 import { Link, navigate, useLocation } from '../lib/router';
 import { Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
 
 interface Me {
   client: { first_name: string; last_name: string };
-  portal_account: { username: string };
+  portal_account: { id: string; username: string; require_password_change?: boolean };
   agency: { slug: string; name: string; messaging_enabled: boolean };
   staff: { id: string; first_name: string; last_name: string; position: string; messaging: boolean }[];
   csrf_token?: string;
@@ -44,12 +45,24 @@ function PortalHome() {
   if (me === undefined) return <Status loading={!error} error={error} />;
   if (me === null) return <PortalLogin onLoggedIn={load} />;
   const logout = () => post('/v1/portal/logout').finally(() => { setCsrf(undefined); setMe(null); navigate('/portal'); });
+  const header = (
+    <header className="top portal">
+      <span className="brand">{me.agency.name}</span>
+      <span className="who">{me.portal_account.username}<button className="link" onClick={logout}>Log out</button></span>
+    </header>
+  );
+  // A temporary password from an administrator: the server answers nothing else until the client
+  // has chosen their own, so the page offers nothing else.
+  if (mustChoosePassword(me.portal_account))
+    return (
+      <>
+        {header}
+        <ChoosePassword onDone={load} />
+      </>
+    );
   return (
     <>
-      <header className="top portal">
-        <span className="brand">{me.agency.name}</span>
-        <span className="who">{me.portal_account.username}<button className="link" onClick={logout}>Log out</button></span>
-      </header>
+      {header}
       <main id="main">
         <h1>Hello, {me.client.first_name}</h1>
         {me.agency.messaging_enabled ? <Messages me={me} /> : <p>Messaging is not offered by your agency.</p>}
@@ -86,6 +99,42 @@ function PortalLogin({ onLoggedIn }: { onLoggedIn: () => void }) {
         <Field label="Username" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" error={fieldError(error, 'username')} />
         <Field label="Password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" error={fieldError(error, 'password')} />
         <div className="actions"><button type="submit">Log in</button></div>
+      </form>
+    </main>
+  );
+}
+
+// After a temporary password: the client chooses their own (the staff console's forced change,
+// for the portal). Success lifts the session's restriction; the page then loads the portal.
+function ChoosePassword({ onDone }: { onDone: () => void }) {
+  const [current, setCurrent] = useState('');
+  const [fresh, setFresh] = useState('');
+  const [again, setAgain] = useState('');
+  const [error, setError] = useState<unknown>();
+  const [mismatch, setMismatch] = useState<string>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    const differ = repeatProblem(fresh, again);
+    setMismatch(differ);
+    if (differ) return;
+    try {
+      await post('/v1/portal/password', { current_password: current, new_password: fresh });
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <main id="main" className="narrow">
+      <form onSubmit={submit} aria-labelledby="portal-pw-title" noValidate>
+        <h1 id="portal-pw-title">Choose your own password</h1>
+        <p>Your account was given a temporary password. Choose a new one before you continue.</p>
+        <FormError error={error} />
+        <Field label="Current (temporary) password" type="password" value={current} onChange={(e) => setCurrent(e.target.value)} autoComplete="current-password" error={fieldError(error, 'current_password')} />
+        <Field label="New password" type="password" value={fresh} onChange={(e) => setFresh(e.target.value)} autoComplete="new-password" error={fieldError(error, 'new_password')} />
+        <Field label="New password again" type="password" value={again} onChange={(e) => setAgain(e.target.value)} autoComplete="new-password" error={mismatch} />
+        <div className="actions"><button type="submit">Save password</button></div>
       </form>
     </main>
   );
