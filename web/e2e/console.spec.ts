@@ -10,6 +10,7 @@ const toddNewPassword = 'Todd-Own-Pass-42!';
 const rosaPassword = 'Rosa-Portal-Pass-7!';
 let rosaTemporary = '';
 const rosaOwnPassword = 'Rosa-Own-Choice-8!';
+const rosaResetPassword = 'Rosa-After-Reset-9!';
 const tinaPassword = 'Tina-Own-Pass-42!';
 let tinaSecret = '';
 
@@ -479,4 +480,75 @@ test('with a temporary password the client must first choose their own; errors s
   await expect(page.getByRole('alert')).toContainText('do not match');
   await portalLogin(page, 'rosadiaz', rosaOwnPassword);
   await expect(page.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
+});
+
+// The server side of the portal password reset (POST /v1/portal/password-reset and .../confirm) is not on this branch yet.
+test.fixme('a client who forgot the password asks for a link, chooses a new one on the e-mailed page; the old one is refused and other sessions end', async ({ page, browser }) => {
+  // a session open on another device, ended by the reset
+  const elsewhere = await browser.newContext();
+  const other = await elsewhere.newPage();
+  await portalLogin(other, 'rosadiaz', rosaOwnPassword);
+  await expect(other.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
+
+  await page.goto('/portal');
+  await page.getByRole('button', { name: 'Forgot your password?' }).click();
+  await expect(page.getByRole('heading', { name: 'Forgot your password?' })).toBeVisible();
+  await page.getByLabel('Agency code').fill(agency);
+  // nothing is sent without a username; the page says so beside the field
+  await page.getByRole('button', { name: 'Send me a link' }).click();
+  await expect(fieldAlert(page, 'Username')).toHaveText('Enter the username you chose when you registered.');
+  // an account that does not exist gets the same answer as one that does
+  await page.getByLabel('Username').fill('nobody-here');
+  const asked = page.waitForResponse((r) => r.url().endsWith('/v1/portal/password-reset'));
+  await page.getByRole('button', { name: 'Send me a link' }).click();
+  expect((await asked).status()).toBe(202);
+  const neutral = page.getByRole('status');
+  await expect(neutral).toContainText('If that account exists');
+  const unknownAnswer = await neutral.textContent();
+  await expectAccessible(page);
+  await screenshot(page, 'portal-forgot');
+  await page.getByLabel('Username').fill('rosadiaz');
+  const askedAgain = page.waitForResponse((r) => r.url().endsWith('/v1/portal/password-reset'));
+  await page.getByRole('button', { name: 'Send me a link' }).click();
+  expect((await askedAgain).status()).toBe(202);
+  await expect(neutral).toHaveText(unknownAnswer ?? '');
+
+  const link = await linkFromMail('rosa@demo.example', /https?:\/\/\S+\/portal\/reset\?token=[A-Za-z0-9._~%-]+/);
+  await page.goto(link);
+  await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
+  await page.getByLabel('New password', { exact: true }).fill(rosaResetPassword);
+  await page.getByLabel('New password again').fill('Rosa-Typo-Reset-9!');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(fieldAlert(page, 'New password again')).toHaveText('The two new passwords differ.');
+  await page.getByLabel('New password', { exact: true }).fill('short');
+  await page.getByLabel('New password again').fill('short');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(fieldAlert(page, 'New password')).not.toBeEmpty();
+  await expectAccessible(page);
+  await screenshot(page, 'portal-reset');
+  await page.getByLabel('New password', { exact: true }).fill(rosaResetPassword);
+  await page.getByLabel('New password again').fill(rosaResetPassword);
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(page.getByRole('status')).toContainText('Your password was changed');
+  await page.getByRole('link', { name: 'Log in' }).click();
+  await expect(page.getByText('Your new password is set.')).toBeVisible();
+
+  // the old password is refused, the new one opens the portal
+  await portalLogin(page, 'rosadiaz', rosaOwnPassword);
+  await expect(page.getByRole('alert')).toContainText('do not match');
+  await portalLogin(page, 'rosadiaz', rosaResetPassword);
+  await expect(page.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
+
+  // the session on the other device has ended
+  await other.reload();
+  await expect(other.getByRole('heading', { name: 'Client portal' })).toBeVisible();
+  await elsewhere.close();
+
+  // the link works once
+  await page.goto(link);
+  await page.getByLabel('New password', { exact: true }).fill('Rosa-Second-Reset-10!');
+  await page.getByLabel('New password again').fill('Rosa-Second-Reset-10!');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await expect(page.getByRole('alert')).toContainText('invalid, already used or expired');
+  await expect(page.getByRole('link', { name: 'Ask for a new link' })).toBeVisible();
 });

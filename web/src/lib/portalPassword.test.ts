@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mustChoosePassword, repeatProblem } from './portalPassword';
+import { mustChoosePassword, repeatProblem, resetRequest } from './portalPassword';
 
 describe('mustChoosePassword', () => {
   it('holds only when the server says a temporary password is set', () => {
@@ -18,5 +18,17 @@ describe('repeatProblem', () => {
   });
   it('leaves the policy to the server: equal short passwords pass here', () => {
     expect(repeatProblem('short', 'short')).toBeUndefined();
+  });
+});
+
+describe('resetRequest', () => {
+  it('sends the agency code and username trimmed', () => {
+    expect(resetRequest(' demo ', ' rosadiaz\t')).toEqual({ body: { agency: 'demo', username: 'rosadiaz' } });
+  });
+  it('asks for what is missing, field by field, and sends nothing', () => {
+    expect(resetRequest('demo', '  ')).toEqual({ missing: { username: 'Enter the username you chose when you registered.' } });
+    expect(resetRequest('', '')).toEqual({
+      missing: { agency: 'Enter the agency code from your invitation e-mail.', username: 'Enter the username you chose when you registered.' },
+    });
   });
 });

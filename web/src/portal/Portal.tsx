@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiError, get, post, sessionEndedEvent, setCsrf } from '../lib/api';
-import { mustChoosePassword, repeatProblem } from '../lib/portalPassword';
+import { mustChoosePassword, repeatProblem, resetRequest, resetRequested } from '../lib/portalPassword';
 import { portalUsernameProblem } from '../lib/portalUsername';
 import { Link, navigate, useLocation } from '../lib/router';
 import { Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
@@ -18,6 +18,7 @@ const lastAgency = () => localStorage.getItem('carelog.portal.agency') ?? '';
 export function Portal() {
   const { path } = useLocation();
   if (path === '/portal/register') return <Register />;
+  if (path === '/portal/reset') return <ResetPassword />;
   return <PortalHome />;
 }
 
@@ -71,34 +72,68 @@ function PortalHome() {
   );
 }
 
+// The login, and in the same place "forgot your password?": the agency code and username, then
+// the same answer whether or not such an account exists (the link goes to the account's e-mail).
 function PortalLogin({ onLoggedIn }: { onLoggedIn: () => void }) {
   const { query } = useLocation();
   const [agency, setAgency] = useState(query.get('agency') ?? lastAgency());
   const [username, setUsername] = useState(query.get('username') ?? '');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<unknown>();
+  const [forgot, setForgot] = useState(query.has('forgot'));
+  const [missing, setMissing] = useState<{ agency?: string; username?: string }>({});
+  const [sent, setSent] = useState(false);
+  const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
+    setSent(false);
+    setBusy(true);
     try {
-      const r = await post<{ csrf_token: string }>('/v1/portal/login', { agency, username, password, cookie: true });
-      setCsrf(r.csrf_token);
-      localStorage.setItem('carelog.portal.agency', agency);
-      onLoggedIn();
+      if (forgot) {
+        const req = resetRequest(agency, username);
+        setMissing(req.missing ?? {});
+        if (!req.body) return;
+        await post('/v1/portal/password-reset', req.body);
+        localStorage.setItem('carelog.portal.agency', req.body.agency);
+        setSent(true);
+      } else {
+        const r = await post<{ csrf_token: string }>('/v1/portal/login', { agency, username, password, cookie: true });
+        setCsrf(r.csrf_token);
+        localStorage.setItem('carelog.portal.agency', agency);
+        onLoggedIn();
+      }
     } catch (err) {
       setError(err);
+    } finally {
+      setBusy(false);
     }
+  };
+  const switchMode = () => {
+    setForgot(!forgot);
+    setSent(false);
+    setMissing({});
+    setError(undefined);
   };
   return (
     <main className="narrow">
       <form onSubmit={submit} aria-labelledby="portal-login-title" noValidate>
-        <h1 id="portal-login-title">Client portal</h1>
-        {query.get('registered') && <p className="notice" role="status">Your account is ready. Log in with the username and password you chose.</p>}
+        <h1 id="portal-login-title">{forgot ? 'Forgot your password?' : 'Client portal'}</h1>
+        {!forgot && query.get('registered') && <p className="notice" role="status">Your account is ready. Log in with the username and password you chose.</p>}
+        {!forgot && query.get('reset') && <p className="notice" role="status">Your new password is set. Log in with it.</p>}
+        {forgot && <p>Enter your agency code and username. We send a link to choose a new password to the e-mail address of your account.</p>}
         <FormError error={error} />
-        <Field label="Agency code" value={agency} onChange={(e) => setAgency(e.target.value)} error={fieldError(error, 'agency')} />
-        <Field label="Username" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" error={fieldError(error, 'username')} />
-        <Field label="Password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" error={fieldError(error, 'password')} />
-        <div className="actions"><button type="submit">Log in</button></div>
+        <Field label="Agency code" value={agency} onChange={(e) => setAgency(e.target.value)} autoComplete="organization" error={missing.agency ?? fieldError(error, 'agency')} />
+        <Field label="Username" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" error={missing.username ?? fieldError(error, 'username')} />
+        {forgot ? (
+          sent && <p className="notice" role="status">{resetRequested}</p>
+        ) : (
+          <Field label="Password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" error={fieldError(error, 'password')} />
+        )}
+        <div className="actions">
+          <button type="submit" disabled={busy}>{forgot ? 'Send me a link' : 'Log in'}</button>
+          <button type="button" className="link" onClick={switchMode}>{forgot ? 'Back to login' : 'Forgot your password?'}</button>
+        </div>
       </form>
     </main>
   );
@@ -135,6 +170,56 @@ function ChoosePassword({ onDone }: { onDone: () => void }) {
         <Field label="New password" type="password" value={fresh} onChange={(e) => setFresh(e.target.value)} autoComplete="new-password" error={fieldError(error, 'new_password')} />
         <Field label="New password again" type="password" value={again} onChange={(e) => setAgain(e.target.value)} autoComplete="new-password" error={mismatch} />
         <div className="actions"><button type="submit">Save password</button></div>
+      </form>
+    </main>
+  );
+}
+
+/** /portal/reset?token=…: the page the portal's password-reset e-mail links to. */
+function ResetPassword() {
+  const { query } = useLocation();
+  const token = query.get('token') ?? '';
+  const [fresh, setFresh] = useState('');
+  const [again, setAgain] = useState('');
+  const [mismatch, setMismatch] = useState<string>();
+  const [error, setError] = useState<unknown>();
+  const [done, setDone] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    const differ = repeatProblem(fresh, again);
+    setMismatch(differ);
+    if (differ) return;
+    try {
+      await post('/v1/portal/password-reset/confirm', { token, new_password: fresh });
+      setDone(true);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  if (!token)
+    return <main className="narrow"><h1>Choose a new password</h1><p className="form-error" role="alert">This page needs the link from your password reset e-mail. <Link to="/portal">Back to the portal login</Link></p></main>;
+  const tokenError = fieldError(error, 'token');
+  return (
+    <main className="narrow">
+      <form onSubmit={submit} aria-labelledby="portal-reset-title" noValidate>
+        <h1 id="portal-reset-title">Choose a new password</h1>
+        {done ? (
+          <p className="notice" role="status">Your password was changed and every session of your portal account was ended. <Link to="/portal?reset=1">Log in</Link> with the new password.</p>
+        ) : (
+          <>
+            {/* a refused link alone is said once, in its own words, with the way to a new one */}
+            <FormError error={tokenError && !fieldError(error, 'new_password') ? undefined : error} />
+            {tokenError && (
+              <p className="form-error" role="alert">
+                {tokenError[0].toUpperCase() + tokenError.slice(1)}. <Link to="/portal?forgot=1">Ask for a new link</Link>.
+              </p>
+            )}
+            <Field label="New password" type="password" value={fresh} onChange={(e) => setFresh(e.target.value)} autoComplete="new-password" error={fieldError(error, 'new_password')} />
+            <Field label="New password again" type="password" value={again} onChange={(e) => setAgain(e.target.value)} autoComplete="new-password" error={mismatch} />
+            <div className="actions"><button type="submit">Save password</button></div>
+          </>
+        )}
       </form>
     </main>
   );
