@@ -162,6 +162,14 @@ portal_account_ref find_portal_account(const agency_state& s, std::string_view i
     return {c, &*c->portal};
 }
 
+portal_account_ref find_portal_reset_token(const agency_state& s, std::string_view token_hash, micros now) {
+    if (token_hash.empty()) return {};
+    for (const auto& [id, c] : s.clients)
+        if (c.portal && c.portal->reset_token_hash == token_hash && now < c.portal->reset_expires_at)
+            return {&c, &*c.portal};
+    return {};
+}
+
 portal_session_check check_portal_session(const agency_state& s, std::string_view session_id, micros now) {
     portal_session_check r;
     const client_state* c = client_via(s, s.portal_session_owners, session_id);
@@ -490,6 +498,35 @@ decision decide(const agency_state& s, const change_portal_password& c) {
     return em.take();
 }
 
+decision decide(const agency_state& s, const request_portal_password_reset& c) {
+    if (!s.exists) return agency_not_found();
+    if (!is_token_hash(c.token_hash))
+        return fail(error::validation("token_hash", "must be the hex SHA-256 of the reset token"));
+    auto ref = find_portal_account_by_username(s, c.username);
+    if (!ref.account || !s.settings.client_portal_enabled.value_or(false))
+        return std::vector<events::decided_event>{};  // no account enumeration
+    const auto& a = *ref.account;
+    if (!a.reset_token_hash.empty() && c.now < a.reset_expires_at && c.now - a.reset_requested_at < reset_request_interval)
+        return std::vector<events::decided_event>{};  // the link just sent is still good
+    emitter em(*ref.client);
+    em.add(events::PortalPasswordResetRequested{a.id, c.token_hash, c.now + reset_token_lifetime});
+    return em.take();
+}
+
+decision decide(const agency_state& s, const confirm_portal_password_reset& c) {
+    if (!s.exists) return agency_not_found();
+    auto ref = find_portal_reset_token(s, c.token_hash, c.now);
+    if (!ref.account) return fail(error::validation("token", "the reset link is invalid, already used or expired"));
+    field_errors errs;
+    check_new_password(errs, c.new_password_hash, c.new_password_policy_ok, c.new_same_as_current);
+    if (!errs.empty()) return fail(errs.to_error());
+    emitter em(*ref.client);
+    em.add(events::PortalPasswordChanged{ref.account->id, c.new_password_hash, false, "reset", ""});
+    for (const auto& [sid, info] : ref.account->sessions)
+        em.add(events::PortalSessionEnded{ref.account->id, sid, events::portal_session_end::password_changed});
+    return em.take();
+}
+
 // ---------------------------------------------------------------- messages
 
 decision decide(const agency_state& s, const send_message& c) {
@@ -673,6 +710,14 @@ void detail::evolve_client(agency_state& s, const std::string& client_id, std::u
                        if (!c.portal || c.portal->id != x.portal_account_id) return;
                        c.portal->password_hash = x.password_hash;
                        c.portal->require_password_change = x.require_change_next_logon;
+                       c.portal->reset_token_hash.clear();
+                       c.portal->reset_requested_at = c.portal->reset_expires_at = 0;
+                   },
+                   [&](const events::PortalPasswordResetRequested& x) {
+                       if (!c.portal || c.portal->id != x.portal_account_id) return;
+                       c.portal->reset_token_hash = x.token_hash;
+                       c.portal->reset_expires_at = x.expires_at;
+                       c.portal->reset_requested_at = x.expires_at - reset_token_lifetime;  // needs no occurred_at
                    },
                    [&](const events::PortalSessionTouched& x) {
                        if (!c.portal) return;

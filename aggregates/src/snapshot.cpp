@@ -125,6 +125,9 @@ json::object client_json(const client_state& c) {
                               {"locked_until", a.locked_until},
                               {"last_login_at", a.last_login_at},
                               {"require_password_change", a.require_password_change},
+                              {"reset_token_hash", a.reset_token_hash},
+                              {"reset_requested_at", a.reset_requested_at},
+                              {"reset_expires_at", a.reset_expires_at},
                               {"sessions", std::move(sessions)}};
     }
     return json::object{{"id", c.id},
@@ -264,6 +267,11 @@ client_state client_from(const json::object& o) {
         a.locked_until = i64(po, "locked_until");
         a.last_login_at = i64(po, "last_login_at");
         a.require_password_change = po.contains("require_password_change") && boolean(po, "require_password_change");
+        if (po.contains("reset_token_hash")) {
+            a.reset_token_hash = str(po, "reset_token_hash");
+            a.reset_requested_at = i64(po, "reset_requested_at");
+            a.reset_expires_at = i64(po, "reset_expires_at");
+        }
         for (const auto& x : po.at("sessions").as_array()) {
             const auto& so = x.as_object();
             a.sessions.emplace(str(so, "id"), portal_session_info{i64(so, "created_at"), str(so, "ip"),

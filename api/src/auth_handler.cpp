@@ -262,9 +262,7 @@ void reset_after_answer(app_context& ctx, const std::string& slug, const std::st
         if (auto e = view->if_contains("email"); e && e->is_string()) email = std::string(e->as_string());
         if (auto f = view->if_contains("first_name"); f && f->is_string()) first = std::string(f->as_string());
     }
-    std::string base = ctx.cfg.public_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    const std::string link = base + "/reset?token=" + token;
+    const std::string link = public_link(ctx, "/reset?token=" + token);
     notify::notification n;
     n.id = ctx.ids.next_uuid();
     n.type = "password_reset";
@@ -279,14 +277,8 @@ void reset_after_answer(app_context& ctx, const std::string& slug, const std::st
                                     "within one hour to choose a new one:\n\n" +
                      link + "\n\nIf you did not ask for it, ignore this message; your password stays as it is.\n"},
         {"link", link}};
-    if (!ctx.notifications) {
-        spdlog::warn("auth: no notification sink; the reset link for staff {} of agency {} was not sent", staff_id,
-                     *agency);
-    } else if (auto p = ctx.notifications->publish(n); !p) {
-        // The request is in the log; the link is not out. Asking again after a minute sends a new one.
-        spdlog::error("auth: reset link for staff {} of agency {} not published: {}", staff_id, *agency,
-                      p.error().detail);
-    }
+    // Unsent, the request stays in the log; asking again after a minute sends a new link.
+    publish_link(ctx, n, "reset link for staff " + staff_id);
 }
 }  // namespace
 

@@ -71,6 +71,13 @@ http_result<http_response> page_response(result<projections::page> page);
 // request fiber without holding its thread). errc::malformed for a token that is not one.
 result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout);
 
+// A link for a mail: CARELOG_PUBLIC_URL (without a trailing slash) followed by `path_and_query`.
+std::string public_link(const app_context& ctx, std::string_view path_and_query);
+// Hands a link mail to the notifications topic once its command is durable. When there is no sink,
+// or publishing fails, the mail is not sent and the log says which (`what`, e.g. "reset link for
+// staff <id>"); the command stays recorded and the user may ask again.
+void publish_link(app_context& ctx, const notify::notification& n, std::string_view what);
+
 // Read-your-writes without asking: waits (up to cfg.read_wait, on the fiber) until this node's
 // projections applied every command its writer acknowledged for the agency, so a check that reads
 // projections never refuses what an acknowledged command created. Returns whether it had to wait.
@@ -168,6 +175,8 @@ http_result<http_response> unlock_portal(request_context&);
 http_result<http_response> end_portal_sessions(request_context&);
 http_result<http_response> set_portal_temporary_password(request_context&);
 http_result<http_response> change_portal_password(request_context&);
+http_result<http_response> request_portal_password_reset(request_context&);
+http_result<http_response> confirm_portal_password_reset(request_context&);
 // message_handler.cpp
 http_result<http_response> list_portal_threads(request_context&);
 http_result<http_response> list_portal_thread_messages(request_context&);

@@ -23,12 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string register_link(const app_context& ctx, const std::string& token) {
-    std::string base = ctx.cfg.public_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return base + "/portal/register?token=" + token;
-}
-
 // Publishes the invitation link once its command is durable. The e-mail and expiry come from the
 // invitation's view once the projections have applied the command (or the command's answer).
 void publish_invitation(request_context& rc, const std::string& client_id, const std::string& invitation_id,
@@ -47,7 +41,7 @@ void publish_invitation(request_context& rc, const std::string& client_id, const
         if (email.empty()) email = string_field(*c, "email");
     }
     if (auto a = rc.ctx.store.agency(agency)) agency_name = string_field(*a, "name");
-    const std::string link = register_link(rc.ctx, token);
+    const std::string link = public_link(rc.ctx, "/portal/register?token=" + token);
     notify::notification n;
     n.id = rc.ctx.ids.next_uuid();
     n.type = "portal_invitation";
@@ -66,12 +60,8 @@ void publish_invitation(request_context& rc, const std::string& client_id, const
                      link + "\n\nThe link works once and expires on " + (expires ? format_rfc3339(expires) : "") +
                      ". If you did not expect it, ignore this message.\n"},
         {"link", link}};
-    if (!rc.ctx.notifications) {
-        spdlog::warn("portal: no notification sink; the invitation {} of agency {} was not sent", invitation_id, agency);
-    } else if (auto p = rc.ctx.notifications->publish(n); !p) {
-        // The invitation is in the log; its link is not out. Resending issues a new one.
-        spdlog::error("portal: invitation {} of agency {} not published: {}", invitation_id, agency, p.error().detail);
-    }
+    // Unsent, the invitation stays in the log; resending issues a new link.
+    publish_link(rc.ctx, n, "invitation " + invitation_id);
 }
 
 // The answer of a send / resend / revoke: the bus body (invitation_id, expires_at, ...) plus

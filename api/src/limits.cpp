@@ -61,7 +61,8 @@ std::optional<std::chrono::seconds> admit_anonymous(app_context& ctx, const rout
     std::optional<std::chrono::seconds> w;
     if (op == "login" || op == "portalLogin")
         w = take(ctx, "login-addr|" + addr, c.login_per_address);
-    else if (op == "requestPasswordReset" || op == "confirmPasswordReset")
+    else if (op == "requestPasswordReset" || op == "confirmPasswordReset" || op == "requestPortalPasswordReset" ||
+             op == "confirmPortalPasswordReset")
         w = take(ctx, "reset-addr|" + addr, c.reset_per_address);
     else if (op == "registerPortalAccount")
         w = take(ctx, "register-addr|" + addr, c.registration_per_address);

@@ -369,7 +369,8 @@ json::object operation(const route_info& r) {
         responses["401"] = problem_ref("invalid credentials (the same answer for every refusal)");
         responses["422"] = problem_ref("Missing or mistyped fields");
     }
-    if (r.pattern.starts_with("/v1/auth/password-reset")) responses["422"] = problem_ref("Invalid fields or reset token");
+    if (r.pattern.starts_with("/v1/auth/password-reset") || r.pattern.starts_with("/v1/portal/password-reset"))
+        responses["422"] = problem_ref("Invalid fields or reset token");
     if (r.auth != auth_kind::none) {
         auto status = [&](errc e) { return std::to_string(problem_for(e).status); };
         responses[status(errc::malformed)] = problem_ref("Malformed request or consistency token");

@@ -22,6 +22,7 @@
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
 #include "browser_session.hpp"
+#include "fiber.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
 #include "limits.hpp"
@@ -34,6 +35,17 @@ namespace json = boost::json;
 namespace {
 
 std::unexpected<error> invalid_credentials() { return fail(errc::unauthenticated, "invalid credentials"); }
+
+// A new portal password the agency's policy refuses: 422 naming each rule on "new_password".
+std::optional<problem> portal_policy_problem(const events::Settings& policy, const std::string& password,
+                                             const std::string& username) {
+    const std::vector<std::string> usernames{username};
+    auto violations = password_policy_violations(policy, password, usernames);
+    if (violations.empty()) return std::nullopt;
+    std::vector<field_error> errs;
+    for (auto& v : violations) errs.push_back({"new_password", std::move(v)});
+    return problem(error{errc::validation, "the new password does not satisfy the agency's policy", errs});
+}
 
 std::string trimmed(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -282,13 +294,7 @@ http_result<http_response> change_portal_password(request_context& rc) {
         if (!state) return fail(errc::unauthenticated, "the portal session is not valid; log in again");
         const auto& c = state->clients.at(rc.who.client_id);
         if (!c.portal) return fail(errc::unauthenticated, "the portal session is not valid; log in again");
-        const std::vector<std::string> usernames{c.portal->username};
-        auto violations = password_policy_violations(state->settings, fresh, usernames);
-        if (!violations.empty()) {
-            std::vector<field_error> errs;
-            for (auto& v : violations) errs.push_back({"new_password", std::move(v)});
-            return std::unexpected(problem(error{errc::validation, "the new password does not satisfy the agency's policy", errs}));
-        }
+        if (auto p = portal_policy_problem(state->settings, fresh, c.portal->username)) return std::unexpected(*p);
         aggregates::change_portal_password cmd;
         cmd.portal_account_id = c.portal->id;
         cmd.session_id = rc.who.session_id;
@@ -309,6 +315,112 @@ http_result<http_response> change_portal_password(request_context& rc) {
     auto res = submit_checked(rc, rc.who.agency_id, rc.who.portal_account_id, build, 200);
     wipe(current);
     wipe(fresh);
+    return res;
+}
+
+namespace {
+// The work behind a portal reset request, after the caller has its 202: record the request (the
+// domain decides whether the account exists and is due a new link) and mail the link to the
+// client's e-mail address.
+void portal_reset_after_answer(app_context& ctx, const std::string& slug, const std::string& username) {
+    if (!aggregates::is_valid_slug(slug)) return;
+    catch_up(ctx, uuid_v5(slug));
+    auto agency = ctx.store.agency_id_by_slug(slug);
+    if (!agency) return;
+    const std::string token = new_agency_token(*agency);
+    const micros now = ctx.clock.now();
+    auto res = ctx.commands.submit(*agency, command_meta{"anonymous", "", ctx.ids.next_uuid()},
+                                   aggregates::request_portal_password_reset{username, token_hash(token), now});
+    if (!res) {
+        // Nothing recorded, nothing sent; the caller already has its 202 and may ask again.
+        spdlog::error("portal: a password reset request for agency {} was not recorded: {}", *agency,
+                      res.error().detail);
+        return;
+    }
+    if (res->consistency_token.empty()) return;  // unknown account, portal off, or a link just sent
+
+    const std::string client_id = res->aggregate_id;
+    (void)wait_applied(ctx, res->consistency_token, ctx.cfg.read_wait);
+    std::string email, first, agency_name;
+    if (auto c = ctx.store.client(*agency, client_id)) {
+        email = string_field(*c, "email");
+        first = string_field(*c, "first_name");
+    }
+    if (auto a = ctx.store.agency(*agency)) agency_name = string_field(*a, "name");
+    const std::string link = public_link(ctx, "/portal/reset?token=" + token);
+    notify::notification n;
+    n.id = ctx.ids.next_uuid();
+    n.type = "portal_password_reset";
+    n.agency_id = *agency;
+    n.client_id = client_id;
+    n.created_at = now;
+    n.expires_at = now + aggregates::reset_token_lifetime;
+    n.content = json::object{
+        {"to", email},
+        {"subject", "Reset your carelog portal password"},
+        {"text", "Hello " + first + ",\n\nsomeone (hopefully you) asked to reset your password for the " + agency_name +
+                     " client portal. Open this link within one hour to choose a new one:\n\n" + link +
+                     "\n\nIf you did not ask for it, ignore this message; your password stays as it is.\n"},
+        {"link", link}};
+    // Unsent, the request stays in the log; asking again after a minute sends a new link.
+    publish_link(ctx, n, "portal reset link for client " + client_id);
+}
+}  // namespace
+
+// POST /v1/portal/password-reset: answers 202 at once, the same way whether or not the account
+// exists; everything that depends on the account runs after the answer.
+http_result<http_response> request_portal_password_reset(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string slug = r.required_string("agency");
+    std::string username = trimmed(r.required_string("username"));
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    fiber::spawn_detached([&ctx = rc.ctx, slug, username] { portal_reset_after_answer(ctx, slug, username); });
+    return json_response(202, json::object{{"status", "accepted"},
+                                          {"detail", "if the account exists, a reset link was sent to its e-mail address"}});
+}
+
+// POST /v1/portal/password-reset/confirm: a new password with the link's token; ends every session.
+http_result<http_response> confirm_portal_password_reset(request_context& rc) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string token = trimmed(r.required_string("token"));
+    std::string fresh = r.required_string("new_password");
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    const auto bad_link = [] { return fail(error::validation("token", "the reset link is invalid, already used or expired")); };
+
+    auto agency = token_agency(token);
+    if (!agency) return bad_link();
+    catch_up(rc.ctx, *agency);
+    const std::string th = token_hash(token);
+    auto client_id = rc.ctx.store.portal_reset_token_client(*agency, th);
+    if (!client_id) return bad_link();
+    std::string account_id;
+    auto build = [&]() -> http_result<aggregates::command> {
+        auto state = client_state(rc.ctx, *agency, *client_id);
+        const micros now = rc.ctx.clock.now();
+        auto ref = state ? aggregates::find_portal_reset_token(*state, th, now) : aggregates::portal_account_ref{};
+        if (!ref.account) return bad_link();
+        account_id = ref.account->id;
+        if (auto p = portal_policy_problem(state->settings, fresh, ref.account->username)) return std::unexpected(*p);
+        aggregates::confirm_portal_password_reset c;
+        c.token_hash = th;
+        auto same = bounded_verify(rc.ctx, ref.account->password_hash, fresh);
+        if (!same) return std::unexpected(problem(same.error()));
+        c.new_same_as_current = *same;
+        auto hash = hash_password(fresh);
+        if (!hash) return fail(errc::internal, "the password could not be hashed");
+        c.new_password_hash = std::move(*hash);
+        c.new_password_policy_ok = true;
+        c.now = now;
+        return aggregates::command{std::move(c)};
+    };
+    auto res = submit_checked(rc, *agency, "anonymous", build, 200);
+    wipe(fresh);
+    if (res && !account_id.empty())
+        spdlog::info("portal: password reset with a link for portal account {} (agency {})", account_id, *agency);
     return res;
 }
 

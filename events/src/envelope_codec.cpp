@@ -235,6 +235,11 @@ std::pair<fb::Payload, Offset<void>> encode_payload(FlatBufferBuilder& b, const 
                 return {fb::Payload::PortalPasswordChanged,
                         fb::CreatePortalPasswordChanged(b, a, h, e.require_change_next_logon, r, n).Union()};
             },
+            [&](const PortalPasswordResetRequested& e) -> std::pair<fb::Payload, Offset<void>> {
+                auto a = str(b, e.portal_account_id), t = str(b, e.token_hash);
+                return {fb::Payload::PortalPasswordResetRequested,
+                        fb::CreatePortalPasswordResetRequested(b, a, t, e.expires_at).Union()};
+            },
             [&](const PortalSessionEnded& e) -> std::pair<fb::Payload, Offset<void>> {
                 auto a = str(b, e.portal_account_id), sid = str(b, e.session_id), r = str(b, e.reason);
                 return {fb::Payload::PortalSessionEnded, fb::CreatePortalSessionEnded(b, a, sid, r).Union()};
@@ -453,6 +458,10 @@ result<payload> decode_payload(const fb::Envelope* env) {
             auto x = env->payload_as_PortalPasswordChanged();
             return PortalPasswordChanged{s(x->portal_account_id()), s(x->password_hash()),
                                          x->require_change_next_logon(), s(x->reason()), s(x->note())};
+        }
+        case fb::Payload::PortalPasswordResetRequested: {
+            auto x = env->payload_as_PortalPasswordResetRequested();
+            return PortalPasswordResetRequested{s(x->portal_account_id()), s(x->token_hash()), x->expires_at()};
         }
         case fb::Payload::PortalSessionEnded: {
             auto x = env->payload_as_PortalSessionEnded();

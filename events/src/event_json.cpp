@@ -184,6 +184,10 @@ json::object payload_to_json(const payload& p) {
                                     {"require_change_next_logon", e.require_change_next_logon},
                                     {"reason", e.reason}, {"note", e.note}};
             },
+            [](const PortalPasswordResetRequested& e) {
+                return json::object{{"portal_account_id", e.portal_account_id}, {"token_hash", e.token_hash},
+                                    {"expires_at", format_rfc3339(e.expires_at)}};
+            },
             [](const PortalSessionEnded& e) {
                 return json::object{{"portal_account_id", e.portal_account_id}, {"session_id", e.session_id},
                                     {"reason", e.reason}};

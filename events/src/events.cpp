@@ -63,6 +63,7 @@ struct names {
     std::string_view operator()(const PortalSessionEnded&) const { return "PortalSessionEnded"; }
     std::string_view operator()(const PortalSessionTouched&) const { return "PortalSessionTouched"; }
     std::string_view operator()(const PortalPasswordChanged&) const { return "PortalPasswordChanged"; }
+    std::string_view operator()(const PortalPasswordResetRequested&) const { return "PortalPasswordResetRequested"; }
     std::string_view operator()(const MessageSent&) const { return "MessageSent"; }
     std::string_view operator()(const KioskSessionStarted&) const { return "KioskSessionStarted"; }
     std::string_view operator()(const KioskFormSubmitted&) const { return "KioskFormSubmitted"; }
@@ -78,7 +79,8 @@ constexpr bool is_client_event =
     std::is_same_v<T, PortalAccountLocked> || std::is_same_v<T, PortalAccountUnlocked> ||
     std::is_same_v<T, PortalSessionEnded> || std::is_same_v<T, MessageSent> ||
     std::is_same_v<T, KioskSessionStarted> || std::is_same_v<T, KioskFormSubmitted> ||
-    std::is_same_v<T, PortalSessionTouched> || std::is_same_v<T, PortalPasswordChanged>;
+    std::is_same_v<T, PortalSessionTouched> || std::is_same_v<T, PortalPasswordChanged> ||
+    std::is_same_v<T, PortalPasswordResetRequested>;
 }  // namespace
 
 std::string_view event_type_name(const payload& p) noexcept { return std::visit(names{}, p); }

@@ -70,6 +70,7 @@ struct record_applier {
     CARELOG_CLIENT_EVENT(KioskFormSubmitted)
     CARELOG_CLIENT_EVENT(PortalSessionTouched)
     CARELOG_CLIENT_EVENT(PortalPasswordChanged)
+    CARELOG_CLIENT_EVENT(PortalPasswordResetRequested)
 #undef CARELOG_CLIENT_EVENT
     result<void> operator()(const events::PortalLoginFailed&) {
         if (e.aggregate_type == "Agency") return {};

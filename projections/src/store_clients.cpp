@@ -117,6 +117,9 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
                 });
             },
             [&](const events::PortalSessionEnded& x) { w.del(identity, keys::make("p", agency, x.session_id)); },
+            [&](const events::PortalPasswordResetRequested& x) {
+                w.put(identity, keys::make("pr", agency, x.token_hash), e.aggregate_id);
+            },
             [&](const events::PortalPasswordChanged& x) {
                 r = update(keys::make("a", agency, x.portal_account_id),
                            [&](json::object& a) { a["require_password_change"] = x.require_change_next_logon; });
@@ -526,6 +529,11 @@ result<std::size_t> store::client_index_problems() const {
 std::optional<std::string> store::portal_session_client(const std::string& agency_id,
                                                         const std::string& session_id) const {
     return or_throw(impl_->read(impl_->identity, keys::make("p", agency_id, session_id)));
+}
+
+std::optional<std::string> store::portal_reset_token_client(const std::string& agency_id,
+                                                            const std::string& token_hash) const {
+    return or_throw(impl_->read(impl_->identity, keys::make("pr", agency_id, token_hash)));
 }
 
 std::optional<std::string> store::kiosk_token_client(const std::string& agency_id,

@@ -125,7 +125,8 @@ TEST_CASE("notifier: a reset link waits out an SMTP outage, arrives once, surviv
     CHECK(r.status == 422);
 }
 
-TEST_CASE("notifier: an invited client follows the e-mailed link, registers and logs in to the portal",
+TEST_CASE("notifier: an invited client follows the e-mailed link, registers and logs in to the portal, then resets a "
+          "forgotten password with the link mailed to them",
           "[notifier][integration]") {
     smtp_sink sink;
     sink.start();
@@ -188,6 +189,50 @@ TEST_CASE("notifier: an invited client follows the e-mailed link, registers and 
     REQUIRE(me.status == 200);
     CHECK(me.body.find(client_id) != std::string::npos);
     CHECK(sink.messages().size() == 1);  // one invitation, one e-mail
+
+    // Forgot password: the same 202 for an unknown username (which sends nothing) and for the
+    // client; the link goes to the client's address.
+    const auto ask = [&](const std::string& username) {
+        return c.post("/v1/portal/password-reset", json::object{{"agency", slug}, {"username", username}});
+    };
+    auto unknown = ask("nobody.here");
+    auto known = ask("ROSA.M");
+    CHECK(unknown.status == 202);
+    CHECK(known.status == 202);
+    CHECK(unknown.body == known.body);
+    mails = sink.wait_for(2, std::chrono::seconds(60));
+    REQUIRE(mails.size() == 2);
+    INFO(mails[1]);
+    CHECK(header(mails[1], "To") == "rosa@example.org");
+    CHECK(header(mails[1], "Subject") == "Reset your carelog portal password");
+    const std::string reset = link_token(mails[1], "/portal/reset");
+    REQUIRE_FALSE(reset.empty());
+    CHECK(mails[1].find("https://portal.example.test/portal/reset?token=" + reset) != std::string::npos);
+
+    const auto confirm = [&](const std::string& token, const std::string& password) {
+        return c.post("/v1/portal/password-reset/confirm", json::object{{"token", token}, {"new_password", password}});
+    };
+    r = confirm(reset, "short");
+    CHECK(r.status == 422);
+    CHECK(r.body.find("new_password") != std::string::npos);
+    r = confirm(reset + "x", "Green-Valley-2025!");
+    CHECK(r.status == 422);
+    CHECK(r.body.find("\"token\"") != std::string::npos);
+    r = confirm(reset, "Green-Valley-2025!");
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    CHECK(confirm(reset, "Other-Valley-2026!").status == 422);  // used once
+
+    // The session opened before the reset is over; the old password no longer works, the new one does.
+    CHECK(c.get("/v1/portal/me", bearer(str(in.json(), "token"))).status == 401);
+    CHECK(c.post("/v1/portal/login",
+                 json::object{{"agency", slug}, {"username", "rosa.m"}, {"password", "Blue-Harbor-2024!"}})
+              .status == 401);
+    auto again = c.post("/v1/portal/login",
+                        json::object{{"agency", slug}, {"username", "rosa.m"}, {"password", "Green-Valley-2025!"}});
+    INFO(again.body);
+    CHECK(again.status == 200);
+    CHECK(sink.messages().size() == 2);  // nothing was sent for the unknown username
 }
 
 TEST_CASE("notifier: a recipient refused for good is logged and skipped, and the mail behind it still goes out",

@@ -450,3 +450,67 @@ TEST_CASE("portal: a temporary password unlocks, ends every session and requires
     CHECK_FALSE(f.client("c1").portal->require_password_change);
     CHECK(f.client("c1").portal->sessions.contains(th(1020)));
 }
+
+TEST_CASE("portal: a forgotten password is reset with a link that works once, within its hour, and ends every "
+          "session; asking again within a minute sends nothing",
+          "[aggregates][portal][recovery]") {
+    client_fixture f;
+    f.go(f.invite("c1", "inv-1", 1));
+    f.go(f.reg(1, "acct-1", "annlee"));
+    f.go(login(f, "annlee", true, 1));
+    f.go(login(f, "annlee", true, 2));
+
+    // unknown usernames and malformed hashes
+    CHECK(f.go(request_portal_password_reset{"nobody", th(50), f.now}).empty());
+    CHECK(refused(f.try_(request_portal_password_reset{"annlee", "short", f.now})).code == errc::validation);
+
+    auto asked = f.go(request_portal_password_reset{"  AnnLee ", th(50), f.now});
+    REQUIRE(asked.size() == 1);
+    auto req = std::get<events::PortalPasswordResetRequested>(asked[0].data);
+    CHECK(req.portal_account_id == "acct-1");
+    CHECK(req.token_hash == th(50));
+    CHECK(req.expires_at == f.now + reset_token_lifetime);
+    CHECK(asked[0].aggregate_id == "c1");
+    // a second request within the minute: the link just sent is still good
+    CHECK(f.go(request_portal_password_reset{"annlee", th(51), f.now + 30 * 1'000'000}).empty());
+    // a minute later a new link voids the first
+    f.now += reset_request_interval;
+    REQUIRE(f.go(request_portal_password_reset{"annlee", th(52), f.now}).size() == 1);
+    confirm_portal_password_reset c{th(52), "$argon2id$new", true, false, f.now};
+    auto first = c;
+    first.token_hash = th(50);
+    CHECK(refused(f.try_(first)).code == errc::validation);
+    auto weak = c;
+    weak.new_password_policy_ok = false;
+    CHECK(refused(f.try_(weak)).code == errc::validation);
+    auto same = c;
+    same.new_same_as_current = true;
+    CHECK(refused(f.try_(same)).code == errc::validation);
+    auto late = c;
+    late.now = f.now + reset_token_lifetime;
+    CHECK(refused(f.try_(late)).code == errc::validation);
+
+    auto done = f.go(c);
+    REQUIRE(done.size() == 3);
+    auto changed = std::get<events::PortalPasswordChanged>(done[0].data);
+    CHECK(changed.reason == "reset");
+    CHECK_FALSE(changed.require_change_next_logon);
+    CHECK(std::get<events::PortalSessionEnded>(done[1].data).reason == "password_changed");
+    CHECK(std::get<events::PortalSessionEnded>(done[2].data).reason == "password_changed");
+    const auto& account = *f.client("c1").portal;
+    CHECK(account.password_hash == "$argon2id$new");
+    CHECK(account.sessions.empty());
+    CHECK(account.reset_token_hash.empty());
+    // used once
+    CHECK(refused(f.try_(c)).code == errc::validation);
+}
+
+TEST_CASE("portal: with the portal switched off a reset request records nothing", "[aggregates][portal][recovery]") {
+    client_fixture f;
+    f.go(f.invite("c1", "inv-1", 1));
+    f.go(f.reg(1, "acct-1", "annlee"));
+    change_settings off;
+    off.patch.client_portal_enabled = false;
+    f.go(off);
+    CHECK(f.go(request_portal_password_reset{"annlee", th(50), f.now}).empty());
+}

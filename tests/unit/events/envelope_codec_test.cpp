@@ -118,6 +118,7 @@ std::vector<payload> every_payload() {
         KioskFormSubmitted{"kiosk-1", R"({"q1":"yes","q2":[1,2]})"},
         PortalSessionTouched{"acct-1", std::string(64, '4')},
         PortalPasswordChanged{"acct-1", "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", true, "temporary", "lost it"},
+        PortalPasswordResetRequested{"acct-1", std::string(64, '7'), 1'795'003'600'000'000},
     };
 }
 
@@ -346,13 +347,15 @@ TEST_CASE("events: client and portal events belong to the Client aggregate", "[e
     CHECK(event_type_name(KioskFormSubmitted{}) == "KioskFormSubmitted");
     CHECK(event_type_name(PortalSessionTouched{}) == "PortalSessionTouched");
     CHECK(event_type_name(PortalPasswordChanged{}) == "PortalPasswordChanged");
+    CHECK(event_type_name(PortalPasswordResetRequested{}) == "PortalPasswordResetRequested");
     for (const payload& p :
          {payload{ClientAdded{}}, payload{StaffAssignedToClient{}}, payload{StaffUnassignedFromClient{}},
           payload{InvitationSent{}}, payload{InvitationResent{}}, payload{InvitationRevoked{}},
           payload{InvitationAccepted{}}, payload{PortalUsernameChosen{}}, payload{PortalLoginSucceeded{}},
           payload{PortalLoginFailed{}}, payload{PortalAccountLocked{}}, payload{PortalAccountUnlocked{}},
           payload{PortalSessionEnded{}}, payload{MessageSent{}}, payload{KioskSessionStarted{}},
-          payload{KioskFormSubmitted{}}, payload{PortalSessionTouched{}}, payload{PortalPasswordChanged{}}})
+          payload{KioskFormSubmitted{}}, payload{PortalSessionTouched{}}, payload{PortalPasswordChanged{}},
+          payload{PortalPasswordResetRequested{}}})
         CHECK(aggregate_type_of(p) == "Client");
     decided_event unknown{"agency-1", 4, PortalLoginFailed{"", "nobody", "", "", "unknown_user"}, "Agency"};
     CHECK(aggregate_type_of(unknown) == "Agency");

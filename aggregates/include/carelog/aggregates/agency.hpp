@@ -112,6 +112,11 @@ struct portal_account_state {
     // A temporary password set by an administrator: the client's sessions may do nothing but
     // choose their own password until they do (PortalPasswordChanged).
     bool require_password_change = false;
+    // The one pending "forgot password" link (PortalPasswordResetRequested; "" = none). Any
+    // PortalPasswordChanged ends it.
+    std::string reset_token_hash;
+    micros reset_requested_at = 0;
+    micros reset_expires_at = 0;
     std::map<std::string, portal_session_info> sessions;  // live sessions by session id
     bool operator==(const portal_account_state&) const = default;
 };

@@ -158,6 +158,22 @@ struct change_portal_password {
     bool new_same_as_current = false;
     micros now = 0;
 };
+// A portal client forgot their password: `token_hash` is the SHA-256 of a fresh link token the
+// API mails to the client once the request is recorded.
+struct request_portal_password_reset {
+    std::string username;  // as typed
+    std::string token_hash;
+    micros now = 0;
+};
+// The client sets a new password with the link's token (the API checked the policy and whether the
+// new password equals the current one, and hashed it).
+struct confirm_portal_password_reset {
+    std::string token_hash;
+    std::string new_password_hash;
+    bool new_password_policy_ok = false;
+    bool new_same_as_current = false;
+    micros now = 0;
+};
 // An administrator unlocks a portal account.
 struct unlock_portal_account {
     std::string portal_account_id;
@@ -243,6 +259,17 @@ result<std::vector<events::decided_event>> decide(const agency_state& s, const s
 //   refuses or equal to the current -> validation on the field; else PortalPasswordChanged{changed}
 //   and PortalSessionEnded{password_changed} for every other live session.
 result<std::vector<events::decided_event>> decide(const agency_state& s, const change_portal_password& c);
+// request_portal_password_reset: token_hash not 64 hex -> validation; an unknown username, the
+//   portal switched off, or a link requested less than reset_request_interval ago and still
+//   pending -> no events (the API answers 202 either way and sends nothing). Otherwise
+//   PortalPasswordResetRequested{token_hash, now + reset_token_lifetime}, voiding an older link.
+//   A locked account may ask; the reset does not unlock it (only an administrator or the timeout).
+result<std::vector<events::decided_event>> decide(const agency_state& s, const request_portal_password_reset& c);
+// confirm_portal_password_reset: a token that is unknown, superseded, used or expired -> validation
+//   on "token" (one message for all); a new password the policy refuses or equal to the current ->
+//   validation on "new_password". Otherwise PortalPasswordChanged{reset} (which ends the link) and
+//   PortalSessionEnded{password_changed} for every live session.
+result<std::vector<events::decided_event>> decide(const agency_state& s, const confirm_portal_password_reset& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const unlock_portal_account& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const end_portal_sessions& c);
 result<std::vector<events::decided_event>> decide(const agency_state& s, const send_message& c);
@@ -272,6 +299,8 @@ struct portal_account_ref {
 };
 portal_account_ref find_portal_account_by_username(const agency_state& s, std::string_view username);
 portal_account_ref find_portal_account(const agency_state& s, std::string_view portal_account_id);
+// The portal account whose pending reset link has this token hash and is still good at `now`.
+portal_account_ref find_portal_reset_token(const agency_state& s, std::string_view token_hash, micros now);
 
 // A portal session at `now`: the client it may see (only its own data) or nothing.
 // portal_disabled: the agency's client_portal_enabled is off; no portal session works meanwhile

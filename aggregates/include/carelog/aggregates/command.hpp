@@ -22,7 +22,8 @@ using command = std::variant<create_agency, change_settings, add_location, add_p
                              resend_invitation, revoke_invitation, register_portal_account, change_portal_username,
                              record_portal_login, portal_logout, unlock_portal_account, send_message, start_kiosk,
                              submit_kiosk_form, touch_portal_session, end_portal_sessions,
-                             set_portal_temporary_password, change_portal_password>;
+                             set_portal_temporary_password, change_portal_password,
+                             request_portal_password_reset, confirm_portal_password_reset>;
 
 inline result<std::vector<events::decided_event>> decide(const agency_state& s, const command& c) {
     return std::visit([&](const auto& cmd) { return decide(s, cmd); }, c);

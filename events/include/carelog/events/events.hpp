@@ -346,9 +346,15 @@ struct PortalPasswordChanged {
     std::string portal_account_id;
     std::string password_hash;  // Argon2id string; never the password
     bool require_change_next_logon = false;
-    std::string reason;  // "temporary" | "changed"
+    std::string reason;  // "temporary" | "changed" | "reset"
     std::string note;    // the administrator's reason for a temporary password
     bool operator==(const PortalPasswordChanged&) const = default;
+};
+struct PortalPasswordResetRequested {
+    std::string portal_account_id;
+    std::string token_hash;  // hex SHA-256 of the link's token; never the token
+    micros expires_at = 0;
+    bool operator==(const PortalPasswordResetRequested&) const = default;
 };
 
 using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded, ProgramAdded, StaffCreated,
@@ -362,7 +368,7 @@ using payload = std::variant<AgencyCreated, AgencySettingsChanged, LocationAdded
                              InvitationResent, InvitationRevoked, InvitationAccepted, PortalUsernameChosen,
                              PortalLoginSucceeded, PortalLoginFailed, PortalAccountLocked, PortalAccountUnlocked,
                              PortalSessionEnded, MessageSent, KioskSessionStarted, KioskFormSubmitted,
-                             PortalSessionTouched, PortalPasswordChanged>;
+                             PortalSessionTouched, PortalPasswordChanged, PortalPasswordResetRequested>;
 
 // "StaffCreated", ... (the Kafka `event-type` header and `event_type` in listings).
 std::string_view event_type_name(const payload& p) noexcept;

@@ -241,6 +241,9 @@ public:
     std::optional<std::string> session_staff(const std::string& agency_id, const std::string& session_id) const;
     // The staff member a reset link (token hash) was sent to (also once used or expired).
     std::optional<std::string> reset_token_staff(const std::string& agency_id, const std::string& token_hash) const;
+    // The client whose portal account a reset link (token hash) was sent to (also once used or
+    // expired; aggregates::find_portal_reset_token says whether it is still good).
+    std::optional<std::string> portal_reset_token_client(const std::string& agency_id, const std::string& token_hash) const;
     // The staff member's events with aggregate_version > after_version, oldest first (decoded).
     std::vector<events::envelope> staff_events(const std::string& agency_id, const std::string& staff_id,
                                                std::uint64_t after_version) const;
