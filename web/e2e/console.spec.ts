@@ -482,8 +482,7 @@ test('with a temporary password the client must first choose their own; errors s
   await expect(page.getByRole('heading', { name: 'Hello, Rosa' })).toBeVisible();
 });
 
-// The server side of the portal password reset (POST /v1/portal/password-reset and .../confirm) is not on this branch yet.
-test.fixme('a client who forgot the password asks for a link, chooses a new one on the e-mailed page; the old one is refused and other sessions end', async ({ page, browser }) => {
+test('a client who forgot the password asks for a link, chooses a new one on the e-mailed page; the old one is refused and other sessions end', async ({ page, browser }) => {
   // a session open on another device, ended by the reset
   const elsewhere = await browser.newContext();
   const other = await elsewhere.newPage();
