@@ -550,4 +550,13 @@ test('a client who forgot the password asks for a link, chooses a new one on the
   await page.getByRole('button', { name: 'Save password' }).click();
   await expect(page.getByRole('alert')).toContainText('invalid, already used or expired');
   await expect(page.getByRole('link', { name: 'Ask for a new link' })).toBeVisible();
+
+  // staff see both steps on the client's page
+  await staffLogin(page, adminUser, adminPassword);
+  await page.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('link', { name: 'Diaz, Rosa' }).click();
+  const history = page.getByRole('list', { name: 'History' });
+  await expect(history).toContainText('Asked for a portal password reset link');
+  await expect(history).toContainText('Set a new portal password with a reset link');
+  await expect(page.getByTestId('portal-account-status')).toHaveText('Active');
 });

@@ -29,6 +29,8 @@ describe('describeEvent', () => {
     expect(describeEvent(ev('PortalPasswordChanged', { require_change_next_logon: true, reason: 'temporary', note: 'lost the password' }, 't')))
       .toBe('Given a temporary portal password (reason: lost the password)');
     expect(describeEvent(ev('PortalPasswordChanged', { require_change_next_logon: false, reason: 'changed', note: '' }, 't'))).toBe('Chose a new portal password');
+    expect(describeEvent(ev('PortalPasswordChanged', { require_change_next_logon: false, reason: 'reset', note: '' }, 't'))).toBe('Set a new portal password with a reset link');
+    expect(describeEvent(ev('PortalPasswordResetRequested', { portal_account_id: 'a', expires_at: 't' }, 't'))).toBe('Asked for a portal password reset link');
     expect(describeEvent(ev('PortalSessionEnded', { reason: 'logout' }, 't'))).toBe('Logged out of the portal');
     expect(describeEvent(ev('PortalSessionEnded', { reason: 'password_changed' }, 't'))).toBe('A portal session ended (reason: password changed)');
   });

@@ -111,9 +111,10 @@ export function describeEvent(e: HistoryEvent, names: NameOf = () => undefined):
     case 'PortalSessionEnded':
       return !str(d.reason) || d.reason === 'logout' ? 'Logged out of the portal' : withReason('A portal session ended', d.reason);
     case 'PortalPasswordChanged':
-      return d.require_change_next_logon
-        ? withReason('Given a temporary portal password', d.note)
-        : 'Chose a new portal password';
+      if (d.require_change_next_logon) return withReason('Given a temporary portal password', d.note);
+      return d.reason === 'reset' ? 'Set a new portal password with a reset link' : 'Chose a new portal password';
+    case 'PortalPasswordResetRequested':
+      return 'Asked for a portal password reset link';
     case 'MessageSent':
       return d.sender_kind === 'client' ? `Wrote a message to ${nameOf(str(d.staff_id))}` : `${nameOf(str(d.sender_id))} wrote a message`;
     case 'KioskSessionStarted':
