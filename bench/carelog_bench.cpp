@@ -23,9 +23,12 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 
@@ -229,6 +232,36 @@ long rss_kib(int pid) {
     return -1;
 }
 
+// CPU time (user + system, all threads) a process has used so far, in seconds; 0 without a pid.
+double cpu_seconds(int pid) {
+    if (pid <= 0) return 0;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15 of proc(5)
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) stime = std::stoull(field);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Waits (at most 20 s) until the process uses under 5 % of a core over 200 ms: the work a scenario
+// left behind (views drained, consumed and stored) is then counted in its CPU figures.
+void wait_cpu_quiet(int pid) {
+    if (pid <= 0) return;
+    double before = cpu_seconds(pid);
+    for (int i = 0; i < 100; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const double now = cpu_seconds(pid);
+        if (now - before < 0.2 * 0.05) return;
+        before = now;
+    }
+}
+
 // ------------------------------------------------------------------ Kafka baselines
 
 struct kafka_figures {
@@ -336,7 +369,7 @@ kafka_figures txn_produce(const std::string& brokers, const std::string& topic, 
 int main(int argc, char** argv) {
     CLI::App app{"carelog-bench: open-loop load against a carelogd on loopback, with same-run baselines"};
     std::string url = "127.0.0.1:8080", key, brokers, nginx_url, nginx_root, baseline_topic;
-    int agencies_n = 100, conns = 256, read_conns = 64, pid = 0, import_rows = 100000;
+    int agencies_n = 100, conns = 256, read_conns = 64, pid = 0, broker_pid = 0, import_rows = 100000;
     double seconds = 5, import_rate = 1000, import_seconds = 20;
     std::size_t txn_batch = 500;
     std::string only;
@@ -346,7 +379,8 @@ int main(int argc, char** argv) {
     app.add_option("--baseline-topic", baseline_topic, "a topic for the baselines (12 partitions)")->required();
     app.add_option("--nginx-url", nginx_url, "nginx serving --nginx-root (the read baseline)");
     app.add_option("--nginx-root", nginx_root, "where the bench writes static.json, a copy of a read's answer");
-    app.add_option("--pid", pid, "carelogd's pid (RSS before and after)");
+    app.add_option("--pid", pid, "carelogd's pid (RSS before and after, CPU per read)");
+    app.add_option("--broker-pid", broker_pid, "the broker's pid (its CPU per read)");
     app.add_option("--agencies", agencies_n);
     app.add_option("--connections", conns, "for commands (many in flight: a commit carries many)");
     app.add_option("--read-connections", read_conns, "for reads and their nginx baselines");
@@ -492,9 +526,21 @@ int main(int argc, char** argv) {
             std::ofstream(nginx_root + "/static-staff.json") << c.get("/v1/staff/" + staff_ids[0], h).body;
             std::ofstream(nginx_root + "/static-list.json") << c.get("/v1/clients?limit=50", h).body;
         }
+        // Each read scenario also prints the CPU carelogd and the broker spent per answered read,
+        // counted until both are quiet again (so the audit's work after the answers is in it):
+        // unlike a rate, it hardly moves when other work shares the machine.
         auto read = [&](const std::string& name, const request_fn& make) {
+            wait_cpu_quiet(pid);
+            wait_cpu_quiet(broker_pid);
+            const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid);
             all.push_back(open_loop(name, host, port, 0, seconds, read_conns, make, 200));
             print(all.back());
+            wait_cpu_quiet(pid);
+            wait_cpu_quiet(broker_pid);
+            const double n = static_cast<double>(std::max<std::size_t>(all.back().ok, 1));
+            if (pid > 0)
+                std::printf("%-26s CPU per read: carelogd %.1f us, broker %.1f us\n", "",
+                            (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n);
             return all.back();
         };
         auto file = [&](const std::string& name, const std::string& path) {
@@ -505,6 +551,11 @@ int main(int argc, char** argv) {
             print(f);
             return f;
         };
+        // Warm-up, not measured: every read once at full speed, so caches, the broker's JIT (the
+        // access topic's produce and fetch paths) and the audit consumer are warm for the figures.
+        for (const request_fn& warm : {request_fn(get_client), request_fn(get_staff), request_fn(list_clients)})
+            (void)open_loop("warm-up", host, port, 0, std::min(seconds, 2.0), read_conns, warm, 200);
+        wait_cpu_quiet(pid);
         reads = read("GET /v1/clients/{id}", get_client);
         nginx = file("nginx, same bytes as a client", "/static.json");
         staff_read = read("GET /v1/staff/{id}", get_staff);
