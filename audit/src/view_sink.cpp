@@ -22,7 +22,7 @@ constexpr std::size_t views_per_record = 1000;  // ~0.5 MB at most, under messag
 
 result<std::unique_ptr<kafka_view_sink>> kafka_view_sink::create(const kafka::config& cfg, const options& opts) {
     if (auto t = kafka::ensure_topic(cfg, cfg.access_topic()); !t) return std::unexpected(t.error());
-    auto p = kafka::buffered_producer::create(cfg, cfg.access_topic(), {opts.max_buffered, opts.linger_ms, "none"});
+    auto p = kafka::buffered_producer::create(cfg, cfg.access_topic(), {opts.max_buffered, opts.linger_ms, "lz4"});
     if (!p) return std::unexpected(p.error());
     return std::unique_ptr<kafka_view_sink>(new kafka_view_sink(std::move(*p), opts));
 }

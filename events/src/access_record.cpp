@@ -9,12 +9,20 @@
 namespace carelog::events {
 
 namespace {
-flatbuffers::Offset<fb::RecordViewed> build(flatbuffers::FlatBufferBuilder& b, const record_viewed& v) {
-    auto s = [&](const std::string& x) { return b.CreateString(x); };
-    auto view_id = s(v.view_id), agency = s(v.agency_id), actor_kind = s(v.actor_kind), actor = s(v.actor_id);
+// Builds one view. With `shared`, strings that repeat across the views of a record (actor, subject,
+// route, address, user agent, ...) are stored once per record (CreateSharedString); ids and times
+// that are unique per view never are.
+flatbuffers::Offset<fb::RecordViewed> build(flatbuffers::FlatBufferBuilder& b, const record_viewed_ref& v,
+                                            bool shared) {
+    auto s = [&](std::string_view x) {
+        return shared ? b.CreateSharedString(x.data(), x.size()) : b.CreateString(x.data(), x.size());
+    };
+    auto view_id = b.CreateString(v.view_id.data(), v.view_id.size());
+    auto request = b.CreateString(v.request_id.data(), v.request_id.size());
+    auto agency = s(v.agency_id), actor_kind = s(v.actor_kind), actor = s(v.actor_id);
     auto subject_type = s(v.subject_type), subject = s(v.subject_id), record_type = s(v.record_type);
     auto record = s(v.record_id), resource = s(v.resource), query = s(v.query), address = s(v.address);
-    auto agent = s(v.user_agent), request = s(v.request_id);
+    auto agent = s(v.user_agent);
     return fb::CreateRecordViewed(b, view_id, agency, v.occurred_at, actor_kind, actor, subject_type, subject,
                                   record_type, record, resource, query, v.item_count, address, agent, request);
 }
@@ -26,43 +34,85 @@ std::string_view what_is_missing(const fb::RecordViewed* r) {
     return {};
 }
 
-record_viewed from(const fb::RecordViewed* r) {
-    auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
-    return record_viewed{s(r->view_id()),      s(r->agency_id()),   r->occurred_at(),   s(r->actor_kind()),
-                         s(r->actor_id()),     s(r->subject_type()), s(r->subject_id()), s(r->record_type()),
-                         s(r->record_id()),    s(r->resource()),     s(r->query()),      r->item_count(),
-                         s(r->address()),      s(r->user_agent()),   s(r->request_id())};
-}
-}  // namespace
-
-std::vector<std::uint8_t> encode(const record_viewed& v) {
-    flatbuffers::FlatBufferBuilder b(512);
-    b.Finish(build(b, v), "CLAX");
-    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+record_viewed_ref ref_from(const fb::RecordViewed* r) {
+    auto s = [](const flatbuffers::String* x) { return x ? x->string_view() : std::string_view(); };
+    return record_viewed_ref{s(r->view_id()),     s(r->agency_id()),   r->occurred_at(),   s(r->actor_kind()),
+                             s(r->actor_id()),    s(r->subject_type()), s(r->subject_id()), s(r->record_type()),
+                             s(r->record_id()),   s(r->resource()),     s(r->query()),      r->item_count(),
+                             s(r->address()),     s(r->user_agent()),   s(r->request_id())};
 }
 
-std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views) {
-    flatbuffers::FlatBufferBuilder b(512 * views.size() + 64);
-    std::vector<flatbuffers::Offset<fb::RecordViewed>> offsets;
-    offsets.reserve(views.size());
-    for (const auto& v : views) offsets.push_back(build(b, v));
-    fb::FinishRecordViewsBuffer(b, fb::CreateRecordViews(b, b.CreateVector(offsets)));
-    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
-}
-
-result<std::vector<record_viewed>> decode_record_views(std::span<const std::uint8_t> bytes) {
+// The verified root of a RecordViews record, or why not.
+result<const fb::RecordViews*> verified_views(std::span<const std::uint8_t> bytes) {
     if (bytes.size() < 8 || bytes.size() > (16u << 20))
         return fail(errc::malformed, "buffer size " + std::to_string(bytes.size()) + " out of range");
     flatbuffers::Verifier verifier(bytes.data(), bytes.size());
     if (!fb::VerifyRecordViewsBuffer(verifier)) return fail(errc::malformed, "FlatBuffers verifier rejected the record");
     const auto* batch = fb::GetRecordViews(bytes.data());
+    if (batch->views())
+        for (const auto* r : *batch->views())
+            if (auto missing = what_is_missing(r); !missing.empty()) return fail(errc::malformed, std::string(missing));
+    return batch;
+}
+}  // namespace
+
+record_viewed_ref ref_of(const record_viewed& v) {
+    return record_viewed_ref{v.view_id,     v.agency_id,   v.occurred_at, v.actor_kind, v.actor_id,
+                             v.subject_type, v.subject_id, v.record_type, v.record_id,  v.resource,
+                             v.query,        v.item_count, v.address,     v.user_agent, v.request_id};
+}
+
+record_viewed owned(const record_viewed_ref& r) {
+    auto s = [](std::string_view x) { return std::string(x); };
+    return record_viewed{s(r.view_id),     s(r.agency_id),   r.occurred_at,   s(r.actor_kind), s(r.actor_id),
+                         s(r.subject_type), s(r.subject_id), s(r.record_type), s(r.record_id), s(r.resource),
+                         s(r.query),        r.item_count,    s(r.address),     s(r.user_agent), s(r.request_id)};
+}
+
+std::vector<std::uint8_t> encode(const record_viewed& v) {
+    view_encoder e;
+    auto bytes = e.encode(ref_of(v));
+    return {bytes.begin(), bytes.end()};
+}
+
+struct view_encoder::impl {
+    flatbuffers::FlatBufferBuilder b{512};
+};
+view_encoder::view_encoder() : impl_(std::make_unique<impl>()) {}
+view_encoder::~view_encoder() = default;
+
+std::span<const std::uint8_t> view_encoder::encode(const record_viewed_ref& v) {
+    auto& b = impl_->b;
+    b.Clear();
+    b.Finish(build(b, v, false), "CLAX");
+    return {b.GetBufferPointer(), b.GetSize()};
+}
+
+std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views) {
+    flatbuffers::FlatBufferBuilder b(256 * views.size() + 64);
+    std::vector<flatbuffers::Offset<fb::RecordViewed>> offsets;
+    offsets.reserve(views.size());
+    for (const auto& v : views) offsets.push_back(build(b, ref_of(v), true));
+    fb::FinishRecordViewsBuffer(b, fb::CreateRecordViews(b, b.CreateVector(offsets)));
+    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+}
+
+result<std::vector<record_viewed_ref>> view_refs(std::span<const std::uint8_t> bytes) {
+    auto batch = verified_views(bytes);
+    if (!batch) return std::unexpected(batch.error());
+    std::vector<record_viewed_ref> out;
+    if (!(*batch)->views()) return out;
+    out.reserve((*batch)->views()->size());
+    for (const auto* r : *(*batch)->views()) out.push_back(ref_from(r));
+    return out;
+}
+
+result<std::vector<record_viewed>> decode_record_views(std::span<const std::uint8_t> bytes) {
+    auto refs = view_refs(bytes);
+    if (!refs) return std::unexpected(refs.error());
     std::vector<record_viewed> out;
-    if (!batch->views()) return out;
-    out.reserve(batch->views()->size());
-    for (const auto* r : *batch->views()) {
-        if (auto missing = what_is_missing(r); !missing.empty()) return fail(errc::malformed, std::string(missing));
-        out.push_back(from(r));
-    }
+    out.reserve(refs->size());
+    for (const auto& r : *refs) out.push_back(owned(r));
     return out;
 }
 
@@ -74,7 +124,7 @@ result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes) 
         return fail(errc::malformed, "FlatBuffers verifier rejected the record view");
     const auto* r = flatbuffers::GetRoot<fb::RecordViewed>(bytes.data());
     if (auto missing = what_is_missing(r); !missing.empty()) return fail(errc::malformed, std::string(missing));
-    return from(r);
+    return owned(ref_from(r));
 }
 
 boost::json::object listing_json(const record_viewed& v) {

@@ -58,7 +58,9 @@ result<access_outcome> store::apply_access_batch(std::span<const incoming_record
     access_outcome out;
     std::map<int, std::int64_t> next;
     std::vector<std::uint8_t> aligned;
-    std::string suffix, key;
+    std::string suffix;
+    events::view_encoder encoder;
+    std::vector<std::pair<std::string, std::string>> entries;  // audit key, value
     for (const auto& rec : records) {
         auto n = next.find(rec.partition);
         if (n == next.end()) {
@@ -74,7 +76,7 @@ result<access_outcome> store::apply_access_batch(std::span<const incoming_record
             aligned.assign(bytes.begin(), bytes.end());
             bytes = aligned;
         }
-        auto views = events::decode_record_views(bytes);
+        auto views = events::view_refs(bytes);
         std::string wrong_key;
         if (views && !rec.key.empty())
             for (const auto& v : *views)
@@ -86,27 +88,23 @@ result<access_outcome> store::apply_access_batch(std::span<const incoming_record
                                     0});
             continue;
         }
-        bool ok = true;
         for (const auto& v : *views) {
             suffix = time_key(v.occurred_at);
             suffix += view_kind;
             suffix.append(v.view_id);
-            const auto one = events::encode(v);  // each entry holds its own view
-            auto put = [&](std::string_view k, std::string_view value) {
-                return batch.Put(impl_->audit, rocksdb::Slice(k.data(), k.size()), rocksdb::Slice(value.data(), value.size())).ok();
-            };
-            key = keys::make("t", v.agency_id) + suffix;
-            ok = ok && put(key, as_chars(one));
-            key = keys::make("a", v.agency_id, v.actor_id) + suffix;
-            ok = ok && put(key, "");
-            if (!v.subject_id.empty()) {
-                key = keys::make("s", v.agency_id, v.subject_id) + suffix;
-                ok = ok && put(key, "");
-            }
+            const auto one = encoder.encode(v);  // each entry holds its own view
+            entries.push_back({keys::make("t", v.agency_id) + suffix, std::string(as_chars(one))});
+            entries.push_back({keys::make("a", v.agency_id, v.actor_id) + suffix, {}});
+            if (!v.subject_id.empty()) entries.push_back({keys::make("s", v.agency_id, v.subject_id) + suffix, {}});
             ++out.applied;
         }
-        if (!ok) return fail(errc::internal, "rocksdb batch: audit entry");
     }
+    // In key order: consecutive inserts land next to each other in the memtable's skiplist, which
+    // then finds each place from the last one instead of from its top (in served order, the time,
+    // actor and subject entries of a view are far apart, and every insert was a walk of cache misses).
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [k, v] : entries)
+        if (!batch.Put(impl_->audit, k, v).ok()) return fail(errc::internal, "rocksdb batch: audit entry");
     for (const auto& [p, off] : next) {
         auto k = access_offset_key(p);
         auto v = keys::be64(static_cast<std::uint64_t>(off));

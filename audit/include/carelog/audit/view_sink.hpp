@@ -39,7 +39,7 @@ public:
 class kafka_view_sink final : public view_sink {
 public:
     struct options {
-        std::size_t max_buffered = 10000;
+        std::size_t max_buffered = 100000;
         bool fail_closed = true;
         int linger_ms = 20;
     };

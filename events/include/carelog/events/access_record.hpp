@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,8 +35,31 @@ struct record_viewed {
     bool operator==(const record_viewed&) const = default;
 };
 
+// A view whose strings point into other memory (a decoded record's bytes, or a record_viewed):
+// what the audit read model stores without copying each field.
+struct record_viewed_ref {
+    std::string_view view_id, agency_id;
+    micros occurred_at = 0;
+    std::string_view actor_kind, actor_id, subject_type, subject_id, record_type, record_id, resource, query;
+    int item_count = 0;
+    std::string_view address, user_agent, request_id;
+};
+record_viewed_ref ref_of(const record_viewed& v);
+record_viewed owned(const record_viewed_ref& r);
+
 // One view as its own buffer (root RecordViewed): what the audit read model stores per entry.
 std::vector<std::uint8_t> encode(const record_viewed& v);
+// The same, reusing one builder for many views: the span is valid until the next call.
+class view_encoder {
+public:
+    view_encoder();
+    ~view_encoder();
+    std::span<const std::uint8_t> encode(const record_viewed_ref& v);
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
 // errc::malformed with a reason when the bytes are not a verified RecordViewed with its ids.
 result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes);
 
@@ -43,6 +67,8 @@ result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes);
 std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views);
 // errc::malformed when the bytes are not a verified RecordViews whose views all have their ids.
 result<std::vector<record_viewed>> decode_record_views(std::span<const std::uint8_t> bytes);
+// The same without copying: the views' strings point into `bytes`, which must outlive them.
+result<std::vector<record_viewed_ref>> view_refs(std::span<const std::uint8_t> bytes);
 
 // {event_type: "RecordViewed", event_id, occurred_at (RFC 3339), actor_id, aggregate_type,
 //  aggregate_id, data: {actor_kind, record_type, record_id, resource, query, item_count, address,
