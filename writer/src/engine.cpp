@@ -379,18 +379,18 @@ private:
         t->offsets = std::move(*offs);
         t->produced = true;
         if (inflight_) {
-            if (!finish_inflight()) {
-                // The previous batch failed; this one was decided on top of it.
-                if (auto a = prod.abort(); !a) t->outcome = kafka::txn_outcome::unknown;
-                recover(std::move(t));
+            auto [previous, r] = take_inflight();
+            if (!r) {
+                spdlog::warn("writer {}: commit of {} records failed: {}", name_, previous->records.size(),
+                             r.error().err.detail);
+                previous->outcome = r.error().outcome;
+                // This batch was decided on top of the failed one: abort it now, on its producer,
+                // which the rebuild in recover() replaces.
+                t->outcome = prod.abort() ? kafka::txn_outcome::not_committed : kafka::txn_outcome::unknown;
+                recover(std::move(previous), std::move(t));
                 return;
             }
-        }
-        if (opts_.fail_commit && opts_.fail_commit(group_, t->number)) {
-            spdlog::warn("writer {}: transaction {} aborted by the test hook", name_, t->number);
-            t->outcome = prod.abort() ? kafka::txn_outcome::not_committed : kafka::txn_outcome::unknown;
-            recover(std::move(t));
-            return;
+            committed(*previous);
         }
         start_commit(std::move(t));
     }
@@ -737,7 +737,16 @@ private:
                 t = inflight_.get();
                 committing_ = true;
             }
-            auto r = producers_[static_cast<std::size_t>(t->producer)]->commit();
+            auto& prod = *producers_[static_cast<std::size_t>(t->producer)];
+            std::expected<void, kafka::txn_error> r;
+            if (opts_.fail_commit && opts_.fail_commit(group_, t->number)) {
+                spdlog::warn("writer {}: transaction {} aborted by the test hook", name_, t->number);
+                auto a = prod.abort();
+                r = std::unexpected(kafka::txn_error{error::make(errc::unavailable, "aborted by the test hook"),
+                                                     a ? kafka::txn_outcome::not_committed : kafka::txn_outcome::unknown});
+            } else {
+                r = prod.commit();
+            }
             {
                 std::lock_guard lk(cmu_);
                 commit_result_ = std::move(r);
@@ -789,9 +798,10 @@ private:
 
     // ------------------------------------------------------------------ failures
 
-    // `failed` (may be null) failed with failed->outcome. Waits for a commit still in flight,
-    // rebuilds memory from snapshot + log and answers every pending command from what the log holds.
-    void recover(std::unique_ptr<txn> failed) {
+    // `failed` (may be null) failed with failed->outcome, and so did `also` (may be null) with its
+    // own. Waits for a commit still in flight, rebuilds memory (and the producers) from snapshot +
+    // log and answers every pending command from what the log holds.
+    void recover(std::unique_ptr<txn> failed, std::unique_ptr<txn> also = nullptr) {
         ++failures_;
         std::vector<std::unique_ptr<txn>> pending;
         if (inflight_) {
@@ -804,6 +814,7 @@ private:
             }
         }
         if (failed) pending.push_back(std::move(failed));
+        if (also) pending.push_back(std::move(also));
         if (bulk_) {
             // A bulk job still open is refused with the rest: a rebuild reads only what is committed.
             auto J = std::move(bulk_);

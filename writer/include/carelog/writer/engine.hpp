@@ -53,7 +53,9 @@ struct engine_options {
     // max.message.bytes, with room for key and headers).
     std::size_t max_event_bytes = 1000000 - 16 * 1024;
     // Tests only: called before each commit with the lane's transaction number; true = abort it
-    // instead (as a broker would on a failed produce).
+    // instead (as a broker would on a failed commit). Normal transactions are committed by the
+    // committer thread while the lane produces the next one, so the abort is seen where a real
+    // failed commit is.
     std::function<bool(int group, std::uint64_t txn)> fail_commit;
 };
 
