@@ -17,6 +17,7 @@
 #include "carelog/api/app.hpp"
 #include "carelog/api/principal.hpp"
 #include "carelog/api/problem.hpp"
+#include "carelog/api/request.hpp"
 #include "carelog/api/router.hpp"
 #include "carelog/projections/store.hpp"
 #include "carelog/base/errc.hpp"
@@ -203,6 +204,10 @@ http_result<http_response> list_portal_invitations(request_context&);
 http_result<http_response> resend_portal_invitation(request_context&);
 http_result<http_response> revoke_portal_invitation(request_context&);
 http_result<http_response> portal_register(request_context&);
+
+// recovery_handler.cpp: the optional "reason" of an administrator's recovery action (staff or
+// portal); more than 500 characters (code points) is a field error the reader reports at finish().
+std::string read_reason(body_reader& r);
 
 // audit_handler.cpp
 http_result<http_response> audit_events(request_context&);
