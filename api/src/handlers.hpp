@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -211,6 +212,8 @@ std::string read_reason(body_reader& r);
 
 // audit_handler.cpp
 http_result<http_response> audit_events(request_context&);
+// The values of GET /v1/audit/events?type=: every event type name of the schema, and RecordViewed.
+std::span<const char* const> audit_event_types();
 
 // openapi.cpp: the document generated from the route table (built once).
 const std::string& openapi_document(const std::string& public_url);
