@@ -90,7 +90,7 @@ http_result<http_response> change_settings(request_context& rc) {
     s.client_portal_enabled = r.optional_bool("client_portal_enabled");
     s.messaging_enabled = r.optional_bool("messaging_enabled");
     body_reader pp = r.object("password_policy", false);
-    s.password_min_length = bounded_int(pp, "min_length", 8, 256);
+    s.password_min_length = bounded_int(pp, "min_length", 8, 128);
     s.password_require_upper = pp.optional_bool("require_upper");
     s.password_require_lower = pp.optional_bool("require_lower");
     s.password_require_digit = pp.optional_bool("require_digit");

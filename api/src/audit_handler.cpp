@@ -15,10 +15,8 @@ namespace carelog::api::detail {
 
 namespace json = boost::json;
 
-namespace {
-
 // Every event type name of the schema, and RecordViewed.
-std::span<const char* const> audit_types() {
+std::span<const char* const> audit_event_types() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> out;
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -34,6 +32,8 @@ std::span<const char* const> audit_types() {
     }();
     return ptrs;
 }
+
+namespace {
 
 constexpr const char* kinds[] = {"change", "view"};
 constexpr const char* orders[] = {"newest", "oldest"};
@@ -100,7 +100,7 @@ http_result<http_response> audit_events(request_context& rc) {
     projections::audit_filter f;
     f.subject_id = q.uuid("subject_id");
     f.actor_id = q.string("actor_id");
-    f.event_type = q.one_of("type", audit_types());
+    f.event_type = q.one_of("type", audit_event_types());
     if (auto k = q.one_of("kind", kinds)) f.kind = *k == "change" ? projections::audit_kind::change : projections::audit_kind::view;
     f.from = q.time("from");
     f.to = q.time("to");

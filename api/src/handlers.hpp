@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "carelog/api/app.hpp"
 #include "carelog/api/principal.hpp"
 #include "carelog/api/problem.hpp"
+#include "carelog/api/request.hpp"
 #include "carelog/api/router.hpp"
 #include "carelog/projections/store.hpp"
 #include "carelog/base/errc.hpp"
@@ -213,8 +215,14 @@ http_result<http_response> resend_portal_invitation(request_context&);
 http_result<http_response> revoke_portal_invitation(request_context&);
 http_result<http_response> portal_register(request_context&);
 
+// recovery_handler.cpp: the optional "reason" of an administrator's recovery action (staff or
+// portal); more than 500 characters (code points) is a field error the reader reports at finish().
+std::string read_reason(body_reader& r);
+
 // audit_handler.cpp
 http_result<http_response> audit_events(request_context&);
+// The values of GET /v1/audit/events?type=: every event type name of the schema, and RecordViewed.
+std::span<const char* const> audit_event_types();
 
 // openapi.cpp: the document generated from the route table (built once).
 const std::string& openapi_document(const std::string& public_url);

@@ -223,8 +223,7 @@ http_result<http_response> end_portal_sessions(request_context& rc) {
     auto body = parse_json_body(rc.req, true);
     if (!body) return std::unexpected(body.error());
     body_reader r(*body);
-    auto reason = r.optional_string("reason").value_or("");
-    if (reason.size() > 500) r.add_error("reason", "must be at most 500 characters");
+    auto reason = read_reason(r);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     const std::string& id = rc.param("id");
     if (auto account = visible_account(rc); !account) return std::unexpected(account.error());
@@ -246,8 +245,7 @@ http_result<http_response> set_portal_temporary_password(request_context& rc) {
     if (!body) return std::unexpected(body.error());
     body_reader r(*body);
     auto temporary = r.optional_string("temporary_password");
-    std::string reason = r.optional_string("reason").value_or("");
-    if (reason.size() > 500) r.add_error("reason", "must be at most 500 characters");
+    std::string reason = read_reason(r);
     const std::string& id = rc.param("id");
     auto account = visible_account(rc);
     if (!account) {

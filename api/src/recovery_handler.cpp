@@ -17,14 +17,15 @@ namespace carelog::api::detail {
 
 namespace json = boost::json;
 
-namespace {
-
-// The body's optional reason (an overlong one is a field error the reader reports at finish()).
 std::string read_reason(body_reader& r) {
     auto reason = r.optional_string("reason").value_or("");
-    if (reason.size() > 500) r.add_error("reason", "must be at most 500 characters");
+    std::size_t chars = 0;
+    for (unsigned char c : reason) chars += (c & 0xC0) != 0x80;  // code points (the body is valid UTF-8)
+    if (chars > 500) r.add_error("reason", "must be at most 500 characters");
     return reason;
 }
+
+namespace {
 
 void log_recovery(const request_context& rc, std::string_view action, const std::string& reason) {
     // The reason is the administrator's own words about a colleague: logged, never a secret.

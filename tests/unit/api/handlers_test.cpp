@@ -221,6 +221,28 @@ TEST_CASE("api: agency settings are read flat and patched partially", "[api][age
     CHECK(is_problem(f.send(verb::patch, "/v1/agency/settings", json::object{}), 422));
 }
 
+TEST_CASE("api: a password policy's min_length is refused past the domain's 128 under its own name", "[api][agency]") {
+    api_fixture f;
+    auto over = f.send(verb::patch, "/v1/agency/settings", json::object{{"password_policy", {{"min_length", 129}}}});
+    CHECK(problem_fields(over) == std::vector<std::string>{"password_policy.min_length"});
+    CHECK(f.bus.calls.empty());
+    f.bus.will_succeed(f.agency_a, 2, "0-12");
+    CHECK(f.send(verb::patch, "/v1/agency/settings", json::object{{"password_policy", {{"min_length", 128}}}}).result_int() ==
+          200);
+    CHECK(f.bus.last<aggregates::change_settings>().patch.password_min_length == 128);
+}
+
+TEST_CASE("api: a recovery's reason may hold 500 characters, however many bytes they take", "[api][staff]") {
+    api_fixture f;
+    const std::string base = "/v1/staff/" + f.staff_a;
+    std::string reason;
+    for (int i = 0; i < 500; ++i) reason += "\xc3\xa9";  // 500 x U+00E9: 1000 bytes
+    f.bus.will_succeed(f.staff_a, 2, "0-40");
+    CHECK(f.send(verb::post, base + "/mfa/reset", json::object{{"reason", reason}}).result_int() == 200);
+    CHECK(problem_fields(f.send(verb::post, base + "/sessions/end", json::object{{"reason", reason + "x"}})) ==
+          std::vector<std::string>{"reason"});
+}
+
 // ---------------------------------------------------------------- locations and programs
 
 TEST_CASE("api: locations and programs are added by command and listed from the store", "[api][agency]") {
