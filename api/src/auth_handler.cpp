@@ -238,25 +238,17 @@ namespace {
 // The work behind a reset request, after the caller has its 202: record the request (the domain
 // decides whether the account exists, is active and due a new link) and send the link.
 void reset_after_answer(app_context& ctx, const std::string& slug, const std::string& username) {
-    if (!aggregates::is_valid_slug(slug)) return;
-    catch_up(ctx, uuid_v5(slug));
-    auto agency = ctx.store.agency_id_by_slug(slug);
-    if (!agency) return;
-    const std::string token = new_agency_token(*agency);
-    const micros now = ctx.clock.now();
-    auto res = ctx.commands.submit(*agency, command_meta{"anonymous", "", ctx.ids.next_uuid()},
-                                   aggregates::request_password_reset{username, token_hash(token), now});
-    if (!res) {
-        // Nothing recorded, nothing sent; the caller already has its 202 and may ask again.
-        spdlog::error("auth: a password reset request for agency {} was not recorded: {}", *agency, res.error().detail);
-        return;
-    }
-    if (res->consistency_token.empty()) return;  // unknown, inactive or just sent
-
+    auto link_for = record_link_request(
+        ctx, slug,
+        [&](const std::string& hash, micros now) { return aggregates::request_password_reset{username, hash, now}; },
+        "a password reset request");
+    if (!link_for) return;  // unknown, inactive or just sent
     // The request is durable: now the link goes out. The e-mail address comes from the staff view.
-    const std::string staff_id = res->aggregate_id;
-    (void)wait_applied(ctx, res->consistency_token, ctx.cfg.read_wait);
-    auto view = ctx.store.staff(*agency, staff_id);
+    const std::string& staff_id = link_for->aggregate_id;
+    const std::string& agency = link_for->agency_id;
+    const std::string& token = link_for->token;
+    const micros now = link_for->now;
+    auto view = ctx.store.staff(agency, staff_id);
     std::string email, first;
     if (view) {
         if (auto e = view->if_contains("email"); e && e->is_string()) email = std::string(e->as_string());
@@ -266,7 +258,7 @@ void reset_after_answer(app_context& ctx, const std::string& slug, const std::st
     notify::notification n;
     n.id = ctx.ids.next_uuid();
     n.type = "password_reset";
-    n.agency_id = *agency;
+    n.agency_id = agency;
     n.staff_id = staff_id;
     n.created_at = now;
     n.expires_at = now + aggregates::reset_token_lifetime;

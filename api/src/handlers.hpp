@@ -75,6 +75,21 @@ result<bool> wait_applied(app_context& ctx, const std::string& token, std::chron
 
 // A link for a mail: CARELOG_PUBLIC_URL (without a trailing slash) followed by `path_and_query`.
 std::string public_link(const app_context& ctx, std::string_view path_and_query);
+// A reset link's request, recorded: the agency, the aggregate the domain issued the link for
+// (staff member or client), the link's token and when.
+struct recorded_link {
+    std::string agency_id;
+    std::string aggregate_id;
+    std::string token;
+    micros now = 0;
+};
+// The part of a "forgot password" request that runs after the caller has its 202: finds the agency
+// by slug, makes a token, submits `make(token_hash, now)` anonymously and waits until this node's
+// projections applied it. Nothing when the slug names no agency or the domain issued no link
+// (unknown account, one just sent); when Kafka refused, that is logged (`what`) and nothing is sent.
+std::optional<recorded_link> record_link_request(
+    app_context& ctx, const std::string& slug,
+    const std::function<aggregates::command(const std::string& token_hash, micros now)>& make, std::string_view what);
 // Hands a link mail to the notifications topic once its command is durable. When there is no sink,
 // or publishing fails, the mail is not sent and the log says which (`what`, e.g. "reset link for
 // staff <id>"); the command stays recorded and the user may ask again.

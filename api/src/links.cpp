@@ -2,7 +2,11 @@
 // notifications topic, shared by every handler that sends one.
 #include <spdlog/spdlog.h>
 
+#include "carelog/aggregates/agency.hpp"
+#include "carelog/base/ids.hpp"
+#include "carelog/base/secrets.hpp"
 #include "handlers.hpp"
+#include "identity.hpp"
 
 namespace carelog::api::detail {
 
@@ -10,6 +14,27 @@ std::string public_link(const app_context& ctx, std::string_view path_and_query)
     std::string base = ctx.cfg.public_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     return base + std::string(path_and_query);
+}
+
+std::optional<recorded_link> record_link_request(
+    app_context& ctx, const std::string& slug,
+    const std::function<aggregates::command(const std::string& token_hash, micros now)>& make, std::string_view what) {
+    if (!aggregates::is_valid_slug(slug)) return std::nullopt;
+    catch_up(ctx, uuid_v5(slug));
+    auto agency = ctx.store.agency_id_by_slug(slug);
+    if (!agency) return std::nullopt;
+    recorded_link out{*agency, "", new_agency_token(*agency), ctx.clock.now()};
+    auto res = ctx.commands.submit(*agency, command_meta{"anonymous", "", ctx.ids.next_uuid()},
+                                   make(token_hash(out.token), out.now));
+    if (!res) {
+        // Nothing recorded, nothing sent; the caller already has its 202 and may ask again.
+        spdlog::error("{} for agency {} was not recorded: {}", what, *agency, res.error().detail);
+        return std::nullopt;
+    }
+    if (res->consistency_token.empty()) return std::nullopt;  // no link issued
+    out.aggregate_id = res->aggregate_id;
+    (void)wait_applied(ctx, res->consistency_token, ctx.cfg.read_wait);
+    return out;
 }
 
 void publish_link(app_context& ctx, const notify::notification& n, std::string_view what) {

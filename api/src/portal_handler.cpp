@@ -321,35 +321,28 @@ namespace {
 // domain decides whether the account exists and is due a new link) and mail the link to the
 // client's e-mail address.
 void portal_reset_after_answer(app_context& ctx, const std::string& slug, const std::string& username) {
-    if (!aggregates::is_valid_slug(slug)) return;
-    catch_up(ctx, uuid_v5(slug));
-    auto agency = ctx.store.agency_id_by_slug(slug);
-    if (!agency) return;
-    const std::string token = new_agency_token(*agency);
-    const micros now = ctx.clock.now();
-    auto res = ctx.commands.submit(*agency, command_meta{"anonymous", "", ctx.ids.next_uuid()},
-                                   aggregates::request_portal_password_reset{username, token_hash(token), now});
-    if (!res) {
-        // Nothing recorded, nothing sent; the caller already has its 202 and may ask again.
-        spdlog::error("portal: a password reset request for agency {} was not recorded: {}", *agency,
-                      res.error().detail);
-        return;
-    }
-    if (res->consistency_token.empty()) return;  // unknown account, portal off, or a link just sent
-
-    const std::string client_id = res->aggregate_id;
-    (void)wait_applied(ctx, res->consistency_token, ctx.cfg.read_wait);
+    auto link_for = record_link_request(
+        ctx, slug,
+        [&](const std::string& hash, micros now) {
+            return aggregates::request_portal_password_reset{username, hash, now};
+        },
+        "a portal password reset request");
+    if (!link_for) return;  // unknown account, portal off, or a link just sent
+    const std::string& client_id = link_for->aggregate_id;
+    const std::string& agency = link_for->agency_id;
+    const std::string& token = link_for->token;
+    const micros now = link_for->now;
     std::string email, first, agency_name;
-    if (auto c = ctx.store.client(*agency, client_id)) {
+    if (auto c = ctx.store.client(agency, client_id)) {
         email = string_field(*c, "email");
         first = string_field(*c, "first_name");
     }
-    if (auto a = ctx.store.agency(*agency)) agency_name = string_field(*a, "name");
+    if (auto a = ctx.store.agency(agency)) agency_name = string_field(*a, "name");
     const std::string link = public_link(ctx, "/portal/reset?token=" + token);
     notify::notification n;
     n.id = ctx.ids.next_uuid();
     n.type = "portal_password_reset";
-    n.agency_id = *agency;
+    n.agency_id = agency;
     n.client_id = client_id;
     n.created_at = now;
     n.expires_at = now + aggregates::reset_token_lifetime;
