@@ -90,6 +90,10 @@ struct recorded_link {
 std::optional<recorded_link> record_link_request(
     app_context& ctx, const std::string& slug,
     const std::function<aggregates::command(const std::string& token_hash, micros now)>& make, std::string_view what);
+// A "forgot password" route: reads {agency, username}, answers 202 at once, the same way whether or
+// not the account exists, and runs `after(ctx, slug, username)` on a detached fiber.
+http_result<http_response> accept_link_request(
+    request_context& rc, void (*after)(app_context& ctx, const std::string& slug, const std::string& username));
 // Hands a link mail to the notifications topic once its command is durable. When there is no sink,
 // or publishing fails, the mail is not sent and the log says which (`what`, e.g. "reset link for
 // staff <id>"); the command stays recorded and the user may ask again.

@@ -5,6 +5,9 @@
 #include "carelog/aggregates/agency.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
+#include "carelog/base/text.hpp"
+#include "carelog/api/request.hpp"
+#include "fiber.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
 
@@ -35,6 +38,20 @@ std::optional<recorded_link> record_link_request(
     out.aggregate_id = res->aggregate_id;
     (void)wait_applied(ctx, res->consistency_token, ctx.cfg.read_wait);
     return out;
+}
+
+http_result<http_response> accept_link_request(
+    request_context& rc, void (*after)(app_context& ctx, const std::string& slug, const std::string& username)) {
+    auto body = parse_json_body(rc.req);
+    if (!body) return std::unexpected(body.error());
+    body_reader r(*body);
+    std::string slug = r.required_string("agency");
+    std::string username(trim(r.required_string("username")));
+    if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    fiber::spawn_detached([&ctx = rc.ctx, slug, username, after] { after(ctx, slug, username); });
+    return json_response(202, boost::json::object{
+                                  {"status", "accepted"},
+                                  {"detail", "if the account exists, a reset link was sent to its e-mail address"}});
 }
 
 void publish_link(app_context& ctx, const notify::notification& n, std::string_view what) {

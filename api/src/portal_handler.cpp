@@ -361,15 +361,7 @@ void portal_reset_after_answer(app_context& ctx, const std::string& slug, const 
 // POST /v1/portal/password-reset: answers 202 at once, the same way whether or not the account
 // exists; everything that depends on the account runs after the answer.
 http_result<http_response> request_portal_password_reset(request_context& rc) {
-    auto body = parse_json_body(rc.req);
-    if (!body) return std::unexpected(body.error());
-    body_reader r(*body);
-    std::string slug = r.required_string("agency");
-    std::string username = trimmed(r.required_string("username"));
-    if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    fiber::spawn_detached([&ctx = rc.ctx, slug, username] { portal_reset_after_answer(ctx, slug, username); });
-    return json_response(202, json::object{{"status", "accepted"},
-                                          {"detail", "if the account exists, a reset link was sent to its e-mail address"}});
+    return accept_link_request(rc, portal_reset_after_answer);
 }
 
 // POST /v1/portal/password-reset/confirm: a new password with the link's token; ends every session.
