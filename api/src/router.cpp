@@ -238,17 +238,23 @@ const audited_read* audited(const route_info& info) {
 }
 
 // At most `n` bytes of printable ASCII (anything else becomes '?'): header text in a record.
-std::string printable(std::string_view s, std::size_t n) {
-    std::string out(s.substr(0, n));
-    for (char& c : out)
-        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-    return out;
+// At most `n` bytes of `s`, bytes outside printable ASCII as '?': `s` itself when it already is
+// (no copy), else the cleaned copy in `storage`.
+std::string_view printable(std::string_view s, std::size_t n, std::string& storage) {
+    auto bad = [](char c) { return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e; };
+    s = s.substr(0, n);
+    if (std::none_of(s.begin(), s.end(), bad)) return s;
+    storage.assign(s);
+    for (char& c : storage)
+        if (bad(c)) c = '?';
+    return storage;
 }
 
-// Records the view of a read that answered 2xx; errc::unavailable when the sink refuses it.
+// Records the view of a read that answered 2xx; errc::unavailable when the sink refuses it. The view
+// points into the request (the sink copies it, and gives it its view_id off this thread).
 result<void> record_view(const request_context& rc, const audited_read& a) {
     if (!rc.ctx.views) return {};
-    events::record_viewed v;  // the sink gives it its view_id, off this thread
+    events::record_viewed_ref v;
     v.agency_id = rc.who.agency_id;
     v.occurred_at = rc.ctx.clock.now();
     if (!rc.who.staff_id.empty()) {
@@ -262,17 +268,20 @@ result<void> record_view(const request_context& rc, const audited_read& a) {
         v.actor_id = rc.who.kiosk_session_id;
     }
     const std::string& id = rc.param("id");
-    v.subject_id = a.id_is_subject ? id : rc.viewed_subject;
-    v.subject_type = v.subject_id.empty() ? "" : std::string(a.subject_type);
+    v.subject_id = a.id_is_subject ? std::string_view(id) : std::string_view(rc.viewed_subject);
+    v.subject_type = v.subject_id.empty() ? std::string_view() : a.subject_type;
     v.record_type = a.record_type;
-    v.record_id = a.id_is_subject ? "" : id;
-    v.resource = std::string(rc.route.method) + " " + std::string(rc.route.pattern);
-    v.query = printable(std::string_view(rc.url.encoded_query().data(), rc.url.encoded_query().size()), 512);
+    v.record_id = a.id_is_subject ? std::string_view() : std::string_view(id);
+    thread_local std::string resource;  // reused: no allocation per read
+    resource.assign(rc.route.method).append(" ").append(rc.route.pattern);
+    v.resource = resource;
+    std::string query, agent, request_id;  // only when a value needs cleaning
+    v.query = printable(std::string_view(rc.url.encoded_query().data(), rc.url.encoded_query().size()), 512, query);
     v.item_count = static_cast<int>(rc.viewed_items);
     v.address = rc.peer;
-    if (auto ua = header(rc.req, "User-Agent")) v.user_agent = printable(*ua, 256);
-    if (auto rid = header(rc.req, "X-Request-Id")) v.request_id = printable(*rid, 200);
-    auto r = rc.ctx.views->record(std::move(v));
+    if (auto ua = header(rc.req, "User-Agent")) v.user_agent = printable(*ua, 256, agent);
+    if (auto rid = header(rc.req, "X-Request-Id")) v.request_id = printable(*rid, 200, request_id);
+    auto r = rc.ctx.views->record(v);
     if (!r) return fail(errc::unavailable, "this read could not be recorded in the audit trail, so it is not answered; try again shortly");
     return {};
 }

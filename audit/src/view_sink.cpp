@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <span>
+#include <utility>
 
 namespace carelog::audit {
 
@@ -18,6 +20,45 @@ namespace {
 constexpr auto drain_every = std::chrono::milliseconds(50);
 constexpr std::size_t drain_at = 4096;
 constexpr std::size_t views_per_record = 1000;  // ~0.5 MB at most, under message.max.bytes
+
+// A view in the arena: occurred_at, item_count, then each string as its length and bytes.
+template <class T>
+void put(std::string& a, T v) {
+    a.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <class T>
+T take(std::string_view& rest) {
+    T v;
+    std::memcpy(&v, rest.data(), sizeof v);
+    rest.remove_prefix(sizeof v);
+    return v;
+}
+void put_text(std::string& a, std::string_view s) {
+    put(a, static_cast<std::uint32_t>(s.size()));
+    a.append(s);
+}
+std::string_view take_text(std::string_view& rest) {
+    const auto n = take<std::uint32_t>(rest);
+    auto s = rest.substr(0, n);
+    rest.remove_prefix(n);
+    return s;
+}
+void append_view(std::string& a, const events::record_viewed_ref& v) {
+    put(a, v.occurred_at);
+    put(a, v.item_count);
+    for (auto s : {v.agency_id, v.actor_kind, v.actor_id, v.subject_type, v.subject_id, v.record_type, v.record_id,
+                   v.resource, v.query, v.address, v.user_agent, v.request_id})
+        put_text(a, s);
+}
+events::record_viewed_ref next_view(std::string_view& rest) {
+    events::record_viewed_ref v;
+    v.occurred_at = take<micros>(rest);
+    v.item_count = take<int>(rest);
+    for (auto* s : {&v.agency_id, &v.actor_kind, &v.actor_id, &v.subject_type, &v.subject_id, &v.record_type,
+                    &v.record_id, &v.resource, &v.query, &v.address, &v.user_agent, &v.request_id})
+        *s = take_text(rest);
+    return v;
+}
 }  // namespace
 
 result<std::unique_ptr<kafka_view_sink>> kafka_view_sink::create(const kafka::config& cfg, const options& opts) {
@@ -40,7 +81,7 @@ kafka_view_sink::~kafka_view_sink() {
     // out_'s destructor waits for the broker's acknowledgements (bounded).
 }
 
-result<void> kafka_view_sink::record(events::record_viewed&& v) {
+result<void> kafka_view_sink::record(const events::record_viewed_ref& v) {
     const std::size_t on_the_way = queued_.load(std::memory_order_relaxed) + out_->stats().buffered;
     if (on_the_way >= opts_.max_buffered) {
         if (opts_.fail_closed) {
@@ -55,8 +96,8 @@ result<void> kafka_view_sink::record(events::record_viewed&& v) {
     std::size_t waiting;
     {
         std::lock_guard lock(mu_);
-        queue_.push_back(std::move(v));
-        waiting = queue_.size();
+        append_view(arena_, v);
+        waiting = ++arena_views_;
     }
     queued_.fetch_add(1, std::memory_order_relaxed);
     if (waiting == drain_at) wake_.notify_one();
@@ -69,65 +110,72 @@ void kafka_view_sink::run() {
     // behind for long (record() refuses beyond it).
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5) != 0)
         spdlog::warn("record views: could not lower the drain thread's priority");
-    std::vector<events::record_viewed> batch;
+    std::string batch;  // swapped with the arena: both keep their capacity
     for (;;) {
         bool stop;
+        std::size_t n;
         {
             std::unique_lock lock(mu_);
-            wake_.wait_for(lock, drain_every, [&] { return stopping_ || queue_.size() >= drain_at; });
-            batch.swap(queue_);
+            wake_.wait_for(lock, drain_every, [&] { return stopping_ || arena_views_ >= drain_at; });
+            batch.swap(arena_);
+            n = std::exchange(arena_views_, 0);
             stop = stopping_;
         }
-        if (!batch.empty()) send(batch);
+        if (n > 0) send(batch, n);
         batch.clear();
         if (stop) return;
     }
 }
 
-void kafka_view_sink::send(std::vector<events::record_viewed>& batch) {
+void kafka_view_sink::send(std::string_view arena, std::size_t n) {
     static const std::vector<kafka::header> headers{{"event-type", "RecordViews"},
                                                     {"schema-version", "1"},
                                                     {"content-type", events::access_content_type}};
     // UUIDv7 ids: the time of the drain, and random bytes for the whole drain in one call.
-    std::vector<unsigned char> random(batch.size() * 10);
+    std::vector<unsigned char> random(n * 10);
     randombytes_buf(random.data(), random.size());
     const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch())
                                                    .count());
-    for (std::size_t n = 0; n < batch.size(); ++n) {
+    std::string ids(n * 36, '-');
+    std::vector<events::record_viewed_ref> views;
+    views.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
         unsigned char b[16];
-        for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-        std::copy_n(random.begin() + static_cast<std::ptrdiff_t>(n * 10), 10, b + 6);
+        for (int k = 0; k < 6; ++k) b[k] = static_cast<unsigned char>(ms >> (8 * (5 - k)));
+        std::copy_n(random.begin() + static_cast<std::ptrdiff_t>(i * 10), 10, b + 6);
         b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);  // version 7
         b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // variant 10
         static constexpr char hex[] = "0123456789abcdef";
-        std::string id;
-        id.reserve(36);
-        for (int i = 0; i < 16; ++i) {
-            if (i == 4 || i == 6 || i == 8 || i == 10) id.push_back('-');
-            id.push_back(hex[b[i] >> 4]);
-            id.push_back(hex[b[i] & 0xF]);
+        char* id = ids.data() + i * 36;
+        for (int k = 0, at = 0; k < 16; ++k) {
+            if (k == 4 || k == 6 || k == 8 || k == 10) ++at;  // the '-' already there
+            id[at++] = hex[b[k] >> 4];
+            id[at++] = hex[b[k] & 0xF];
         }
-        batch[n].view_id = std::move(id);
+        auto v = next_view(arena);
+        v.view_id = std::string_view(id, 36);
+        views.push_back(v);
     }
     // By agency, each agency's views in the order they were served.
-    std::stable_sort(batch.begin(), batch.end(),
-                     [](const events::record_viewed& a, const events::record_viewed& b) { return a.agency_id < b.agency_id; });
-    for (std::size_t i = 0; i < batch.size();) {
+    std::stable_sort(views.begin(), views.end(),
+                     [](const events::record_viewed_ref& a, const events::record_viewed_ref& b) { return a.agency_id < b.agency_id; });
+    for (std::size_t i = 0; i < views.size();) {
         std::size_t j = i + 1;
-        while (j < batch.size() && j - i < views_per_record && batch[j].agency_id == batch[i].agency_id) ++j;
-        const auto views = std::span(batch).subspan(i, j - i);
-        const auto bytes = events::encode_views(views);
+        while (j < views.size() && j - i < views_per_record && views[j].agency_id == views[i].agency_id) ++j;
+        const auto some = std::span<const events::record_viewed_ref>(views).subspan(i, j - i);
+        const auto bytes = events::encode_views(some);
+        const std::string agency(views[i].agency_id);
         // Counted as on the producer's side before leaving this queue, so the total on its way
         // never looks smaller than it is.
-        if (auto sent = out_->send(batch[i].agency_id, bytes, headers, views.size()); !sent) {
+        if (auto sent = out_->send(agency, bytes, headers, some.size()); !sent) {
             // The reads were answered: these views are lost. Never expected (record() keeps the
             // total on its way under the producer's own bound), so it is loud.
-            unsent_.fetch_add(views.size(), std::memory_order_relaxed);
-            spdlog::error("{} record views of agency {} could not be queued for the access topic: {}", views.size(),
-                          batch[i].agency_id, sent.error().detail);
+            unsent_.fetch_add(some.size(), std::memory_order_relaxed);
+            spdlog::error("{} record views of agency {} could not be queued for the access topic: {}", some.size(),
+                          agency, sent.error().detail);
         }
-        queued_.fetch_sub(views.size(), std::memory_order_relaxed);
+        queued_.fetch_sub(some.size(), std::memory_order_relaxed);
         i = j;
     }
 }

@@ -89,10 +89,17 @@ std::span<const std::uint8_t> view_encoder::encode(const record_viewed_ref& v) {
 }
 
 std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views) {
+    std::vector<record_viewed_ref> refs;
+    refs.reserve(views.size());
+    for (const auto& v : views) refs.push_back(ref_of(v));
+    return encode_views(std::span<const record_viewed_ref>(refs));
+}
+
+std::vector<std::uint8_t> encode_views(std::span<const record_viewed_ref> views) {
     flatbuffers::FlatBufferBuilder b(256 * views.size() + 64);
     std::vector<flatbuffers::Offset<fb::RecordViewed>> offsets;
     offsets.reserve(views.size());
-    for (const auto& v : views) offsets.push_back(build(b, ref_of(v), true));
+    for (const auto& v : views) offsets.push_back(build(b, v, true));
     fb::FinishRecordViewsBuffer(b, fb::CreateRecordViews(b, b.CreateVector(offsets)));
     return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }

@@ -16,9 +16,9 @@ namespace {
 struct recording_sink final : audit::view_sink {
     std::vector<events::record_viewed> views;
     bool refuse = false;
-    result<void> record(events::record_viewed&& v) override {
+    result<void> record(const events::record_viewed_ref& v) override {
         if (refuse) return fail(errc::unavailable, "buffer full");
-        views.push_back(std::move(v));
+        views.push_back(events::owned(v));
         return {};
     }
 };

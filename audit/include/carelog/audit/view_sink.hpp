@@ -22,15 +22,16 @@ namespace carelog::audit {
 class view_sink {
 public:
     virtual ~view_sink() = default;
-    // Takes the view for delivery (the sink gives it its view_id); errc::unavailable when it
-    // cannot (the buffer is full).
-    virtual result<void> record(events::record_viewed&& v) = 0;
+    // Takes the view for delivery (copied: `v` may point into the request; the sink gives it its
+    // view_id); errc::unavailable when it cannot (the buffer is full).
+    virtual result<void> record(const events::record_viewed_ref& v) = 0;
     // Prometheus text of the sink's counters ("" when it has none).
     virtual std::string metrics_text() const { return {}; }
 };
 
-// The access topic as a sink. record() only appends the view to an in-memory queue (no encoding,
-// no Kafka call, no id on the request's thread); a thread of the sink drains the queue every 50 ms
+// The access topic as a sink. record() only copies the view's fields into an in-memory arena (one
+// buffer, no allocation per view, no encoding, no Kafka call, no id on the request's thread); a
+// thread of the sink drains the arena every 50 ms
 // (sooner when thousands wait): it gives each view its id (UUIDv7), and sends each agency's views
 // as one record (RecordViews, carelog_access.fbs) keyed by the agency on a buffered, idempotent
 // producer (kafka::buffered_producer), which retries it until the broker acknowledges it. At most `max_buffered` views are on their way at once (queued
@@ -47,20 +48,21 @@ public:
     static result<std::unique_ptr<kafka_view_sink>> create(const kafka::config& cfg, const options& opts);
     // Hands what is queued to the producer, which waits up to the config's timeout for it.
     ~kafka_view_sink() override;
-    result<void> record(events::record_viewed&& v) override;
+    result<void> record(const events::record_viewed_ref& v) override;
     std::string metrics_text() const override;
 
 private:
     kafka_view_sink(std::unique_ptr<kafka::buffered_producer> p, options o);
     void run();
-    // Encodes and produces a drained batch (the sink's thread).
-    void send(std::vector<events::record_viewed>& batch);
+    // Encodes and produces a drained arena of `n` views (the sink's thread).
+    void send(std::string_view arena, std::size_t n);
 
     std::unique_ptr<kafka::buffered_producer> out_;
     options opts_;
     std::mutex mu_;
     std::condition_variable wake_;
-    std::vector<events::record_viewed> queue_;  // guarded by mu_
+    std::string arena_;                         // views taken, one after another; guarded by mu_
+    std::size_t arena_views_ = 0;               // how many; guarded by mu_
     bool stopping_ = false;                     // guarded by mu_
     std::atomic<std::size_t> queued_{0};        // views taken and not yet handed to the producer
     std::atomic<std::uint64_t> refused_{0}, dropped_{0}, unsent_{0};

@@ -65,6 +65,7 @@ result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes);
 
 // A record of the access topic (root RecordViews): views of one agency.
 std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views);
+std::vector<std::uint8_t> encode_views(std::span<const record_viewed_ref> views);
 // errc::malformed when the bytes are not a verified RecordViews whose views all have their ids.
 result<std::vector<record_viewed>> decode_record_views(std::span<const std::uint8_t> bytes);
 // The same without copying: the views' strings point into `bytes`, which must outlive them.
