@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
         {"--limit-reset-address", {&limits.reset_per_address, "CARELOG_LIMIT_RESET_ADDRESS"}},
         {"--limit-registration-address", {&limits.registration_per_address, "CARELOG_LIMIT_REGISTRATION_ADDRESS"}},
         {"--limit-anonymous-address", {&limits.anonymous_per_address, "CARELOG_LIMIT_ANONYMOUS_ADDRESS"}},
+        {"--limit-unknown-logins-agency", {&limits.unknown_logins_per_agency, "CARELOG_LIMIT_UNKNOWN_LOGINS_AGENCY"}},
     };
     std::map<std::string, std::string> bucket_texts;
     for (auto& [flag, target] : bucket_options) {

@@ -93,6 +93,10 @@ http_result<http_response> login(request_context& rc) {
         if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
         return invalid_credentials();
     }
+    if (!rc.ctx.store.staff_id_by_username(*agency, username) && !record_unknown_login(rc.ctx, "staff", *agency)) {
+        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
+        return invalid_credentials();
+    }
     const std::string token = new_agency_token(*agency);
     const std::string sid = token_hash(token);
     auto ua = header(rc.req, "User-Agent");

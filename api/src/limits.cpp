@@ -73,6 +73,17 @@ std::optional<std::chrono::seconds> admit_anonymous(app_context& ctx, const rout
     return take(ctx, "anon-addr|" + addr, c.anonymous_per_address);
 }
 
+bool record_unknown_login(app_context& ctx, std::string_view kind, const std::string& agency_id) {
+    if (!ctx.limits) return true;
+    if (!take(ctx, "unknown-login|" + agency_id, ctx.limits->cfg.unknown_logins_per_agency)) return true;
+    const auto n = ctx.limits->unknown_logins_unrecorded.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n == 1 || n % 100 == 0)
+        spdlog::warn("limits: {} failed {} logins for unknown usernames answered but not recorded in the log on this "
+                     "node so far (the latest of agency {}); carelog_logins_unknown_unrecorded_total counts them",
+                     n, kind, agency_id);
+    return false;
+}
+
 std::optional<std::chrono::seconds> admit_login(app_context& ctx, std::string_view kind, std::string_view agency_slug,
                                                 std::string_view username) {
     if (!ctx.limits) return std::nullopt;

@@ -27,6 +27,11 @@ std::optional<std::chrono::seconds> admit_anonymous(app_context& ctx, const rout
 std::optional<std::chrono::seconds> admit_login(app_context& ctx, std::string_view kind, std::string_view agency_slug,
                                                 std::string_view username);
 
+// Whether a failed login for a username the agency does not have may still be recorded in the log
+// (the agency's unknown_logins_per_agency budget on this node). When not, the caller answers as for
+// any refused login without recording it; it is counted (/metrics) and logged in aggregate.
+bool record_unknown_login(app_context& ctx, std::string_view kind, const std::string& agency_id);
+
 // Argon2id verification under the node's bound on concurrent checks: errc::unavailable (503) when
 // no slot frees within the configured wait.
 result<bool> bounded_verify(app_context& ctx, const std::string& hash, std::string_view password);

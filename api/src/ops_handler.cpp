@@ -25,6 +25,11 @@ http_result<http_response> metrics_text(request_context& rc) {
     std::string projections = rc.ctx.projections_status.metrics_text();
     if (!projections.empty() && projections.back() != '\n') projections.push_back('\n');
     body += projections;
+    if (rc.ctx.limits)
+        body += "# HELP carelog_logins_unknown_unrecorded_total Failed logins for unknown usernames answered but not "
+                "recorded in the log (beyond the agency's budget on this node).\n"
+                "# TYPE carelog_logins_unknown_unrecorded_total counter\ncarelog_logins_unknown_unrecorded_total " +
+                std::to_string(rc.ctx.limits->unknown_logins_unrecorded.load(std::memory_order_relaxed)) + "\n";
     res.body() = std::move(body);
     res.prepare_payload();
     return res;

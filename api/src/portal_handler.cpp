@@ -82,6 +82,10 @@ http_result<http_response> portal_login(request_context& rc) {
         if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
         return invalid_credentials();
     }
+    if (!rc.ctx.store.portal_account_by_username(*agency, username) && !record_unknown_login(rc.ctx, "portal", *agency)) {
+        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
+        return invalid_credentials();
+    }
     const std::string token = new_agency_token(*agency);
     const std::string sid = token_hash(token);
     auto ua = header(rc.req, "User-Agent");

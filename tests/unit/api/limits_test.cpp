@@ -264,4 +264,28 @@ TEST_CASE("idempotency: a registration's key is bound to its invitation token an
     CHECK(f.bus.calls[0].meta.idempotency_key.find(to_hex(sha256(body(t1))).substr(0, 32)) != std::string::npos);
 }
 
+TEST_CASE("limits: failed logins for unknown usernames are recorded up to the agency's budget, then answered alike, "
+          "counted and not recorded",
+          "[api][limits]") {
+    rate_limit_config limits;
+    limits.unknown_logins_per_agency = {3, 1};
+    api_fixture f(limits);
+    f.bus.responder = [](const std::string&, const aggregates::command&) -> result<command_result> {
+        command_result r;
+        r.body = json::object{{"login", "failed"}, {"portal_login", "failed"}};
+        return r;
+    };
+    for (int i = 0; i < 8; ++i) {
+        f.peer = "203.0.113." + std::to_string(i);  // many addresses: the per-address limits do not stop it
+        auto staff = f.request(verb::post, "/v1/auth/login", login_body("sunrise", "nobody" + std::to_string(i)));
+        auto portal = f.request(verb::post, "/v1/portal/login", login_body("sunrise", "ghost" + std::to_string(i)));
+        CHECK(is_problem(staff, 401));
+        CHECK(is_problem(portal, 401));
+        CHECK(body_of(staff) == body_of(portal));
+    }
+    CHECK(f.bus.calls.size() == 3);  // the agency's budget reached the log; the other 13 did not
+    auto metrics = f.request(verb::get, "/metrics", "");
+    CHECK(metrics.body().find("carelog_logins_unknown_unrecorded_total 13\n") != std::string::npos);
+}
+
 }  // namespace carelog::api::testing

@@ -3,6 +3,7 @@
 // Nothing here is shared between nodes: N nodes admit at most N times a limit.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <array>
@@ -82,6 +83,10 @@ struct rate_limit_config {
     bucket_limit reset_per_address{10, 10};       // password reset requests and confirmations per address
     bucket_limit registration_per_address{10, 10};  // portal registrations per address
     bucket_limit anonymous_per_address{300, 600};   // every route that needs no credentials, per address
+    // Failed logins for usernames the agency does not have, recorded in the log per agency (as
+    // LoginFailed / PortalLoginFailed{unknown_user}); beyond it they are answered alike, counted and
+    // logged, but not recorded, so a flood cannot grow the event topic without bound.
+    bucket_limit unknown_logins_per_agency{20, 20};
     int password_checks = 4;                        // Argon2id verifications running at once
     std::chrono::milliseconds password_check_wait{3000};  // longer in the queue: 503
 };
@@ -114,6 +119,7 @@ public:
     token_buckets buckets;
     concurrency_gate password_checks;
     idempotency_requests keys;
+    std::atomic<std::uint64_t> unknown_logins_unrecorded{0};  // beyond unknown_logins_per_agency
 };
 
 }  // namespace carelog::api
