@@ -237,6 +237,22 @@ http_result<http_response> portal_register(request_context&);
 // recovery_handler.cpp: the optional "reason" of an administrator's recovery action (staff or
 // portal); more than 500 characters (code points) is a field error the reader reports at finish().
 std::string read_reason(body_reader& r);
+// An administrator's temporary password (staff or portal): the one given in "temporary_password",
+// whose policy violations check_temporary_password adds to `r` on that field before finish(), or,
+// when none is given, one generated under the agency's policy (answered once: shown_once()).
+struct temporary_password {
+    std::string password;
+    std::string hash;
+    bool generated = false;
+    ~temporary_password();  // wipes the password
+};
+void check_temporary_password(body_reader& r, const events::Settings& policy, const std::optional<std::string>& given,
+                              std::span<const std::string> usernames);
+http_result<temporary_password> make_temporary_password(const events::Settings& policy,
+                                                        const std::optional<std::string>& given,
+                                                        std::span<const std::string> usernames);
+// {"temporary_password": ...} for a generated one (its only showing; only the hash is kept), else {}.
+boost::json::object shown_once(const temporary_password& t);
 
 // audit_handler.cpp
 http_result<http_response> audit_events(request_context&);

@@ -261,21 +261,14 @@ http_result<http_response> set_portal_temporary_password(request_context& rc) {
     if (!state) return fail(errc::not_found, "no such portal account");
     const std::vector<std::string> usernames{string_field(*account, "username")};
     if (reason.empty()) r.add_error("reason", "is required: say why the client gets a temporary password");
-    if (temporary)
-        for (auto& v : password_policy_violations(state->settings, *temporary, usernames))
-            r.add_error("temporary_password", std::move(v));
+    check_temporary_password(r, state->settings, temporary, usernames);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
 
-    const bool generated = !temporary;
-    std::string password = generated ? generate_password(state->settings, usernames) : *temporary;
-    auto hash = hash_password(password);
-    if (!hash) return fail(errc::internal, "the password could not be hashed");
-    json::object extra;
-    if (generated) extra["temporary_password"] = password;  // shown once; only its hash is kept
+    auto password = make_temporary_password(state->settings, temporary, usernames);
+    if (!password) return std::unexpected(password.error());
     auto res = submit_command(rc, rc.who.agency_id, rc.who.staff_id,
-                              aggregates::set_portal_temporary_password{id, std::move(*hash), reason}, 200,
-                              std::move(extra));
-    wipe(password);
+                              aggregates::set_portal_temporary_password{id, password->hash, reason}, 200,
+                              shown_once(*password));
     if (res)
         spdlog::info("recovery: temporary password set for portal account {} by staff {} (agency {})", id,
                      rc.who.staff_id, rc.who.agency_id);

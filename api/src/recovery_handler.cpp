@@ -10,6 +10,7 @@
 #include "carelog/aggregates/identity.hpp"
 #include "carelog/api/password_policy.hpp"
 #include "carelog/api/request.hpp"
+#include "carelog/base/secrets.hpp"
 #include "handlers.hpp"
 #include "identity.hpp"
 
@@ -23,6 +24,31 @@ std::string read_reason(body_reader& r) {
     for (unsigned char c : reason) chars += (c & 0xC0) != 0x80;  // code points (the body is valid UTF-8)
     if (chars > 500) r.add_error("reason", "must be at most 500 characters");
     return reason;
+}
+
+temporary_password::~temporary_password() { wipe(password); }
+
+void check_temporary_password(body_reader& r, const events::Settings& policy, const std::optional<std::string>& given,
+                              std::span<const std::string> usernames) {
+    if (given)
+        for (auto& v : password_policy_violations(policy, *given, usernames)) r.add_error("temporary_password", std::move(v));
+}
+
+http_result<temporary_password> make_temporary_password(const events::Settings& policy,
+                                                        const std::optional<std::string>& given,
+                                                        std::span<const std::string> usernames) {
+    temporary_password t;
+    t.generated = !given;
+    t.password = given ? *given : generate_password(policy, usernames);
+    auto hash = hash_password(t.password);
+    if (!hash) return fail(errc::internal, "the password could not be hashed");
+    t.hash = std::move(*hash);
+    return t;
+}
+
+json::object shown_once(const temporary_password& t) {
+    if (!t.generated) return {};
+    return json::object{{"temporary_password", t.password}};
 }
 
 namespace {
@@ -72,24 +98,18 @@ http_result<http_response> set_staff_temporary_password(request_context& rc) {
         if (auto it = state->staff.find(id); it != state->staff.end()) member = &it->second;
     if (!member) return fail(errc::not_found, "no such staff member");
     const std::vector<std::string> usernames{member->profile.username};
-    if (temporary)
-        for (auto& v : password_policy_violations(state->settings, *temporary, usernames))
-            r.add_error("temporary_password", std::move(v));
+    check_temporary_password(r, state->settings, temporary, usernames);
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
 
-    const bool generated = !temporary;
-    std::string password = generated ? generate_password(state->settings, usernames) : *temporary;
-    auto hash = hash_password(password);
-    if (!hash) return fail(errc::internal, "the password could not be hashed");
+    auto password = make_temporary_password(state->settings, temporary, usernames);
+    if (!password) return std::unexpected(password.error());
     aggregates::set_temporary_password c;
     c.staff_id = id;
-    c.new_password_hash = std::move(*hash);
+    c.new_password_hash = password->hash;
     c.new_password_policy_ok = true;
     c.require_change = true;
     c.now = rc.ctx.clock.now();
-    json::object extra;
-    if (generated) extra["temporary_password"] = password;  // shown once; only its hash is kept
-    auto res = submit_command(rc, rc.who.agency_id, rc.who.staff_id, c, 200, std::move(extra));
+    auto res = submit_command(rc, rc.who.agency_id, rc.who.staff_id, c, 200, shown_once(*password));
     if (res) log_recovery(rc, "temporary password set", reason);
     return res;
 }
