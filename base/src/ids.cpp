@@ -71,18 +71,43 @@ std::string uuid_v5(std::string_view name) {
 }
 
 std::string format_rfc3339(micros t) {
-    std::time_t secs = static_cast<std::time_t>(t / 1000000);
-    long frac = static_cast<long>(t % 1000000);
-    if (frac < 0) {
-        frac += 1000000;
-        --secs;
+    // Civil time from the count (std::chrono's calendar, no gmtime_r and no printf: every view a
+    // projection stores formats its times here).
+    using namespace std::chrono;
+    const sys_time<microseconds> tp{microseconds{t}};
+    const auto day = floor<days>(tp);
+    const year_month_day ymd{day};
+    const hh_mm_ss<microseconds> hms{tp - day};
+    const int y = static_cast<int>(ymd.year());
+    const auto frac = static_cast<long>(hms.subseconds().count());
+    if (y < 0 || y > 9999) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lldZ", y, static_cast<unsigned>(ymd.month()),
+                      static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
+                      static_cast<long>(hms.minutes().count()), static_cast<long long>(hms.seconds().count()));
+        std::string out(buf);
+        out.insert(out.size() - 1, "." + std::to_string(1000000 + frac).substr(1));
+        return out;
     }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    return buf;
+    std::string out(27, '0');  // YYYY-MM-DDTHH:MM:SS.ffffffZ
+    auto put = [&](std::size_t at, long v, int width) {
+        for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+    };
+    put(0, y, 4);
+    out[4] = '-';
+    put(5, static_cast<unsigned>(ymd.month()), 2);
+    out[7] = '-';
+    put(8, static_cast<unsigned>(ymd.day()), 2);
+    out[10] = 'T';
+    put(11, hms.hours().count(), 2);
+    out[13] = ':';
+    put(14, hms.minutes().count(), 2);
+    out[16] = ':';
+    put(17, static_cast<long>(hms.seconds().count()), 2);
+    out[19] = '.';
+    put(20, frac, 6);
+    out[26] = 'Z';
+    return out;
 }
 
 bool parse_rfc3339(std::string_view s, micros& out) {

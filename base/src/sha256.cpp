@@ -6,20 +6,39 @@
 
 namespace carelog {
 
-sha256_digest sha256(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
-    sha256_digest out{};
+namespace {
+// One digest context per thread, with SHA-256 fetched once: EVP_DigestInit_ex(ctx, EVP_sha256())
+// looks the algorithm up in OpenSSL's provider store on every call (a lock and a hash lookup),
+// which cost more than hashing a 600-byte event.
+struct local_hasher {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    if (!ctx) throw std::runtime_error("EVP_MD_CTX_new failed");
+    local_hasher() {
+        if (!md || !ctx) throw std::runtime_error("SHA-256 unavailable");
+    }
+    ~local_hasher() {
+        EVP_MD_CTX_free(ctx);
+        EVP_MD_free(md);
+    }
+    local_hasher(const local_hasher&) = delete;
+    local_hasher& operator=(const local_hasher&) = delete;
+};
+}  // namespace
+
+sha256_digest sha256(std::initializer_list<std::span<const std::uint8_t>> parts) {
+    thread_local local_hasher h;
+    sha256_digest out{};
     unsigned int len = 0;
-    bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-              EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 && EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
-              EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
-    EVP_MD_CTX_free(ctx);
+    bool ok = EVP_DigestInit_ex2(h.ctx, h.md, nullptr) == 1;
+    for (const auto& p : parts) ok = ok && EVP_DigestUpdate(h.ctx, p.data(), p.size()) == 1;
+    ok = ok && EVP_DigestFinal_ex(h.ctx, out.data(), &len) == 1;
     if (!ok || len != out.size()) throw std::runtime_error("SHA-256 failed");
     return out;
 }
 
-sha256_digest sha256(std::span<const std::uint8_t> data) { return sha256(data, {}); }
+sha256_digest sha256(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) { return sha256({a, b}); }
+
+sha256_digest sha256(std::span<const std::uint8_t> data) { return sha256({data}); }
 
 sha256_digest sha256(std::string_view data) {
     return sha256(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));

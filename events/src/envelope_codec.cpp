@@ -527,18 +527,24 @@ std::vector<std::uint8_t> encode(envelope& e) {
 }
 
 result<sha256_digest> compute_hash(std::span<const std::uint8_t> bytes) {
-    std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());  // aligned, and ours to zero
-    auto env = verified(copy);
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0) {
+        std::vector<std::uint8_t> aligned(bytes.begin(), bytes.end());  // see decode
+        return compute_hash(std::span<const std::uint8_t>(aligned));
+    }
+    auto env = verified(bytes);
     if (!env) return std::unexpected(env.error());
-    auto* mut = fb::GetMutableEnvelope(copy.data())->mutable_hash();
-    std::memset(mut->data(), 0, mut->size());
-    return sha256(std::span<const std::uint8_t>(copy));
+    // In place: the bytes before the hash field, 32 zero bytes where it is, the bytes after it.
+    const auto* h = (*env)->hash();
+    const auto at = static_cast<std::size_t>(h->data() - bytes.data());
+    static constexpr sha256_digest zero{};
+    return sha256({bytes.first(at), std::span<const std::uint8_t>(zero), bytes.subspan(at + zero.size())});
 }
 
 result<envelope> decode(std::span<const std::uint8_t> bytes) {
-    // FlatBuffers reads scalars in place: a buffer at an unaligned address (a Kafka payload, a
-    // RocksDB value) is copied first rather than read with undefined behaviour.
-    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::max_align_t) != 0) {
+    // FlatBuffers reads scalars (8 bytes at most) in place: a buffer at an address that is not
+    // 8-byte aligned (a Kafka payload, a RocksDB value) is copied first rather than read with
+    // undefined behaviour.
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0) {
         std::vector<std::uint8_t> aligned(bytes.begin(), bytes.end());
         return decode(std::span<const std::uint8_t>(aligned));
     }

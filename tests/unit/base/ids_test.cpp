@@ -14,6 +14,10 @@ TEST_CASE("time: RFC 3339 formatting is UTC with microseconds", "[base][time]") 
     CHECK(format_rfc3339(1'000'000) == "1970-01-01T00:00:01.000000Z");
     CHECK(format_rfc3339(951'782'400'000'001) == "2000-02-29T00:00:00.000001Z");
     CHECK(format_rfc3339(-1) == "1969-12-31T23:59:59.999999Z");
+    CHECK(format_rfc3339(1'796'371'168'335'017) == "2026-12-04T07:59:28.335017Z");
+    CHECK(format_rfc3339(253'402'300'799'999'999) == "9999-12-31T23:59:59.999999Z");
+    CHECK(format_rfc3339(253'402'300'800'000'001) == "10000-01-01T00:00:00.000001Z");  // past 4 digits
+    CHECK(format_rfc3339(-62'135'596'800'000'000) == "0001-01-01T00:00:00.000000Z");
 }
 
 TEST_CASE("time: RFC 3339 text and micros round-trip", "[base][time]") {
