@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     CLI::App app{"carelogd: event-sourced admin core for behavioral-health agencies"};
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
                 data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info", web_dir;
-    int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2,
+    int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2, projection_threads = 0,
         writer_groups = 1, start_wait_s = 60;
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
     app.add_option("--brokers", brokers, "Kafka bootstrap servers")->envname("CARELOG_BROKERS");
@@ -149,6 +149,9 @@ int main(int argc, char** argv) {
     app.add_option("--kafka-timeout-ms", kafka_timeout_ms, "bounded wait for Kafka before answering 503")
         ->envname("CARELOG_KAFKA_TIMEOUT_MS");
     app.add_option("--io-threads", io_threads)->envname("CARELOG_IO_THREADS");
+    app.add_option("--projection-threads", projection_threads,
+                   "threads applying a large backlog to the projections, each its own partitions (0: one per core)")
+        ->envname("CARELOG_PROJECTION_THREADS");
     app.add_option("--writer-groups", writer_groups,
                    "partition groups of the write engine: one lane (thread, transactional ids) each; fixed per topic")
         ->envname("CARELOG_WRITER_GROUPS");
@@ -327,7 +330,7 @@ int main(int argc, char** argv) {
 
     system_clock clock;
     random_ids ids;
-    api::projection_runner runner(kcfg, *n, **store, clock);
+    api::projection_runner runner(kcfg, *n, **store, clock, projection_threads);
     if (auto r = with_retry("starting projections", std::chrono::seconds(start_wait_s), [&] { return runner.start(); });
         !r) {
         spdlog::critical("cannot start the projection consumer: {}", r.error().detail);

@@ -2,14 +2,24 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "carelog/base/consistency_token.hpp"
 #include "carelog/projections/polled_batch.hpp"
 
 namespace carelog::api {
 
+namespace {
+int apply_threads_for(int wanted, int partitions) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::clamp(wanted > 0 ? wanted : cores, 1, std::max(1, partitions));
+}
+}  // namespace
+
 projection_runner::projection_runner(kafka::config cfg, int partitions, projections::store& store,
-                                     clock_source& clock)
-    : cfg_(std::move(cfg)), partitions_(partitions), store_(store), clock_(clock),
+                                     clock_source& clock, int apply_threads)
+    : cfg_(std::move(cfg)), partitions_(partitions), apply_threads_(apply_threads_for(apply_threads, partitions)),
+      store_(store), clock_(clock),
       eof_seen_(new std::atomic<bool>[static_cast<std::size_t>(partitions)]),
       applied_end_(new std::atomic<std::int64_t>[static_cast<std::size_t>(partitions)]),
       waiters_(static_cast<std::size_t>(partitions)) {
@@ -30,19 +40,30 @@ result<void> projection_runner::start() {
     auto out = kafka::producer::create(cfg_);
     if (!out) return std::unexpected(out.error());
     quarantine_out_ = std::move(*out);
-    std::vector<kafka::log_reader::start> starts;
-    for (int p = 0; p < partitions_; ++p) starts.push_back({p, store_.next_offset(p)});
-    auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
-    if (!reader) return std::unexpected(reader.error());
-    reader_ = std::move(*reader);
-    thread_ = std::thread([this] { run(); });
+    for (int i = 0; i < apply_threads_; ++i) {
+        auto a = std::make_unique<applier>();
+        std::vector<kafka::log_reader::start> starts;
+        for (int p = i; p < partitions_; p += apply_threads_) {
+            a->partitions.push_back(p);
+            starts.push_back({p, store_.next_offset(p)});
+        }
+        auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
+        if (!reader) {
+            stop();
+            return std::unexpected(reader.error());
+        }
+        a->reader = std::move(*reader);
+        appliers_.push_back(std::move(a));
+    }
+    for (auto& a : appliers_) a->thread = std::thread([this, &a = *a] { run(a); });
     return {};
 }
 
 void projection_runner::stop() {
     stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-    reader_.reset();
+    for (auto& a : appliers_)
+        if (a->thread.joinable()) a->thread.join();
+    appliers_.clear();
     expire_waiters(true);
 }
 
@@ -87,13 +108,13 @@ void projection_runner::expire_waiters(bool all) {
     for (auto& done : late) done(false);
 }
 
-void projection_runner::run() {
+void projection_runner::run(applier& a) {
     projections::polled_batch batch;
     std::vector<std::pair<int, std::int64_t>> eofs;
     while (!stopping_) {
         batch.clear();
         eofs.clear();
-        auto n = reader_->poll(
+        auto n = a.reader->poll(
             std::chrono::milliseconds(100), [&](const kafka::record& r) { batch.add(r); },
             [&](int p, std::int64_t next) { eofs.emplace_back(p, next); });
         if (!batch.empty() && !apply_polled(batch.records())) return;  // stopping
@@ -156,8 +177,7 @@ void projection_runner::reached_end(int p, std::int64_t next) {
         seen = true;
         bool all = true;
         for (int q = 0; q < partitions_; ++q) all = all && eof_seen_[static_cast<std::size_t>(q)];
-        if (all && !ready_) {
-            ready_ = true;
+        if (all && !ready_.exchange(true)) {
             spdlog::info("projections caught up with the log; ready");
         }
     }
@@ -206,7 +226,8 @@ std::string projection_runner::metrics_text() const {
     s += "# HELP carelog_projection_lag Records on the topic not yet applied to the projections.\n"
          "# TYPE carelog_projection_lag gauge\n";
     for (int p = 0; p < partitions_; ++p) {
-        auto hwm = reader_ ? reader_->high_watermark(p) : -1;
+        const auto a = static_cast<std::size_t>(p % apply_threads_);
+        auto hwm = a < appliers_.size() ? appliers_[a]->reader->high_watermark(p) : -1;
         auto pos = store_.next_offset(p);
         auto lag = hwm < 0 ? 0 : std::max<std::int64_t>(0, hwm - pos);
         s += "carelog_projection_lag{partition=\"" + std::to_string(p) + "\"} " + std::to_string(lag) + "\n";

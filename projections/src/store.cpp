@@ -218,7 +218,7 @@ result<std::optional<chain_link>> store::impl::chain_of(write_set& w, const std:
 }
 
 result<batch_outcome> store::apply_batch(std::span<const incoming_record> records, micros now) {
-    std::lock_guard lock(impl_->write_mu);
+    std::shared_lock lock(impl_->write_mu);  // see write_mu: callers keep concurrent partitions apart
     // RocksDB counts every operation in thread-local perf counters unless told not to; nothing
     // reads them, and on this path they cost a few percent.
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);

@@ -85,6 +85,7 @@
 #include <cstring>
 #include <cstdint>
 #include <mutex>
+#include <shared_mutex>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -206,9 +207,11 @@ struct store::impl {
     rocksdb::ColumnFamilyHandle* chain = nullptr;
     rocksdb::ColumnFamilyHandle* audit = nullptr;
 
-    // apply/advance/put_local are read-modify-write: one writer at a time. Queries take no lock
-    // (RocksDB is thread-safe; list_staff reads from a snapshot).
-    std::mutex write_mu;
+    // apply/advance/put_local are read-modify-write. apply_batch takes it shared: its callers
+    // give concurrent calls records of disjoint partitions, and everything a record reads and
+    // writes belongs to its agency, so to one partition. Everything else takes it exclusively.
+    // Queries take no lock (RocksDB is thread-safe; list_staff reads from a snapshot).
+    std::shared_mutex write_mu;
     std::atomic<std::uint64_t> applied{0};
     std::mutex listeners_mu;
     std::vector<change_listener> listeners;

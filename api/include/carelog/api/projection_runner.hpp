@@ -1,6 +1,8 @@
 // Feeds the RocksDB projections from the event topic (read_committed, all partitions assigned to
 // this process, resuming at the offsets stored with the data) and answers read-your-writes waits,
-// readiness and lag.
+// readiness and lag. The partitions are split over `apply_threads` appliers, each with a consumer
+// and a thread of its own: an agency lives in one partition, so appliers never touch the same
+// agency and store::apply_batch runs for them at the same time.
 #pragma once
 
 #include <atomic>
@@ -20,7 +22,9 @@ namespace carelog::api {
 
 class projection_runner final : public projection_status {
 public:
-    projection_runner(kafka::config cfg, int partitions, projections::store& store, clock_source& clock);
+    // `apply_threads`: how many appliers (0: one per core; at most one per partition).
+    projection_runner(kafka::config cfg, int partitions, projections::store& store, clock_source& clock,
+                      int apply_threads = 0);
     ~projection_runner() override;
 
     // Opens the consumer at the stored offsets and starts the thread; fails if Kafka is unreachable.
@@ -35,9 +39,16 @@ public:
     void set_extra_metrics(std::function<std::string()> f) { extra_metrics_ = std::move(f); }
 
 private:
-    void run();
-    // Applies one poll's records in one batch, retrying a storage error until it succeeds; false
-    // only when stopping.
+    // One applier: a consumer of its partitions (p % appliers == its index) and its thread.
+    struct applier {
+        std::vector<int> partitions;
+        std::unique_ptr<kafka::log_reader> reader;
+        std::thread thread;
+    };
+    void run(applier& a);
+    // Applies one poll's records in one batch, retrying a storage error until it succeeds (a
+    // batch skips what is already applied, so a retry never applies twice); false only when
+    // stopping.
     bool apply_polled(std::span<const projections::incoming_record> records);
     // Logs, counts and copies a quarantined record to the quarantine topic.
     void quarantine(const projections::quarantined_record& q, std::span<const projections::incoming_record> records);
@@ -57,9 +68,10 @@ private:
 
     kafka::config cfg_;
     int partitions_;
+    int apply_threads_;
     projections::store& store_;
     clock_source& clock_;
-    std::unique_ptr<kafka::log_reader> reader_;
+    std::vector<std::unique_ptr<applier>> appliers_;
     std::vector<std::int64_t> start_hwm_;
     std::unique_ptr<std::atomic<bool>[]> eof_seen_;
     // Per partition: the next offset not yet applied (what the store holds, without asking it).
@@ -72,7 +84,6 @@ private:
     std::atomic<std::uint64_t> applied_{0}, quarantined_{0}, apply_errors_{0};
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    std::thread thread_;
     std::function<std::string()> extra_metrics_;
     std::unique_ptr<kafka::producer> quarantine_out_;
 };

@@ -150,6 +150,8 @@ public:
     // its partition, offset and reason, never applied) and the offset still advances. A record
     // below the stored next offset is skipped (never applied twice). On an error nothing is
     // written and the offsets do not move: the caller applies the same records again.
+    // Calls may run at the same time on several threads when no two of them hold records of the
+    // same partition (an agency's records all live in one partition).
     result<batch_outcome> apply_batch(std::span<const incoming_record> records, micros now);
     // Called after each batch is written, on the applying thread, before apply_batch returns (so
     // before anyone waiting for the batch is answered), with what the batch changed.
