@@ -1,7 +1,5 @@
 // carelog-loggen: writes a large, valid event log straight to <prefix>events, for the restart and
-// rebuild benchmarks (ops/bench-rebuild). Every agency's events form a correct chain (sequence,
-// prev_hash, hash) in the partition murmur2(agency id) % count puts it, exactly as carelogd's
-// writer would have written them: an agency with its org_admin, then clients. Loopback only.
+// rebuild benchmarks (ops/bench-rebuild): the log of log_shape.hpp. Loopback only.
 #include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
 
@@ -10,39 +8,20 @@
 #include <string>
 #include <vector>
 
-#include "carelog/events/envelope_codec.hpp"
-#include "carelog/kafka/kafka.hpp"
+#include "log_shape.hpp"
 
 using namespace carelog;
-
-namespace {
-
-std::string uuid_of(std::uint64_t kind, std::uint64_t n) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%08llx-0000-4000-8000-%012llx", static_cast<unsigned long long>(kind),
-                  static_cast<unsigned long long>(n));
-    return buf;
-}
-
-struct agency {
-    std::string id;
-    std::uint64_t sequence = 0;
-    sha256_digest last{};
-    int partition = 0;
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"carelog-loggen: a valid chained event log for restart and rebuild benchmarks"};
     std::string brokers, prefix;
-    std::uint64_t total = 1'000'000;
-    int agencies_n = 100, partitions = 12;
+    bench::log_shape shape;
     app.add_option("--brokers", brokers, "loopback broker")->required();
     app.add_option("--topic-prefix", prefix, "writes <prefix>events (created with carelogd's settings)")->required();
-    app.add_option("--events", total, "how many events in all");
-    app.add_option("--agencies", agencies_n);
-    app.add_option("--partitions", partitions, "partition count when the topic is created");
+    app.add_option("--events", shape.events, "how many events in all");
+    app.add_option("--agencies", shape.agencies);
+    app.add_option("--staff", shape.staff, "staff members besides each agency's org_admin");
+    app.add_option("--partitions", shape.partitions, "partition count when the topic is created");
     CLI11_PARSE(app, argc, argv);
     if (brokers.rfind("127.0.0.1:", 0) != 0) {
         std::fprintf(stderr, "carelog-loggen only writes to a broker on 127.0.0.1\n");
@@ -52,7 +31,7 @@ int main(int argc, char** argv) {
     kafka::config cfg;
     cfg.brokers = brokers;
     cfg.topic_prefix = prefix;
-    cfg.partitions = partitions;
+    cfg.partitions = shape.partitions;
     auto count = kafka::ensure_topic(cfg, cfg.events_topic());
     if (!count) {
         std::fprintf(stderr, "topic: %s\n", count.error().detail.c_str());
@@ -80,74 +59,21 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string topic = cfg.events_topic();
-    const micros t0 = 1'790'000'000'000'000;  // 2026-09
-
-    std::vector<agency> agencies;
-    for (int i = 0; i < agencies_n; ++i) {
-        agency a;
-        a.id = uuid_of(0xa, static_cast<std::uint64_t>(i));
-        a.partition = kafka::partition_for(a.id, *count);
-        agencies.push_back(std::move(a));
-    }
-    auto emit = [&](agency& a, const std::string& aggregate, std::uint64_t version, events::payload p,
-                    std::uint64_t n) {
-        events::envelope e;
-        e.event_id = uuid_of(0xe, n);
-        e.agency_id = a.id;
-        e.aggregate_type = std::string(events::aggregate_type_of(p));
-        e.aggregate_id = aggregate;
-        e.aggregate_version = version;
-        e.sequence = ++a.sequence;
-        e.occurred_at = t0 + static_cast<micros>(n) * 1000;
-        e.actor_id = "operator";
-        e.command_id = uuid_of(0xc, n);
-        e.correlation_id = e.command_id;
-        e.causation_id = e.command_id;
-        e.prev_hash = a.last;
-        e.data = std::move(p);
-        auto bytes = events::encode(e);
-        a.last = e.hash;
-        const std::string type(events::event_type_name(e.data));
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(a.partition),
-                                 RD_KAFKA_V_KEY(a.id.data(), a.id.size()),
-                                 RD_KAFKA_V_VALUE(bytes.data(), bytes.size()),
+    shape.partitions = *count;
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t n = 0;
+    bench::generate(shape, [&](int partition, const std::string& agency, const std::string& type,
+                               const std::vector<std::uint8_t>& bytes) {
+        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                                 RD_KAFKA_V_KEY(agency.data(), agency.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<std::uint8_t*>(bytes.data()), bytes.size()),
                                  RD_KAFKA_V_HEADER("event-type", type.data(), static_cast<ssize_t>(type.size())),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
                RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 10);
         rd_kafka_poll(rk, 0);
-    };
-
-    const auto start = std::chrono::steady_clock::now();
-    std::uint64_t n = 0;
-    for (auto& a : agencies) {
-        auto settings = events::default_settings("Agency " + a.id.substr(0, 8));
-        emit(a, a.id, 1, events::AgencyCreated{"Agency " + a.id.substr(0, 8), "gen-" + a.id.substr(0, 8) + "-" +
-                                                                                  std::to_string(n),
-                                               settings},
-             n++);
-        events::StaffCreated admin;
-        admin.first_name = "Ada";
-        admin.last_name = "Admin";
-        admin.gender = "female";
-        admin.position = "Administrator";
-        admin.email = "ada@example.org";
-        admin.username = "aadmin";
-        admin.role = "org_admin";
-        admin.staff_type = "administration";
-        admin.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
-        admin.require_password_change = true;
-        emit(a, uuid_of(0x5, n), 1, std::move(admin), n);
         ++n;
-    }
-    static const char* firsts[] = {"Ann", "Bo", "Cruz", "Dee", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo"};
-    static const char* lasts[] = {"Lee", "Ng", "Ortiz", "Park", "Quinn", "Roth", "Sato", "Tran", "Uhl", "Vega"};
-    for (std::uint64_t i = 0; n < total; ++i, ++n) {
-        auto& a = agencies[i % agencies.size()];
-        events::ClientAdded c{firsts[i % 10], std::string(lasts[(i / 10) % 10]) + std::to_string(i), "1990-01-02",
-                              "", "", ""};
-        emit(a, uuid_of(0xc1, n), 1, std::move(c), n);
-    }
+    });
     if (rd_kafka_flush(rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         std::fprintf(stderr, "flush timed out\n");
         return 1;
@@ -155,6 +81,6 @@ int main(int argc, char** argv) {
     rd_kafka_destroy(rk);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("loggen: %llu events over %d agencies in %.1f s (%.0f events/s)\n",
-                static_cast<unsigned long long>(n), agencies_n, secs, static_cast<double>(n) / secs);
+                static_cast<unsigned long long>(n), shape.agencies, secs, static_cast<double>(n) / secs);
     return 0;
 }

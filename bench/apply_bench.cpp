@@ -1,0 +1,129 @@
+// carelog-applybench: the projections' apply path alone, without Kafka and without the writer.
+// The log of log_shape.hpp is generated in memory, then applied to a fresh store in a temporary
+// directory as projection_runner applies it: one applier thread per --threads, each with the
+// partitions p % threads == its index, taking up to --poll records of one partition at a time
+// (what a consumer poll returns while catching up). Prints events/s, the appliers' own CPU per
+// event and the whole process's (RocksDB's flushes and compactions included), so a change to the
+// apply path can be judged by CPU, which moves far less than a rate when other work shares the
+// machine.
+#include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "carelog/projections/store.hpp"
+#include "log_shape.hpp"
+
+using namespace carelog;
+
+namespace {
+double thread_cpu_s() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+double process_cpu_s() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto s = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return s(u.ru_utime) + s(u.ru_stime);
+}
+struct event {
+    std::string agency;
+    std::vector<std::uint8_t> bytes;  // operator new: aligned as a consumer's batch is
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"carelog-applybench: the projections' apply path alone, timed"};
+    bench::log_shape shape;
+    shape.events = 200'000;
+    int threads = 2;
+    std::size_t poll = 1000;
+    std::string dir_base = std::filesystem::temp_directory_path().string();
+    app.add_option("--events", shape.events, "how many events in all");
+    app.add_option("--agencies", shape.agencies);
+    app.add_option("--staff", shape.staff, "staff members besides each agency's org_admin");
+    app.add_option("--partitions", shape.partitions);
+    app.add_option("--threads", threads, "appliers, each its own partitions");
+    app.add_option("--poll", poll, "records per batch");
+    app.add_option("--dir", dir_base, "where the temporary store goes");
+    bool keep = false;
+    app.add_flag("--keep", keep, "leave the store (and RocksDB's LOG) behind");
+    CLI11_PARSE(app, argc, argv);
+    threads = std::clamp(threads, 1, shape.partitions);
+
+    std::vector<std::vector<event>> by_partition(static_cast<std::size_t>(shape.partitions));
+    bench::generate(shape, [&](int p, const std::string& agency, const std::string&, const std::vector<std::uint8_t>& b) {
+        by_partition[static_cast<std::size_t>(p)].push_back({agency, b});
+    });
+
+    const auto dir = std::filesystem::path(dir_base) / ("carelog-applybench-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    auto opened = projections::store::open(dir.string());
+    if (!opened) {
+        std::fprintf(stderr, "store: %s\n", opened.error().detail.c_str());
+        return 1;
+    }
+    auto& store = **opened;
+
+    std::atomic<std::uint64_t> applied{0}, quarantined{0};
+    std::atomic<bool> failed{false};
+    std::vector<double> applier_cpu(static_cast<std::size_t>(threads));
+    const double cpu0 = process_cpu_s();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> appliers;
+    for (int i = 0; i < threads; ++i)
+        appliers.emplace_back([&, i] {
+            const double c0 = thread_cpu_s();
+            std::vector<std::size_t> next(by_partition.size(), 0);
+            std::vector<projections::incoming_record> batch;
+            for (bool more = true; more && !failed;) {
+                more = false;
+                for (int p = i; p < shape.partitions; p += threads) {
+                    auto& evs = by_partition[static_cast<std::size_t>(p)];
+                    auto& at = next[static_cast<std::size_t>(p)];
+                    if (at >= evs.size()) continue;
+                    batch.clear();
+                    for (; at < evs.size() && batch.size() < poll; ++at)
+                        batch.push_back({p, static_cast<std::int64_t>(at), evs[at].bytes, evs[at].agency});
+                    auto out = store.apply_batch(batch, 0);
+                    if (!out) {
+                        std::fprintf(stderr, "apply: %s\n", out.error().detail.c_str());
+                        failed = true;
+                        return;
+                    }
+                    applied += out->applied;
+                    quarantined += out->quarantined.size();
+                    more = more || at < evs.size();
+                }
+            }
+            applier_cpu[static_cast<std::size_t>(i)] = thread_cpu_s() - c0;
+        });
+    for (auto& t : appliers) t.join();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu = process_cpu_s() - cpu0;
+    double own = 0;
+    for (double c : applier_cpu) own += c;
+    opened->reset();  // closes the store: flushes the memtables
+    const double closed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (keep)
+        std::printf("applybench: store left in %s\n", dir.c_str());
+    else
+        std::filesystem::remove_all(dir);
+    if (failed) return 1;
+    const double n = static_cast<double>(applied.load());
+    std::printf("applybench: %llu events (%llu quarantined) over %d agencies, %d appliers, %zu per batch\n",
+                static_cast<unsigned long long>(applied.load()), static_cast<unsigned long long>(quarantined.load()),
+                shape.agencies, threads, poll);
+    std::printf("applybench: %.2f s, %.0f events/s; CPU per event: appliers %.1f us, process %.1f us; with the "
+                "closing flush %.2f s\n",
+                secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed);
+    return applied == shape.events && quarantined == 0 ? 0 : 1;
+}
