@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <condition_variable>
 #include <map>
 #include <cstdint>
@@ -924,16 +925,17 @@ private:
         std::vector<kafka::log_reader::start> starts;
         std::uint64_t tail = 0;
         wait_for_snapshots();  // a batch being written meanwhile could pair one snapshot's offset with another's entries
+        const auto loading = steady::now();
         for (auto& [p, P] : parts_) {
             P.agencies.clear();
             P.dirty.clear();
             P.broken.clear();
             P.next_offset = 0;
             P.stale_keys.clear();
-            const std::int64_t from = load_snapshot_of(p, P);
-            P.next_offset = from;
-            starts.push_back({p, from});
         }
+        load_snapshots();
+        for (auto& [p, P] : parts_) starts.push_back({p, P.next_offset});
+        const auto loaded = steady::now();
         auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
         if (!reader) return std::unexpected(reader.error());
         std::set<int> open;
@@ -994,8 +996,10 @@ private:
         ready_ = true;
         std::size_t agencies = 0;
         for (auto& [p, P] : parts_) agencies += P.agencies.size();
-        spdlog::info("writer {}: ready ({} partitions, {} agencies, {} events read from the log)", name_,
-                     parts_.size(), agencies, tail);
+        auto secs = [](steady::duration d) { return std::chrono::duration<double>(d).count(); };
+        spdlog::info("writer {}: ready ({} partitions, {} agencies; snapshots loaded in {:.2f} s, then {} events read "
+                     "from the log in {:.2f} s)",
+                     name_, parts_.size(), agencies, secs(loaded - loading), tail, secs(steady::now() - loaded));
         if (tail > 0) snapshot_if_due(true);
         return {};
     }
@@ -1035,6 +1039,32 @@ private:
         }
         P.agencies = std::move(*logs);
         return from;
+    }
+
+    // Every partition's snapshot into memory (P.next_offset = where its tail starts). Partitions are
+    // independent, and loading is most of a restart, so they load on up to one thread per core.
+    void load_snapshots() {
+        std::vector<std::pair<int, part*>> todo;
+        for (auto& [p, P] : parts_) todo.emplace_back(p, &P);
+        std::atomic<std::size_t> next{0};
+        std::mutex mu;
+        std::exception_ptr failed;
+        auto work = [&] {
+            for (std::size_t i; (i = next++) < todo.size();) {
+                try {
+                    todo[i].second->next_offset = load_snapshot_of(todo[i].first, *todo[i].second);
+                } catch (...) {
+                    std::lock_guard lk(mu);
+                    if (!failed) failed = std::current_exception();
+                }
+            }
+        };
+        const std::size_t n = std::min<std::size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency()));
+        std::vector<std::thread> helpers;
+        for (std::size_t i = 1; i < n; ++i) helpers.emplace_back(work);
+        work();
+        for (auto& t : helpers) t.join();
+        if (failed) std::rethrow_exception(failed);
     }
 
     // Called only where memory equals the committed log: after a commit was answered with

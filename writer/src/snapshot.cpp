@@ -95,6 +95,8 @@ std::string encode_agency(const agency_log& log) {
     ab.add_first_command(first);
     ab.add_next_command(log.next_ordinal);
     ab.add_command_slots(snapshot_command_slots);
+    ab.add_staff_count(s.staff.size());
+    ab.add_client_count(s.clients.size());
     return finish(b, fb::Entry::Agency, ab.Finish());
 }
 
@@ -483,18 +485,25 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
     std::unordered_map<std::string, loading> by_agency;
     std::string at_key;
     try {
+        // Entries come sorted from the store, an agency's together: look its log up once per run.
+        std::string_view current;
+        loading* L_ = nullptr;
         for (const auto& [key, value] : entries) {
             at_key = key;
             if (!key.starts_with(snapshot_prefix)) throw std::runtime_error("not a snapshot entry");
             const auto rest = std::string_view(key).substr(snapshot_prefix.size());
             const auto slash = rest.find('/');
-            const std::string agency(rest.substr(0, slash));
+            const auto agency = rest.substr(0, slash);
             const auto* data = reinterpret_cast<const std::uint8_t*>(value.data());
+            if (value.size() < 8 || !fb::ValueBufferHasIdentifier(data)) throw std::runtime_error("the value does not verify");
             flatbuffers::Verifier verifier(data, value.size());
-            if (!fb::ValueBufferHasIdentifier(data) || !fb::VerifyValueBuffer(verifier))
-                throw std::runtime_error("the value does not verify");
+            if (!fb::VerifyValueBuffer(verifier)) throw std::runtime_error("the value does not verify");
             const auto* v = fb::GetValue(data);
-            auto& L = by_agency[agency];
+            if (!L_ || agency != current) {
+                L_ = &by_agency[std::string(agency)];
+                current = agency;
+            }
+            auto& L = *L_;
             switch (v->entry_type()) {
                 case fb::Entry::Agency: {
                     const auto* a = v->entry_as_Agency();
@@ -502,6 +511,8 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
                     if (a->command_slots() != snapshot_command_slots)
                         throw std::runtime_error("idempotency slots of another build");
                     agency_from(*a, L.log);
+                    L.log.state.staff.reserve(std::min<std::uint64_t>(a->staff_count(), entries.size()));
+                    L.log.state.clients.reserve(std::min<std::uint64_t>(a->client_count(), entries.size()));
                     L.first = a->first_command();
                     L.next = a->next_command();
                     L.has_agency = true;
