@@ -7,6 +7,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <algorithm>
+#include <charconv>
 #include <stdexcept>
 
 #include "carelog/aggregates/snapshot.hpp"
@@ -481,6 +482,7 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
         bool has_agency = false;
         std::uint64_t first = 0, next = 0;
         std::vector<std::pair<std::string, std::shared_ptr<idem_record>>> commands;
+        std::vector<std::uint64_t> damaged_slots;  // record slots whose value does not verify
     };
     std::unordered_map<std::string, loading> by_agency;
     std::string at_key;
@@ -494,16 +496,25 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
             const auto rest = std::string_view(key).substr(snapshot_prefix.size());
             const auto slash = rest.find('/');
             const auto agency = rest.substr(0, slash);
-            const auto* data = reinterpret_cast<const std::uint8_t*>(value.data());
-            if (value.size() < 8 || !fb::ValueBufferHasIdentifier(data)) throw std::runtime_error("the value does not verify");
-            flatbuffers::Verifier verifier(data, value.size());
-            if (!fb::VerifyValueBuffer(verifier)) throw std::runtime_error("the value does not verify");
-            const auto* v = fb::GetValue(data);
             if (!L_ || agency != current) {
                 L_ = &by_agency[std::string(agency)];
                 current = agency;
             }
             auto& L = *L_;
+            const auto* data = reinterpret_cast<const std::uint8_t*>(value.data());
+            flatbuffers::Verifier verifier(data, value.size());
+            if (value.size() < 8 || !fb::ValueBufferHasIdentifier(data) || !fb::VerifyValueBuffer(verifier)) {
+                // A slot outside the live range is never read: its damage matters only if it is live.
+                std::uint64_t slot = 0;
+                const auto tail = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+                if (tail.starts_with("/i/") &&
+                    std::from_chars(tail.data() + 3, tail.data() + tail.size(), slot).ec == std::errc{}) {
+                    L.damaged_slots.push_back(slot);
+                    continue;
+                }
+                throw std::runtime_error("the value does not verify");
+            }
+            const auto* v = fb::GetValue(data);
             switch (v->entry_type()) {
                 case fb::Entry::Agency: {
                     const auto* a = v->entry_as_Agency();
@@ -535,6 +546,10 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
             if (!L.has_agency) throw std::runtime_error("entries without their agency entry");
             if (L.next < L.first || L.next - L.first > snapshot_command_slots)
                 throw std::runtime_error("an impossible idempotency range");
+            for (auto slot : L.damaged_slots)
+                if ((slot + snapshot_command_slots - L.first % snapshot_command_slots) % snapshot_command_slots <
+                    L.next - L.first)
+                    throw std::runtime_error("the live idempotency slot " + std::to_string(slot) + " does not verify");
             // Slots outside the live range hold evicted records: they are not loaded.
             std::erase_if(L.commands, [&](const auto& c) { return c.second->ordinal < L.first || c.second->ordinal >= L.next; });
             if (L.commands.size() != L.next - L.first) throw std::runtime_error("live idempotency records missing");

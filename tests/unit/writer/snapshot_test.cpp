@@ -240,11 +240,23 @@ TEST_CASE("writer snapshot: an idempotency record evicted after a snapshot is go
     auto written = f.snapshot();
     CHECK(keys_of(written).size() == 2);  // the agency's entry and the new record: nothing deleted
 
+    // The evicted records' values stay in their slots until reused; damage there is never read.
+    const auto evicted_slot = "a/agency-1/i/0";
+    REQUIRE(f.store.contains(evicted_slot));
+    f.store[evicted_slot] = "not a snapshot value";
+
     auto back = f.reload();
     CHECK_FALSE(back.commands.contains("op:create"));
     CHECK_FALSE(back.commands.contains("op:message"));
     CHECK(back.commands.contains("op:youth"));
     check_same(back, f.log);
+
+    // In a live slot the same damage refuses the snapshot.
+    const auto live_slot = "a/agency-1/i/" + std::to_string(f.log.commands.at("op:youth")->ordinal);
+    f.store[live_slot] = "not a snapshot value";
+    auto r = writer::load_snapshot(writer::snapshot_entries(f.store.begin(), f.store.end()));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().detail.find("does not verify") != std::string::npos);
 }
 
 TEST_CASE("writer snapshot: at the cap a new record takes the evicted one's slot and the reload keeps the newest",
