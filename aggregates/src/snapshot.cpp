@@ -1,12 +1,14 @@
-// agency_state <-> JSON for the writer's local snapshots. Every field of the state is written, so
-// from_json(to_json(s)) == s; a snapshot that does not parse is refused (the writer then replays
-// the agency from the log instead of trusting half a state).
+// agency_state <-> JSON (the auditors' rebuild prints it) and `restore`, which puts one aggregate
+// back into a state with the indexes derived from it (the writer's binary snapshots store each
+// aggregate apart). Every field of the state is written, so from_json(to_json(s)) == s; JSON that
+// does not parse is refused rather than trusted as half a state.
 #include "carelog/aggregates/snapshot.hpp"
 
 #include "carelog/events/event_json.hpp"
 
 #include <boost/json.hpp>
 
+#include "carelog/base/text.hpp"
 #include "rules.hpp"
 
 namespace carelog::aggregates {
@@ -377,6 +379,19 @@ result<agency_state> agency_state_from_json(const json::value& v) {
     } catch (const std::exception& e) {
         return fail(errc::malformed, std::string("snapshot: ") + e.what());
     }
+}
+
+void restore(agency_state& s, staff_state st) {
+    s.usernames[ascii_lower(st.profile.username)] = st.id;
+    for (const auto& [sid, info] : st.credentials.sessions) s.session_owners[sid] = st.id;
+    auto id = st.id;
+    s.staff.insert_or_assign(std::move(id), std::move(st));
+}
+
+void restore(agency_state& s, client_state c) {
+    detail::index_client(s, c);
+    auto id = c.id;
+    s.clients.insert_or_assign(std::move(id), std::move(c));
 }
 
 }  // namespace carelog::aggregates

@@ -13,6 +13,7 @@
 #include "carelog/kafka/kafka.hpp"
 #include "carelog/writer/agency_log.hpp"
 #include "carelog/writer/engine.hpp"
+#include "carelog/writer/snapshot.hpp"
 
 #include "process.hpp"
 
@@ -41,13 +42,24 @@ public:
     }
     result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) override {
         std::lock_guard lk(mu_);
-        for (const auto& [k, v] : kvs) kv_[ns + "\n" + k] = v;
+        std::set<std::string> keys;
+        for (const auto& [k, v] : kvs) {
+            kv_[ns + "\n" + k] = v;
+            keys.insert(k);
+        }
+        puts_.push_back(std::move(keys));
         return {};
+    }
+    // The keys of each put, in order.
+    std::vector<std::set<std::string>> puts() const {
+        std::lock_guard lk(mu_);
+        return puts_;
     }
 
 private:
     mutable std::mutex mu_;
     std::map<std::string, std::string> kv_;
+    std::vector<std::set<std::string>> puts_;
 };
 
 // Collects asynchronous answers; wait() returns once `n` arrived.
@@ -474,4 +486,108 @@ TEST_CASE("writer: a bulk import whose transaction aborts is refused as a whole,
     auto evs = f.read_all();
     check_chain(evs, f.agency);
     for (const auto& ev : evs) CHECK(imported.count(ev.aggregate_id) == 0);
+}
+
+// ---- snapshots ----
+
+namespace {
+
+// Every agency log of a partition's snapshot, as a restart loads it.
+std::unordered_map<std::string, writer::agency_log> snapshot_of(const memory_snapshots& store, int partition) {
+    auto logs = writer::load_snapshot(store.scan("writer-p" + std::to_string(partition), "a/"));
+    if (!logs) FAIL("snapshot of partition " << partition << " refused: " << logs.error().detail);
+    return std::move(*logs);
+}
+
+void check_same_log(const writer::agency_log& a, const writer::agency_log& b) {
+    CHECK(a.state == b.state);
+    CHECK(a.sequence == b.sequence);
+    CHECK(a.last_hash == b.last_hash);
+    CHECK(std::vector<std::string>(a.command_order.begin(), a.command_order.end()) ==
+          std::vector<std::string>(b.command_order.begin(), b.command_order.end()));
+    REQUIRE(a.commands.size() == b.commands.size());
+    for (const auto& [key, r] : b.commands) {
+        INFO("idempotency record " << key);
+        REQUIRE(a.commands.contains(key));
+        const auto& x = *a.commands.at(key);
+        CHECK(x.aggregate_id == r->aggregate_id);
+        CHECK(x.version == r->version);
+        CHECK(x.token == r->token);
+        CHECK(x.at == r->at);
+        REQUIRE(x.events.size() == r->events.size());
+        for (std::size_t i = 0; i < x.events.size(); ++i) CHECK(x.events[i].event_id == r->events[i].event_id);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("writer: the state a restart loads from its snapshot plus the tail equals a rebuild of the whole topic, "
+          "and a snapshot after one change writes that change only",
+          "[integration][writer][snapshot][restart]") {
+    topic_fixture f;
+    const int partition = kafka::partition_for(f.agency, f.cfg.partitions);
+    const std::string ns = "writer-p" + std::to_string(partition);
+    std::vector<aggregates::add_client> clients;
+    for (int i = 0; i < 30; ++i) clients.push_back(f.client(i));
+    {
+        auto e = f.start();
+        REQUIRE(submit_sync(*e, f.agency, f.create(), "op:create").has_value());
+        for (int i = 0; i < 20; ++i)
+            REQUIRE(submit_sync(*e, f.agency, clients[i], i % 2 ? "op:client-" + std::to_string(i) : "").has_value());
+        e->stop();  // the final snapshot: everything
+    }
+    const auto full = f.snaps.puts().size();
+    REQUIRE(full > 0);
+    REQUIRE(f.snaps.get(ns, "format") == std::string(writer::snapshot_format));
+
+    // A restart from that snapshot: one change, then the stop's snapshot holds it alone.
+    {
+        auto e = f.start();
+        auto again = submit_sync(*e, f.agency, clients[1], "op:client-1");  // an Idempotency-Key replay
+        REQUIRE(again.has_value());
+        CHECK(again->replayed);
+        CHECK(again->aggregate_id == clients[1].client_id);
+        REQUIRE(submit_sync(*e, f.agency, aggregates::assign_staff_to_client{clients[3].client_id, f.admin}).has_value());
+        e->stop();
+    }
+    auto puts = f.snaps.puts();
+    REQUIRE(puts.size() == full + 1);
+    const std::string a = "a/" + f.agency;
+    CHECK(puts.back() == std::set<std::string>{a, a + "/c/" + clients[3].client_id, "format", "offset"});
+
+    // More, through another restart: new clients with keys, then a replay after the restart.
+    {
+        auto e = f.start();
+        for (int i = 20; i < 30; ++i)
+            REQUIRE(submit_sync(*e, f.agency, clients[i], "op:client-" + std::to_string(i)).has_value());
+        e->stop();
+    }
+
+    // A rebuild of the whole topic on a data dir that holds only an older format's snapshot (an
+    // offset past the end and an agency as JSON): it is not trusted, the partition is replayed
+    // from offset 0 and the JSON is emptied by the snapshot that follows.
+    memory_snapshots rebuilt;
+    REQUIRE(rebuilt.put(ns, {{"offset", "1000000"}, {"agency/" + f.agency, R"({"state":{"format":3}})"}}).has_value());
+    {
+        auto e = f.start_with(rebuilt);
+        auto replay = submit_sync(*e, f.agency, clients[25], "op:client-25");
+        REQUIRE(replay.has_value());
+        CHECK(replay->replayed);
+        e->stop();
+    }
+    CHECK(rebuilt.get(ns, "agency/" + f.agency) == std::string());
+    CHECK(rebuilt.get(ns, "format") == std::string(writer::snapshot_format));
+    CHECK(rebuilt.get(ns, "offset") != std::string("1000000"));
+
+    auto from_snapshots = snapshot_of(f.snaps, partition);
+    auto from_topic = snapshot_of(rebuilt, partition);
+    REQUIRE(from_snapshots.size() == 1);
+    REQUIRE(from_topic.size() == 1);
+    const auto& restarted = from_snapshots.at(f.agency);
+    const auto& replayed = from_topic.at(f.agency);
+    CHECK(restarted.state.clients.size() == 30);
+    CHECK(restarted.commands.size() == 1 + 10 + 10);
+    CHECK(restarted.state.clients.at(clients[3].client_id).assigned_staff.contains(f.admin));
+    check_same_log(restarted, replayed);
+    check_chain(f.read_all(), f.agency);
 }

@@ -23,9 +23,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <charconv>
+#include <exception>
 #include <condition_variable>
 #include <map>
 #include <cstdint>
@@ -39,9 +39,9 @@
 
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/writer/agency_log.hpp"
+#include "carelog/writer/snapshot.hpp"
 
 namespace carelog::writer {
-namespace json = boost::json;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -206,9 +206,10 @@ private:
     struct part {
         int partition = 0;
         std::unordered_map<std::string, agency_log> agencies;
-        std::unordered_set<std::string> dirty;   // changed since the last snapshot
+        std::unordered_set<std::string> dirty;   // agencies changed since the last snapshot
         std::unordered_set<std::string> broken;  // agencies whose chain in the log is broken
         std::int64_t next_offset = 0;            // after the last committed record (or control marker)
+        std::vector<std::string> stale_keys;     // an older format's entries, emptied by the next snapshot
     };
 
     // One command's (or one batch job's) answer, pending until its transaction's fate is known.
@@ -923,35 +924,18 @@ private:
         }
         std::vector<kafka::log_reader::start> starts;
         std::uint64_t tail = 0;
+        wait_for_snapshots();  // a batch being written meanwhile could pair one snapshot's offset with another's entries
+        const auto loading = steady::now();
         for (auto& [p, P] : parts_) {
             P.agencies.clear();
             P.dirty.clear();
             P.broken.clear();
             P.next_offset = 0;
-            std::string ns = "writer-p" + std::to_string(p);
-            std::int64_t from = 0;
-            if (auto off = local_.get(ns, "offset")) from = std::stoll(*off);
-            bool usable = true;
-            for (auto& [key, blob] : local_.scan(ns, "agency/")) {
-                std::error_code ec;
-                auto v = json::parse(blob, ec);
-                auto log = ec ? result<agency_log>(fail(errc::internal, "not JSON")) : agency_log_from_json(v);
-                if (!log) {
-                    // An old or damaged snapshot is only a shortcut: replay the partition from the start.
-                    spdlog::warn("partition {}: writer snapshot of {} unusable ({}); replaying from offset 0", p,
-                                 key.substr(7), log.error().detail);
-                    usable = false;
-                    break;
-                }
-                P.agencies.emplace(key.substr(7), std::move(*log));
-            }
-            if (!usable) {
-                P.agencies.clear();
-                from = 0;
-            }
-            P.next_offset = from;
-            starts.push_back({p, from});
+            P.stale_keys.clear();
         }
+        load_snapshots();
+        for (auto& [p, P] : parts_) starts.push_back({p, P.next_offset});
+        const auto loaded = steady::now();
         auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
         if (!reader) return std::unexpected(reader.error());
         std::set<int> open;
@@ -1012,8 +996,10 @@ private:
         ready_ = true;
         std::size_t agencies = 0;
         for (auto& [p, P] : parts_) agencies += P.agencies.size();
-        spdlog::info("writer {}: ready ({} partitions, {} agencies, {} events read from the log)", name_,
-                     parts_.size(), agencies, tail);
+        auto secs = [](steady::duration d) { return std::chrono::duration<double>(d).count(); };
+        spdlog::info("writer {}: ready ({} partitions, {} agencies; snapshots loaded in {:.2f} s, then {} events read "
+                     "from the log in {:.2f} s)",
+                     name_, parts_.size(), agencies, secs(loaded - loading), tail, secs(steady::now() - loaded));
         if (tail > 0) snapshot_if_due(true);
         return {};
     }
@@ -1022,8 +1008,71 @@ private:
 
     bool snapshot_due() const { return steady::now() - last_snapshot_ >= opts_.snapshot_interval; }
 
-    // Called only when memory equals the log (nothing decided is uncommitted): copies the dirty
-    // agencies and hands them to the snapshot thread, which serialises and writes them.
+    static std::string namespace_of(int p) { return "writer-p" + std::to_string(p); }
+
+    // Loads partition p's snapshot into P and returns the offset it reflects, where the log's tail
+    // starts; 0 (replay the partition) when there is none or it is unusable: an older format (the
+    // JSON one's keys are emptied by the next snapshot), another version, a damaged value.
+    std::int64_t load_snapshot_of(int p, part& P) {
+        const auto ns = namespace_of(p);
+        const auto offset = local_.get(ns, std::string(snapshot_offset_key));
+        if (!offset) return 0;
+        const auto format = local_.get(ns, std::string(snapshot_format_key));
+        if (format != snapshot_format) {
+            spdlog::warn("partition {}: writer snapshot of format {} (this build reads {}); replaying from offset 0", p,
+                         format ? *format : "json", snapshot_format);
+            for (auto& [key, value] : local_.scan(ns, "agency/"))
+                if (!value.empty()) P.stale_keys.push_back(std::move(key));
+            return 0;
+        }
+        std::int64_t from = 0;
+        const auto [end, ec] = std::from_chars(offset->data(), offset->data() + offset->size(), from);
+        if (ec != std::errc{} || end != offset->data() + offset->size() || from < 0) {
+            spdlog::warn("partition {}: writer snapshot offset '{}' unusable; replaying from offset 0", p, *offset);
+            return 0;
+        }
+        auto logs = load_snapshot(local_.scan(ns, std::string(snapshot_prefix)));
+        if (!logs) {
+            // A damaged snapshot is only a shortcut lost: replay the partition from the start.
+            spdlog::warn("partition {}: writer snapshot unusable ({}); replaying from offset 0", p, logs.error().detail);
+            return 0;
+        }
+        P.agencies = std::move(*logs);
+        return from;
+    }
+
+    // Every partition's snapshot into memory (P.next_offset = where its tail starts). Partitions are
+    // independent, and loading is most of a restart, so they load on up to one thread per core.
+    void load_snapshots() {
+        std::vector<std::pair<int, part*>> todo;
+        for (auto& [p, P] : parts_) todo.emplace_back(p, &P);
+        std::atomic<std::size_t> next{0};
+        std::mutex mu;
+        std::exception_ptr failed;
+        auto work = [&] {
+            for (std::size_t i; (i = next++) < todo.size();) {
+                try {
+                    todo[i].second->next_offset = load_snapshot_of(todo[i].first, *todo[i].second);
+                } catch (...) {
+                    std::lock_guard lk(mu);
+                    if (!failed) failed = std::current_exception();
+                }
+            }
+        };
+        const std::size_t n = std::min<std::size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency()));
+        std::vector<std::thread> helpers;
+        for (std::size_t i = 1; i < n; ++i) helpers.emplace_back(work);
+        work();
+        for (auto& t : helpers) t.join();
+        if (failed) std::rethrow_exception(failed);
+    }
+
+    // Called only where memory equals the committed log: after a commit was answered with
+    // nothing decided on top (the lane loop and `process`), at the end of a rebuild (`init`) and
+    // at shutdown; never while a bulk job is open. Encodes on this thread what changed since the
+    // last snapshot (take_changes: the changed aggregates and idempotency records of the changed
+    // agencies, no copy of an agency) and hands the bytes to the snapshot thread, which writes
+    // them with the partition's next offset in one batch.
     void snapshot_if_due(bool force) {
         // A bulk job's open records may lie below the offsets committed since: no snapshot may
         // claim those offsets until it is committed or aborted.
@@ -1032,13 +1081,18 @@ private:
         last_snapshot_ = steady::now();
         std::vector<snapshot_job> jobs;
         for (auto& [p, P] : parts_) {
-            if (P.dirty.empty() && !force) continue;
+            if (P.dirty.empty() && P.stale_keys.empty()) continue;
+            // An agency whose chain broke in the log holds less than the log: a snapshot past the
+            // break would hide it from the next start, which must see the break again.
+            if (!P.broken.empty()) continue;
             snapshot_job j;
-            j.ns = "writer-p" + std::to_string(p);
+            j.ns = namespace_of(p);
             j.offset = P.next_offset;
             for (const auto& id : P.dirty)
-                if (auto it = P.agencies.find(id); it != P.agencies.end()) j.logs.emplace_back(id, it->second);
+                if (auto it = P.agencies.find(id); it != P.agencies.end()) take_changes(id, it->second, j.entries);
             P.dirty.clear();
+            for (auto& key : P.stale_keys) j.entries.emplace_back(std::move(key), std::string());
+            P.stale_keys.clear();
             jobs.push_back(std::move(j));
         }
         if (jobs.empty()) return;
@@ -1047,19 +1101,26 @@ private:
             for (auto& j : jobs) snapshots_.push_back(std::move(j));
         }
         scv_.notify_all();
-        if (force) {  // at shutdown and after a rebuild: written before going on
-            std::unique_lock lk(smu_);
-            scv_.wait(lk, [&] { return snapshots_.empty() && !snapshotting_; });
-        }
+        if (force) wait_for_snapshots();  // at shutdown and after a rebuild: written before going on
+    }
+
+    void wait_for_snapshots() {
+        std::unique_lock lk(smu_);
+        scv_.wait(lk, [&] { return snapshots_.empty() && !snapshotting_; });
     }
 
     struct snapshot_job {
         std::string ns;
         std::int64_t offset = 0;
-        std::vector<std::pair<std::string, agency_log>> logs;
+        snapshot_entries entries;  // encoded by the lane: what changed since the previous job
     };
 
+    // The snapshot thread: writes each job's entries, the partition's offset and the format in one
+    // batch, so a snapshot's offset never covers entries that are not stored. Each job holds only
+    // what changed since the previous one, so the entries of a job that failed to write are kept
+    // and written with the partition's next job (newer values of the same key replace them).
     void snapshot_loop() {
+        std::map<std::string, std::map<std::string, std::string>> unwritten;  // ns -> key -> value
         for (;;) {
             snapshot_job j;
             {
@@ -1070,12 +1131,23 @@ private:
                 snapshots_.pop_front();
                 snapshotting_ = true;
             }
-            std::vector<std::pair<std::string, std::string>> kvs;
-            kvs.reserve(j.logs.size() + 1);
-            for (const auto& [id, log] : j.logs) kvs.emplace_back("agency/" + id, json::serialize(to_json(log)));
-            kvs.emplace_back("offset", std::to_string(j.offset));
-            if (auto r = local_.put(j.ns, kvs); !r)
-                spdlog::error("writer {}: snapshot of {} failed: {}", name_, j.ns, r.error().detail);
+            snapshot_entries batch;
+            if (auto u = unwritten.find(j.ns); u != unwritten.end()) {
+                for (auto& [k, v] : j.entries) u->second.insert_or_assign(std::move(k), std::move(v));
+                batch.assign(std::make_move_iterator(u->second.begin()), std::make_move_iterator(u->second.end()));
+                unwritten.erase(u);
+            } else {
+                batch = std::move(j.entries);
+            }
+            batch.emplace_back(std::string(snapshot_format_key), std::string(snapshot_format));
+            batch.emplace_back(std::string(snapshot_offset_key), std::to_string(j.offset));
+            if (auto r = local_.put(j.ns, batch); !r) {
+                spdlog::error("writer {}: snapshot of {} failed: {}; its entries are written with the next one", name_,
+                              j.ns, r.error().detail);
+                batch.resize(batch.size() - 2);
+                auto& keep = unwritten[j.ns];
+                for (auto& [k, v] : batch) keep.insert_or_assign(std::move(k), std::move(v));
+            }
             {
                 std::lock_guard lk(smu_);
                 snapshotting_ = false;

@@ -1,4 +1,5 @@
-// agency_state <-> JSON, for the writer's local snapshots (so a restart replays only the tail).
+// agency_state <-> JSON (the auditors' rebuild prints it), and putting aggregates back into a state
+// from a snapshot that stores each aggregate apart (the writer's binary snapshots).
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -9,5 +10,11 @@ namespace carelog::aggregates {
 
 boost::json::value to_json(const agency_state& s);
 result<agency_state> agency_state_from_json(const boost::json::value& v);
+
+// Puts one staff member or client back into `s` with the agency's indexes derived from it
+// (usernames, session owners; portal usernames, accounts, sessions, invitations, tokens, threads,
+// kiosks, external ids), so a snapshot stores aggregates only and no index can disagree with them.
+void restore(agency_state& s, staff_state st);
+void restore(agency_state& s, client_state c);
 
 }  // namespace carelog::aggregates

@@ -8,9 +8,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "carelog/aggregates/agency.hpp"
 #include "carelog/base/consistency_token.hpp"
@@ -28,6 +27,18 @@ struct idem_record {
     std::string token;
     std::vector<events::envelope> events;
     micros at = 0;
+    std::uint64_t ordinal = 0;  // its place among the agency's records: the live ones are contiguous
+};
+
+// What changed in an agency's log since its last snapshot, marked by `apply` and taken (and
+// cleared) by the snapshot (snapshot.hpp), so a snapshot writes the changed aggregates only.
+// The agency's own entry (sequence, chain, the Agency aggregate) changes with every event.
+struct snapshot_marks {
+    bool agency = false;
+    std::unordered_set<std::string> staff;
+    std::unordered_set<std::string> clients;
+    std::unordered_set<std::string> commands;  // idempotency keys whose record changed
+    bool empty() const { return !agency && staff.empty() && clients.empty() && commands.empty(); }
 };
 
 struct agency_log {
@@ -36,6 +47,8 @@ struct agency_log {
     sha256_digest last_hash{};
     std::unordered_map<std::string, std::shared_ptr<idem_record>> commands;
     std::deque<std::string> command_order;  // oldest first, to bound `commands`
+    std::uint64_t next_ordinal = 0;         // the ordinal of the next new idempotency record
+    snapshot_marks changed;
 };
 
 // How long and how many idempotency keys an agency remembers.
@@ -63,12 +76,10 @@ struct stamped {
 std::vector<stamped> stamp(const agency_log& log, const std::vector<events::decided_event>& decided,
                            const stamp_meta& meta, id_source& ids);
 
-// Folds one event of the agency into the log: aggregate state, sequence, chain, idempotency record.
+// Folds one event of the agency into the log: aggregate state, sequence, chain, idempotency record,
+// and marks what it changed for the next snapshot (`changed`).
 // Returns false (and applies nothing) when the event does not continue the chain: a gap in
 // sequence or a prev_hash that is not the last hash.
 bool apply(agency_log& log, const events::envelope& e, const std::string& token);
-
-boost::json::value to_json(const agency_log& log);
-result<agency_log> agency_log_from_json(const boost::json::value& v);
 
 }  // namespace carelog::writer

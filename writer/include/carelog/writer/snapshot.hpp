@@ -1,0 +1,50 @@
+// The write engine's snapshot of a partition's agency logs, so a restart replays only the log's
+// tail: FlatBuffers values (writer/schema/writer_snapshot.fbs), one per aggregate and per
+// idempotency record, each under its own key of the partition's namespace, so a snapshot writes
+// only what changed since the last one.
+//
+// The lane thread calls `take_changes` for the agencies it changed, at a moment where memory equals
+// the committed log; it encodes the changed entries only (no copy of an agency) and hands the bytes
+// to the snapshot thread, which writes them with the partition's next offset and the format in one
+// batch. `load_snapshot` rebuilds the logs from every entry of the namespace.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "carelog/base/errc.hpp"
+#include "carelog/writer/agency_log.hpp"
+
+namespace carelog::writer {
+
+// Stored under snapshot_format_key beside "offset"; a namespace with another value (or none, as an
+// older JSON snapshot has) is not loaded: the partition is replayed from offset 0 instead.
+inline constexpr std::string_view snapshot_format = "4";
+inline constexpr std::string_view snapshot_format_key = "format";
+inline constexpr std::string_view snapshot_offset_key = "offset";
+inline constexpr std::string_view snapshot_prefix = "a/";  // every entry's key starts with it
+
+// Idempotency records live in slots ordinal % snapshot_command_slots: the live records of an agency
+// (at most idempotency_max_keys, contiguous ordinals) never share a slot, so a new record overwrites
+// an evicted one and no key is ever deleted. The agency's entry names the live range.
+inline constexpr std::uint64_t snapshot_command_slots = idempotency_max_keys;
+
+using snapshot_entries = std::vector<std::pair<std::string, std::string>>;
+
+// Appends the entries of `log` that changed since its last snapshot (log.changed) to `out` and
+// clears the marks: the agency's entry, then each changed staff member, client and live
+// idempotency record. O(what changed).
+void take_changes(const std::string& agency_id, agency_log& log, snapshot_entries& out);
+
+// Marks every aggregate and idempotency record of `log` changed (the next take_changes writes all).
+void mark_all_changed(agency_log& log);
+
+// The agency logs of a partition from its entries (keys with snapshot_prefix, any order). Fails
+// (errc::malformed, with the key) on a value that does not verify, an entry of an agency without
+// its agency entry, or a live idempotency record that is missing.
+result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot_entries& entries);
+
+}  // namespace carelog::writer
