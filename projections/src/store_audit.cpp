@@ -2,32 +2,36 @@
 // topic) of an agency, in time order, indexed by actor and by subject, so that "who opened this
 // client's record" and "what did this user open or change" are one range read each, over any span.
 //
-//   audit  ("t", agency) be64(occurred_at) 'c' be64(sequence)    a change: the envelope's bytes
-//          ("t", agency) group                                  a group of views: positions, the
-//                                                               RecordViews record's bytes
-//          ("a", agency, actor_id) be64(occurred_at) 'c' be64(sequence)            ""
-//          ("a", agency, actor_id) group-of-the-actor        where: the group's suffix, positions
-//          ("s", agency, subject_id) ...                      the same by subject (the aggregate of
-//                                                               a change, the client or staff
-//                                                               member of a view)
-//   group = be64(occurred_at of its first view) 'r' view_id of that view, "first" in the order
-//           (occurred_at, view_id); for an index entry, the first of the group's views it lists
+//   key (column family audit)                           value
+//   ("t", agency) be64(occurred_at) 'c' be64(sequence)  a change: the envelope's bytes
+//   ("t", agency) group                                 a group of views: varint(n), n varint
+//                                                       positions (0: all of the record's views),
+//                                                       the RecordViews record's bytes as consumed
+//   ("a", agency, actor_id) be64(occurred_at) 'c' ...   "" (a change by that actor)
+//   ("a", agency, actor_id) group'                      varint(size) group, varint(n), n varint
+//                                                       positions: the group's views by that actor
+//   ("s", agency, subject_id) ...                       the same by subject (the aggregate of a
+//                                                       change, the client or staff member of a view)
+//   group  = be64(occurred_at) 'r' view_id of the group's first view, in (occurred_at, view_id)
+//   group' = the same of the first view the index entry lists
 //
-// A record of the access topic (one node's views of one agency over ~50 ms) is stored whole, once,
-// with one index entry per distinct actor and per distinct subject in it, instead of three entries
-// per view: the consumer writes a few entries per record, a query decodes the records it touches.
-// A record whose views span more than `group_span` is stored as several groups (each listing its
-// views' positions), so that every entry's views lie within `group_span` of its key's time.
+// A record of the access topic (one node's views of one agency over one drain) is stored whole,
+// once, with one index entry per distinct actor and per distinct subject in it: the consumer
+// writes a few entries per record instead of three per view, and a query decodes the records it
+// touches. A record whose views span more than `group_span` is stored as several groups (each
+// listing its views' positions), so that every entry's views lie within `group_span` after the
+// time in its key.
 //
-// A listing is in the order of its items' suffixes, be64(occurred_at) kind id with kind 'c' (id =
-// be64(sequence)) or 'v' (id = view_id), and its cursor is the last item's suffix. Entries are
-// read in key order and their items merged: oldest first, an item is listed once the next entry's
-// key is past it (a group's items are never before its key); newest first, once the next key is
-// more than `group_span` before it. A range starting at time t (from, or the cursor) therefore
-// also reads the groups keyed in the `group_span` before t. An index entry is a key and a
-// reference: a page reads the entries it lists from ("t", agency). A query examines at most
-// `examine_limit` items: a filter that matches rarely answers fewer items (or none) with a
-// next_cursor to go on from, so no request scans a whole agency's history at once.
+// A listing is in the order of its items' positions, be64(occurred_at) kind id with kind 'c' (id =
+// be64(sequence)) or 'v' (id = view_id); its cursor is the last item's position. Entries are read
+// in key order and their items merged: oldest first, an item is listed once the next entry's key is
+// past it (an entry's items are never before its key); newest first, once the next entry's time is
+// more than `group_span` before the item's. So a range also reads the entries keyed up to
+// `group_span` before the time where it begins (oldest first: from, or the cursor) or ends (newest
+// first: from). An index entry only refers: a page reads the changes and groups it lists from
+// ("t", agency). A query examines at most `examine_limit` items: a filter that matches rarely
+// answers fewer items (or none) with a next_cursor to go on from, so no request scans a whole
+// agency's history at once.
 #include "store_impl.hpp"
 
 #include <queue>
@@ -41,7 +45,7 @@ constexpr std::size_t examine_limit = 20000;
 constexpr char change_kind = 'c';
 constexpr char view_kind = 'v';
 constexpr char group_kind = 'r';  // below 'v': a group's key sorts before its first view's suffix
-// A drain sends the views of ~50 ms; a record spanning longer (a drain thread held up) is split.
+// Far more than a drain's views span; a record spanning longer (a drain thread held up) is split.
 constexpr micros group_span = 250'000;
 
 std::string time_key(micros t) { return keys::be64(static_cast<std::uint64_t>(std::max<micros>(t, 0))); }
@@ -287,13 +291,11 @@ result<page> store::audit_events(const std::string& agency_id, const audit_filte
     const bool oldest_first = !f.newest_first;
 
     // The items listed lie in [from, to) and after the cursor (before it, newest first); the keys
-    // read reach group_span further back on the side where the listing starts (oldest first) or
-    // ends (newest first), for the groups keyed before their views.
+    // read reach group_span further back, for the groups keyed before their views.
     const std::string from_key = f.from ? time_key(*f.from) : std::string();
     const std::string to_key = f.to ? time_key(*f.to) : std::string();
     micros lookback_from = f.from ? clamped(*f.from) : 0;
-    if (oldest_first && after)
-        lookback_from = std::max<micros>(lookback_from, static_cast<micros>(keys::read_be64(after->substr(0, 8))));
+    if (oldest_first && after) lookback_from = std::max<micros>(lookback_from, time_of(*after));
     const bool bounded_below = f.from || (oldest_first && after);
     std::string lower = prefix + (bounded_below ? time_key(lookback_from - group_span) : std::string());
     std::string upper = f.to ? prefix + to_key : keys::prefix_successor(prefix);
