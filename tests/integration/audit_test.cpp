@@ -210,6 +210,72 @@ TEST_CASE("audit: a therapist opens a client record and the trail shows who, whe
     }
 }
 
+TEST_CASE("audit: reads spread over many records of the access topic list once each, in time order, paged and "
+          "cut by time across the records' boundaries",
+          "[integration][audit]") {
+    carelogd d({});
+    d.wait_ready();
+    auto c = d.client();
+    agency_with_therapist a(c, d, "audit-records");
+
+    // ~0.6 s of reads: a dozen drains, so a dozen records of the access topic.
+    constexpr int reads = 60;
+    for (int i = 0; i < reads; ++i) {
+        REQUIRE(c.get("/v1/clients/" + a.client_id, a.therapist).status == 200);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const std::string mine = "actor_id=" + a.therapist_id + "&kind=view";
+    auto all = audit_until(c, a.admin, mine + "&limit=500&order=oldest",
+                           [&](const json::array& items) { return items.size() >= reads; });
+    REQUIRE(all.size() == reads);
+    std::vector<std::string> oldest;
+    std::vector<micros> times;
+    for (const auto& i : all) {
+        oldest.emplace_back(str(i, "event_id"));
+        micros at = 0;
+        REQUIRE(parse_rfc3339(str(i, "occurred_at"), at));
+        times.push_back(at);
+    }
+    CHECK(std::is_sorted(times.begin(), times.end()));
+    CHECK(std::set<std::string>(oldest.begin(), oldest.end()).size() == oldest.size());
+
+    int records = 0;
+    for (const auto& rec : read_topic(d.options().brokers, d.options().topic_prefix + "access")) {
+        std::vector<std::uint8_t> bytes(rec.begin(), rec.end());
+        auto views = events::decode_record_views(bytes);
+        if (views && std::any_of(views->begin(), views->end(), [&](const auto& v) { return v.actor_id == a.therapist_id; }))
+            ++records;
+    }
+    CHECK(records >= 3);
+
+    // pages of 7 walk the same list in both orders; by subject too
+    auto walk = [&](const std::string& query) {
+        std::vector<std::string> walked;
+        std::string cursor;
+        for (int n = 0; n < 100; ++n) {
+            auto r = c.get("/v1/audit/events?" + query + "&limit=7" + (cursor.empty() ? "" : "&cursor=" + cursor), a.admin);
+            REQUIRE(r.status == 200);
+            auto body = r.json();
+            for (const auto& i : body.at("items").as_array()) walked.emplace_back(str(i, "event_id"));
+            if (body.at("next_cursor").is_null()) break;
+            cursor = std::string(body.at("next_cursor").as_string());
+        }
+        return walked;
+    };
+    CHECK(walk(mine + "&order=oldest") == oldest);
+    CHECK(walk(mine + "&order=newest") == std::vector<std::string>(oldest.rbegin(), oldest.rend()));
+    CHECK(walk("subject_id=" + a.client_id + "&actor_id=" + a.therapist_id + "&order=oldest") == oldest);
+
+    // a span that starts and ends inside records: exactly the views in [from, to)
+    const micros from = times[reads / 4], to = times[3 * reads / 4];
+    std::vector<std::string> inside;
+    for (int i = 0; i < reads; ++i)
+        if (times[i] >= from && times[i] < to) inside.push_back(oldest[i]);
+    CHECK(walk(mine + "&order=oldest&from=" + format_rfc3339(from) + "&to=" + format_rfc3339(to)) == inside);
+    CHECK(walk(mine + "&order=newest&from=" + format_rfc3339(from) + "&to=" + format_rfc3339(to)) ==
+          std::vector<std::string>(inside.rbegin(), inside.rend()));
+}
+
 TEST_CASE("audit: with the access topic's broker stopped, reads go on for the buffer, then answer 503, and once it is "
           "back, every read that was answered has its view in the trail",
           "[integration][audit][faults]") {

@@ -31,7 +31,7 @@ public:
 
 // The access topic as a sink. record() only copies the view's fields into an in-memory arena (one
 // buffer, no allocation per view, no encoding, no Kafka call, no id on the request's thread); a
-// thread of the sink drains the arena every 50 ms
+// thread of the sink drains the arena every 100 ms
 // (sooner when thousands wait): it gives each view its id (UUIDv7), and sends each agency's views
 // as one record (RecordViews, carelog_access.fbs) keyed by the agency on a buffered, idempotent
 // producer (kafka::buffered_producer), which retries it until the broker acknowledges it. At most `max_buffered` views are on their way at once (queued
