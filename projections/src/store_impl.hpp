@@ -13,7 +13,7 @@
 // beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
 //
 //   column family  key                                                 value
-//   default        "format"                                            "4" (layout version)
+//   default        "format"                                            "5" (layout version)
 //   offsets        be32(partition)                                     be64(next offset to consume)
 //                  "x" be32(partition)                                 the same, of the access topic
 //   agencies       ("a", agency_id)                                    agency view JSON
