@@ -122,6 +122,14 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     opts.db_write_buffer_size = 128u << 20;
     opts.write_buffer_size = 32u << 20;
     opts.max_total_wal_size = 64u << 20;
+    // Catching up, two appliers fill memtables faster than one flush thread empties them: room for
+    // four per family before writes stop (the 128 MiB above still bounds them all together).
+    opts.max_write_buffer_number = 4;
+    // Flushes and the first compactions write uncompressed (they are most of the rewriting while
+    // catching up, and snappy was most of their CPU); deeper levels, where the data settles, lz4.
+    opts.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression, rocksdb::kLZ4Compression,
+                                  rocksdb::kLZ4Compression, rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                                  rocksdb::kLZ4Compression};
     rocksdb::BlockBasedTableOptions table;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.block_cache = rocksdb::NewLRUCache(64u << 20);
