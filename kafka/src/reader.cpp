@@ -3,7 +3,9 @@
 // catch-up read to the end of one partition.
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <random>
 
@@ -15,10 +17,12 @@ using namespace detail;
 
 struct log_reader::impl {
     rk_ptr rk;
+    rd_kafka_queue_t* queue = nullptr;  // the consumer's queue, drained in batches by poll
     std::string topic;
     mutable std::mutex mu;
     std::map<int, std::int64_t> positions;
     ~impl() {
+        if (queue) rd_kafka_queue_destroy(queue);
         if (rk) {
             auto err = rd_kafka_consumer_close(rk.get());
             (void)err;  // closing an assign()-only consumer commits nothing; an error changes nothing
@@ -30,7 +34,7 @@ log_reader::log_reader(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 log_reader::~log_reader() = default;
 
 result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const std::string& topic,
-                                                     const std::vector<start>& starts) {
+                                                     const std::vector<start>& starts, reader_prefetch ahead) {
     random_ids ids;
     auto conf = make_conf(cfg, {
                                    {"group.id", "carelogd-reader-" + ids.next_uuid()},
@@ -42,6 +46,8 @@ result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const st
                                    {"fetch.wait.max.ms", "20"},
                                    {"fetch.error.backoff.ms", "50"},
                                    {"check.crcs", "true"},
+                                   {"queued.max.messages.kbytes", std::to_string(ahead.max_kbytes)},
+                                   {"queued.min.messages", std::to_string(ahead.min_messages)},
                                });
     if (!conf) return std::unexpected(conf.error());
     auto rk = make_client(RD_KAFKA_CONSUMER, *conf);
@@ -57,6 +63,8 @@ result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const st
     auto err = rd_kafka_assign(rk->get(), list);
     rd_kafka_topic_partition_list_destroy(list);
     if (err) return std::unexpected(to_error(err, "assign"));
+    p->queue = rd_kafka_queue_get_consumer(rk->get());
+    if (!p->queue) return fail(errc::internal, "consumer: no consumer queue");
     p->rk = std::move(*rk);
     return std::unique_ptr<log_reader>(new log_reader(std::move(p)));
 }
@@ -64,12 +72,21 @@ result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const st
 result<int> log_reader::poll(std::chrono::milliseconds wait,
                              const std::function<void(const record&)>& on_record,
                              const std::function<void(int, std::int64_t)>& on_eof) {
+    // The first message waits (up to `wait`); the rest of the batch is what the queue already holds.
+    // One message per rd_kafka_consumer_poll() delivered a catching-up reader ~240,000 records/s
+    // with the CPU mostly idle; draining the queue in batches more than 400,000.
+    constexpr std::size_t most = 1000;
+    std::array<rd_kafka_message_t*, most> batch;
+    batch[0] = rd_kafka_consumer_poll(impl_->rk.get(), static_cast<int>(wait.count()));
+    if (!batch[0]) return 0;
+    const ssize_t more = rd_kafka_consume_batch_queue(impl_->queue, 0, batch.data() + 1, most - 1);
+    const std::size_t count = 1 + static_cast<std::size_t>(std::max<ssize_t>(0, more));
     int n = 0;
-    int timeout = static_cast<int>(wait.count());
-    for (int i = 0; i < 1000; ++i) {
-        rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk.get(), i == 0 ? timeout : 0);
-        if (!m) break;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    std::optional<error> failed;
+    for (std::size_t i = 0; i < count; ++i) {
+        rd_kafka_message_t* m = batch[i];
+        if (failed) {  // after a fatal error: only released
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             {
                 std::lock_guard lk(impl_->mu);
                 impl_->positions[m->partition] = m->offset;
@@ -78,13 +95,12 @@ result<int> log_reader::poll(std::chrono::milliseconds wait,
         } else if (m->err) {
             auto e = m->err;
             std::string msg = rd_kafka_message_errstr(m);
-            rd_kafka_message_destroy(m);
             if (e == RD_KAFKA_RESP_ERR__FATAL || e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
-                return fail(errc::internal, "consumer: " + msg);
-            if (e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                return fail(errc::unavailable, "consumer: " + msg);
-            spdlog::debug("consumer: {}", msg);  // transport trouble: librdkafka retries by itself
-            continue;
+                failed = error::make(errc::internal, "consumer: " + msg);
+            else if (e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                failed = error::make(errc::unavailable, "consumer: " + msg);
+            else
+                spdlog::debug("consumer: {}", msg);  // transport trouble: librdkafka retries by itself
         } else {
             record r;
             r.partition = m->partition;
@@ -101,6 +117,7 @@ result<int> log_reader::poll(std::chrono::milliseconds wait,
         }
         rd_kafka_message_destroy(m);
     }
+    if (failed) return std::unexpected(*failed);
     return n;
 }
 
