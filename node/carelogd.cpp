@@ -46,6 +46,10 @@ public:
                                                           const std::string& prefix) const override {
         return store_.scan_local(ns, prefix);
     }
+    void each(const std::string& ns, const std::string& prefix,
+              const std::function<void(std::string_view, std::string_view)>& fn) const override {
+        store_.each_local(ns, prefix, fn);
+    }
     result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) override {
         return store_.put_local(ns, kvs);
     }

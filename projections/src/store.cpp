@@ -387,12 +387,17 @@ result<void> store::put_local(const std::string& ns, const std::vector<std::pair
 std::vector<std::pair<std::string, std::string>> store::scan_local(const std::string& ns,
                                                                    const std::string& prefix) const {
     std::vector<std::pair<std::string, std::string>> out;
+    each_local(ns, prefix, [&](std::string_view k, std::string_view v) { out.emplace_back(k, v); });
+    return out;
+}
+
+void store::each_local(const std::string& ns, const std::string& prefix,
+                       const std::function<void(std::string_view, std::string_view)>& fn) const {
     const auto ns_prefix = keys::make(ns);
     or_throw(impl_->scan(impl_->local, ns_prefix + prefix, [&](std::string_view k, std::string_view v) {
-        out.emplace_back(std::string(k.substr(ns_prefix.size())), std::string(v));
+        fn(k.substr(ns_prefix.size()), v);
         return true;
     }));
-    return out;
 }
 
 std::optional<std::string> store::get_local(const std::string& ns, const std::string& key) const {

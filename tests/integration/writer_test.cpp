@@ -40,6 +40,10 @@ public:
             out.emplace_back(it->first.substr(ns.size() + 1), it->second);
         return out;
     }
+    void each(const std::string& ns, const std::string& prefix,
+              const std::function<void(std::string_view, std::string_view)>& fn) const override {
+        for (const auto& [k, v] : scan(ns, prefix)) fn(k, v);
+    }
     result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) override {
         std::lock_guard lk(mu_);
         std::set<std::string> keys;

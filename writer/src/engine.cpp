@@ -1031,7 +1031,7 @@ private:
             spdlog::warn("partition {}: writer snapshot offset '{}' unusable; replaying from offset 0", p, *offset);
             return 0;
         }
-        auto logs = load_snapshot(local_.scan(ns, std::string(snapshot_prefix)));
+        auto logs = load_snapshot([&](const snapshot_visitor& visit) { local_.each(ns, std::string(snapshot_prefix), visit); });
         if (!logs) {
             // A damaged snapshot is only a shortcut lost: replay the partition from the start.
             spdlog::warn("partition {}: writer snapshot unusable ({}); replaying from offset 0", p, logs.error().detail);

@@ -477,6 +477,15 @@ void mark_all_changed(agency_log& log) {
 }
 
 result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot_entries& entries) {
+    return load_snapshot([&](const snapshot_visitor& visit) {
+        for (const auto& [key, value] : entries) visit(key, value);
+    });
+}
+
+result<std::unordered_map<std::string, agency_log>> load_snapshot(
+    const std::function<void(const snapshot_visitor&)>& each) {
+    // A reservation from an entry's count is capped: the count is read from disk.
+    constexpr std::uint64_t most_reserved = 1u << 20;
     struct loading {
         agency_log log;
         bool has_agency = false;
@@ -488,17 +497,20 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
     std::string at_key;
     try {
         // Entries come sorted from the store, an agency's together: look its log up once per run.
-        std::string_view current;
+        std::string current;
         loading* L_ = nullptr;
-        for (const auto& [key, value] : entries) {
+        std::vector<std::uint8_t> aligned;  // FlatBuffers reads scalars in place: one reused copy
+        each([&](std::string_view key, std::string_view stored) {
             at_key = key;
+            aligned.assign(stored.begin(), stored.end());
+            const std::string_view value(reinterpret_cast<const char*>(aligned.data()), aligned.size());
             if (!key.starts_with(snapshot_prefix)) throw std::runtime_error("not a snapshot entry");
-            const auto rest = std::string_view(key).substr(snapshot_prefix.size());
+            const auto rest = key.substr(snapshot_prefix.size());
             const auto slash = rest.find('/');
             const auto agency = rest.substr(0, slash);
             if (!L_ || agency != current) {
                 L_ = &by_agency[std::string(agency)];
-                current = agency;
+                current.assign(agency);
             }
             auto& L = *L_;
             const auto* data = reinterpret_cast<const std::uint8_t*>(value.data());
@@ -510,7 +522,7 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
                 if (tail.starts_with("/i/") &&
                     std::from_chars(tail.data() + 3, tail.data() + tail.size(), slot).ec == std::errc{}) {
                     L.damaged_slots.push_back(slot);
-                    continue;
+                    return;
                 }
                 throw std::runtime_error("the value does not verify");
             }
@@ -522,8 +534,8 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
                     if (a->command_slots() != snapshot_command_slots)
                         throw std::runtime_error("idempotency slots of another build");
                     agency_from(*a, L.log);
-                    L.log.state.staff.reserve(std::min<std::uint64_t>(a->staff_count(), entries.size()));
-                    L.log.state.clients.reserve(std::min<std::uint64_t>(a->client_count(), entries.size()));
+                    L.log.state.staff.reserve(std::min<std::uint64_t>(a->staff_count(), most_reserved));
+                    L.log.state.clients.reserve(std::min<std::uint64_t>(a->client_count(), most_reserved));
                     L.first = a->first_command();
                     L.next = a->next_command();
                     L.has_agency = true;
@@ -538,7 +550,7 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot
                 }
                 default: throw std::runtime_error("an entry of an unknown kind");
             }
-        }
+        });
         at_key.clear();
         std::unordered_map<std::string, agency_log> out;
         for (auto& [agency, L] : by_agency) {

@@ -284,6 +284,9 @@ public:
     // Used by the command path for its per-partition snapshots: all blobs and the offset in one batch.
     result<void> put_local(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs);
     std::vector<std::pair<std::string, std::string>> scan_local(const std::string& ns, const std::string& prefix) const;
+    // fn(key without ns, value) for each key under prefix in key order; the views live for the call.
+    void each_local(const std::string& ns, const std::string& prefix,
+                    const std::function<void(std::string_view, std::string_view)>& fn) const;
     std::optional<std::string> get_local(const std::string& ns, const std::string& key) const;
 
     struct impl;

@@ -28,6 +28,9 @@ public:
     virtual std::optional<std::string> get(const std::string& ns, const std::string& key) const = 0;
     virtual std::vector<std::pair<std::string, std::string>> scan(const std::string& ns,
                                                                   const std::string& prefix) const = 0;
+    // fn(key, value) for every key under prefix, in key order, without copying them out.
+    virtual void each(const std::string& ns, const std::string& prefix,
+                      const std::function<void(std::string_view, std::string_view)>& fn) const = 0;
     virtual result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) = 0;
 };
 

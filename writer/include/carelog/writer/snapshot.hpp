@@ -9,7 +9,9 @@
 // batch. `load_snapshot` rebuilds the logs from every entry of the namespace.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -46,5 +48,11 @@ void mark_all_changed(agency_log& log);
 // (errc::malformed, with the key) on a value that does not verify, an entry of an agency without
 // its agency entry, or a live idempotency record that is missing.
 result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot_entries& entries);
+
+// The same, reading the entries as `each` hands them out (key, value; valid during the call), so a
+// partition's million entries are never copied into a vector first.
+using snapshot_visitor = std::function<void(std::string_view key, std::string_view value)>;
+result<std::unordered_map<std::string, agency_log>> load_snapshot(
+    const std::function<void(const snapshot_visitor&)>& each);
 
 }  // namespace carelog::writer
