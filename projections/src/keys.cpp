@@ -4,18 +4,27 @@
 
 namespace carelog::projections::keys {
 
+namespace {
+// Appends s with every NUL followed by 0xFF, a run at a time (ids and names have no NUL: one append).
+void append_escaped(std::string& out, std::string_view s) {
+    for (auto z = s.find('\0'); z != std::string_view::npos; z = s.find('\0')) {
+        out.append(s.substr(0, z + 1));
+        out.push_back('\xFF');
+        s.remove_prefix(z + 1);
+    }
+    out.append(s);
+}
+}  // namespace
+
 std::string escape(std::string_view s) {
     std::string out;
     out.reserve(s.size() + 2);
-    for (char c : s) {
-        out.push_back(c);
-        if (c == '\0') out.push_back('\xFF');
-    }
+    append_escaped(out, s);
     return out;
 }
 
 tuple& tuple::add(std::string_view component) {
-    key_ += escape(component);
+    append_escaped(key_, component);
     key_ += terminator;
     return *this;
 }

@@ -36,3 +36,25 @@ TEST_CASE("local state: blobs are stored, scanned by prefix and kept apart by na
     // Local state is not a read model: it moves no offset.
     CHECK(db->next_offset(0) == 0);
 }
+
+TEST_CASE("local state: a namespace holding NUL or the key terminator's bytes stays apart, and each_local hands out what scan_local returns",
+          "[projections][local]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    const std::string odd("a\x00\x01x", 4);  // "a", then the bytes a component's terminator is made of
+    const std::string nul("a\x00", 2);
+    REQUIRE(db->put_local("a", {{"k", "plain"}, {"l", "plain too"}}));
+    REQUIRE(db->put_local(odd, {{"k", "odd"}}));
+    REQUIRE(db->put_local(nul, {{"k", "nul"}}));
+    CHECK(db->scan_local("a", "") == kvs{{"k", "plain"}, {"l", "plain too"}});
+    CHECK(db->scan_local(odd, "") == kvs{{"k", "odd"}});
+    CHECK(db->scan_local(nul, "") == kvs{{"k", "nul"}});
+    CHECK(db->get_local(odd, "k") == "odd");
+
+    kvs seen;
+    db->each_local("a", "", [&](std::string_view k, std::string_view v) { seen.emplace_back(k, v); });
+    CHECK(seen == db->scan_local("a", ""));
+    seen.clear();
+    db->each_local("a", "l", [&](std::string_view k, std::string_view v) { seen.emplace_back(k, v); });
+    CHECK(seen == kvs{{"l", "plain too"}});
+}
