@@ -73,8 +73,8 @@ result<int> log_reader::poll(std::chrono::milliseconds wait,
                              const std::function<void(const record&)>& on_record,
                              const std::function<void(int, std::int64_t)>& on_eof) {
     // The first message waits (up to `wait`); the rest of the batch is what the queue already holds.
-    // One message per rd_kafka_consumer_poll() delivered a catching-up reader ~240,000 records/s
-    // with the CPU mostly idle; draining the queue in batches more than 400,000.
+    // carelog-replay verify of 500,000 records read in 1.37-1.41 s with one message per
+    // rd_kafka_consumer_poll(), in 1.21-1.27 s draining the queue in batches (back to back, same topic).
     constexpr std::size_t most = 1000;
     std::array<rd_kafka_message_t*, most> batch;
     batch[0] = rd_kafka_consumer_poll(impl_->rk.get(), static_cast<int>(wait.count()));

@@ -1044,22 +1044,22 @@ private:
     // Every partition's snapshot into memory (P.next_offset = where its tail starts). Partitions are
     // independent, and loading is most of a restart, so they load on up to one thread per core.
     void load_snapshots() {
-        std::vector<std::pair<int, part*>> todo;
-        for (auto& [p, P] : parts_) todo.emplace_back(p, &P);
+        std::vector<std::pair<int, part*>> partitions;
+        for (auto& [p, P] : parts_) partitions.emplace_back(p, &P);
         std::atomic<std::size_t> next{0};
         std::mutex mu;
         std::exception_ptr failed;
         auto work = [&] {
-            for (std::size_t i; (i = next++) < todo.size();) {
+            for (std::size_t i; (i = next++) < partitions.size();) {
                 try {
-                    todo[i].second->next_offset = load_snapshot_of(todo[i].first, *todo[i].second);
+                    partitions[i].second->next_offset = load_snapshot_of(partitions[i].first, *partitions[i].second);
                 } catch (...) {
                     std::lock_guard lk(mu);
                     if (!failed) failed = std::current_exception();
                 }
             }
         };
-        const std::size_t n = std::min<std::size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency()));
+        const std::size_t n = std::min<std::size_t>(partitions.size(), std::max(1u, std::thread::hardware_concurrency()));
         std::vector<std::thread> helpers;
         for (std::size_t i = 1; i < n; ++i) helpers.emplace_back(work);
         work();
