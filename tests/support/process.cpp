@@ -192,9 +192,21 @@ private_broker::private_broker() : dir_(make_temp_dir("broker")), port_(free_por
 private_broker::~private_broker() { stop(); }
 
 void private_broker::start() {
-    std::map<std::string, std::string> env = {{"KAFKA_DIR", dir_}, {"KAFKA_PORT", std::to_string(port_)}};
-    int rc = run_and_wait({"/bin/bash", source_dir() + "/ops/kafka", "start"}, env, dir_ + "/ops.log");
-    if (rc != 0) FAIL("ops/kafka start failed (" << rc << "); see " << dir_ << "/ops.log");
+    // The port is chosen before the broker binds it, and ctest runs several tests at once: another
+    // test's process can take it (or the controller port ops/kafka picks) first. A first start that
+    // fails is stopped and tried again on a fresh port; a later start keeps its port, since clients
+    // were given it (brokers()).
+    for (int attempt = 1;; ++attempt) {
+        std::map<std::string, std::string> env = {{"KAFKA_DIR", dir_}, {"KAFKA_PORT", std::to_string(port_)}};
+        int rc = run_and_wait({"/bin/bash", source_dir() + "/ops/kafka", "start"}, env, dir_ + "/ops.log");
+        if (rc == 0) {
+            started_ = true;
+            return;
+        }
+        if (started_ || attempt == 3) FAIL("ops/kafka start failed (" << rc << "); see " << dir_ << "/ops.log");
+        stop();
+        port_ = free_port();
+    }
 }
 
 void private_broker::stop() {

@@ -74,6 +74,7 @@ public:
 private:
     std::string dir_;
     unsigned short port_;
+    bool started_ = false;  // once started, the port is the one clients were given
 };
 
 // A real SMTP server for notifier tests: Debian's aiosmtpd (under /usr/bin/python3) on loopback,
