@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 
 namespace carelog::aggregates::access {
 namespace {
@@ -40,9 +41,28 @@ constexpr auto catalogue = [] {
     return out;
 }();
 
-void add(std::set<std::string>& out, std::span<const char* const> set) {
-    for (auto p : set) out.emplace(p);
+static_assert(std::size(catalogue) <= 64, "permission_set holds one bit per permission of the catalogue");
+
+// The catalogue in name order, each name with its bit: looked up by binary search, iterated in
+// the order a std::set of the names would give.
+struct named_bit {
+    std::string_view name;
+    std::uint64_t bit;
+};
+constexpr auto by_name = [] {
+    std::array<named_bit, std::size(catalogue)> out{};
+    for (std::size_t i = 0; i < catalogue.size(); ++i) out[i] = {catalogue[i], std::uint64_t{1} << i};
+    std::sort(out.begin(), out.end(), [](const named_bit& a, const named_bit& b) { return a.name < b.name; });
+    return out;
+}();
+
+std::uint64_t bit_of(std::string_view name) noexcept {
+    auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
+                               [](const named_bit& a, std::string_view n) { return a.name < n; });
+    return it != by_name.end() && it->name == name ? it->bit : 0;
 }
+
+void add(permission_set& out, std::span<const char* const> set) { out.insert(set); }
 
 constexpr const char* change_password_allows[] = {self_read, self_password, self_sessions};
 constexpr const char* enrol_mfa_allows[] = {self_read, self_mfa, self_sessions};
@@ -55,8 +75,32 @@ bool in(std::span<const char* const> set, std::string_view p) {
 
 std::span<const char* const> all_permissions() noexcept { return catalogue; }
 
-std::set<std::string> role_permissions(std::string_view role) {
-    std::set<std::string> out;
+bool permission_set::contains(std::string_view permission) const noexcept { return (bits_ & bit_of(permission)) != 0; }
+
+void permission_set::insert(std::string_view permission) noexcept { bits_ |= bit_of(permission); }
+
+void permission_set::insert(std::span<const char* const> permissions) noexcept {
+    for (auto p : permissions) insert(p);
+}
+
+std::size_t permission_set::size() const noexcept { return static_cast<std::size_t>(std::popcount(bits_)); }
+
+permission_set::iterator::iterator(std::uint64_t bits, std::size_t at) noexcept : bits_(bits), at_(at) {
+    while (at_ < by_name.size() && (bits_ & by_name[at_].bit) == 0) ++at_;
+}
+
+const char* permission_set::iterator::operator*() const noexcept { return by_name[at_].name.data(); }
+
+permission_set::iterator& permission_set::iterator::operator++() noexcept {
+    *this = iterator(bits_, at_ + 1);
+    return *this;
+}
+
+permission_set::iterator permission_set::begin() const noexcept { return iterator(bits_, 0); }
+permission_set::iterator permission_set::end() const noexcept { return iterator(bits_, by_name.size()); }
+
+permission_set role_permissions(std::string_view role) {
+    permission_set out;
     if (role == "scheduler") {
         add(out, default_set);
     } else if (role == "therapist") {
@@ -76,7 +120,7 @@ std::set<std::string> role_permissions(std::string_view role) {
 }
 
 bool role_grants(std::string_view role, std::string_view permission) {
-    return role_permissions(role).contains(std::string(permission));
+    return role_permissions(role).contains(permission);
 }
 
 std::span<const char* const> module_grants(std::string_view module) noexcept {
@@ -85,7 +129,7 @@ std::span<const char* const> module_grants(std::string_view module) noexcept {
     return {};
 }
 
-std::set<std::string> effective_permissions(const agency_state& s, const staff_state& st) {
+permission_set effective_permissions(const agency_state& s, const staff_state& st) {
     if (!st.active) return {};
     auto out = role_permissions(st.profile.role);
     if (st.permissions.contains("client_portal") && s.settings.client_portal_enabled.value_or(false))
@@ -95,7 +139,7 @@ std::set<std::string> effective_permissions(const agency_state& s, const staff_s
 }
 
 bool can(const agency_state& s, const staff_state& st, std::string_view permission) {
-    return effective_permissions(s, st).contains(std::string(permission));
+    return effective_permissions(s, st).contains(permission);
 }
 
 bool can_act_on(const staff_state& actor, const staff_state& target) {

@@ -7,6 +7,7 @@
 // change or MFA enrolment allows only what access::allowed_during says), then the role.
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 
 #include <spdlog/spdlog.h>
@@ -95,20 +96,9 @@ result<principal> session_principal(app_context& ctx, const std::string& token) 
     p.staff_type = st.profile.staff_type;
     p.session_id = sid;
     p.restriction = chk.restriction;
-    for (auto& perm : access::effective_permissions(*state, st)) p.permissions.insert(perm);
-    // Why a module's permissions are missing: the agency's switch and/or the staff member's grant.
-    const std::pair<const char*, bool> modules[] = {
-        {"client_portal", state->settings.client_portal_enabled.value_or(false)},
-        {"messaging", state->settings.messaging_enabled.value_or(false)}};
-    for (const auto& [module, on] : modules) {
-        bool granted = st.permissions.contains(module);
-        if (on && granted) continue;
-        std::string why;
-        if (!on) why = std::string("the agency's ") + module + "_enabled is off";
-        if (!granted) why += (why.empty() ? "" : "; ") + std::string("the staff member lacks the ") + module + " permission";
-        for (const char* perm : access::module_grants(module))
-            if (!p.permissions.contains(perm)) p.module_refusals.emplace(perm, why);
-    }
+    p.permissions = access::effective_permissions(*state, st);
+    p.client_portal = {state->settings.client_portal_enabled.value_or(false), st.permissions.contains("client_portal")};
+    p.messaging = {state->settings.messaging_enabled.value_or(false), st.permissions.contains("messaging")};
     return p;
 }
 
@@ -122,8 +112,19 @@ result<void> check_permission(const principal& p, std::string_view permission) {
                     "TOTP enrolment is required for your role before anything else: POST /v1/auth/mfa/enroll");
     }
     if (!p.can(permission)) {
-        if (auto it = p.module_refusals.find(permission); it != p.module_refusals.end())
-            return fail(errc::forbidden, it->second);
+        // A module's permission: why, in the domain's words ("the agency's client_portal_enabled is
+        // off; the staff member lacks the client_portal permission").
+        const std::pair<const char*, principal::module_state> modules[] = {{"client_portal", p.client_portal},
+                                                                          {"messaging", p.messaging}};
+        for (const auto& [module, state] : modules) {
+            auto grants = access::module_grants(module);
+            if (std::none_of(grants.begin(), grants.end(), [&](const char* g) { return permission == g; })) continue;
+            std::string why;
+            if (!state.switched_on) why = std::string("the agency's ") + module + "_enabled is off";
+            if (!state.granted)
+                why += (why.empty() ? "" : "; ") + std::string("the staff member lacks the ") + module + " permission";
+            if (!why.empty()) return fail(errc::forbidden, why);
+        }
         return fail(errc::forbidden, "your role does not allow this");
     }
     return {};

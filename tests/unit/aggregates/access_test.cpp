@@ -17,6 +17,9 @@ const auto clinical = set_of({acc::cases_manage, acc::clinical_read, acc::clinic
 const auto billing = set_of({acc::billing_ledgers, acc::billing_insurance, acc::billing_payments, acc::reports_billing});
 const auto modules = set_of({acc::portal_invite, acc::portal_manage, acc::messaging_use});
 
+// The permission sets as sets of names, for the set algebra below.
+std::set<std::string> names_in(acc::permission_set s) { return {s.begin(), s.end()}; }
+
 bool includes(const std::set<std::string>& big, const std::set<std::string>& small) {
     return std::includes(big.begin(), big.end(), small.begin(), small.end());
 }
@@ -31,7 +34,7 @@ TEST_CASE("access: the catalogue names every permission once, and every role's s
     for (auto p : acc::all_permissions()) CHECK(names.emplace(p).second);
     for (auto role : role_values) {
         INFO(role);
-        auto perms = acc::role_permissions(role);
+        auto perms = names_in(acc::role_permissions(role));
         CHECK_FALSE(perms.empty());
         CHECK(includes(names, perms));
     }
@@ -41,11 +44,11 @@ TEST_CASE("access: the catalogue names every permission once, and every role's s
 }
 
 TEST_CASE("access: each role's permissions follow the seed's five roles", "[aggregates][access][roles]") {
-    auto scheduler = acc::role_permissions("scheduler");
-    auto therapist = acc::role_permissions("therapist");
-    auto biller = acc::role_permissions("biller");
-    auto admin = acc::role_permissions("admin");
-    auto org_admin = acc::role_permissions("org_admin");
+    auto scheduler = names_in(acc::role_permissions("scheduler"));
+    auto therapist = names_in(acc::role_permissions("therapist"));
+    auto biller = names_in(acc::role_permissions("biller"));
+    auto admin = names_in(acc::role_permissions("admin"));
+    auto org_admin = names_in(acc::role_permissions("org_admin"));
 
     // The default set: agenda, clients, groups, client reports, staff calendars.
     for (auto p : {acc::agenda_read, acc::clients_create, acc::clients_read, acc::clients_update, acc::groups_manage,
@@ -166,4 +169,33 @@ TEST_CASE("access: administration types see every client; therapy_counseling onl
     CHECK_FALSE(acc::can_see_client("therapy_counseling", false));
     CHECK_FALSE(acc::can_see_client("", true));
     CHECK_FALSE(acc::can_see_client("Administration", true));
+}
+
+TEST_CASE("access: a permission set holds names of the catalogue, and lists them in name order",
+          "[aggregates][access]") {
+    acc::permission_set s;
+    CHECK(s.empty());
+    s.insert(acc::staff_read);
+    s.insert(acc::audit_read);
+    s.insert(std::string("clients.read"));  // by value, not by the catalogue's pointer
+    s.insert("no.such.permission");
+    s.insert("");
+    CHECK(s.size() == 3);
+    CHECK(s.contains("staff.read"));
+    CHECK(s.contains(std::string_view("audit.read")));
+    CHECK(s.contains(acc::clients_read));
+    CHECK_FALSE(s.contains("no.such.permission"));
+    CHECK_FALSE(s.contains("staff.rea"));
+    CHECK_FALSE(s.contains(acc::staff_create));
+    std::vector<std::string> listed(s.begin(), s.end());
+    CHECK(listed == std::vector<std::string>{"audit.read", "clients.read", "staff.read"});
+
+    // Every permission of the catalogue fits, and the whole set lists as a std::set of the names would.
+    acc::permission_set all;
+    all.insert(acc::all_permissions());
+    std::set<std::string> expected(acc::all_permissions().begin(), acc::all_permissions().end());
+    CHECK(all.size() == expected.size());
+    CHECK(names_in(all) == expected);
+    CHECK(std::vector<std::string>(all.begin(), all.end()) == std::vector<std::string>(expected.begin(), expected.end()));
+    CHECK(all != s);
 }

@@ -14,7 +14,9 @@
 // - A deactivated staff member has no permission at all.
 #pragma once
 
-#include <set>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,8 +82,50 @@ inline constexpr const char* messaging_use = "messaging.use";
 // Every permission name above, once (for route-table checks and generated tests).
 std::span<const char* const> all_permissions() noexcept;
 
+// A set of permissions of the catalogue: one bit each, so building, copying and asking it
+// allocates nothing (a session's permissions are judged on every request). Iterates in name order.
+class permission_set {
+public:
+    bool contains(std::string_view permission) const noexcept;
+    // A name outside the catalogue is not a permission and is not added.
+    void insert(std::string_view permission) noexcept;
+    void insert(std::span<const char* const> permissions) noexcept;
+    bool empty() const noexcept { return bits_ == 0; }
+    std::size_t size() const noexcept;
+    friend bool operator==(permission_set, permission_set) = default;
+
+    class iterator {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = const char*;
+        using difference_type = std::ptrdiff_t;
+        using pointer = void;
+        using reference = const char*;
+        iterator() = default;
+        const char* operator*() const noexcept;
+        iterator& operator++() noexcept;
+        iterator operator++(int) noexcept {
+            auto old = *this;
+            ++*this;
+            return old;
+        }
+        friend bool operator==(const iterator&, const iterator&) = default;
+
+    private:
+        friend class permission_set;
+        iterator(std::uint64_t bits, std::size_t at) noexcept;
+        std::uint64_t bits_ = 0;
+        std::size_t at_ = 0;  // position in name order
+    };
+    iterator begin() const noexcept;
+    iterator end() const noexcept;
+
+private:
+    std::uint64_t bits_ = 0;
+};
+
 // The permissions a role grants ("" for an unknown role -> empty set). Never module permissions.
-std::set<std::string> role_permissions(std::string_view role);
+permission_set role_permissions(std::string_view role);
 bool role_grants(std::string_view role, std::string_view permission);
 
 // The permissions a module permission ("client_portal" | "messaging") brings.
@@ -89,7 +133,7 @@ std::span<const char* const> module_grants(std::string_view module) noexcept;
 
 // Everything the staff member may do now: role + granted modules switched on in the agency;
 // nothing when deactivated.
-std::set<std::string> effective_permissions(const agency_state& s, const staff_state& st);
+permission_set effective_permissions(const agency_state& s, const staff_state& st);
 bool can(const agency_state& s, const staff_state& st, std::string_view permission);
 
 // Whether `actor` may manage `target` (update, role, deactivate, unlock, reset password or MFA, end

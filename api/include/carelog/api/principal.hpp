@@ -3,11 +3,10 @@
 // may see one client only. Every handler takes one.
 #pragma once
 
-#include <map>
-#include <set>
 #include <string>
 #include <string_view>
 
+#include "carelog/aggregates/access.hpp"
 #include "carelog/aggregates/identity.hpp"
 
 namespace carelog::api {
@@ -20,11 +19,15 @@ struct principal {
     bool is_operator = false;
     std::string session_id;  // token_hash of the bearer token ("" for the operator)
     aggregates::session_restriction restriction = aggregates::session_restriction::none;
-    std::set<std::string, std::less<>> permissions;  // aggregates::access::effective_permissions
-    // Module permissions (portal.*, messaging.*) the session lacks -> why, in the domain's words:
-    // "the agency's client_portal_enabled is off; the staff member lacks the client_portal
-    // permission". A route refused for one of them answers this instead of "your role ...".
-    std::map<std::string, std::string, std::less<>> module_refusals;
+    aggregates::access::permission_set permissions;  // aggregates::access::effective_permissions
+    // Each module's two conditions (the agency's switch, the staff member's grant): a route refused
+    // for one of the module's permissions says which is missing (check_permission) instead of
+    // "your role ...".
+    struct module_state {
+        bool switched_on = false;
+        bool granted = false;
+    };
+    module_state client_portal, messaging;
 
     // A portal client (auth_kind::portal_session) or a kiosk (auth_kind::kiosk): staff_id is empty,
     // no permission is held, and everything it may see is this one client's.
