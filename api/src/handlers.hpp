@@ -30,7 +30,7 @@ struct request_context {
     const http_request& req;
     const route_info& route;
     boost::urls::url_view url;
-    std::vector<std::pair<std::string, std::string>> params;  // path parameters by template name
+    std::vector<std::pair<std::string_view, std::string>> params;  // path parameters by template name
     principal who;                 // empty for auth_kind::none
     std::string idempotency_key;   // validated; "" = none (command routes only)
     std::string peer;              // the client's address as the socket saw it ("" in tests)

@@ -4,6 +4,7 @@
 // X-Consistency-Token wait (400/503), session (401), permission (403), path ids (404),
 // Idempotency-Key (422), handler.
 #include <algorithm>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -140,22 +141,37 @@ std::vector<std::string_view> split_pattern(std::string_view p) {
 
 bool is_param(std::string_view seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
 
-// Matches decoded path segments against a template; fills `params` on success.
-bool match(std::string_view pattern, const std::vector<std::string>& segs,
-           std::vector<std::pair<std::string, std::string>>& params) {
-    auto pat = split_pattern(pattern);
-    if (pat.size() != segs.size()) return false;
-    std::vector<std::pair<std::string, std::string>> out;
-    for (std::size_t i = 0; i < pat.size(); ++i) {
-        if (is_param(pat[i])) {
+// Each route's template split into segments once, in the order of `routes`: a request is matched
+// against these without allocating.
+const std::vector<std::vector<std::string_view>>& route_segments() {
+    static const std::vector<std::vector<std::string_view>> v = [] {
+        std::vector<std::vector<std::string_view>> out;
+        for (const auto& r : routes) out.push_back(split_pattern(r.info.pattern));
+        return out;
+    }();
+    return v;
+}
+
+// Whether decoded path segments fit a template (a parameter takes any non-empty segment).
+bool matches(std::span<const std::string_view> pattern, std::span<const std::string> segs) {
+    if (pattern.size() != segs.size()) return false;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (is_param(pattern[i])) {
             if (segs[i].empty()) return false;
-            out.emplace_back(std::string(pat[i].substr(1, pat[i].size() - 2)), segs[i]);
-        } else if (pat[i] != segs[i]) {
+        } else if (pattern[i] != segs[i]) {
             return false;
         }
     }
-    params = std::move(out);
     return true;
+}
+
+// The path parameters of a matching template, by name (views into the route table).
+std::vector<std::pair<std::string_view, std::string>> params_of(std::span<const std::string_view> pattern,
+                                                                std::span<const std::string> segs) {
+    std::vector<std::pair<std::string_view, std::string>> out;
+    for (std::size_t i = 0; i < pattern.size(); ++i)
+        if (is_param(pattern[i])) out.emplace_back(pattern[i].substr(1, pattern[i].size() - 2), segs[i]);
+    return out;
 }
 
 routed fail_with(const problem& p, std::string_view route) { return {problem_response(p), route}; }
@@ -301,24 +317,31 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
     if (!parsed) return fail_with(error::make(errc::malformed, "the request target is not a valid path"), "-");
     boost::urls::url_view url = *parsed;
 
-    std::vector<std::string> segs;
-    for (auto s : url.segments()) segs.push_back(s);
+    // Decoded into strings kept per thread: their capacity is reused, so matching allocates
+    // nothing once warm (nothing below suspends before the segments are done with).
+    thread_local std::vector<std::string> segs;
+    std::size_t n = 0;
+    for (auto seg : url.encoded_segments()) {
+        if (n == segs.size()) segs.emplace_back();
+        segs[n].clear();
+        seg.decode({}, boost::urls::string_token::append_to(segs[n]));
+        ++n;
+    }
+    const auto path = std::span<const std::string>(segs).first(n);
     if (!url.is_path_absolute()) return fail_with(error::make(errc::not_found, "no such resource"), "-");
 
-    std::string method(req.method_string().data(), req.method_string().size());
+    const std::string_view method(req.method_string().data(), req.method_string().size());
+    const auto& patterns = route_segments();
     const route* found = nullptr;
-    std::vector<std::pair<std::string, std::string>> params;
-    std::string allow;
     const route* same_path = nullptr;
-    for (const auto& r : routes) {
-        std::vector<std::pair<std::string, std::string>> p;
-        if (!match(r.info.pattern, segs, p)) continue;
-        same_path = &r;
-        if (!allow.empty()) allow += ", ";
-        allow += r.info.method;
-        if (r.info.method == method && !found) {
-            found = &r;
-            params = std::move(p);
+    std::size_t found_at = 0;
+    for (std::size_t i = 0; i < std::size(routes); ++i) {
+        if (!matches(patterns[i], path)) continue;
+        if (!same_path) same_path = &routes[i];
+        if (routes[i].info.method == method) {
+            found = &routes[i];
+            found_at = i;
+            break;
         }
     }
     if (!same_path) {
@@ -328,10 +351,18 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
         return fail_with(error::make(errc::not_found, "no such resource"), "-");
     }
     if (!found) {
-        auto res = problem_response(problem(http_problem::method_not_allowed, method + " is not allowed here; use " + allow));
+        std::string allow;
+        for (std::size_t i = 0; i < std::size(routes); ++i) {
+            if (!matches(patterns[i], path)) continue;
+            if (!allow.empty()) allow += ", ";
+            allow += routes[i].info.method;
+        }
+        auto res = problem_response(
+            problem(http_problem::method_not_allowed, std::string(method) + " is not allowed here; use " + allow));
         res.set(boost::beast::http::field::allow, allow);
         return {std::move(res), same_path->info.pattern};
     }
+    auto params = params_of(patterns[found_at], path);
     const route_info& info = found->info;
 
     if (auto wait = admit_anonymous(ctx, info, peer)) return {rate_limited(*wait, "requests from this address"), info.pattern};
@@ -382,7 +413,7 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
     }
     // Every path parameter of this API is a UUID; anything else names nothing.
     for (const auto& [name, value] : rc.params)
-        if (!is_uuid(value)) return fail_with(error::make(errc::not_found, "no such " + name), info.pattern);
+        if (!is_uuid(value)) return fail_with(error::make(errc::not_found, "no such " + std::string(name)), info.pattern);
     std::string request_digest, idempotency_seen;
     if (info.command) {
         auto key = idempotency_key(req);
@@ -395,7 +426,7 @@ routed route_request(app_context& ctx, const http_request& req, std::string_view
         if (!key->empty()) {
             const std::string scoped = idempotency_scope(rc.who) + ":" + *key;
             const std::string body_digest = to_hex(sha256(req.body())).substr(0, 32);
-            request_digest = method + " " + std::string(info.pattern) + ":" + body_digest;
+            request_digest = std::string(method) + " " + std::string(info.pattern) + ":" + body_digest;
             if (ctx.limits && ctx.limits->keys.conflicts(scoped, request_digest))
                 return fail_with(error::validation("Idempotency-Key", "was already used for another request (another "
                                                                       "route or another body); use a new key"),

@@ -41,6 +41,11 @@ TEST_CASE("api: unknown paths are 404 and known paths with another method are 40
     CHECK(is_problem(wrong, 405));
     CHECK(header_of(wrong, "Allow") == "POST, GET");
     CHECK(is_problem(f.get("/v1/staff/"), 404));
+    // Segments are matched decoded, and a shorter path after a longer one matches only its own.
+    CHECK(is_problem(f.get("/v1/staff/" + std::string(36, 'x') + "/history"), 404));
+    CHECK(f.get("/v1/%73taff").result_int() == 200);
+    CHECK(is_problem(f.get("/v1"), 404));
+    CHECK(is_problem(f.get("/v1/staff%2Fx"), 404));
 }
 
 TEST_CASE("api: agency endpoints need a bearer session; the operator key is no stand-in any more", "[api][auth]") {
