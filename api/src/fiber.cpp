@@ -1,10 +1,15 @@
 #include "fiber.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <new>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/context/fixedsize_stack.hpp>
 #include <spdlog/spdlog.h>
 #include <boost/asio/thread_pool.hpp>
 
@@ -19,7 +24,61 @@ boost::asio::thread_pool& blocking_pool() {
     static boost::asio::thread_pool pool(std::max(2u, std::thread::hardware_concurrency()));
     return pool;
 }
+// Stacks of ended fibers, ready for the next. Bounded: beyond it a stack is unmapped, so a burst
+// of connections does not keep its stacks' touched pages resident for good.
+struct stack_pool {
+    std::mutex mu;
+    std::vector<void*> free;  // each the lowest address of a mapping of guard + stack
+    static constexpr std::size_t keep = 1024;
+};
+stack_pool& stacks() {
+    static stack_pool* pool = new stack_pool;  // never destroyed: fibers may end during exit
+    return *pool;
+}
+std::size_t page_bytes() {
+    static const auto n = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    return n;
+}
 }  // namespace
+
+boost::context::stack_context recycled_stack::allocate() {
+    void* base = nullptr;
+    {
+        auto& pool = stacks();
+        std::lock_guard lock(pool.mu);
+        if (!pool.free.empty()) {
+            base = pool.free.back();
+            pool.free.pop_back();
+        }
+    }
+    const std::size_t guard = page_bytes();
+    if (!base) {
+        base = ::mmap(nullptr, guard + bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (base == MAP_FAILED) throw std::bad_alloc();
+        if (::mprotect(base, guard, PROT_NONE) != 0) {
+            ::munmap(base, guard + bytes);
+            throw std::bad_alloc();
+        }
+    }
+    boost::context::stack_context sctx;
+    sctx.size = bytes;
+    sctx.sp = static_cast<char*>(base) + guard + bytes;  // stacks grow down from here
+    return sctx;
+}
+
+void recycled_stack::deallocate(boost::context::stack_context& sctx) noexcept {
+    const std::size_t guard = page_bytes();
+    void* base = static_cast<char*>(sctx.sp) - sctx.size - guard;
+    {
+        auto& pool = stacks();
+        std::lock_guard lock(pool.mu);
+        if (pool.free.size() < stack_pool::keep) {
+            pool.free.push_back(base);
+            return;
+        }
+    }
+    ::munmap(base, guard + sctx.size);
+}
 
 yield* current() noexcept { return current_fiber; }
 
@@ -53,7 +112,7 @@ void spawn_detached(std::function<void()> work) {
         return;
     }
     boost::asio::spawn(
-        y->get_executor(), std::allocator_arg, boost::context::fixedsize_stack(256 * 1024),
+        y->get_executor(), std::allocator_arg, recycled_stack{},
         [run, w = std::move(work)](yield inner) {
             scope on(inner);
             run(w);

@@ -15,10 +15,23 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/spawn.hpp>
+#include <boost/context/stack_context.hpp>
 
 namespace carelog::api::fiber {
 
 using yield = boost::asio::basic_yield_context<boost::asio::any_io_executor>;
+
+// The stacks fibers run on (a Boost.Context StackAllocator): 256 KiB each (JSON parsing, RocksDB
+// reads and the domain's decide run on them; Argon2id runs on the blocking pool), mapped once with a
+// guard page below (an overflow faults instead of writing over the heap), and kept for the next
+// fiber when one ends. A fiber per request would otherwise map (or malloc) and fault in a fresh
+// stack for every request, and give its pages back after.
+class recycled_stack {
+public:
+    static constexpr std::size_t bytes = 256 * 1024;
+    boost::context::stack_context allocate();
+    void deallocate(boost::context::stack_context& sctx) noexcept;
+};
 
 // The fiber the calling code runs on, or null. Set by `scope` and restored after every suspension
 // (a fiber may resume on another io thread).

@@ -30,7 +30,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/spawn.hpp>
-#include <boost/context/fixedsize_stack.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -59,10 +58,6 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // sending; discarding what it sends for a moment lets it read our answer instead of a reset.
 constexpr std::size_t linger_max_bytes = 8u << 20;
 constexpr auto linger_time = std::chrono::seconds(2);
-
-// A handler's stack: JSON parsing, RocksDB reads and the domain's decide run on it (Argon2id runs
-// on the blocking pool). Pages are touched lazily, so the resident cost per request is small.
-constexpr std::size_t fiber_stack_bytes = 256 * 1024;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -199,7 +194,7 @@ struct server::impl {
             *out = dispatch(ctx, *keep, from);
         };
         auto ex = co_await net::this_coro::executor;
-        auto stack = boost::context::fixedsize_stack(fiber_stack_bytes);
+        auto stack = fiber::recycled_stack{};
         co_await net::spawn(ex, std::allocator_arg, std::move(stack), std::move(work), net::use_awaitable);
         co_return std::move(*out);
     }
