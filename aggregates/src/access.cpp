@@ -99,7 +99,9 @@ permission_set::iterator& permission_set::iterator::operator++() noexcept {
 permission_set::iterator permission_set::begin() const noexcept { return iterator(bits_, 0); }
 permission_set::iterator permission_set::end() const noexcept { return iterator(bits_, by_name.size()); }
 
-permission_set role_permissions(std::string_view role) {
+namespace {
+// Each role's set, built once (a session's permissions are built on every request).
+permission_set build_role(std::string_view role) {
     permission_set out;
     if (role == "scheduler") {
         add(out, default_set);
@@ -117,6 +119,17 @@ permission_set role_permissions(std::string_view role) {
         if (role == "org_admin") add(out, org_admin_set);
     }
     return out;
+}
+}  // namespace
+
+permission_set role_permissions(std::string_view role) {
+    static const std::pair<std::string_view, permission_set> roles[] = {
+        {"scheduler", build_role("scheduler")}, {"therapist", build_role("therapist")},
+        {"biller", build_role("biller")},       {"admin", build_role("admin")},
+        {"org_admin", build_role("org_admin")}};
+    for (const auto& [name, set] : roles)
+        if (name == role) return set;
+    return {};
 }
 
 bool role_grants(std::string_view role, std::string_view permission) {
