@@ -103,10 +103,13 @@ http_result<http_response> get_client(request_context& rc) {
     query_reader q(rc.url.params());
     auto as_of = q.time("as_of");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
+    if (!as_of) {
+        auto text = rc.ctx.store.client_text_for(rc.who.agency_id, rc.param("id"), viewer_of(rc.who));
+        if (!text) return fail(errc::not_found, "no such client");
+        return json_text_response(200, std::move(*text));
+    }
     // Who may see the client now may see its past.
-    auto view = visible_client(rc, rc.param("id"));
-    if (!view) return fail(errc::not_found, "no such client");
-    if (!as_of) return json_response(200, *view);
+    if (!visible_client(rc, rc.param("id"))) return fail(errc::not_found, "no such client");
     auto past = rc.ctx.store.client_as_of(rc.who.agency_id, rc.param("id"), *as_of);
     if (!past) return fail(errc::not_found, "no such client at that time");
     return json_response(200, *past);

@@ -21,12 +21,29 @@ namespace carelog::api::detail {
 namespace http = boost::beast::http;
 namespace json = boost::json;
 
-http_response json_response(int status, const json::value& body) {
+http_response json_response(int status, const json::value& body) { return json_text_response(status, json::serialize(body)); }
+
+http_response json_text_response(int status, std::string body) {
     http_response res{static_cast<http::status>(status), 11};
     res.set(http::field::content_type, "application/json");
-    res.body() = json::serialize(body);
+    res.body() = std::move(body);
     res.prepare_payload();
     return res;
+}
+
+void append_members(std::string& object_text, const json::object& more) {
+    if (more.empty()) return;
+    const std::string members = json::serialize(more);  // "{...}"
+    while (!object_text.empty() && object_text.back() != '}') object_text.pop_back();  // trailing space
+    if (object_text.empty()) {
+        object_text = members;
+        return;
+    }
+    object_text.pop_back();
+    const auto last = object_text.find_last_not_of(" \t\r\n");
+    const bool empty_object = last != std::string::npos && object_text[last] == '{';
+    if (!empty_object) object_text += ',';
+    object_text.append(members, 1);
 }
 
 namespace {

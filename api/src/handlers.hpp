@@ -47,6 +47,10 @@ using handler_fn = http_result<http_response> (*)(request_context&);
 
 // 2xx JSON response (Content-Type application/json).
 http_response json_response(int status, const boost::json::value& body);
+// The same with a body already serialized (a stored view served as it is).
+http_response json_text_response(int status, std::string body);
+// Adds `more`'s members to the serialized JSON object `object_text` (whose keys they must not repeat).
+void append_members(std::string& object_text, const boost::json::object& more);
 
 // Submits a command for `agency_id` and answers `status` with the bus's body plus `version` and
 // `consistency_token` (also X-Consistency-Token), `extra` merged in unless the result is an

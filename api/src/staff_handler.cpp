@@ -182,24 +182,30 @@ http_result<http_response> get_staff(request_context& rc) {
     auto as_of = q.time("as_of");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     const std::string& id = rc.param("id");
-    auto view = as_of ? rc.ctx.store.staff_as_of(rc.who.agency_id, id, *as_of) : rc.ctx.store.staff(rc.who.agency_id, id);
-    if (!view) return fail(errc::not_found, as_of ? "no such staff member at that time" : "no such staff member");
-    // The lock state is for administrators only (SPEC §1): others cannot tell a locked account.
-    if (!as_of && rc.who.can(aggregates::access::staff_lock_state)) {
+    if (as_of) {
+        auto past = rc.ctx.store.staff_as_of(rc.who.agency_id, id, *as_of);
+        if (!past) return fail(errc::not_found, "no such staff member at that time");
+        return json_response(200, *past);
+    }
+    // The stored view as it is, with the lock state after it for administrators only (SPEC §1:
+    // others cannot tell a locked account).
+    auto view = rc.ctx.store.staff_text(rc.who.agency_id, id);
+    if (!view) return fail(errc::not_found, "no such staff member");
+    if (rc.who.can(aggregates::access::staff_lock_state)) {
         if (auto st = identity_state(rc.ctx, rc.who.agency_id, id)) {
             const auto& member = st->staff.at(id);
-            micros now = rc.ctx.clock.now();
-            bool locked = aggregates::is_locked(member, now);
-            (*view)["locked"] = locked;
-            if (locked && member.credentials.locked_until > 0)
-                (*view)["locked_until"] = format_rfc3339(member.credentials.locked_until);
-            else
-                (*view)["locked_until"] = nullptr;
-            (*view)["failed_attempts"] = member.credentials.failed_attempts;
-            (*view)["mfa_enrolled"] = aggregates::mfa_enforced(member);
+            const micros now = rc.ctx.clock.now();
+            const bool locked = aggregates::is_locked(member, now);
+            append_members(*view, json::object{
+                                      {"locked", locked},
+                                      {"locked_until", locked && member.credentials.locked_until > 0
+                                                           ? json::value(format_rfc3339(member.credentials.locked_until))
+                                                           : json::value(nullptr)},
+                                      {"failed_attempts", member.credentials.failed_attempts},
+                                      {"mfa_enrolled", aggregates::mfa_enforced(member)}});
         }
     }
-    return json_response(200, *view);
+    return json_text_response(200, std::move(*view));
 }
 
 http_result<http_response> unlock_staff(request_context& rc) {

@@ -263,6 +263,18 @@ std::optional<json::object> store::client_for(const std::string& agency_id, cons
     return v;
 }
 
+std::optional<std::string> store::client_text_for(const std::string& agency_id, const std::string& client_id,
+                                                   const client_viewer& viewer) const {
+    const auto scope = client_views::scope_of(viewer.staff_type);
+    if (scope == client_scope::none) return std::nullopt;
+    auto text = or_throw(impl_->read(impl_->clients, keys::make("c", agency_id, client_id)));
+    if (!text || scope == client_scope::all) return text;
+    auto view = parse_object(*text);
+    if (!view) throw store_error("corrupt JSON value in the projections store");
+    if (!client_views::visible(*view, viewer)) return std::nullopt;
+    return text;
+}
+
 result<page> store::list_clients(const std::string& agency_id, const client_viewer& viewer, const client_filter& f,
                                  int limit, const std::optional<std::string>& cursor) const {
     namespace ik = client_views::index_kind;

@@ -47,6 +47,10 @@ std::optional<json::object> store::staff(const std::string& agency_id, const std
     return or_throw(impl_->read_json(impl_->staff, keys::make(agency_id, staff_id)));
 }
 
+std::optional<std::string> store::staff_text(const std::string& agency_id, const std::string& staff_id) const {
+    return or_throw(impl_->read(impl_->staff, keys::make(agency_id, staff_id)));
+}
+
 std::optional<std::string> store::staff_id_by_username(const std::string& agency_id,
                                                        const std::string& username) const {
     const auto prefix = keys::make(staff_directory::index_kind::username, agency_id, ascii_lower(username));

@@ -282,6 +282,10 @@ TEST_CASE("identity: the lock state is shown to administrators only", "[api][loc
         CHECK(!other.contains("locked_until"));
         CHECK(!other.contains("failed_attempts"));
     }
+    // The administrator's view is everyone's view with exactly the four lock fields after it.
+    auto without_lock = admin;
+    for (const char* k : {"locked", "locked_until", "failed_attempts", "mfa_enrolled"}) CHECK(without_lock.erase(k) == 1);
+    CHECK(without_lock == body_of(f.request(verb::get, "/v1/staff/" + f.staff_a, "", f.bearer(sessions.token["biller"]))));
     // past the lock's end it shows unlocked without any event
     f.clock.t += 11 * 60 * second;
     f.bus.responder = [&](const std::string&, const aggregates::command& c) -> result<command_result> {

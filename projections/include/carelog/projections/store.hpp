@@ -177,6 +177,8 @@ public:
     //  location_ids, program_ids, permissions:{client_portal, messaging}, active, version,
     //  require_password_change, hire_date, phones, npi, supervisor_id, created_at, updated_at}
     std::optional<boost::json::object> staff(const std::string& agency_id, const std::string& staff_id) const;
+    // The same view as its stored JSON text (what staff() parses): served as it is.
+    std::optional<std::string> staff_text(const std::string& agency_id, const std::string& staff_id) const;
     std::optional<std::string> staff_id_by_username(const std::string& agency_id, const std::string& username) const;
     // Ordered by username; limit 1..500.
     result<page> list_staff(const std::string& agency_id, const staff_filter& f, int limit,
@@ -196,6 +198,10 @@ public:
     // The same, or nullopt when the viewer may not see it (answer 404, as for a missing client).
     std::optional<boost::json::object> client_for(const std::string& agency_id, const std::string& client_id,
                                                   const client_viewer& viewer) const;
+    // client_for's view as its stored JSON text, served as it is (parsed only when the viewer sees
+    // assigned clients only).
+    std::optional<std::string> client_text_for(const std::string& agency_id, const std::string& client_id,
+                                               const client_viewer& viewer) const;
     // Clients the viewer may see, ordered by last name, first name, id; limit 1..500; cursor from the
     // previous page.
     result<page> list_clients(const std::string& agency_id, const client_viewer& viewer, const client_filter& f,
