@@ -506,8 +506,23 @@ int main(int argc, char** argv) {
     auto run = [&](const std::string& group, const std::string& name, double rate, const request_fn& make, int ok) {
         if (!wanted(group)) return figures{};
         settle();
+        // At saturation, also the CPU carelogd and the broker spent per acknowledged command,
+        // counted until both are quiet again (the projection of the commands is in it).
+        const bool cpu = rate == 0 && pid > 0;
+        if (cpu) {
+            wait_cpu_quiet(pid);
+            wait_cpu_quiet(broker_pid);
+        }
+        const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid);
         all.push_back(open_loop(name, host, port, rate, seconds, conns, make, ok));
         print(all.back());
+        if (cpu) {
+            wait_cpu_quiet(pid);
+            wait_cpu_quiet(broker_pid);
+            const double n = static_cast<double>(std::max<std::size_t>(all.back().ok, 1));
+            std::printf("%-26s CPU per command: carelogd %.1f us, broker %.1f us\n", "",
+                        (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n);
+        }
         return all.back();
     };
     auto sat = run("saturation", "commands, 100 agencies", 0, post_client(false), 201);
