@@ -449,7 +449,45 @@ std::shared_ptr<idem_record> command_from(const fb::Command& f) {
     return r;
 }
 
+// A stored value as the entry it must be, verified; throws when it is damaged or another kind.
+const fb::Value& verified_value(std::string_view stored, std::vector<std::uint8_t>& aligned) {
+    aligned.assign(stored.begin(), stored.end());  // FlatBuffers reads scalars in place
+    flatbuffers::Verifier verifier(aligned.data(), aligned.size());
+    if (aligned.size() < 8 || !fb::ValueBufferHasIdentifier(aligned.data()) || !fb::VerifyValueBuffer(verifier))
+        throw std::runtime_error("the value does not verify");
+    return *fb::GetValue(aligned.data());
+}
+
 }  // namespace
+
+std::string staff_entry_key(const std::string& agency_id, const std::string& staff_id) {
+    return std::string(snapshot_prefix) + agency_id + "/s/" + staff_id;
+}
+std::string client_entry_key(const std::string& agency_id, const std::string& client_id) {
+    return std::string(snapshot_prefix) + agency_id + "/c/" + client_id;
+}
+
+void read_back_from(agency_log& log, const std::string& agency_id, entry_reader get) {
+    auto reader = std::make_shared<entry_reader>(std::move(get));
+    log.state.staff.set_source([reader, agency_id](const std::string& id) -> std::optional<aggregates::staff_state> {
+        const auto key = staff_entry_key(agency_id, id);
+        auto stored = (*reader)(key);
+        if (!stored) return std::nullopt;
+        std::vector<std::uint8_t> aligned;
+        const auto* f = verified_value(*stored, aligned).entry_as_Staff();
+        if (!f || str(f->id()) != id) throw std::runtime_error("snapshot entry " + key + " is not that staff member");
+        return staff_from(*f);
+    });
+    log.state.clients.set_source([reader, agency_id](const std::string& id) -> std::optional<aggregates::client_state> {
+        const auto key = client_entry_key(agency_id, id);
+        auto stored = (*reader)(key);
+        if (!stored) return std::nullopt;
+        std::vector<std::uint8_t> aligned;
+        const auto* f = verified_value(*stored, aligned).entry_as_Client();
+        if (!f || str(f->id()) != id) throw std::runtime_error("snapshot entry " + key + " is not that client");
+        return client_from(*f);
+    });
+}
 
 void take_changes(const std::string& agency_id, agency_log& log, snapshot_entries& out) {
     auto& m = log.changed;
@@ -476,14 +514,17 @@ void mark_all_changed(agency_log& log) {
     for (const auto& [key, _] : log.commands) log.changed.commands.insert(key);
 }
 
-result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot_entries& entries) {
-    return load_snapshot([&](const snapshot_visitor& visit) {
-        for (const auto& [key, value] : entries) visit(key, value);
-    });
+result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot_entries& entries, snapshot_load what) {
+    return load_snapshot(
+        [&](const snapshot_visitor& visit) {
+            for (const auto& [key, value] : entries) visit(key, value);
+        },
+        what);
 }
 
 result<std::unordered_map<std::string, agency_log>> load_snapshot(
-    const std::function<void(const snapshot_visitor&)>& each) {
+    const std::function<void(const snapshot_visitor&)>& each, snapshot_load what) {
+    const bool everything = what == snapshot_load::everything;
     // A reservation from an entry's count is capped: the count is read from disk.
     constexpr std::uint64_t most_reserved = 1u << 20;
     struct loading {
@@ -534,15 +575,32 @@ result<std::unordered_map<std::string, agency_log>> load_snapshot(
                     if (a->command_slots() != snapshot_command_slots)
                         throw std::runtime_error("idempotency slots of another build");
                     agency_from(*a, L.log);
-                    L.log.state.staff.reserve(std::min<std::uint64_t>(a->staff_count(), most_reserved));
-                    L.log.state.clients.reserve(std::min<std::uint64_t>(a->client_count(), most_reserved));
+                    const auto staff = std::min<std::uint64_t>(a->staff_count(), most_reserved);
+                    const auto clients = std::min<std::uint64_t>(a->client_count(), most_reserved);
+                    if (everything) {
+                        L.log.state.staff.reserve(staff);
+                        L.log.state.clients.reserve(clients);
+                    } else {
+                        L.log.state.staff.reserve_ids(staff);
+                        L.log.state.clients.reserve_ids(clients);
+                    }
                     L.first = a->first_command();
                     L.next = a->next_command();
                     L.has_agency = true;
                     break;
                 }
-                case fb::Entry::Staff: aggregates::restore(L.log.state, staff_from(*v->entry_as_Staff())); break;
-                case fb::Entry::Client: aggregates::restore(L.log.state, client_from(*v->entry_as_Client())); break;
+                case fb::Entry::Staff:
+                    if (everything)
+                        aggregates::restore(L.log.state, staff_from(*v->entry_as_Staff()));
+                    else
+                        aggregates::restore_indexes(L.log.state, staff_from(*v->entry_as_Staff()));
+                    break;
+                case fb::Entry::Client:
+                    if (everything)
+                        aggregates::restore(L.log.state, client_from(*v->entry_as_Client()));
+                    else
+                        aggregates::restore_indexes(L.log.state, client_from(*v->entry_as_Client()));
+                    break;
                 case fb::Entry::Command: {
                     const auto* c = v->entry_as_Command();
                     L.commands.emplace_back(str(c->key()), command_from(*c));

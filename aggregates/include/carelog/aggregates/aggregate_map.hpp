@@ -131,6 +131,7 @@ public:
     bool has_source() const { return source_ != nullptr; }
     // Records that `id` exists without holding it: it is read from the source when asked for.
     void add_absent(const std::string& id) { ids_.insert(hash(id)); }
+    void reserve_ids(std::size_t n) { ids_.reserve(n); }
     // Drops `id` from memory (it must be readable from the source). False when it was not in memory.
     bool evict(const std::string& id) { return resident_.erase(id) > 0; }
     // Whether `id` was looked up since the last forget_use (tracked only with a source).
