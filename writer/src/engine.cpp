@@ -418,7 +418,11 @@ private:
     void read_back(const part& P, const std::string& agency, agency_log& log) {
         if (log.state.staff.has_source()) return;
         read_back_from(log, agency, [this, ns = namespace_of(P.partition)](const std::string& key) {
-            return local_.get(ns, key);
+            auto value = local_.get(ns, key);
+            // Asked only for an id the agency has: a missing entry means one was let go unwritten
+            // (or two ids share a 64-bit hash, and then the new one is not there indeed).
+            if (!value) spdlog::error("writer {}: snapshot entry {} of {} is missing", name_, key, ns);
+            return value;
         });
     }
 
