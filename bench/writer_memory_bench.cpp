@@ -1,11 +1,12 @@
 // carelog-writermem: what the writer's state of a log costs in memory, without Kafka. The log of
 // log_shape.hpp is generated in memory and folded into agency logs with the writer's own `apply`
 // (what a rebuild does); then everything is snapshotted and the logs are loaded back from the
-// entries (what a restart does). Prints the heap in use (glibc's mallinfo2) after each step, per
+// entries, as the writer's restart does (indexes only) and with every aggregate in memory. Prints the heap in use (glibc's mallinfo2) after each step, per
 // aggregate, so a change to the writer's state can be judged by bytes, not by a whole node's RSS.
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <unordered_map>
@@ -52,14 +53,19 @@ int main(int argc, char** argv) {
     for (const auto& [k, v] : entries) bytes += k.size() + v.size();
     std::printf("snapshot: %zu entries, %.1f MiB of keys and values\n", entries.size(),
                 static_cast<double>(bytes) / (1 << 20));
-    const double before_load = heap_mib();
-    auto loaded = writer::load_snapshot(entries);
-    if (!loaded) {
-        std::fprintf(stderr, "load: %s\n", loaded.error().detail.c_str());
-        return 1;
+    for (auto what : {writer::snapshot_load::indexes_only, writer::snapshot_load::everything}) {
+        const double before_load = heap_mib();
+        const auto t0 = std::chrono::steady_clock::now();
+        auto loaded = writer::load_snapshot(entries, what);
+        const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!loaded) {
+            std::fprintf(stderr, "load: %s\n", loaded.error().detail.c_str());
+            return 1;
+        }
+        const double after_load = heap_mib() - before_load;
+        std::printf("loaded from the snapshot (%s) in %.2f s: heap %.1f MiB (%.0f bytes per event)\n",
+                    what == writer::snapshot_load::everything ? "everything" : "indexes only", secs, after_load,
+                    after_load * (1 << 20) / static_cast<double>(n));
     }
-    const double after_load = heap_mib() - before_load;
-    std::printf("loaded from the snapshot: heap %.1f MiB (%.0f bytes per event)\n", after_load,
-                after_load * (1 << 20) / static_cast<double>(n));
     return 0;
 }
