@@ -362,6 +362,7 @@ TEST_CASE("writer memory: a log loaded with its indexes only decides as the orig
           "[writer][snapshot][memory]") {
     log_fixture f;
     fill(f);
+    f.go(request_portal_password_reset{"annlee", th(70), f.now});
     f.snapshot();
     auto back = f.reload_indexes_only();
     CHECK(back.state.staff.resident() == 0);
@@ -378,6 +379,16 @@ TEST_CASE("writer memory: a log loaded with its indexes only decides as the orig
     CHECK(back.state.invitation_tokens == f.log.state.invitation_tokens);
     CHECK(back.state.kiosk_tokens == f.log.state.kiosk_tokens);
     CHECK(back.state.external_ids == f.log.state.external_ids);
+    CHECK(back.state.portal_accounts == f.log.state.portal_accounts);
+    CHECK(back.state.portal_reset_tokens == f.log.state.portal_reset_tokens);
+    CHECK(back.state.invitation_owners == f.log.state.invitation_owners);
+    CHECK(back.state.thread_owners == f.log.state.thread_owners);
+    CHECK(back.state.kiosk_owners == f.log.state.kiosk_owners);
+    REQUIRE_FALSE(f.log.state.thread_owners.empty());
+    REQUIRE_FALSE(f.log.state.kiosk_owners.empty());
+    REQUIRE_FALSE(f.log.state.reset_token_owners.empty());
+    REQUIRE_FALSE(f.log.state.portal_session_owners.empty());
+    REQUIRE_FALSE(f.log.state.portal_reset_tokens.empty());
 
     confirm_password_reset reset{reset_hash(1), new_hash, true, false, f.now};
     auto taken_external = client_cmd("c7", "Cy", "Diaz");
