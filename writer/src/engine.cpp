@@ -452,7 +452,7 @@ private:
         }
         static const aggregates::agency_state empty_state{};
         const auto& state = existing ? existing->state : empty_state;
-        auto decided = aggregates::decide(state, s.cmd);
+        auto decided = decide_reading_back(state, s.cmd);
         if (!decided) {
             a.res = std::unexpected(decided.error());
             return;
@@ -478,6 +478,18 @@ private:
         if (is_idempotency_key(cmd_id))
             if (auto k = log.commands.find(cmd_id); k != log.commands.end())
                 t.idem_tokens.emplace_back(k->second, t.records.size() - 1);
+    }
+
+    // decide, where an aggregate the command needs could not be read back from the snapshot (a
+    // storage error, a damaged entry) refuses that command alone: nothing of it is in the log.
+    result<std::vector<events::decided_event>> decide_reading_back(const aggregates::agency_state& s,
+                                                                   const aggregates::command& c) {
+        try {
+            return aggregates::decide(s, c);
+        } catch (const std::exception& e) {
+            spdlog::error("writer {}: agency {}: {}", name_, s.id, e.what());
+            return fail(errc::unavailable, "the writer could not read the agency's state back from its snapshot");
+        }
     }
 
     // Stamps decided events onto `log`, applies them and queues their records. Refuses (and
@@ -525,7 +537,7 @@ private:
                 return;
             }
         }
-        auto decided = aggregates::decide(work.state, cmd);
+        auto decided = decide_reading_back(work.state, cmd);
         if (!decided) {
             a.job_results.push_back(std::unexpected(decided.error()));
             return;

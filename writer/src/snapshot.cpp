@@ -506,6 +506,15 @@ const fb::Value& verified_value(std::string_view stored, std::vector<std::uint8_
     return *fb::GetValue(aligned.data());
 }
 
+// The same, naming the entry when it does not verify.
+const fb::Value& verified_entry(const std::string& key, std::string_view stored, std::vector<std::uint8_t>& aligned) {
+    try {
+        return verified_value(stored, aligned);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("snapshot entry " + key + ": " + e.what());
+    }
+}
+
 }  // namespace
 
 std::string staff_entry_key(const std::string& agency_id, const std::string& staff_id) {
@@ -522,7 +531,7 @@ void read_back_from(agency_log& log, const std::string& agency_id, entry_reader 
         auto stored = (*reader)(key);
         if (!stored) return std::nullopt;
         std::vector<std::uint8_t> aligned;
-        const auto* f = verified_value(*stored, aligned).entry_as_Staff();
+        const auto* f = verified_entry(key, *stored, aligned).entry_as_Staff();
         if (!f || str(f->id()) != id) throw std::runtime_error("snapshot entry " + key + " is not that staff member");
         return staff_from(*f);
     });
@@ -531,7 +540,7 @@ void read_back_from(agency_log& log, const std::string& agency_id, entry_reader 
         auto stored = (*reader)(key);
         if (!stored) return std::nullopt;
         std::vector<std::uint8_t> aligned;
-        const auto* f = verified_value(*stored, aligned).entry_as_Client();
+        const auto* f = verified_entry(key, *stored, aligned).entry_as_Client();
         if (!f || str(f->id()) != id) throw std::runtime_error("snapshot entry " + key + " is not that client");
         return client_from(*f);
     });
