@@ -694,3 +694,32 @@ TEST_CASE("writer: holding two aggregates in memory, the writer decides against 
     check_same_log(from_snapshots.at(f.agency), from_topic.at(f.agency));
     check_chain(f.read_all(), f.agency);
 }
+
+TEST_CASE("writer: a client whose snapshot entry cannot be read back refuses its own commands (503) and no other's",
+          "[integration][writer][snapshot][restart]") {
+    topic_fixture f;
+    const std::string ns = "writer-p" + std::to_string(kafka::partition_for(f.agency, f.cfg.partitions));
+    auto a = f.client(1), b = f.client(2);
+    {
+        auto e = f.start();
+        REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+        REQUIRE(submit_sync(*e, f.agency, a).has_value());
+        REQUIRE(submit_sync(*e, f.agency, b).has_value());
+        e->stop();
+    }
+    auto e = f.start();  // holds no client until one is needed
+    REQUIRE(submit_sync(*e, f.agency, aggregates::add_location{"loc-1", "Main", ""}).has_value());  // ready
+    REQUIRE(f.snaps.put(ns, {{"a/" + f.agency + "/c/" + a.client_id, "damaged"}}).has_value());
+    auto refused = submit_sync(*e, f.agency, aggregates::assign_staff_to_client{a.client_id, f.admin});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == errc::unavailable);
+    auto other = submit_sync(*e, f.agency, aggregates::assign_staff_to_client{b.client_id, f.admin});
+    REQUIRE(other.has_value());
+    CHECK(other->version == 2);
+    e->stop();
+    // Nothing of the refused command is in the log.
+    int assignments = 0;
+    for (const auto& ev : f.read_all())
+        if (std::holds_alternative<events::StaffAssignedToClient>(ev.data)) ++assignments;
+    CHECK(assignments == 1);
+}
