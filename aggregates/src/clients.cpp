@@ -164,9 +164,9 @@ portal_account_ref find_portal_account(const agency_state& s, std::string_view i
 
 portal_account_ref find_portal_reset_token(const agency_state& s, std::string_view token_hash, micros now) {
     if (token_hash.empty()) return {};
-    for (const auto& [id, c] : s.clients)
-        if (c.portal && c.portal->reset_token_hash == token_hash && now < c.portal->reset_expires_at)
-            return {&c, &*c.portal};
+    const client_state* c = client_via(s, s.portal_reset_tokens, token_hash);
+    if (c && c->portal && c->portal->reset_token_hash == token_hash && now < c->portal->reset_expires_at)
+        return {c, &*c->portal};
     return {};
 }
 
@@ -638,6 +638,7 @@ void detail::evolve_client(agency_state& s, const std::string& client_id, std::u
     auto it = s.clients.find(client_id);
     if (it == s.clients.end()) return;
     auto& c = it->second;
+    const std::string old_reset_token = c.portal ? c.portal->reset_token_hash : std::string();
     auto with_invitation = [&](const std::string& id, auto&& fn) {
         if (auto i = c.invitations.find(id); i != c.invitations.end()) fn(i->second);
     };
@@ -756,6 +757,13 @@ void detail::evolve_client(agency_state& s, const std::string& client_id, std::u
                },
                e);
     c.version = version;
+    const std::string reset_token = c.portal ? c.portal->reset_token_hash : std::string();
+    if (reset_token != old_reset_token) {
+        if (!old_reset_token.empty())
+            if (auto r = s.portal_reset_tokens.find(old_reset_token); r != s.portal_reset_tokens.end() && r->second == c.id)
+                s.portal_reset_tokens.erase(r);
+        if (!reset_token.empty()) s.portal_reset_tokens[reset_token] = c.id;
+    }
 }
 
 void detail::index_client(agency_state& s, const client_state& c) {
@@ -774,6 +782,7 @@ void detail::index_client(agency_state& s, const client_state& c) {
         s.kiosk_owners[id] = c.id;
         s.kiosk_tokens[k.token_hash] = c.id;
     }
+    if (c.portal && !c.portal->reset_token_hash.empty()) s.portal_reset_tokens[c.portal->reset_token_hash] = c.id;
 }
 
 }  // namespace carelog::aggregates

@@ -164,10 +164,13 @@ session_check check_session(const agency_state& s, std::string_view session_id, 
 
 const staff_state* find_reset_token(const agency_state& s, std::string_view token_hash, micros now) {
     if (token_hash.empty()) return nullptr;
-    for (const auto& [id, st] : s.staff) {
-        const auto& c = st.credentials;
-        if (st.active && c.reset_token_hash == token_hash && now < c.reset_expires_at) return &st;
-    }
+    auto owner = s.reset_token_owners.find(std::string(token_hash));
+    if (owner == s.reset_token_owners.end()) return nullptr;
+    auto it = s.staff.find(owner->second);
+    if (it == s.staff.end()) return nullptr;
+    const auto& st = it->second;
+    const auto& c = st.credentials;
+    if (st.active && c.reset_token_hash == token_hash && now < c.reset_expires_at) return &st;
     return nullptr;
 }
 

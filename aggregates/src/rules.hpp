@@ -69,6 +69,14 @@ void evolve_identity(agency_state& s, staff_state& st, const events::payload& e,
 void evolve_client(agency_state& s, const std::string& client_id, std::uint64_t version, const events::payload& e,
                    micros occurred_at);
 void index_client(agency_state& s, const client_state& c);
+// The agency's staff indexes of one staff member (usernames, live sessions, active org_admins,
+// the pending reset link), and keeping the last two current when an event changed `st`.
+// index_staff and index_client read only ids, usernames, role, active, reset token hashes, external
+// id, invitation status and tokens, kiosk tokens: the writer's restart hands them staff and clients
+// holding only those (writer/src/snapshot.cpp, *_index_fields).
+void index_staff(agency_state& s, const staff_state& st);
+void reindex_staff(agency_state& s, const staff_state& st, const std::string& old_reset_token, bool was_org_admin);
+bool is_active_org_admin(const staff_state& st);
 
 }  // namespace carelog::aggregates::detail
 

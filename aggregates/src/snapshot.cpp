@@ -363,8 +363,8 @@ result<agency_state> agency_state_from_json(const json::value& v) {
             for (const auto& p : so.at("permissions").as_array()) st.permissions.emplace(p.as_string());
             st.profile = profile_from(so.at("profile").as_object());
             st.credentials = credentials_from(so.at("credentials").as_object());
-            // The session index is derived, not stored: it cannot disagree with the sessions.
-            for (const auto& [sid, info] : st.credentials.sessions) s.session_owners.emplace(sid, st.id);
+            // The staff indexes are derived, not stored: they cannot disagree with the staff.
+            detail::index_staff(s, st);
             s.staff.emplace(st.id, std::move(st));
         }
         for (const auto& [name, id] : o.at("usernames").as_object())
@@ -382,8 +382,7 @@ result<agency_state> agency_state_from_json(const json::value& v) {
 }
 
 void restore(agency_state& s, staff_state st) {
-    s.usernames[ascii_lower(st.profile.username)] = st.id;
-    for (const auto& [sid, info] : st.credentials.sessions) s.session_owners[sid] = st.id;
+    detail::index_staff(s, st);
     auto id = st.id;
     s.staff.insert_or_assign(std::move(id), std::move(st));
 }
@@ -392,6 +391,16 @@ void restore(agency_state& s, client_state c) {
     detail::index_client(s, c);
     auto id = c.id;
     s.clients.insert_or_assign(std::move(id), std::move(c));
+}
+
+void restore_indexes(agency_state& s, const staff_state& st) {
+    detail::index_staff(s, st);
+    s.staff.add_absent(st.id);
+}
+
+void restore_indexes(agency_state& s, const client_state& c) {
+    detail::index_client(s, c);
+    s.clients.add_absent(c.id);
 }
 
 }  // namespace carelog::aggregates

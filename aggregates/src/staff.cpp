@@ -184,10 +184,8 @@ error username_conflict(std::string detail, std::string field, std::string messa
 
 // The last active org_admin cannot lose the role or be deactivated: the agency would be locked out.
 bool is_last_org_admin(const agency_state& s, const staff_state& st) {
-    if (!st.active || st.profile.role != "org_admin") return false;
-    return std::none_of(s.staff.begin(), s.staff.end(), [&](const auto& kv) {
-        return kv.first != st.id && kv.second.active && kv.second.profile.role == "org_admin";
-    });
+    if (!detail::is_active_org_admin(st)) return false;
+    return std::none_of(s.org_admins.begin(), s.org_admins.end(), [&](const auto& id) { return id != st.id; });
 }
 
 std::vector<events::decided_event> one(const staff_state& st, events::payload p) {
@@ -414,7 +412,7 @@ void detail::evolve_staff(agency_state& s, const std::string& staff_id, std::uin
         st.version = version;
         st.profile = *created;
         st.credentials.password_changed_at = occurred_at;
-        s.usernames[ascii_lower(created->username)] = staff_id;
+        index_staff(s, st);
         s.staff.emplace(staff_id, std::move(st));
         return;
     }
@@ -422,6 +420,8 @@ void detail::evolve_staff(agency_state& s, const std::string& staff_id, std::uin
     if (it == s.staff.end()) return;
     auto& st = it->second;
     auto& pr = st.profile;
+    const std::string old_reset_token = st.credentials.reset_token_hash;
+    const bool was_org_admin = is_active_org_admin(st);
     auto m = [](auto& dst, const auto& src) {
         if (src) dst = *src;
     };
@@ -449,6 +449,32 @@ void detail::evolve_staff(agency_state& s, const std::string& staff_id, std::uin
                },
                e);
     st.version = version;
+    reindex_staff(s, st, old_reset_token, was_org_admin);
+}
+
+bool detail::is_active_org_admin(const staff_state& st) { return st.active && st.profile.role == "org_admin"; }
+
+void detail::index_staff(agency_state& s, const staff_state& st) {
+    s.usernames[ascii_lower(st.profile.username)] = st.id;
+    for (const auto& [sid, info] : st.credentials.sessions) s.session_owners[sid] = st.id;
+    if (is_active_org_admin(st)) s.org_admins.insert(st.id);
+    if (!st.credentials.reset_token_hash.empty()) s.reset_token_owners[st.credentials.reset_token_hash] = st.id;
+}
+
+void detail::reindex_staff(agency_state& s, const staff_state& st, const std::string& old_reset_token,
+                           bool was_org_admin) {
+    if (const bool admin = is_active_org_admin(st); admin != was_org_admin) {
+        if (admin)
+            s.org_admins.insert(st.id);
+        else
+            s.org_admins.erase(st.id);
+    }
+    const auto& reset = st.credentials.reset_token_hash;
+    if (reset == old_reset_token) return;
+    if (!old_reset_token.empty())
+        if (auto it = s.reset_token_owners.find(old_reset_token); it != s.reset_token_owners.end() && it->second == st.id)
+            s.reset_token_owners.erase(it);
+    if (!reset.empty()) s.reset_token_owners[reset] = st.id;
 }
 
 }  // namespace carelog::aggregates

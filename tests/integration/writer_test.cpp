@@ -595,3 +595,131 @@ TEST_CASE("writer: the state a restart loads from its snapshot plus the tail equ
     check_same_log(restarted, replayed);
     check_chain(f.read_all(), f.agency);
 }
+
+namespace {
+
+aggregates::create_staff staff_member(std::string id, std::string first, std::string last, std::string middle = "") {
+    aggregates::create_staff c;
+    c.staff_id = std::move(id);
+    c.first_name = std::move(first);
+    c.middle_name = std::move(middle);
+    c.last_name = std::move(last);
+    c.gender = "female";
+    c.position = "Counselor";
+    c.email = "staff@writer.example";
+    c.role = "therapist";
+    c.staff_type = "therapy_counseling";
+    c.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$dGVtcA";
+    return c;
+}
+
+std::uint64_t resident_of(const writer::engine& e) {
+    const auto text = e.metrics_text();
+    const std::string name = "\ncarelog_writer_resident_aggregates ";
+    const auto at = text.find(name);
+    REQUIRE(at != std::string::npos);
+    return std::stoull(text.substr(at + name.size()));
+}
+
+}  // namespace
+
+TEST_CASE("writer: holding two aggregates in memory, the writer decides against the ones it let go as it would with "
+          "all of them, across a restart, and its snapshot stays the log's state",
+          "[integration][writer][snapshot][restart]") {
+    topic_fixture f;
+    const int partition = kafka::partition_for(f.agency, f.cfg.partitions);
+    writer::engine_options o;
+    o.resident_aggregates = 2;
+    o.snapshot_interval = std::chrono::seconds(0);  // snapshot (and let go) at every chance
+    std::vector<aggregates::add_client> clients;
+    for (int i = 0; i < 12; ++i) {
+        clients.push_back(f.client(i));
+        clients.back().external_id = "EXT-" + std::to_string(i);
+    }
+    const std::string todd = "00000000-0000-7000-8000-00000000c001", todd_d = "00000000-0000-7000-8000-00000000c002";
+    auto check_decisions = [&](writer::engine& e, int round) {
+        INFO("round " << round);
+        // Both usernames of "Todd D Jones" are taken by staff members long let go.
+        auto third = submit_sync(e, f.agency, staff_member(f.ids.next_uuid(), "Todd", "Jones", "Dan"));
+        REQUIRE_FALSE(third);
+        CHECK(third.error().code == errc::conflict);
+        // A taken external id, an existing client id.
+        auto dup = f.client(99);
+        dup.external_id = "EXT-3";
+        auto refused = submit_sync(e, f.agency, dup);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code == errc::conflict);
+        refused = submit_sync(e, f.agency, clients[5]);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code == errc::conflict);
+        // The last active org_admin cannot go, though not in memory.
+        refused = submit_sync(e, f.agency, aggregates::deactivate_staff{f.admin, "leaving"});
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code == errc::conflict);
+        // A change to a client let go continues its versions.
+        auto& c = clients[static_cast<std::size_t>(round)];
+        auto assigned = submit_sync(e, f.agency, aggregates::assign_staff_to_client{c.client_id, todd});
+        REQUIRE(assigned.has_value());
+        CHECK(assigned->aggregate_id == c.client_id);
+        CHECK(assigned->version == 2);
+    };
+    {
+        auto e = f.start(o);
+        REQUIRE(submit_sync(*e, f.agency, f.create(), "op:create").has_value());
+        REQUIRE(submit_sync(*e, f.agency, staff_member(todd, "Todd", "Jones")).has_value());
+        REQUIRE(submit_sync(*e, f.agency, staff_member(todd_d, "Todd", "Jones", "Dee")).has_value());
+        for (const auto& c : clients) REQUIRE(submit_sync(*e, f.agency, c).has_value());
+        check_decisions(*e, 0);
+        // It let go of most of them (how many exactly depends on which snapshots were written yet).
+        CHECK(resident_of(*e) < 2 + 12 + 1);
+        e->stop();
+    }
+    {
+        auto e = f.start(o);  // a restart holds no staff member or client until one is needed
+        check_decisions(*e, 1);
+        e->stop();
+    }
+    // What the writer's snapshot holds is what the whole log folds into.
+    memory_snapshots rebuilt;
+    {
+        auto e = f.start_with(rebuilt);
+        e->stop();
+    }
+    auto from_snapshots = snapshot_of(f.snaps, partition);
+    auto from_topic = snapshot_of(rebuilt, partition);
+    REQUIRE(from_snapshots.contains(f.agency));
+    REQUIRE(from_topic.contains(f.agency));
+    CHECK(from_snapshots.at(f.agency).state.clients.size() == 12);
+    CHECK(from_snapshots.at(f.agency).state.staff.size() == 3);
+    check_same_log(from_snapshots.at(f.agency), from_topic.at(f.agency));
+    check_chain(f.read_all(), f.agency);
+}
+
+TEST_CASE("writer: a client whose snapshot entry cannot be read back refuses its own commands (503) and no other's",
+          "[integration][writer][snapshot][restart]") {
+    topic_fixture f;
+    const std::string ns = "writer-p" + std::to_string(kafka::partition_for(f.agency, f.cfg.partitions));
+    auto a = f.client(1), b = f.client(2);
+    {
+        auto e = f.start();
+        REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+        REQUIRE(submit_sync(*e, f.agency, a).has_value());
+        REQUIRE(submit_sync(*e, f.agency, b).has_value());
+        e->stop();
+    }
+    auto e = f.start();  // holds no client until one is needed
+    REQUIRE(submit_sync(*e, f.agency, aggregates::add_location{"loc-1", "Main", ""}).has_value());  // ready
+    REQUIRE(f.snaps.put(ns, {{"a/" + f.agency + "/c/" + a.client_id, "damaged"}}).has_value());
+    auto refused = submit_sync(*e, f.agency, aggregates::assign_staff_to_client{a.client_id, f.admin});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == errc::unavailable);
+    auto other = submit_sync(*e, f.agency, aggregates::assign_staff_to_client{b.client_id, f.admin});
+    REQUIRE(other.has_value());
+    CHECK(other->version == 2);
+    e->stop();
+    // Nothing of the refused command is in the log.
+    int assignments = 0;
+    for (const auto& ev : f.read_all())
+        if (std::holds_alternative<events::StaffAssignedToClient>(ev.data)) ++assignments;
+    CHECK(assignments == 1);
+}

@@ -75,9 +75,8 @@ std::string target_of(const aggregates::command& c, const std::string& agency_id
                 return x.client_id;
             else if constexpr (requires { x.invitation_id; }) {
                 // revoking a revoked invitation: the client that holds it
-                for (const auto& [id, client] : s.clients)
-                    if (client.invitations.contains(x.invitation_id)) return id;
-                return agency_id;
+                auto owner = s.invitation_owners.find(x.invitation_id);
+                return owner == s.invitation_owners.end() ? agency_id : owner->second;
             } else if constexpr (requires { x.staff_id; })
                 return x.staff_id;
             else if constexpr (std::is_same_v<T, aggregates::create_agency>)
@@ -197,6 +196,7 @@ public:
     std::uint64_t transactions() const { return transactions_.load(); }
     std::uint64_t failures() const { return failures_.load(); }
     std::uint64_t commands() const { return commands_.load(); }
+    std::size_t resident() const { return resident_.load(); }
     std::size_t queued() const {
         std::lock_guard lk(mu_);
         return queued_;
@@ -210,6 +210,9 @@ private:
         std::unordered_set<std::string> broken;  // agencies whose chain in the log is broken
         std::int64_t next_offset = 0;            // after the last committed record (or control marker)
         std::vector<std::string> stale_keys;     // an older format's entries, emptied by the next snapshot
+        // The entry keys of snapshot jobs handed to the snapshot thread and not yet known written,
+        // by job number: their aggregates stay in memory until they are (evict_written).
+        std::deque<std::pair<std::uint64_t, std::vector<std::string>>> unwritten;
     };
 
     // One command's (or one batch job's) answer, pending until its transaction's fate is known.
@@ -403,6 +406,26 @@ private:
         return it == P.agencies.end() ? nullptr : &it->second;
     }
 
+    // The agency's log, a new one when it has none yet, able to read back what it lets go.
+    agency_log& log_of(part& P, const std::string& agency) {
+        auto& log = P.agencies[agency];
+        read_back(P, agency, log);
+        return log;
+    }
+
+    // Lets the log read its staff and clients that are not in memory back from the partition's
+    // snapshot (every one of them is there: evict_written).
+    void read_back(const part& P, const std::string& agency, agency_log& log) {
+        if (log.state.staff.has_source()) return;
+        read_back_from(log, agency, [this, ns = namespace_of(P.partition)](const std::string& key) {
+            auto value = local_.get(ns, key);
+            // Asked only for an id the agency has: a missing entry means one was let go unwritten
+            // (or two ids share a 64-bit hash, and then the new one is not there indeed).
+            if (!value) spdlog::error("writer {}: snapshot entry {} of {} is missing", name_, key, ns);
+            return value;
+        });
+    }
+
     part& part_of(const std::string& agency) {
         int p = kafka::partition_for(agency, cfg_partitions_);
         return parts_.at(p);
@@ -429,7 +452,7 @@ private:
         }
         static const aggregates::agency_state empty_state{};
         const auto& state = existing ? existing->state : empty_state;
-        auto decided = aggregates::decide(state, s.cmd);
+        auto decided = decide_reading_back(state, s.cmd);
         if (!decided) {
             a.res = std::unexpected(decided.error());
             return;
@@ -441,7 +464,7 @@ private:
             a.res = std::move(r);
             return;
         }
-        agency_log& log = existing ? *existing : P.agencies[s.agency_id];
+        agency_log& log = existing ? *existing : log_of(P, s.agency_id);
         std::string cmd_id = s.meta.idempotency_key.empty() ? ids_.next_uuid() : s.meta.idempotency_key;
         auto out = append(t, P, log, s.agency_id, *decided,
                           stamp_meta{s.agency_id, s.meta.actor_id, cmd_id, s.meta.correlation_id, clock_.now()});
@@ -455,6 +478,18 @@ private:
         if (is_idempotency_key(cmd_id))
             if (auto k = log.commands.find(cmd_id); k != log.commands.end())
                 t.idem_tokens.emplace_back(k->second, t.records.size() - 1);
+    }
+
+    // decide, where an aggregate the command needs could not be read back from the snapshot (a
+    // storage error, a damaged entry) refuses that command alone: nothing of it is in the log.
+    result<std::vector<events::decided_event>> decide_reading_back(const aggregates::agency_state& s,
+                                                                   const aggregates::command& c) {
+        try {
+            return aggregates::decide(s, c);
+        } catch (const std::exception& e) {
+            spdlog::error("writer {}: agency {}: {}", name_, s.id, e.what());
+            return fail(errc::unavailable, "the writer could not read the agency's state back from its snapshot");
+        }
     }
 
     // Stamps decided events onto `log`, applies them and queues their records. Refuses (and
@@ -502,7 +537,7 @@ private:
                 return;
             }
         }
-        auto decided = aggregates::decide(work.state, cmd);
+        auto decided = decide_reading_back(work.state, cmd);
         if (!decided) {
             a.job_results.push_back(std::unexpected(decided.error()));
             return;
@@ -932,6 +967,7 @@ private:
             P.broken.clear();
             P.next_offset = 0;
             P.stale_keys.clear();
+            P.unwritten.clear();
         }
         load_snapshots();
         for (auto& [p, P] : parts_) starts.push_back({p, P.next_offset});
@@ -973,7 +1009,7 @@ private:
                         P.broken.insert(agency);
                         return;
                     }
-                    auto& log = P.agencies[e->agency_id];
+                    auto& log = log_of(P, e->agency_id);
                     if (!apply(log, *e, make_token(rec.partition, rec.offset))) {
                         spdlog::error("partition {} offset {}: event of agency {} breaks its chain (sequence {} after "
                                       "{}); the writer stops appending for that agency",
@@ -1031,13 +1067,16 @@ private:
             spdlog::warn("partition {}: writer snapshot offset '{}' unusable; replaying from offset 0", p, *offset);
             return 0;
         }
-        auto logs = load_snapshot([&](const snapshot_visitor& visit) { local_.each(ns, std::string(snapshot_prefix), visit); });
+        // Staff and clients stay in the snapshot until a command or an event needs them.
+        auto logs = load_snapshot([&](const snapshot_visitor& visit) { local_.each(ns, std::string(snapshot_prefix), visit); },
+                                  snapshot_load::indexes_only);
         if (!logs) {
             // A damaged snapshot is only a shortcut lost: replay the partition from the start.
             spdlog::warn("partition {}: writer snapshot unusable ({}); replaying from offset 0", p, logs.error().detail);
             return 0;
         }
         P.agencies = std::move(*logs);
+        for (auto& [agency, log] : P.agencies) read_back(P, agency, log);
         return from;
     }
 
@@ -1079,6 +1118,11 @@ private:
         if (bulk_) return;
         if (!force && !snapshot_due()) return;
         last_snapshot_ = steady::now();
+        hand_snapshots(force);
+        evict_written();
+    }
+
+    void hand_snapshots(bool force) {
         std::vector<snapshot_job> jobs;
         for (auto& [p, P] : parts_) {
             if (P.dirty.empty() && P.stale_keys.empty()) continue;
@@ -1093,6 +1137,11 @@ private:
             P.dirty.clear();
             for (auto& key : P.stale_keys) j.entries.emplace_back(std::move(key), std::string());
             P.stale_keys.clear();
+            j.seq = ++snapshot_seq_;
+            std::vector<std::string> keys;
+            keys.reserve(j.entries.size());
+            for (const auto& [key, value] : j.entries) keys.push_back(key);
+            P.unwritten.emplace_back(j.seq, std::move(keys));
             jobs.push_back(std::move(j));
         }
         if (jobs.empty()) return;
@@ -1109,7 +1158,66 @@ private:
         scv_.wait(lk, [&] { return snapshots_.empty() && !snapshotting_; });
     }
 
+    // Lets go of staff members and clients beyond the lane's share of resident_aggregates: first
+    // those not looked up since the previous round, then others. An aggregate leaves memory only
+    // once its committed state is in the snapshot store: it has not changed since it was last taken
+    // for a snapshot (its agency's `changed` marks), and the job that took it is written (the
+    // snapshot thread's account, `written_`). A partition with a broken agency is not snapshotted
+    // and keeps everything. Runs where memory equals the committed log (snapshot_if_due).
+    void evict_written() {
+        auto resident = [&] {
+            std::size_t n = 0;
+            for (auto& [p, P] : parts_)
+                for (auto& [agency, log] : P.agencies) n += log.state.staff.resident() + log.state.clients.resident();
+            return n;
+        };
+        std::size_t held = resident();
+        if (held > resident_budget_) {
+            std::map<int, std::uint64_t> written;
+            {
+                std::lock_guard lk(smu_);
+                for (auto& [p, P] : parts_)
+                    if (auto it = written_.find(namespace_of(p)); it != written_.end()) written[p] = it->second;
+            }
+            std::size_t over = held - resident_budget_;
+            for (int pass = 0; pass < 2 && over > 0; ++pass) {
+                for (auto& [p, P] : parts_) {
+                    if (!P.broken.empty()) continue;
+                    const auto done = written.contains(p) ? written[p] : 0;
+                    while (!P.unwritten.empty() && P.unwritten.front().first <= done) P.unwritten.pop_front();
+                    std::unordered_set<std::string_view> pending;
+                    for (const auto& [seq, keys] : P.unwritten) pending.insert(keys.begin(), keys.end());
+                    for (auto& [agency, log] : P.agencies) {
+                        if (over == 0) break;
+                        read_back(P, agency, log);
+                        auto let_go = [&](auto& map, const auto& changed, auto key_of) {
+                            std::vector<std::string> out;
+                            for (const auto& [id, value] : map) {
+                                if (out.size() >= over) break;
+                                if (changed.contains(id) || (pass == 0 && map.used_recently(id))) continue;
+                                if (!pending.empty() && pending.contains(key_of(agency, id))) continue;
+                                out.push_back(id);
+                            }
+                            for (const auto& id : out) map.evict(id);
+                            over -= out.size();
+                        };
+                        let_go(log.state.clients, log.changed.clients, client_entry_key);
+                        if (over > 0) let_go(log.state.staff, log.changed.staff, staff_entry_key);
+                    }
+                }
+            }
+            held = resident();
+        }
+        for (auto& [p, P] : parts_)
+            for (auto& [agency, log] : P.agencies) {
+                log.state.staff.forget_use();
+                log.state.clients.forget_use();
+            }
+        resident_.store(held);
+    }
+
     struct snapshot_job {
+        std::uint64_t seq = 0;  // the lane's job number
         std::string ns;
         std::int64_t offset = 0;
         snapshot_entries entries;  // encoded by the lane: what changed since the previous job
@@ -1141,7 +1249,9 @@ private:
             }
             batch.emplace_back(std::string(snapshot_format_key), std::string(snapshot_format));
             batch.emplace_back(std::string(snapshot_offset_key), std::to_string(j.offset));
+            bool written = true;
             if (auto r = local_.put(j.ns, batch); !r) {
+                written = false;
                 spdlog::error("writer {}: snapshot of {} failed: {}; its entries are written with the next one", name_,
                               j.ns, r.error().detail);
                 batch.resize(batch.size() - 2);
@@ -1150,6 +1260,8 @@ private:
             }
             {
                 std::lock_guard lk(smu_);
+                // This batch held every entry of the namespace's earlier jobs not yet written.
+                if (written) written_[j.ns] = j.seq;
                 snapshotting_ = false;
             }
             scv_.notify_all();
@@ -1200,6 +1312,14 @@ private:
     bool snapshotting_ = false;
     bool sstop_ = false;
     std::thread snapshotter_;
+    std::map<std::string, std::uint64_t> written_;  // namespace -> the last job of it written
+
+public:
+    std::size_t resident_budget_ = 0;  // this lane's share of resident_aggregates
+
+private:
+    std::uint64_t snapshot_seq_ = 0;  // the last job number handed out (lane thread)
+    std::atomic<std::size_t> resident_{0};
 
     // Owned by the lane thread.
     std::unique_ptr<kafka::txn_producer> producers_[3];  // two taking turns, one for bulk jobs
@@ -1224,12 +1344,15 @@ engine::engine(kafka::config cfg, int partitions, snapshot_store& local, clock_s
     opts_.groups = std::clamp(opts_.groups, 1, std::max(1, partitions_));
     std::set<int> owned(opts_.owned_groups.begin(), opts_.owned_groups.end());
     lanes_.resize(static_cast<std::size_t>(opts_.groups));
+    int lanes = 0;
+    for (int g = 0; g < opts_.groups; ++g) lanes += owned.empty() || owned.contains(g) ? 1 : 0;
     for (int g = 0; g < opts_.groups; ++g) {
         if (!owned.empty() && !owned.contains(g)) continue;
         std::vector<int> ps;
         for (int p = g; p < partitions_; p += opts_.groups) ps.push_back(p);
         auto l = std::make_unique<lane>(cfg_, g, ps, local, clock, ids, opts_);
         l->cfg_partitions_ = partitions_;
+        l->resident_budget_ = opts_.resident_aggregates / static_cast<std::size_t>(std::max(1, lanes));
         lanes_[static_cast<std::size_t>(g)] = std::move(l);
     }
 }
@@ -1294,9 +1417,10 @@ std::vector<int> engine::fenced_partitions() const {
 std::string engine::metrics_text() const {
     std::string s;
     std::uint64_t tx = 0, fails = 0, appended = 0, cmds = 0;
-    std::size_t queued = 0;
+    std::size_t queued = 0, resident = 0;
     for (const auto& l : lanes_) {
         if (!l) continue;
+        resident += l->resident();
         tx += l->transactions();
         fails += l->failures();
         appended += l->appended();
@@ -1319,6 +1443,10 @@ std::string engine::metrics_text() const {
     s += "# HELP carelog_writer_queued_commands Commands waiting for a writer.\n"
          "# TYPE carelog_writer_queued_commands gauge\n";
     s += "carelog_writer_queued_commands " + std::to_string(queued) + "\n";
+    s += "# HELP carelog_writer_resident_aggregates Staff members and clients the writers hold in memory "
+         "(after the last snapshot; the others are read back from it when needed).\n"
+         "# TYPE carelog_writer_resident_aggregates gauge\n";
+    s += "carelog_writer_resident_aggregates " + std::to_string(resident) + "\n";
     s += "# HELP carelog_writer_ready Whether the partition's writer is initialised and caught up.\n"
          "# TYPE carelog_writer_ready gauge\n";
     s += "# HELP carelog_writer_fenced Whether a newer process fenced this partition's writer.\n"

@@ -5,6 +5,7 @@
 #include "../aggregates/identity_fixtures.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "carelog/events/envelope_codec.hpp"
@@ -68,6 +69,29 @@ struct log_fixture {
         for (const auto& [k, v] : entries) store[k] = v;
         return entries;
     }
+
+    // As a lane restarts: agencies, records and indexes in memory, each staff member and client
+    // read back from the stored entries when asked for.
+    writer::agency_log reload_indexes_only() {
+        auto logs = writer::load_snapshot(writer::snapshot_entries(store.begin(), store.end()),
+                                          writer::snapshot_load::indexes_only);
+        if (!logs) FAIL("snapshot refused: " << logs.error().detail);
+        REQUIRE(logs->size() == 1);
+        auto log = std::move(logs->at("agency-1"));
+        read_back(log);
+        return log;
+    }
+
+    // Lets `l` read what it does not hold from `store`, counting the reads.
+    void read_back(writer::agency_log& l) {
+        writer::read_back_from(l, "agency-1", [this](const std::string& key) -> std::optional<std::string> {
+            ++reads;
+            auto it = store.find(key);
+            if (it == store.end()) return std::nullopt;
+            return it->second;
+        });
+    }
+    int reads = 0;
 
     writer::agency_log reload() const {
         auto logs = writer::load_snapshot(writer::snapshot_entries(store.begin(), store.end()));
@@ -309,4 +333,195 @@ TEST_CASE("writer snapshot: a damaged value, a foreign entry or a missing live r
     auto orphan = f.store;
     orphan["a/agency-2/s/t1"] = f.store.at("a/agency-1/s/t1");
     CHECK(refused_with(orphan).find("agency-2") != std::string::npos);
+}
+
+// ---- the writer's memory: staff and clients read back from the snapshot when needed ----
+
+namespace {
+
+// Both decisions alike: the same error, or the same events on the same aggregates and versions.
+void check_same_decision(const agency_state& a_state, const agency_state& b_state, const command& c) {
+    auto a = decide(a_state, c), b = decide(b_state, c);
+    REQUIRE(a.has_value() == b.has_value());
+    if (!a) {
+        CHECK(a.error().code == b.error().code);
+        CHECK(a.error().detail == b.error().detail);
+        return;
+    }
+    REQUIRE(a->size() == b->size());
+    for (std::size_t i = 0; i < a->size(); ++i) {
+        CHECK((*a)[i].aggregate_id == (*b)[i].aggregate_id);
+        CHECK((*a)[i].aggregate_version == (*b)[i].aggregate_version);
+        CHECK((*a)[i].data.index() == (*b)[i].data.index());
+    }
+}
+
+}  // namespace
+
+TEST_CASE("writer memory: a log loaded with its indexes only decides as the original and reads back identical aggregates",
+          "[writer][snapshot][memory]") {
+    log_fixture f;
+    fill(f);
+    f.go(request_portal_password_reset{"annlee", th(70), f.now});
+    f.snapshot();
+    auto back = f.reload_indexes_only();
+    CHECK(back.state.staff.resident() == 0);
+    CHECK(back.state.clients.resident() == 0);
+    CHECK(back.state.staff.size() == f.log.state.staff.size());
+    CHECK(back.state.clients.size() == f.log.state.clients.size());
+    // The indexes are whole although no aggregate is in memory.
+    CHECK(back.state.usernames == f.log.state.usernames);
+    CHECK(back.state.session_owners == f.log.state.session_owners);
+    CHECK(back.state.org_admins == f.log.state.org_admins);
+    CHECK(back.state.reset_token_owners == f.log.state.reset_token_owners);
+    CHECK(back.state.portal_usernames == f.log.state.portal_usernames);
+    CHECK(back.state.portal_session_owners == f.log.state.portal_session_owners);
+    CHECK(back.state.invitation_tokens == f.log.state.invitation_tokens);
+    CHECK(back.state.kiosk_tokens == f.log.state.kiosk_tokens);
+    CHECK(back.state.external_ids == f.log.state.external_ids);
+    CHECK(back.state.portal_accounts == f.log.state.portal_accounts);
+    CHECK(back.state.portal_reset_tokens == f.log.state.portal_reset_tokens);
+    CHECK(back.state.invitation_owners == f.log.state.invitation_owners);
+    CHECK(back.state.thread_owners == f.log.state.thread_owners);
+    CHECK(back.state.kiosk_owners == f.log.state.kiosk_owners);
+    REQUIRE_FALSE(f.log.state.thread_owners.empty());
+    REQUIRE_FALSE(f.log.state.kiosk_owners.empty());
+    REQUIRE_FALSE(f.log.state.reset_token_owners.empty());
+    REQUIRE_FALSE(f.log.state.portal_session_owners.empty());
+    REQUIRE_FALSE(f.log.state.portal_reset_tokens.empty());
+
+    confirm_password_reset reset{reset_hash(1), new_hash, true, false, f.now};
+    auto taken_external = client_cmd("c7", "Cy", "Diaz");
+    taken_external.external_id = "EXT-2";
+    for (const command& c : {command{staff_cmd("t9", "José", "Núñez", "Émile")},  // both usernames taken
+                             command{staff_cmd("t8", "Todd", "Jones")},           // taken by a deactivated one
+                             command{f.reg(2, "acct-2", "annlee")},
+                             command{add_client(client_cmd("c1"))},  // exists
+                             command{add_client(taken_external)},
+                             command{add_client(client_cmd("c9"))},  // new
+                             command{assign_staff_to_client{"c1", "t1"}},
+                             command{deactivate_staff{"admin-1", "leaving"}},  // the last org_admin
+                             command{deactivate_staff{"t1", "leaving"}},
+                             command{reset},  // found through the pending reset link's index
+                             command{logout{sid(1)}},
+                             command{record_portal_login{"ANNLEE", true, portal_hash, th(51), "192.0.2.1", "ua", f.now}},
+                             command{submit_kiosk_form{th(60), "{}", f.now}},
+                             command{revoke_invitation{"inv-2", "admin-1"}}}) {
+        INFO("command #" << c.index());
+        check_same_decision(back.state, f.log.state, c);
+    }
+    // What the decisions read back is what the original holds; the rest reads back the same too.
+    for (const auto& id : {"admin-1", "t1", "t2"}) CHECK(back.state.staff.at(id) == f.log.state.staff.at(id));
+    for (const auto& id : {"c1", "c2"}) CHECK(back.state.clients.at(id) == f.log.state.clients.at(id));
+    CHECK(back.state.staff.resident() == 3);
+    check_same(back, f.log);
+}
+
+TEST_CASE("writer memory: usernames stay unique across staff members and clients that are not in memory",
+          "[writer][snapshot][memory]") {
+    log_fixture f;
+    f.go(agency_cmd());
+    change_settings cs;
+    cs.patch.client_portal_enabled = true;
+    f.go(cs);
+    f.go(set_module_permissions{"admin-1", true, true});
+    f.go(staff_cmd("t1", "Todd", "Jones"));
+    f.go(staff_cmd("t2", "Todd", "Jones", "Dee"));
+    f.go(add_client(client_cmd("c1")));
+    send_invitation inv;
+    inv.client_id = "c1";
+    inv.invitation_id = "inv-1";
+    inv.actor_staff_id = "admin-1";
+    inv.token_hash = th(1);
+    inv.now = f.now;
+    f.go(inv);
+    f.go(f.reg(1, "acct-1", "AnnLee"));
+    f.go(add_client(client_cmd("c2", "Bo", "Diaz")));
+    inv.client_id = "c2";
+    inv.invitation_id = "inv-2";
+    inv.token_hash = th(2);
+    f.go(inv);
+    f.snapshot();
+
+    auto back = f.reload_indexes_only();
+    const int reads_before = f.reads;
+    // tjones and tdjones are taken: the rule gives none; asking for one explicitly is refused.
+    auto third = decide(back.state, staff_cmd("t3", "Todd", "Jones", "Dan"));
+    REQUIRE_FALSE(third);
+    CHECK(third.error().code == errc::conflict);
+    auto explicit_name = staff_cmd("t4", "Tina", "Jones");
+    explicit_name.username = "TJones";
+    auto fourth = decide(back.state, explicit_name);
+    REQUIRE_FALSE(fourth);
+    CHECK(fourth.error().code == errc::conflict);
+    // A portal username of a client not in memory is taken too, in any case.
+    auto portal = decide(back.state, f.reg(2, "acct-2", "annLEE"));
+    REQUIRE_FALSE(portal);
+    CHECK(portal.error().code == errc::conflict);
+    // Each agrees with the log that holds everything.
+    check_same_decision(back.state, f.log.state, staff_cmd("t3", "Todd", "Jones", "Dan"));
+    check_same_decision(back.state, f.log.state, explicit_name);
+    check_same_decision(back.state, f.log.state, f.reg(2, "acct-2", "annLEE"));
+    // A free username is still free, and taking it reads no staff member back.
+    auto free = decide(back.state, staff_cmd("t5", "Tina", "Jonas"));
+    REQUIRE(free);
+    CHECK(as<events::StaffCreated>(free->front()).username == "tjonas");
+    CHECK(back.state.staff.resident() == 0);
+    CHECK(f.reads - reads_before <= 2);  // the invitation's client (c2) at most, never a staff member
+}
+
+TEST_CASE("writer memory: an aggregate let go after its snapshot comes back for the next event, and that change is snapshotted",
+          "[writer][snapshot][memory]") {
+    log_fixture f;
+    fill(f);
+    f.snapshot();
+    f.read_back(f.log);
+    const auto before = f.log.state.clients.at("c2");
+    REQUIRE(f.log.state.clients.evict("c2"));
+    REQUIRE(f.log.state.staff.evict("t1"));
+    CHECK_FALSE(f.log.state.clients.in_memory("c2"));
+
+    f.go(assign_staff_to_client{"c2", "t1"});
+    CHECK(f.log.state.clients.in_memory("c2"));
+    CHECK(f.log.state.clients.at("c2").version == before.version + 1);
+    CHECK(f.log.state.clients.at("c2").assigned_staff.contains("t1"));
+    CHECK(f.log.changed.clients.contains("c2"));
+    CHECK(keys_of(f.snapshot()) == std::set<std::string>{"a/agency-1", "a/agency-1/c/c2"});
+
+    // A full load of the snapshot is the log, whatever was in memory when it was taken.
+    auto back = f.reload();
+    CHECK(back.state.clients.at("c2") == f.log.state.clients.at("c2"));
+    CHECK(back.state.staff.at("t1") == f.log.state.staff.at("t1"));
+    check_same(back, f.log);
+}
+
+TEST_CASE("writer memory: an id that never existed is not looked for in the snapshot", "[writer][memory]") {
+    aggregate_map<client_state> m;
+    int reads = 0;
+    m.set_source([&](const std::string& id) -> std::optional<client_state> {
+        ++reads;
+        client_state c;
+        c.id = id;
+        c.version = 7;
+        return c;
+    });
+    m.add_absent("stored");
+    client_state fresh;
+    fresh.id = "fresh";
+    m.emplace("fresh", fresh);
+    CHECK_FALSE(m.contains("never"));
+    CHECK(reads == 0);
+    CHECK(m.contains("fresh"));
+    CHECK(reads == 0);
+    CHECK(m.at("stored").version == 7);
+    CHECK(m.at("stored").version == 7);
+    CHECK(reads == 1);  // read back once, then held
+    CHECK(m.size() == 2);
+    CHECK(m.resident() == 2);
+    CHECK(m.used_recently("stored"));
+    m.forget_use();
+    CHECK_FALSE(m.used_recently("stored"));
+    CHECK(m.evict("stored"));
+    CHECK(m.resident() == 1);
+    CHECK(m.size() == 2);
 }

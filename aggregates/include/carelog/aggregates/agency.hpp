@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "carelog/aggregates/aggregate_map.hpp"
 #include "carelog/base/errc.hpp"
 #include "carelog/events/events.hpp"
 
@@ -165,15 +166,20 @@ struct agency_state {
     events::Settings settings;  // complete: every optional is set once the agency exists
     std::map<std::string, location> locations;
     std::map<std::string, program> programs;
-    std::unordered_map<std::string, staff_state> staff;
+    // The maps below `staff` and below `clients` are indexes derived from them (a snapshot stores
+    // only the aggregates and rebuilds them). Every agency-wide question a rule asks goes through
+    // one, never through iterating the aggregates: the writer holds only some of them in memory
+    // (aggregate_map.hpp), the indexes always whole.
+    aggregate_map<staff_state> staff;
     // lower-case username -> staff id; never shrinks (usernames are unique forever)
     std::unordered_map<std::string, std::string> usernames;
     // session id -> staff id of every live session (derived from the staff's sessions; kept for lookup)
     std::unordered_map<std::string, std::string> session_owners;
+    std::set<std::string> org_admins;                                // ids of the active org_admins
+    std::unordered_map<std::string, std::string> reset_token_owners;  // pending reset link's hash -> staff
 
-    // Clients. The maps below `clients` are indexes derived from it (a snapshot stores
-    // only the clients and rebuilds them), each value a client id.
-    std::unordered_map<std::string, client_state> clients;
+    // Clients, each index value a client id.
+    aggregate_map<client_state> clients;
     // lower-case portal username -> client id; never shrinks (portal usernames are unique forever)
     std::unordered_map<std::string, std::string> portal_usernames;
     std::unordered_map<std::string, std::string> portal_accounts;        // portal account id -> client
@@ -184,6 +190,7 @@ struct agency_state {
     std::unordered_map<std::string, std::string> kiosk_owners;           // kiosk session id -> client
     std::unordered_map<std::string, std::string> kiosk_tokens;           // kiosk token hash -> client
     std::unordered_map<std::string, std::string> external_ids;           // external id -> client
+    std::unordered_map<std::string, std::string> portal_reset_tokens;    // pending portal reset link -> client
     bool operator==(const agency_state&) const = default;
 };
 

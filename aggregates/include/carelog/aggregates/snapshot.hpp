@@ -16,5 +16,9 @@ result<agency_state> agency_state_from_json(const boost::json::value& v);
 // kiosks, external ids), so a snapshot stores aggregates only and no index can disagree with them.
 void restore(agency_state& s, staff_state st);
 void restore(agency_state& s, client_state c);
+// The same without holding the aggregate in memory: only the indexes and that it exists. The
+// writer reads it back from its snapshot when a command or an event needs it (aggregate_map.hpp).
+void restore_indexes(agency_state& s, const staff_state& st);
+void restore_indexes(agency_state& s, const client_state& c);
 
 }  // namespace carelog::aggregates

@@ -50,6 +50,12 @@ struct engine_options {
     std::size_t bulk_rows = 2000;
     std::size_t bulk_chunk = 2000;
     std::chrono::seconds snapshot_interval{5};       // dirty agencies are snapshotted this often
+    // Staff members and clients the node's lanes hold in memory together (split evenly between
+    // them). Beyond it, after each snapshot, a lane lets go of those whose committed state its
+    // snapshot holds, the least recently used first, and reads them back when a command or an event
+    // needs them. Aggregates changed since their last written snapshot always stay, so a lane may
+    // hold more for a while (a rebuild holds everything it read until its snapshot is written).
+    std::size_t resident_aggregates = 100000;
     std::chrono::milliseconds catch_up_deadline{60000};
     kafka::txn_producer::options producer;
     // Largest encoded event the log takes (below the producer's message.max.bytes and the topic's

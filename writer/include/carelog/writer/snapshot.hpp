@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <string_view>
@@ -41,18 +42,37 @@ using snapshot_entries = std::vector<std::pair<std::string, std::string>>;
 // idempotency record. O(what changed).
 void take_changes(const std::string& agency_id, agency_log& log, snapshot_entries& out);
 
-// Marks every aggregate and idempotency record of `log` changed (the next take_changes writes all).
+// Marks every aggregate in memory and idempotency record of `log` changed (the next take_changes
+// writes them all; an aggregate not in memory is in the snapshot already).
 void mark_all_changed(agency_log& log);
+
+// What a load keeps in memory: every aggregate, or (the writer's restart) only the agencies, their
+// idempotency records and indexes, each staff member and client left in the snapshot to be read
+// back when needed (read_back_from). Every value is verified either way.
+enum class snapshot_load { everything, indexes_only };
 
 // The agency logs of a partition from its entries (keys with snapshot_prefix, any order). Fails
 // (errc::malformed, with the key) on a value that does not verify, an entry of an agency without
 // its agency entry, or a live idempotency record that is missing.
-result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot_entries& entries);
+result<std::unordered_map<std::string, agency_log>> load_snapshot(const snapshot_entries& entries,
+                                                                  snapshot_load what = snapshot_load::everything);
 
 // The same, reading the entries as `each` hands them out (key, value; valid during the call), so a
 // partition's million entries are never copied into a vector first.
 using snapshot_visitor = std::function<void(std::string_view key, std::string_view value)>;
 result<std::unordered_map<std::string, agency_log>> load_snapshot(
-    const std::function<void(const snapshot_visitor&)>& each);
+    const std::function<void(const snapshot_visitor&)>& each, snapshot_load what = snapshot_load::everything);
+
+// The keys of one staff member's and one client's entry.
+std::string staff_entry_key(const std::string& agency_id, const std::string& staff_id);
+std::string client_entry_key(const std::string& agency_id, const std::string& client_id);
+
+// Reads one stored entry by key (nullopt: there is none).
+using entry_reader = std::function<std::optional<std::string>(const std::string& key)>;
+// Lets the staff and clients of `log` that are not in memory be read back from its agency's
+// entries through `get`: their last snapshotted state, which the writer makes sure is their
+// committed state before it lets one go (engine.cpp, lane::evict_written). A value that does not
+// verify throws (the lane then rebuilds from snapshot and log).
+void read_back_from(agency_log& log, const std::string& agency_id, entry_reader get);
 
 }  // namespace carelog::writer
