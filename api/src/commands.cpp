@@ -32,17 +32,15 @@ http_response json_text_response(int status, std::string body) {
 }
 
 void append_members(std::string& object_text, const json::object& more) {
+    // `object_text` is json::serialize output: no whitespace, "}" last.
     if (more.empty()) return;
-    const std::string members = json::serialize(more);  // "{...}"
-    while (!object_text.empty() && object_text.back() != '}') object_text.pop_back();  // trailing space
-    if (object_text.empty()) {
+    const std::string members = json::serialize(more);
+    if (object_text.size() < 2 || object_text.back() != '}') {
         object_text = members;
         return;
     }
     object_text.pop_back();
-    const auto last = object_text.find_last_not_of(" \t\r\n");
-    const bool empty_object = last != std::string::npos && object_text[last] == '{';
-    if (!empty_object) object_text += ',';
+    if (object_text.back() != '{') object_text += ',';
     object_text.append(members, 1);
 }
 
