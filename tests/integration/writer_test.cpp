@@ -16,6 +16,7 @@
 #include "carelog/writer/snapshot.hpp"
 
 #include "process.hpp"
+#include "../unit/aggregates/fixtures.hpp"
 
 using namespace carelog;
 using namespace carelog::testing;
@@ -598,21 +599,6 @@ TEST_CASE("writer: the state a restart loads from its snapshot plus the tail equ
 
 namespace {
 
-aggregates::create_staff staff_member(std::string id, std::string first, std::string last, std::string middle = "") {
-    aggregates::create_staff c;
-    c.staff_id = std::move(id);
-    c.first_name = std::move(first);
-    c.middle_name = std::move(middle);
-    c.last_name = std::move(last);
-    c.gender = "female";
-    c.position = "Counselor";
-    c.email = "staff@writer.example";
-    c.role = "therapist";
-    c.staff_type = "therapy_counseling";
-    c.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$dGVtcA";
-    return c;
-}
-
 std::uint64_t resident_of(const writer::engine& e) {
     const auto text = e.metrics_text();
     const std::string name = "\ncarelog_writer_resident_aggregates ";
@@ -640,7 +626,7 @@ TEST_CASE("writer: holding two aggregates in memory, the writer decides against 
     auto check_decisions = [&](writer::engine& e, int round) {
         INFO("round " << round);
         // Both usernames of "Todd D Jones" are taken by staff members long let go.
-        auto third = submit_sync(e, f.agency, staff_member(f.ids.next_uuid(), "Todd", "Jones", "Dan"));
+        auto third = submit_sync(e, f.agency, aggregates::testing::staff_cmd(f.ids.next_uuid(), "Todd", "Jones", "Dan"));
         REQUIRE_FALSE(third);
         CHECK(third.error().code == errc::conflict);
         // A taken external id, an existing client id.
@@ -666,8 +652,8 @@ TEST_CASE("writer: holding two aggregates in memory, the writer decides against 
     {
         auto e = f.start(o);
         REQUIRE(submit_sync(*e, f.agency, f.create(), "op:create").has_value());
-        REQUIRE(submit_sync(*e, f.agency, staff_member(todd, "Todd", "Jones")).has_value());
-        REQUIRE(submit_sync(*e, f.agency, staff_member(todd_d, "Todd", "Jones", "Dee")).has_value());
+        REQUIRE(submit_sync(*e, f.agency, aggregates::testing::staff_cmd(todd, "Todd", "Jones")).has_value());
+        REQUIRE(submit_sync(*e, f.agency, aggregates::testing::staff_cmd(todd_d, "Todd", "Jones", "Dee")).has_value());
         for (const auto& c : clients) REQUIRE(submit_sync(*e, f.agency, c).has_value());
         check_decisions(*e, 0);
         // It let go of most of them (how many exactly depends on which snapshots were written yet).
