@@ -46,6 +46,15 @@ struct log_fixture {
 
     std::string username(const std::string& staff_id) const { return log.state.staff.at(staff_id).profile.username; }
 
+    send_invitation invite(std::string client, std::string invitation, int token) const {
+        send_invitation c;
+        c.client_id = std::move(client);
+        c.invitation_id = std::move(invitation);
+        c.actor_staff_id = "admin-1";
+        c.token_hash = th(token);
+        c.now = now;
+        return c;
+    }
     register_portal_account reg(int token, std::string account, std::string username) const {
         return register_portal_account{th(token), std::move(account), std::move(username), portal_hash, true, now};
     }
@@ -137,17 +146,8 @@ void fill(log_fixture& f) {
     c2.external_id = "EXT-2";
     f.go(add_client(c2));
     f.go(assign_staff_to_client{"c1", "t1"});
-    send_invitation inv;
-    inv.client_id = "c1";
-    inv.invitation_id = "inv-1";
-    inv.actor_staff_id = "admin-1";
-    inv.token_hash = th(1);
-    inv.now = f.now;
-    f.go(inv);
-    inv.client_id = "c2";
-    inv.invitation_id = "inv-2";
-    inv.token_hash = th(2);
-    f.go(inv);
+    f.go(f.invite("c1", "inv-1", 1));
+    f.go(f.invite("c2", "inv-2", 2));
     f.go(revoke_invitation{"inv-2", "admin-1"});
     f.go(register_portal_account{th(1), "acct-1", "AnnLee", portal_hash, true, f.now});
     f.go(record_portal_login{"annlee", true, portal_hash, th(50), "192.0.2.1", "ua", f.now});
@@ -428,19 +428,10 @@ TEST_CASE("writer memory: usernames stay unique across staff members and clients
     f.go(staff_cmd("t1", "Todd", "Jones"));
     f.go(staff_cmd("t2", "Todd", "Jones", "Dee"));
     f.go(add_client(client_cmd("c1")));
-    send_invitation inv;
-    inv.client_id = "c1";
-    inv.invitation_id = "inv-1";
-    inv.actor_staff_id = "admin-1";
-    inv.token_hash = th(1);
-    inv.now = f.now;
-    f.go(inv);
+    f.go(f.invite("c1", "inv-1", 1));
     f.go(f.reg(1, "acct-1", "AnnLee"));
     f.go(add_client(client_cmd("c2", "Bo", "Diaz")));
-    inv.client_id = "c2";
-    inv.invitation_id = "inv-2";
-    inv.token_hash = th(2);
-    f.go(inv);
+    f.go(f.invite("c2", "inv-2", 2));
     f.snapshot();
 
     auto back = f.reload_indexes_only();
