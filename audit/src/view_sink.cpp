@@ -9,20 +9,24 @@
 #include <chrono>
 #include <cstring>
 #include <span>
+#include <unordered_map>
 #include <utility>
 
 namespace carelog::audit {
 
 namespace {
 // The drain thread wakes at least this often, and at once when this many views wait. Every drain
-// sends one record per agency (at most views_per_record views each): at tens of thousands of
-// reads a second, the broker and both clients handle a few hundred records instead. Much of a
-// view's cost is per record (encoding, producing, the broker, consuming, the audit model's entries
-// per record), so a longer interval costs less CPU per read, and keeps views longer in memory,
-// where a crash loses them.
-constexpr auto drain_every = std::chrono::milliseconds(100);
-constexpr std::size_t drain_at = 4096;
-constexpr std::size_t views_per_record = 1000;  // ~0.5 MB at most, under message.max.bytes
+// sends one record per agency (cut at record_bytes): at tens of thousands of reads a second, the
+// broker and both clients handle tens of records a second instead of that many views. Most of a
+// view's cost beyond its own bytes is per record and per request (the broker's produce and fetch
+// handling, the consumer, the audit model's entries per record), so a longer interval costs less
+// CPU per read, and keeps views longer in memory, where a crash loses them.
+constexpr auto drain_every = std::chrono::milliseconds(500);
+constexpr std::size_t drain_at = 32768;
+// A record's views, as the sum of their strings plus a table each, stay under this: the encoded
+// record is smaller (repeated strings are stored once) and far under message.max.bytes (1 MB).
+constexpr std::size_t record_bytes = 512 * 1024;
+constexpr std::size_t view_table_bytes = 128;
 
 // A view in the arena: occurred_at, item_count, then each string as its length and bytes.
 template <class T>
@@ -62,6 +66,15 @@ events::record_viewed_ref next_view(std::string_view& rest) {
         *s = take_text(rest);
     return v;
 }
+// What the view adds to an encoded record at most: its table and its strings (a repeated string is
+// stored once).
+std::size_t encoded_size_bound(const events::record_viewed_ref& v) {
+    std::size_t n = view_table_bytes;
+    for (auto s : {v.view_id, v.agency_id, v.actor_kind, v.actor_id, v.subject_type, v.subject_id, v.record_type,
+                   v.record_id, v.resource, v.query, v.address, v.user_agent, v.request_id})
+        n += s.size();
+    return n;
+}
 }  // namespace
 
 result<std::unique_ptr<kafka_view_sink>> kafka_view_sink::create(const kafka::config& cfg, const options& opts) {
@@ -72,7 +85,10 @@ result<std::unique_ptr<kafka_view_sink>> kafka_view_sink::create(const kafka::co
 }
 
 kafka_view_sink::kafka_view_sink(std::unique_ptr<kafka::buffered_producer> p, options o)
-    : out_(std::move(p)), opts_(o), thread_([this] { run(); }) {}
+    : out_(std::move(p)), opts_(o) {
+    randombytes_buf(node_random_.data(), node_random_.size());
+    thread_ = std::thread([this] { run(); });
+}
 
 kafka_view_sink::~kafka_view_sink() {
     {
@@ -108,7 +124,7 @@ result<void> kafka_view_sink::record(const events::record_viewed_ref& v) {
 }
 
 void kafka_view_sink::run() {
-    // Slightly below the request threads: a drain is a burst of a few milliseconds every 100 ms,
+    // Slightly below the request threads: a drain is a burst of a few milliseconds every 500 ms,
     // which should not hold up a request; the bound on views on their way keeps it from falling
     // behind for long (record() refuses beyond it).
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5) != 0)
@@ -134,9 +150,12 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
     static const std::vector<kafka::header> headers{{"event-type", "RecordViews"},
                                                     {"schema-version", "1"},
                                                     {"content-type", events::access_content_type}};
-    // UUIDv7 ids: the time of the drain, and random bytes for the whole drain in one call.
-    std::vector<unsigned char> random(n * 10);
-    randombytes_buf(random.data(), random.size());
+    // UUIDv7 ids (RFC 9562, a counter in the random bits, "method 1"): 48 bits of the drain's
+    // millisecond, a 30-bit counter over rand_a and the top of rand_b that never goes back within
+    // this process, and 32 random bits fixed per process. Ids of one node are unique and in the order
+    // the node served the views; two nodes' ids share their random bits with odds of 2^-32 per
+    // millisecond both drain in, and then also need the same counter value. Consecutive ids differ in
+    // a few characters, so a record of views compresses well.
     const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch())
                                                    .count());
@@ -144,11 +163,15 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
     std::vector<events::record_viewed_ref> views;
     views.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t count = counter_++ & 0x3FFFFFFF;
         unsigned char b[16];
         for (int k = 0; k < 6; ++k) b[k] = static_cast<unsigned char>(ms >> (8 * (5 - k)));
-        std::copy_n(random.begin() + static_cast<std::ptrdiff_t>(i * 10), 10, b + 6);
-        b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);  // version 7
-        b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // variant 10
+        b[6] = static_cast<unsigned char>(0x70 | (count >> 26));           // version 7, counter bits 29-26
+        b[7] = static_cast<unsigned char>(count >> 18);                    // counter bits 25-18
+        b[8] = static_cast<unsigned char>(0x80 | ((count >> 12) & 0x3F));  // variant 10, counter bits 17-12
+        b[9] = static_cast<unsigned char>(count >> 4);                     // counter bits 11-4
+        b[10] = static_cast<unsigned char>((count & 0xF) << 4 | (node_random_[0] & 0xF));
+        std::copy_n(node_random_.begin() + 1, 5, b + 11);
         static constexpr char hex[] = "0123456789abcdef";
         char* id = ids.data() + i * 36;
         for (int k = 0, at = 0; k < 16; ++k) {
@@ -160,26 +183,45 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
         v.view_id = std::string_view(id, 36);
         views.push_back(v);
     }
-    // By agency, each agency's views in the order they were served.
-    std::stable_sort(views.begin(), views.end(),
-                     [](const events::record_viewed_ref& a, const events::record_viewed_ref& b) { return a.agency_id < b.agency_id; });
-    for (std::size_t i = 0; i < views.size();) {
-        std::size_t j = i + 1;
-        while (j < views.size() && j - i < views_per_record && views[j].agency_id == views[i].agency_id) ++j;
-        const auto some = std::span<const events::record_viewed_ref>(views).subspan(i, j - i);
-        const auto bytes = events::encode_views(some);
-        const std::string agency(views[i].agency_id);
-        // Counted as on the producer's side before leaving this queue, so the total on its way
-        // never looks smaller than it is.
-        if (auto sent = out_->send(agency, bytes, headers, some.size()); !sent) {
-            // The reads were answered: these views are lost. Never expected (record() keeps the
-            // total on its way under the producer's own bound), so it is loud.
-            unsent_.fetch_add(some.size(), std::memory_order_relaxed);
-            spdlog::error("{} record views of agency {} could not be queued for the access topic: {}", some.size(),
-                          agency, sent.error().detail);
+    // By agency, each agency's views in the order they were served: one pass numbering the agencies,
+    // then the views' positions bucketed by agency (no sort of the views).
+    std::unordered_map<std::string_view, std::uint32_t> agency_numbers;
+    std::vector<std::uint32_t> agency_of(n);
+    for (std::size_t i = 0; i < n; ++i)
+        agency_of[i] = agency_numbers.try_emplace(views[i].agency_id, static_cast<std::uint32_t>(agency_numbers.size()))
+                           .first->second;
+    std::vector<std::uint32_t> starts(agency_numbers.size() + 1, 0), order(n);
+    for (auto a : agency_of) ++starts[a + 1];
+    for (std::size_t a = 1; a < starts.size(); ++a) starts[a] += starts[a - 1];
+    {
+        auto next = starts;
+        for (std::size_t i = 0; i < n; ++i) order[next[agency_of[i]]++] = static_cast<std::uint32_t>(i);
+    }
+    std::vector<events::record_viewed_ref> some;
+    for (std::size_t a = 0; a + 1 < starts.size(); ++a) {
+        for (std::size_t i = starts[a]; i < starts[a + 1];) {
+            some.clear();
+            std::size_t bytes = 0;
+            for (; i < starts[a + 1]; ++i) {
+                const auto& v = views[order[i]];
+                const auto size = encoded_size_bound(v);
+                if (!some.empty() && bytes + size > record_bytes) break;
+                bytes += size;
+                some.push_back(v);
+            }
+            const auto record = events::encode_views(some);
+            const std::string agency(some.front().agency_id);
+            // Counted as on the producer's side before leaving this queue, so the total on its way
+            // never looks smaller than it is.
+            if (auto sent = out_->send(agency, record, headers, some.size()); !sent) {
+                // The reads were answered: these views are lost. Never expected (record() keeps the
+                // total on its way under the producer's own bound), so it is loud.
+                unsent_.fetch_add(some.size(), std::memory_order_relaxed);
+                spdlog::error("{} record views of agency {} could not be queued for the access topic: {}",
+                              some.size(), agency, sent.error().detail);
+            }
+            queued_.fetch_sub(some.size(), std::memory_order_relaxed);
         }
-        queued_.fetch_sub(some.size(), std::memory_order_relaxed);
-        i = j;
     }
 }
 

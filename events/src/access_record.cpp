@@ -3,26 +3,60 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <array>
+#include <unordered_map>
+
 #include "carelog/base/ids.hpp"
 #include "carelog/events/carelog_access_generated.h"
 
 namespace carelog::events {
 
 namespace {
-// Builds one view. With `shared`, strings that repeat across the views of a record (actor, subject,
-// route, address, user agent, ...) are stored once per record (CreateSharedString); ids and times
-// that are unique per view never are.
+using fb_string = flatbuffers::Offset<flatbuffers::String>;
+
+// The strings of one record: each distinct string stored once. A record's views repeat most of
+// their strings (agency, actor, route, address, user agent, ...), usually from one view to the next,
+// so each field first compares with the same field of the previous view; a hash lookup only when it
+// differs. (FlatBuffers' CreateSharedString keeps a std::set ordered by comparing the strings in the
+// buffer: several times the cost.)
+class string_pool {
+public:
+    explicit string_pool(flatbuffers::FlatBufferBuilder& b, std::size_t views) : b_(b) { seen_.reserve(views * 2 + 16); }
+    // `s` must stay valid as long as the pool: the views' strings outlive the encoding.
+    fb_string get(std::size_t field, std::string_view s) {
+        auto& last = last_[field];
+        if (!last.offset.IsNull() && last.text == s) return last.offset;
+        auto [it, fresh] = seen_.try_emplace(s);
+        if (fresh) it->second = b_.CreateString(s.data(), s.size());
+        last = {s, it->second};
+        return it->second;
+    }
+
+private:
+    struct recent {
+        std::string_view text;
+        fb_string offset;
+    };
+    flatbuffers::FlatBufferBuilder& b_;
+    std::array<recent, 12> last_{};
+    std::unordered_map<std::string_view, fb_string> seen_;
+};
+
+// Builds one view. With a pool, strings that repeat across the views of a record (actor, subject,
+// route, address, user agent, ...) are stored once per record; ids that are unique per view never
+// are.
 flatbuffers::Offset<fb::RecordViewed> build(flatbuffers::FlatBufferBuilder& b, const record_viewed_ref& v,
-                                            bool shared) {
-    auto s = [&](std::string_view x) {
-        return shared ? b.CreateSharedString(x.data(), x.size()) : b.CreateString(x.data(), x.size());
+                                            string_pool* pool) {
+    auto s = [&](std::size_t field, std::string_view x) {
+        return pool ? pool->get(field, x) : b.CreateString(x.data(), x.size());
     };
     auto view_id = b.CreateString(v.view_id.data(), v.view_id.size());
-    auto request = b.CreateString(v.request_id.data(), v.request_id.size());
-    auto agency = s(v.agency_id), actor_kind = s(v.actor_kind), actor = s(v.actor_id);
-    auto subject_type = s(v.subject_type), subject = s(v.subject_id), record_type = s(v.record_type);
-    auto record = s(v.record_id), resource = s(v.resource), query = s(v.query), address = s(v.address);
-    auto agent = s(v.user_agent);
+    // A request id is unique per request when there is one; most callers send none.
+    auto request = v.request_id.empty() ? s(0, v.request_id) : b.CreateString(v.request_id.data(), v.request_id.size());
+    auto agency = s(1, v.agency_id), actor_kind = s(2, v.actor_kind), actor = s(3, v.actor_id);
+    auto subject_type = s(4, v.subject_type), subject = s(5, v.subject_id), record_type = s(6, v.record_type);
+    auto record = s(7, v.record_id), resource = s(8, v.resource), query = s(9, v.query), address = s(10, v.address);
+    auto agent = s(11, v.user_agent);
     return fb::CreateRecordViewed(b, view_id, agency, v.occurred_at, actor_kind, actor, subject_type, subject,
                                   record_type, record, resource, query, v.item_count, address, agent, request);
 }
@@ -84,7 +118,7 @@ view_encoder::~view_encoder() = default;
 std::span<const std::uint8_t> view_encoder::encode(const record_viewed_ref& v) {
     auto& b = impl_->b;
     b.Clear();
-    b.Finish(build(b, v, false), "CLAX");
+    b.Finish(build(b, v, nullptr), "CLAX");
     return {b.GetBufferPointer(), b.GetSize()};
 }
 
@@ -96,10 +130,11 @@ std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views) {
 }
 
 std::vector<std::uint8_t> encode_views(std::span<const record_viewed_ref> views) {
-    flatbuffers::FlatBufferBuilder b(256 * views.size() + 64);
+    flatbuffers::FlatBufferBuilder b(160 * views.size() + 64);
+    string_pool pool(b, views.size());
     std::vector<flatbuffers::Offset<fb::RecordViewed>> offsets;
     offsets.reserve(views.size());
-    for (const auto& v : views) offsets.push_back(build(b, v, true));
+    for (const auto& v : views) offsets.push_back(build(b, v, &pool));
     fb::FinishRecordViewsBuffer(b, fb::CreateRecordViews(b, b.CreateVector(offsets)));
     return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }

@@ -45,8 +45,9 @@ constexpr std::size_t examine_limit = 20000;
 constexpr char change_kind = 'c';
 constexpr char view_kind = 'v';
 constexpr char group_kind = 'r';  // below 'v': a group's key sorts before its first view's suffix
-// Far more than a drain's views span; a record spanning longer (a drain thread held up) is split.
-constexpr micros group_span = 250'000;
+// Twice what a drain's views span (500 ms); a record spanning longer (a drain thread held up) is
+// split. Entries written under a shorter span stay valid: a longer span only reads further back.
+constexpr micros group_span = 1'000'000;
 
 std::string time_key(micros t) { return keys::be64(static_cast<std::uint64_t>(std::max<micros>(t, 0))); }
 micros clamped(micros t) { return std::max<micros>(t, 0); }

@@ -241,6 +241,13 @@ TEST_CASE("audit: reads spread over many records of the access topic list once e
     }
     CHECK(std::is_sorted(times.begin(), times.end()));
     CHECK(std::set<std::string>(oldest.begin(), oldest.end()).size() == oldest.size());
+    // view ids are UUIDv7 (version 7, variant 10) and, given by one node, in the order it served them
+    for (const auto& id : oldest) {
+        REQUIRE(id.size() == 36);
+        CHECK(id[14] == '7');
+        CHECK(std::string("89ab").find(id[19]) != std::string::npos);
+    }
+    CHECK(std::is_sorted(oldest.begin(), oldest.end()));
 
     int records = 0;
     for (const auto& rec : read_topic(d.options().brokers, d.options().topic_prefix + "access")) {

@@ -3,6 +3,7 @@
 // sink refuses (a read is never served unaudited while fail-closed is on).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -31,11 +32,11 @@ public:
 
 // The access topic as a sink. record() only copies the view's fields into an in-memory arena (one
 // buffer, no allocation per view, no encoding, no Kafka call, no id on the request's thread); a
-// thread of the sink drains the arena every 100 ms
-// (sooner when thousands wait): it gives each view its id (UUIDv7), and sends each agency's views
-// as one record (RecordViews, carelog_access.fbs) keyed by the agency on a buffered, idempotent
-// producer (kafka::buffered_producer), which retries it until the broker acknowledges it. At most `max_buffered` views are on their way at once (queued
-// here or unacknowledged by the broker). With `fail_closed` (the default) a view beyond that is
+// thread of the sink drains the arena every 500 ms (sooner when tens of thousands wait): it gives
+// each view its id (UUIDv7), and sends each agency's views as one record (RecordViews,
+// carelog_access.fbs; several when they are many) keyed by the agency on a buffered, idempotent
+// producer (kafka::buffered_producer), which retries it until the broker acknowledges it. At most
+// `max_buffered` views are on their way at once (queued here or unacknowledged by the broker). With `fail_closed` (the default) a view beyond that is
 // refused (the read answers 503); without it the view is dropped, counted and logged.
 class kafka_view_sink final : public view_sink {
 public:
@@ -66,6 +67,8 @@ private:
     bool stopping_ = false;                     // guarded by mu_
     std::atomic<std::size_t> queued_{0};        // views taken and not yet handed to the producer
     std::atomic<std::uint64_t> refused_{0}, dropped_{0}, unsent_{0};
+    std::array<unsigned char, 6> node_random_{};  // the random bits of this process's view ids
+    std::uint32_t counter_ = 0;                   // the counter of its view ids (the sink's thread)
     std::thread thread_;
 };
 
