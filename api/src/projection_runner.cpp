@@ -47,7 +47,7 @@ result<void> projection_runner::start() {
             a->partitions.push_back(p);
             starts.push_back({p, store_.next_offset(p)});
         }
-        auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
+        auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts, kafka::follow_tuning);
         if (!reader) {
             stop();
             return std::unexpected(reader.error());

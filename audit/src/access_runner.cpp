@@ -16,7 +16,7 @@ result<void> access_runner::start() {
     partitions_ = *n;
     std::vector<kafka::log_reader::start> starts;
     for (int p = 0; p < partitions_; ++p) starts.push_back({p, store_.next_access_offset(p)});
-    auto reader = kafka::log_reader::open(cfg_, cfg_.access_topic(), starts);
+    auto reader = kafka::log_reader::open(cfg_, cfg_.access_topic(), starts, kafka::follow_tuning);
     if (!reader) return std::unexpected(reader.error());
     reader_ = std::move(*reader);
     thread_ = std::thread([this] { run(); });

@@ -34,7 +34,7 @@ log_reader::log_reader(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 log_reader::~log_reader() = default;
 
 result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const std::string& topic,
-                                                     const std::vector<start>& starts, reader_prefetch ahead) {
+                                                     const std::vector<start>& starts, reader_tuning ahead) {
     random_ids ids;
     auto conf = make_conf(cfg, {
                                    {"group.id", "carelogd-reader-" + ids.next_uuid()},
@@ -43,7 +43,7 @@ result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const st
                                    {"isolation.level", "read_committed"},
                                    {"enable.partition.eof", "true"},
                                    {"auto.offset.reset", "earliest"},
-                                   {"fetch.wait.max.ms", "20"},
+                                   {"fetch.wait.max.ms", std::to_string(ahead.idle_fetch_ms)},
                                    {"fetch.error.backoff.ms", "50"},
                                    {"check.crcs", "true"},
                                    {"queued.max.messages.kbytes", std::to_string(ahead.max_kbytes)},

@@ -148,7 +148,7 @@ result<std::size_t> read_together(const source_options& opts, const std::string&
     std::vector<kafka::log_reader::start> starts;
     for (int p : partitions) starts.push_back({p, (*first)[p]});
     // Verifying and exporting outrun the fetches: a deep prefetch keeps the reader from idling
-    // (librdkafka pauses a partition whose queue is full; see kafka::reader_prefetch).
+    // (librdkafka pauses a partition whose queue is full; see kafka::reader_tuning).
     auto reader = kafka::log_reader::open(to_config(opts), topic, starts, {262144, 1000000});
     if (!reader) return std::unexpected(reader.error());
     const std::int64_t stop_after_ms =

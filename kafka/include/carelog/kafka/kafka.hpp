@@ -167,14 +167,25 @@ struct record {
     std::int64_t timestamp_ms = -1;  // the record's Kafka timestamp (the producer's CreateTime); -1 none
 };
 
-// How much a log_reader fetches ahead. librdkafka 2.0.2 stops fetching a partition for about a
-// second whenever its queue passes these bounds: a reader that consumes faster than that
+// How a log_reader fetches. librdkafka 2.0.2 stops fetching a partition for about a second
+// whenever its queue passes the first two bounds: a reader that consumes faster than that
 // (carelog-replay, ~800,000 records/s) idles most of the time unless they are high, while a reader
 // that applies as it reads (the projections) keeps its memory bound with the defaults.
-struct reader_prefetch {
+struct reader_tuning {
     int max_kbytes = 65536;     // queued.max.messages.kbytes
     int min_messages = 100000;  // queued.min.messages (per partition)
+    // fetch.wait.max.ms: how long the broker holds a fetch that finds nothing new. A fetch returns
+    // as soon as records arrive, so this bounds only how late the end of the log is reported
+    // (on_eof) and how often a reader at the end asks again. Each ask costs the broker CPU: three
+    // readers asking every 20 ms kept ~8 % of a core busy on an idle broker. A reader that reads
+    // to the end and stops wants it short; one that follows the log for good wants it long
+    // (follow_tuning).
+    int idle_fetch_ms = 20;
 };
+// For a reader that follows the log as long as the process runs (the projections, the audit
+// model): its end is reported up to 250 ms late (once, at start), and it asks 4 times a second
+// while nothing is written.
+inline constexpr reader_tuning follow_tuning{.idle_fetch_ms = 250};
 
 // Reads committed records (isolation.level=read_committed) of the given partitions from the
 // given offsets. `poll` hands records to the callback and reports partitions that reached their
@@ -186,7 +197,7 @@ public:
         std::int64_t offset;  // 0 = beginning
     };
     static result<std::unique_ptr<log_reader>> open(const config& cfg, const std::string& topic,
-                                                    const std::vector<start>& starts, reader_prefetch ahead = {});
+                                                    const std::vector<start>& starts, reader_tuning ahead = {});
     ~log_reader();
 
     // Waits up to `wait` for records. Returns the number of records handed out, or an error
