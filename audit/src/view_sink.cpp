@@ -28,11 +28,8 @@ constexpr std::size_t drain_at = 32768;
 constexpr std::size_t record_bytes = 512 * 1024;
 constexpr std::size_t view_table_bytes = 128;
 
-// A view in the arena: occurred_at, item_count, then each string as its length and bytes.
-template <class T>
-void put(std::string& a, T v) {
-    a.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
+// A view in the arena: the length of the rest, occurred_at, item_count, then each string as its
+// length and bytes. The agency is the first string, so a drain finds it without reading the rest.
 template <class T>
 T take(std::string_view& rest) {
     T v;
@@ -40,40 +37,48 @@ T take(std::string_view& rest) {
     rest.remove_prefix(sizeof v);
     return v;
 }
-void put_text(std::string& a, std::string_view s) {
-    put(a, static_cast<std::uint32_t>(s.size()));
-    a.append(s);
-}
 std::string_view take_text(std::string_view& rest) {
     const auto n = take<std::uint32_t>(rest);
     auto s = rest.substr(0, n);
     rest.remove_prefix(n);
     return s;
 }
+constexpr std::size_t view_strings = 12;
+constexpr std::size_t view_fixed_bytes = sizeof(micros) + sizeof(int) + view_strings * sizeof(std::uint32_t);
+// Appends with one resize: this runs on a request's thread, under the arena's lock.
 void append_view(std::string& a, const events::record_viewed_ref& v) {
-    put(a, v.occurred_at);
-    put(a, v.item_count);
-    for (auto s : {v.agency_id, v.actor_kind, v.actor_id, v.subject_type, v.subject_id, v.record_type, v.record_id,
-                   v.resource, v.query, v.address, v.user_agent, v.request_id})
-        put_text(a, s);
+    const std::array<std::string_view, view_strings> texts{v.agency_id, v.actor_kind, v.actor_id,   v.subject_type,
+                                                           v.subject_id, v.record_type, v.record_id, v.resource,
+                                                           v.query,     v.address,     v.user_agent, v.request_id};
+    std::size_t size = view_fixed_bytes;
+    for (auto t : texts) size += t.size();
+    const auto at = a.size();
+    a.resize(at + sizeof(std::uint32_t) + size);
+    char* out = a.data() + at;
+    auto put = [&](const void* p, std::size_t n) {
+        std::memcpy(out, p, n);
+        out += n;
+    };
+    const auto rest = static_cast<std::uint32_t>(size);
+    put(&rest, sizeof rest);
+    put(&v.occurred_at, sizeof v.occurred_at);
+    put(&v.item_count, sizeof v.item_count);
+    for (auto t : texts) {
+        const auto n = static_cast<std::uint32_t>(t.size());
+        put(&n, sizeof n);
+        put(t.data(), t.size());
+    }
 }
-events::record_viewed_ref next_view(std::string_view& rest) {
+// The view whose entry starts at `entry` (its length first).
+events::record_viewed_ref view_at(std::string_view entry) {
+    entry.remove_prefix(sizeof(std::uint32_t));
     events::record_viewed_ref v;
-    v.occurred_at = take<micros>(rest);
-    v.item_count = take<int>(rest);
+    v.occurred_at = take<micros>(entry);
+    v.item_count = take<int>(entry);
     for (auto* s : {&v.agency_id, &v.actor_kind, &v.actor_id, &v.subject_type, &v.subject_id, &v.record_type,
                     &v.record_id, &v.resource, &v.query, &v.address, &v.user_agent, &v.request_id})
-        *s = take_text(rest);
+        *s = take_text(entry);
     return v;
-}
-// What the view adds to an encoded record at most: its table and its strings (a repeated string is
-// stored once).
-std::size_t encoded_size_bound(const events::record_viewed_ref& v) {
-    std::size_t n = view_table_bytes;
-    for (auto s : {v.view_id, v.agency_id, v.actor_kind, v.actor_id, v.subject_type, v.subject_id, v.record_type,
-                   v.record_id, v.resource, v.query, v.address, v.user_agent, v.request_id})
-        n += s.size();
-    return n;
 }
 }  // namespace
 
@@ -152,16 +157,14 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
                                                     {"content-type", events::access_content_type}};
     // UUIDv7 ids (RFC 9562, a counter in the random bits, "method 1"): 48 bits of the drain's
     // millisecond, a 30-bit counter over rand_a and the top of rand_b that never goes back within
-    // this process, and 32 random bits fixed per process. Ids of one node are unique and in the order
-    // the node served the views; two nodes' ids share their random bits with odds of 2^-32 per
+    // this process, and 44 random bits fixed per process. Ids of one node are unique and in the order
+    // the node served the views; two nodes' ids share their random bits with odds of 2^-44 per
     // millisecond both drain in, and then also need the same counter value. Consecutive ids differ in
     // a few characters, so a record of views compresses well.
     const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch())
                                                    .count());
     std::string ids(n * 36, '-');
-    std::vector<events::record_viewed_ref> views;
-    views.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint32_t count = counter_++ & 0x3FFFFFFF;
         unsigned char b[16];
@@ -179,17 +182,25 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
             id[at++] = hex[b[k] >> 4];
             id[at++] = hex[b[k] & 0xF];
         }
-        auto v = next_view(arena);
-        v.view_id = std::string_view(id, 36);
-        views.push_back(v);
     }
-    // By agency, each agency's views in the order they were served: one pass numbering the agencies,
-    // then the views' positions bucketed by agency (no sort of the views).
+    // Where each view's entry starts, and its agency numbered: one pass over the arena reading only
+    // the entries' lengths and agencies.
+    std::vector<std::uint32_t> entry_at(n), agency_of(n);
     std::unordered_map<std::string_view, std::uint32_t> agency_numbers;
-    std::vector<std::uint32_t> agency_of(n);
-    for (std::size_t i = 0; i < n; ++i)
-        agency_of[i] = agency_numbers.try_emplace(views[i].agency_id, static_cast<std::uint32_t>(agency_numbers.size()))
-                           .first->second;
+    {
+        std::string_view rest = arena;
+        for (std::size_t i = 0; i < n; ++i) {
+            entry_at[i] = static_cast<std::uint32_t>(arena.size() - rest.size());
+            std::string_view entry = rest;
+            const auto size = take<std::uint32_t>(rest);
+            rest.remove_prefix(size);
+            entry.remove_prefix(sizeof(std::uint32_t) + sizeof(micros) + sizeof(int));
+            const auto agency = take_text(entry);
+            agency_of[i] = agency_numbers.try_emplace(agency, static_cast<std::uint32_t>(agency_numbers.size()))
+                               .first->second;
+        }
+    }
+    // The views' positions bucketed by agency, each agency's in the order they were served.
     std::vector<std::uint32_t> starts(agency_numbers.size() + 1, 0), order(n);
     for (auto a : agency_of) ++starts[a + 1];
     for (std::size_t a = 1; a < starts.size(); ++a) starts[a] += starts[a - 1];
@@ -199,14 +210,21 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
     }
     std::vector<events::record_viewed_ref> some;
     for (std::size_t a = 0; a + 1 < starts.size(); ++a) {
-        for (std::size_t i = starts[a]; i < starts[a + 1];) {
+        for (std::size_t k = starts[a]; k < starts[a + 1];) {
             some.clear();
             std::size_t bytes = 0;
-            for (; i < starts[a + 1]; ++i) {
-                const auto& v = views[order[i]];
-                const auto size = encoded_size_bound(v);
-                if (!some.empty() && bytes + size > record_bytes) break;
-                bytes += size;
+            for (; k < starts[a + 1]; ++k) {
+                const auto i = order[k];
+                const auto entry = arena.substr(entry_at[i]);
+                std::uint32_t size;
+                std::memcpy(&size, entry.data(), sizeof size);
+                // What the view adds to an encoded record at most: its table, its id and its strings
+                // (a repeated string is stored once).
+                const std::size_t most = view_table_bytes + 36 + size;
+                if (!some.empty() && bytes + most > record_bytes) break;
+                bytes += most;
+                auto v = view_at(entry);
+                v.view_id = std::string_view(ids.data() + std::size_t(i) * 36, 36);
                 some.push_back(v);
             }
             const auto record = events::encode_views(some);

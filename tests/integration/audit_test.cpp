@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -284,6 +285,52 @@ TEST_CASE("audit: reads spread over many records of the access topic list once e
     CHECK(walk(mine + "&order=oldest&from=" + format_rfc3339(from) + "&to=" + format_rfc3339(to)) == inside);
     CHECK(walk(mine + "&order=newest&from=" + format_rfc3339(from) + "&to=" + format_rfc3339(to)) ==
           std::vector<std::string>(inside.rbegin(), inside.rend()));
+}
+
+TEST_CASE("audit: many long views of two agencies interleaved reach the access topic once each, in records of one "
+          "agency, each far under the broker's message size",
+          "[integration][audit]") {
+    carelogd d({});
+    d.wait_ready();
+    auto c = d.client();
+    agency_with_therapist a(c, d, "audit-long"), b(c, d, "audit-long-b");
+    // Views with the longest fields a view keeps (a 256-byte user agent, a 200-byte request id),
+    // two agencies' reads interleaved.
+    const std::string agent(256, 'u');
+    constexpr int reads = 1200;
+    std::set<std::string> sent;
+    for (int i = 0; i < reads; ++i) {
+        auto& who = i % 3 ? a : b;
+        auto h = who.therapist;
+        h["User-Agent"] = agent;
+        h["X-Request-Id"] = std::to_string(i) + "-" + std::string(190, 'r');
+        sent.insert(h["X-Request-Id"]);
+        REQUIRE(c.get("/v1/clients/" + who.client_id, h).status == 200);
+    }
+    std::map<std::string, int> seen;  // request id -> views on the topic
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        seen.clear();
+        for (const auto& rec : read_topic(d.options().brokers, d.options().topic_prefix + "access")) {
+            CHECK(rec.size() < 1'000'000);
+            std::vector<std::uint8_t> bytes(rec.begin(), rec.end());
+            auto views = events::decode_record_views(bytes);
+            REQUIRE(views.has_value());
+            for (const auto& v : *views) {
+                CHECK(v.agency_id == views->front().agency_id);
+                if (v.user_agent == agent) {
+                    CHECK(v.actor_id == (v.agency_id == a.agency_id ? a.therapist_id : b.therapist_id));
+                    ++seen[v.request_id];
+                }
+            }
+        }
+        if (seen.size() == sent.size()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    REQUIRE(seen.size() == sent.size());
+    for (const auto& [id, n] : seen) {
+        CHECK(sent.count(id) == 1);
+        CHECK(n == 1);
+    }
 }
 
 TEST_CASE("audit: with the access topic's broker stopped, reads go on for the buffer, then answer 503, and once it is "
