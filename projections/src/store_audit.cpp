@@ -198,7 +198,8 @@ result<access_outcome> store::apply_access_batch(std::span<const incoming_record
             const auto ta = clamped(vs[a].occurred_at), tb = clamped(vs[b].occurred_at);
             return ta != tb ? ta < tb : vs[a].view_id < vs[b].view_id;
         };
-        std::sort(order.begin(), order.end(), before);
+        // Usually already so: a record holds its views in the order the node served them.
+        if (!std::is_sorted(order.begin(), order.end(), before)) std::sort(order.begin(), order.end(), before);
         const bool split = clamped(vs[order.back()].occurred_at) - clamped(vs[order.front()].occurred_at) > group_span;
         for (std::size_t i = 0; i < order.size();) {
             std::size_t j = i + 1;
