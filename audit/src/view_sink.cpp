@@ -183,64 +183,56 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
             id[at++] = hex[b[k] & 0xF];
         }
     }
-    // Where each view's entry starts, and its agency numbered: one pass over the arena reading only
-    // the entries' lengths and agencies.
-    std::vector<std::uint32_t> entry_at(n), agency_of(n);
-    std::unordered_map<std::string_view, std::uint32_t> agency_numbers;
-    {
-        std::string_view rest = arena;
-        for (std::size_t i = 0; i < n; ++i) {
-            entry_at[i] = static_cast<std::uint32_t>(arena.size() - rest.size());
-            std::string_view entry = rest;
-            const auto size = take<std::uint32_t>(rest);
-            rest.remove_prefix(size);
-            entry.remove_prefix(sizeof(std::uint32_t) + sizeof(micros) + sizeof(int));
-            const auto agency = take_text(entry);
-            agency_of[i] = agency_numbers.try_emplace(agency, static_cast<std::uint32_t>(agency_numbers.size()))
-                               .first->second;
+    // One pass over the arena in the order the views were served, each view added to its agency's
+    // record as it is read (the arena is read once, front to back, while a record is built per
+    // agency); a record is sent when the next view could take it past record_bytes, and every
+    // agency's last one at the end.
+    struct open_record {
+        std::size_t bytes = 0;  // the bound of the views added
+        events::views_encoder* encoder = nullptr;
+    };
+    std::unordered_map<std::string_view, open_record> open;
+    std::size_t used = 0;  // encoders_ in use by this drain
+    auto send_record = [&](std::string_view agency_id, open_record& r) {
+        const auto record = r.encoder->finish();
+        const auto views = r.encoder->size();
+        const std::string agency(agency_id);
+        // Counted as on the producer's side before leaving this queue, so the total on its way
+        // never looks smaller than it is.
+        if (auto sent = out_->send(agency, record, headers, views); !sent) {
+            // The reads were answered: these views are lost. Never expected (record() keeps the
+            // total on its way under the producer's own bound), so it is loud.
+            unsent_.fetch_add(views, std::memory_order_relaxed);
+            spdlog::error("{} record views of agency {} could not be queued for the access topic: {}", views, agency,
+                          sent.error().detail);
         }
-    }
-    // The views' positions bucketed by agency, each agency's in the order they were served.
-    std::vector<std::uint32_t> starts(agency_numbers.size() + 1, 0), order(n);
-    for (auto a : agency_of) ++starts[a + 1];
-    for (std::size_t a = 1; a < starts.size(); ++a) starts[a] += starts[a - 1];
-    {
-        auto next = starts;
-        for (std::size_t i = 0; i < n; ++i) order[next[agency_of[i]]++] = static_cast<std::uint32_t>(i);
-    }
-    std::vector<events::record_viewed_ref> some;
-    for (std::size_t a = 0; a + 1 < starts.size(); ++a) {
-        for (std::size_t k = starts[a]; k < starts[a + 1];) {
-            some.clear();
-            std::size_t bytes = 0;
-            for (; k < starts[a + 1]; ++k) {
-                const auto i = order[k];
-                const auto entry = arena.substr(entry_at[i]);
-                std::uint32_t size;
-                std::memcpy(&size, entry.data(), sizeof size);
-                // What the view adds to an encoded record at most: its table, its id and its strings
-                // (a repeated string is stored once).
-                const std::size_t most = view_table_bytes + 36 + size;
-                if (!some.empty() && bytes + most > record_bytes) break;
-                bytes += most;
-                auto v = view_at(entry);
-                v.view_id = std::string_view(ids.data() + std::size_t(i) * 36, 36);
-                some.push_back(v);
-            }
-            const auto record = events::encode_views(some);
-            const std::string agency(some.front().agency_id);
-            // Counted as on the producer's side before leaving this queue, so the total on its way
-            // never looks smaller than it is.
-            if (auto sent = out_->send(agency, record, headers, some.size()); !sent) {
-                // The reads were answered: these views are lost. Never expected (record() keeps the
-                // total on its way under the producer's own bound), so it is loud.
-                unsent_.fetch_add(some.size(), std::memory_order_relaxed);
-                spdlog::error("{} record views of agency {} could not be queued for the access topic: {}",
-                              some.size(), agency, sent.error().detail);
-            }
-            queued_.fetch_sub(some.size(), std::memory_order_relaxed);
+        queued_.fetch_sub(views, std::memory_order_relaxed);
+        r.encoder->reset();
+        r.bytes = 0;
+    };
+    std::string_view rest = arena;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint32_t size;
+        std::memcpy(&size, rest.data(), sizeof size);
+        auto v = view_at(rest.substr(0, sizeof size + size));
+        rest.remove_prefix(sizeof size + size);
+        v.view_id = std::string_view(ids.data() + i * 36, 36);
+        auto [at, fresh] = open.try_emplace(v.agency_id);
+        auto& r = at->second;
+        if (fresh) {
+            if (used == encoders_.size()) encoders_.push_back(std::make_unique<events::views_encoder>());
+            r.encoder = encoders_[used++].get();
+            r.encoder->reset();
         }
+        // What the view adds to the record at most: its table, its id and its strings (a repeated
+        // string is stored once).
+        const std::size_t most = view_table_bytes + 36 + size;
+        if (r.bytes > 0 && r.bytes + most > record_bytes) send_record(v.agency_id, r);
+        r.encoder->add(v);
+        r.bytes += most;
     }
+    for (auto& [agency, r] : open)
+        if (r.encoder->size() > 0) send_record(agency, r);
 }
 
 std::string kafka_view_sink::metrics_text() const {

@@ -21,7 +21,13 @@ using fb_string = flatbuffers::Offset<flatbuffers::String>;
 // buffer: several times the cost.)
 class string_pool {
 public:
-    explicit string_pool(flatbuffers::FlatBufferBuilder& b, std::size_t views) : b_(b) { seen_.reserve(views * 2 + 16); }
+    explicit string_pool(flatbuffers::FlatBufferBuilder& b, std::size_t views = 0) : b_(b) {
+        seen_.reserve(views * 2 + 16);
+    }
+    void clear() {
+        last_ = {};
+        seen_.clear();
+    }
     // `s` must stay valid as long as the pool: the views' strings outlive the encoding.
     fb_string get(std::size_t field, std::string_view s) {
         auto& last = last_[field];
@@ -130,13 +136,42 @@ std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views) {
 }
 
 std::vector<std::uint8_t> encode_views(std::span<const record_viewed_ref> views) {
-    flatbuffers::FlatBufferBuilder b(160 * views.size() + 64);
-    string_pool pool(b, views.size());
+    views_encoder e;
+    for (const auto& v : views) e.add(v);
+    auto bytes = e.finish();
+    return {bytes.begin(), bytes.end()};
+}
+
+struct views_encoder::impl {
+    flatbuffers::FlatBufferBuilder b{64 * 1024};
+    string_pool pool{b};
     std::vector<flatbuffers::Offset<fb::RecordViewed>> offsets;
-    offsets.reserve(views.size());
-    for (const auto& v : views) offsets.push_back(build(b, v, &pool));
-    fb::FinishRecordViewsBuffer(b, fb::CreateRecordViews(b, b.CreateVector(offsets)));
-    return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+    bool finished = false;
+};
+views_encoder::views_encoder() : impl_(std::make_unique<impl>()) {}
+views_encoder::~views_encoder() = default;
+
+void views_encoder::add(const record_viewed_ref& v) {
+    if (impl_->finished) reset();
+    impl_->offsets.push_back(build(impl_->b, v, &impl_->pool));
+}
+
+std::size_t views_encoder::size() const { return impl_->offsets.size(); }
+
+std::span<const std::uint8_t> views_encoder::finish() {
+    auto& b = impl_->b;
+    if (!impl_->finished) {
+        fb::FinishRecordViewsBuffer(b, fb::CreateRecordViews(b, b.CreateVector(impl_->offsets)));
+        impl_->finished = true;
+    }
+    return {b.GetBufferPointer(), b.GetSize()};
+}
+
+void views_encoder::reset() {
+    impl_->b.Clear();
+    impl_->pool.clear();
+    impl_->offsets.clear();
+    impl_->finished = false;
 }
 
 result<std::vector<record_viewed_ref>> view_refs(std::span<const std::uint8_t> bytes) {

@@ -149,7 +149,7 @@ result<access_outcome> store::apply_access_batch(std::span<const incoming_record
     rocksdb::WriteBatch batch;
     access_outcome out;
     std::map<int, std::int64_t> next;
-    std::vector<std::uint8_t> aligned;
+    thread_local std::vector<std::uint8_t> aligned;  // a record's copy when unaligned; kept: records are ~100s of KB
     struct entry {
         std::string key;
         std::string head;                       // the value, or its header when `record` follows

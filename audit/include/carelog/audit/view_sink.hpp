@@ -69,6 +69,7 @@ private:
     std::atomic<std::uint64_t> refused_{0}, dropped_{0}, unsent_{0};
     std::array<unsigned char, 6> node_random_{};  // the random bits of this process's view ids
     std::uint32_t counter_ = 0;                   // the counter of its view ids (the sink's thread)
+    std::vector<std::unique_ptr<events::views_encoder>> encoders_;  // reused from drain to drain (the sink's thread)
     std::thread thread_;
 };
 

@@ -66,6 +66,23 @@ result<record_viewed> decode_record_viewed(std::span<const std::uint8_t> bytes);
 // A record of the access topic (root RecordViews): views of one agency.
 std::vector<std::uint8_t> encode_views(std::span<const record_viewed> views);
 std::vector<std::uint8_t> encode_views(std::span<const record_viewed_ref> views);
+// The same built a view at a time (one record, its buffers reused from record to record): a string
+// a view shares with an earlier view of the record is stored once, so every view's strings must stay
+// valid until finish().
+class views_encoder {
+public:
+    views_encoder();
+    ~views_encoder();
+    void add(const record_viewed_ref& v);
+    std::size_t size() const;  // views in the record (an add after finish() starts a new one)
+    // The record of the views added: valid until the next add or reset.
+    std::span<const std::uint8_t> finish();
+    void reset();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
 // errc::malformed when the bytes are not a verified RecordViews whose views all have their ids.
 result<std::vector<record_viewed>> decode_record_views(std::span<const std::uint8_t> bytes);
 // The same without copying: the views' strings point into `bytes`, which must outlive them.
