@@ -986,11 +986,17 @@ private:
         if (!reader) return std::unexpected(reader.error());
         std::set<int> open;
         for (const auto& s : starts) open.insert(s.partition);
-        auto until = steady::now() + std::max(opts_.catch_up_deadline, cfg_.timeout);
+        // The deadline is for a catch-up that stopped moving (a broker away): it counts from the
+        // last poll that brought a record or a partition's end, so a long log, read and
+        // snapshotted at whatever pace the machine allows, is never cut off.
+        const auto deadline = std::max(opts_.catch_up_deadline, cfg_.timeout);
+        auto until = steady::now() + deadline;
         std::uint64_t snapshotted_at = 0;  // `tail` when the catch-up last handed a snapshot
         steady::duration snapshotting{};
         while (!open.empty()) {
             if (steady::now() > until) return fail(errc::unavailable, "catching up the writer's partitions timed out");
+            const auto read_before = tail;
+            const auto open_before = open.size();
             // Between polls memory equals the log up to each partition's next offset: a snapshot
             // there lets the catch-up go of what it read, so a rebuild holds about the lane's
             // share of resident_aggregates rather than every aggregate of the log.
@@ -1048,6 +1054,7 @@ private:
                     open.erase(p);
                 });
             if (!r) return std::unexpected(r.error());
+            if (tail != read_before || open.size() != open_before) until = steady::now() + deadline;
         }
         for (auto& [p, P] : parts_) committed_end_.at(p)->store(P.next_offset);
         ready_ = true;

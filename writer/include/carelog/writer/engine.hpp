@@ -68,6 +68,8 @@ struct engine_options {
     // hold more for a while (a catch-up snapshots as it reads and lets go of what its snapshots
     // wrote).
     std::size_t resident_aggregates = 100000;
+    // A catch-up whose reader brings nothing (no record, no partition's end) for this long fails
+    // (errc::unavailable); the lane tries again on its next command.
     std::chrono::milliseconds catch_up_deadline{60000};
     kafka::txn_producer::options producer;
     // Largest encoded event the log takes (below the producer's message.max.bytes and the topic's
