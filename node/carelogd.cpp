@@ -53,6 +53,7 @@ public:
     result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) override {
         return store_.put_local(ns, kvs);
     }
+    result<void> put_all(const writer::namespaced_entries& batches) override { return store_.put_local(batches); }
 
 private:
     projections::store& store_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "carelog/base/consistency_token.hpp"
+#include "carelog/base/thread_name.hpp"
 #include "carelog/projections/polled_batch.hpp"
 
 namespace carelog::api {
@@ -55,7 +56,11 @@ result<void> projection_runner::start() {
         a->reader = std::move(*reader);
         appliers_.push_back(std::move(a));
     }
-    for (auto& a : appliers_) a->thread = std::thread([this, &a = *a] { run(a); });
+    for (std::size_t i = 0; i < appliers_.size(); ++i)
+        appliers_[i]->thread = std::thread([this, i, &a = *appliers_[i]] {
+            name_this_thread("apply-" + std::to_string(i));
+            run(a);
+        });
     return {};
 }
 

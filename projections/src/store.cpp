@@ -381,10 +381,21 @@ std::uint64_t store::applied_count() const { return impl_->applied.load(std::mem
 // ---------------------------------------------------------------- local state
 
 result<void> store::put_local(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) {
-    std::lock_guard lock(impl_->write_mu);
+    std::shared_lock lock(impl_->write_mu);  // see write_mu: reads nothing, writes only `local`
     write_set w;
     const auto prefix = keys::make(ns);
     for (const auto& [k, v] : kvs) w.put(impl_->local, prefix + k, v);
+    return w.write(*impl_->db);
+}
+
+result<void> store::put_local(
+    const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>& batches) {
+    std::shared_lock lock(impl_->write_mu);  // see write_mu: reads nothing, writes only `local`
+    write_set w;
+    for (const auto& [ns, kvs] : batches) {
+        const auto prefix = keys::make(ns);
+        for (const auto& [k, v] : kvs) w.put(impl_->local, prefix + k, v);
+    }
     return w.write(*impl_->db);
 }
 

@@ -207,9 +207,12 @@ struct store::impl {
     rocksdb::ColumnFamilyHandle* chain = nullptr;
     rocksdb::ColumnFamilyHandle* audit = nullptr;
 
-    // apply/advance/put_local are read-modify-write. apply_batch takes it shared: its callers
-    // give concurrent calls records of disjoint partitions, and everything a record reads and
-    // writes belongs to its agency, so to one partition. Everything else takes it exclusively.
+    // apply/advance are read-modify-write. apply_batch takes it shared: its callers give
+    // concurrent calls records of disjoint partitions, and everything a record reads and writes
+    // belongs to its agency, so to one partition. put_local takes it shared too: it reads nothing
+    // and writes only the local family, which nothing else writes (the writer's snapshot thread
+    // writes its snapshots there while both appliers catch up; an exclusive lock made it wait for
+    // a moment when neither held the lock). Everything else takes it exclusively.
     // Queries take no lock (RocksDB is thread-safe; list_staff reads from a snapshot).
     std::shared_mutex write_mu;
     std::atomic<std::uint64_t> applied{0};

@@ -47,6 +47,7 @@ public:
     }
     result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) override {
         std::lock_guard lk(mu_);
+        if (accepted_puts_ && puts_.size() >= *accepted_puts_) return fail(errc::internal, "the store is full");
         std::set<std::string> keys;
         for (const auto& [k, v] : kvs) {
             kv_[ns + "\n" + k] = v;
@@ -60,8 +61,15 @@ public:
         std::lock_guard lk(mu_);
         return puts_;
     }
+    // Every put after the first n fails (as a full disk would), so the store keeps what those n
+    // wrote: the state a process killed after them leaves behind.
+    void accept_puts(std::size_t n) {
+        std::lock_guard lk(mu_);
+        accepted_puts_ = n;
+    }
 
 private:
+    std::optional<std::size_t> accepted_puts_;
     mutable std::mutex mu_;
     std::map<std::string, std::string> kv_;
     std::vector<std::set<std::string>> puts_;
@@ -708,4 +716,57 @@ TEST_CASE("writer: a client whose snapshot entry cannot be read back refuses its
     for (const auto& ev : f.read_all())
         if (std::holds_alternative<events::StaffAssignedToClient>(ev.data)) ++assignments;
     CHECK(assignments == 1);
+}
+
+TEST_CASE("writer: a rebuild snapshots while it catches up, so it can let go of what it read, and a restart from "
+          "any of those snapshots plus the tail equals a rebuild holding everything",
+          "[integration][writer][snapshot][restart][replay]") {
+    topic_fixture f;
+    const int partition = kafka::partition_for(f.agency, f.cfg.partitions);
+    const int n = 2500;  // more than the catch-up's 1,000 records between two snapshots at a budget of 2
+    std::vector<aggregates::add_client> clients;
+    for (int i = 0; i < n; ++i) clients.push_back(f.client(i));
+    {
+        auto e = f.start();
+        REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+        answers got;
+        for (int i = 0; i < n; ++i)
+            e->submit(f.agency, writer::command_meta{"operator", "", "test"}, clients[static_cast<std::size_t>(i)],
+                      got.slot(static_cast<std::size_t>(i)));
+        for (const auto& [i, r] : got.wait(n)) REQUIRE(r.has_value());
+        e->stop();
+    }
+    auto rebuild = [&](memory_snapshots& store, writer::engine_options o) {
+        auto e = f.start_with(store, std::move(o));
+        auto dup = submit_sync(*e, f.agency, clients[7]);  // decided once the catch-up is over
+        REQUIRE_FALSE(dup);
+        CHECK(dup.error().code == errc::conflict);
+        e->stop();
+    };
+    writer::engine_options small;
+    small.resident_aggregates = 2;
+
+    // Holding two aggregates, the catch-up hands a snapshot every 1,000 records (the snapshot
+    // thread writes what it finds queued in one put, so how many puts that makes depends on its
+    // pace), then the last one; together they equal the whole log folded.
+    memory_snapshots rounds;
+    rebuild(rounds, small);
+    memory_snapshots everything;
+    rebuild(everything, {});
+    REQUIRE(everything.puts().size() == 1);
+    auto whole = snapshot_of(everything, partition);
+    REQUIRE(whole.contains(f.agency));
+    CHECK(whole.at(f.agency).state.clients.size() == static_cast<std::size_t>(n));
+    check_same_log(snapshot_of(rounds, partition).at(f.agency), whole.at(f.agency));
+
+    // Killed after its first snapshot write: the store holds that write alone, whose offset is
+    // where its entries end; a restart replays the tail from there to the same state.
+    memory_snapshots first_round;
+    first_round.accept_puts(1);
+    rebuild(first_round, small);
+    REQUIRE(first_round.puts().size() == 1);
+    REQUIRE(first_round.get("writer-p" + std::to_string(partition), "offset").has_value());
+    first_round.accept_puts(1000);
+    rebuild(first_round, {});
+    check_same_log(snapshot_of(first_round, partition).at(f.agency), whole.at(f.agency));
 }

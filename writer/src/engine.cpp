@@ -37,6 +37,7 @@
 #include <unordered_set>
 #include <variant>
 
+#include "carelog/base/thread_name.hpp"
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/writer/agency_log.hpp"
 #include "carelog/writer/snapshot.hpp"
@@ -142,9 +143,18 @@ public:
     }
 
     void start() {
-        committer_ = std::thread([this] { commit_loop(); });
-        snapshotter_ = std::thread([this] { snapshot_loop(); });
-        thread_ = std::thread([this] { run(); });
+        committer_ = std::thread([this] {
+            name_this_thread("commit-" + name_);
+            commit_loop();
+        });
+        snapshotter_ = std::thread([this] {
+            name_this_thread("snap-" + name_);
+            snapshot_loop();
+        });
+        thread_ = std::thread([this] {
+            name_this_thread("writer-" + name_);
+            run();
+        });
     }
 
     void stop() {
@@ -976,9 +986,26 @@ private:
         if (!reader) return std::unexpected(reader.error());
         std::set<int> open;
         for (const auto& s : starts) open.insert(s.partition);
-        auto until = steady::now() + std::max(opts_.catch_up_deadline, cfg_.timeout);
+        // The deadline is for a catch-up that stopped moving (a broker away): it counts from the
+        // last poll that brought a record or a partition's end, so a long log, read and
+        // snapshotted at whatever pace the machine allows, is never cut off.
+        const auto deadline = std::max(opts_.catch_up_deadline, cfg_.timeout);
+        auto until = steady::now() + deadline;
+        std::uint64_t snapshotted_at = 0;  // `tail` when the catch-up last handed a snapshot
+        steady::duration snapshotting{};
         while (!open.empty()) {
             if (steady::now() > until) return fail(errc::unavailable, "catching up the writer's partitions timed out");
+            const auto read_before = tail;
+            const auto open_before = open.size();
+            // Between polls memory equals the log up to each partition's next offset: a snapshot
+            // there lets the catch-up go of what it read, so a rebuild holds about the lane's
+            // share of resident_aggregates rather than every aggregate of the log.
+            if (tail - snapshotted_at >= catch_up_snapshot_every()) {
+                snapshotted_at = tail;
+                const auto t = steady::now();
+                snapshot_catching_up();
+                snapshotting += steady::now() - t;
+            }
             auto r = (*reader)->poll(
                 std::chrono::milliseconds(100),
                 [&](const kafka::record& rec) {
@@ -1027,6 +1054,7 @@ private:
                     open.erase(p);
                 });
             if (!r) return std::unexpected(r.error());
+            if (tail != read_before || open.size() != open_before) until = steady::now() + deadline;
         }
         for (auto& [p, P] : parts_) committed_end_.at(p)->store(P.next_offset);
         ready_ = true;
@@ -1034,15 +1062,22 @@ private:
         for (auto& [p, P] : parts_) agencies += P.agencies.size();
         auto secs = [](steady::duration d) { return std::chrono::duration<double>(d).count(); };
         spdlog::info("writer {}: ready ({} partitions, {} agencies; snapshots loaded in {:.2f} s, then {} events read "
-                     "from the log in {:.2f} s)",
-                     name_, parts_.size(), agencies, secs(loaded - loading), tail, secs(steady::now() - loaded));
+                     "from the log in {:.2f} s, {:.2f} s of it snapshotting)",
+                     name_, parts_.size(), agencies, secs(loaded - loading), tail, secs(steady::now() - loaded),
+                     secs(snapshotting));
+        const auto last = steady::now();
         if (tail > 0) snapshot_if_due(true);
+        spdlog::info("writer {}: the catch-up's last snapshot written in {:.2f} s", name_, secs(steady::now() - last));
         return {};
     }
 
     // ------------------------------------------------------------------ snapshots
 
     bool snapshot_due() const { return steady::now() - last_snapshot_ >= opts_.snapshot_interval; }
+
+    // Records read between two snapshots of a catch-up: each snapshot lets go of what the one
+    // before it wrote (evict_written), so a catch-up holds up to about the budget and twice this.
+    std::uint64_t catch_up_snapshot_every() const { return std::max<std::uint64_t>(resident_budget_ / 2, 1000); }
 
     static std::string namespace_of(int p) { return "writer-p" + std::to_string(p); }
 
@@ -1122,6 +1157,17 @@ private:
         evict_written();
     }
 
+    // The snapshot of a catch-up, called by `init` between two polls, where memory equals the log
+    // read so far: lets go of what the snapshots written so far hold beyond the budget, then hands
+    // on what was read since. It does not wait for the snapshot thread (whose writes queue behind
+    // the appliers' batches): what that has not written yet stays until a later round.
+    void snapshot_catching_up() {
+        if (bulk_) return;
+        evict_written();
+        last_snapshot_ = steady::now();
+        hand_snapshots(false);
+    }
+
     void hand_snapshots(bool force) {
         std::vector<snapshot_job> jobs;
         for (auto& [p, P] : parts_) {
@@ -1185,24 +1231,27 @@ private:
                     if (!P.broken.empty()) continue;
                     const auto done = written.contains(p) ? written[p] : 0;
                     while (!P.unwritten.empty() && P.unwritten.front().first <= done) P.unwritten.pop_front();
+                    // The ids (the last part of the entry keys) of what those jobs took: an id
+                    // found here may be another agency's or kind's, and then stays a round longer.
                     std::unordered_set<std::string_view> pending;
-                    for (const auto& [seq, keys] : P.unwritten) pending.insert(keys.begin(), keys.end());
+                    for (const auto& [seq, keys] : P.unwritten)
+                        for (std::string_view key : keys) pending.insert(key.substr(key.rfind('/') + 1));
                     for (auto& [agency, log] : P.agencies) {
                         if (over == 0) break;
                         read_back(P, agency, log);
-                        auto let_go = [&](auto& map, const auto& changed, auto key_of) {
+                        auto let_go = [&](auto& map, const auto& changed) {
                             std::vector<std::string> out;
                             for (const auto& [id, value] : map) {
                                 if (out.size() >= over) break;
                                 if (changed.contains(id) || (pass == 0 && map.used_recently(id))) continue;
-                                if (!pending.empty() && pending.contains(key_of(agency, id))) continue;
+                                if (!pending.empty() && pending.contains(id)) continue;
                                 out.push_back(id);
                             }
                             for (const auto& id : out) map.evict(id);
                             over -= out.size();
                         };
-                        let_go(log.state.clients, log.changed.clients, client_entry_key);
-                        if (over > 0) let_go(log.state.staff, log.changed.staff, staff_entry_key);
+                        let_go(log.state.clients, log.changed.clients);
+                        if (over > 0) let_go(log.state.staff, log.changed.staff);
                     }
                 }
             }
@@ -1230,38 +1279,58 @@ private:
     void snapshot_loop() {
         std::map<std::string, std::map<std::string, std::string>> unwritten;  // ns -> key -> value
         for (;;) {
-            snapshot_job j;
+            // Every job queued meanwhile goes into one write: each write of the local store waits
+            // its turn behind the appliers' batches, so one per partition and round cost the lane
+            // most of a catch-up's time.
+            std::deque<snapshot_job> jobs;
             {
                 std::unique_lock lk(smu_);
                 scv_.wait(lk, [&] { return sstop_ || !snapshots_.empty(); });
                 if (snapshots_.empty()) return;
-                j = std::move(snapshots_.front());
-                snapshots_.pop_front();
+                jobs.swap(snapshots_);
                 snapshotting_ = true;
             }
-            snapshot_entries batch;
-            if (auto u = unwritten.find(j.ns); u != unwritten.end()) {
-                for (auto& [k, v] : j.entries) u->second.insert_or_assign(std::move(k), std::move(v));
+            struct pending {
+                std::int64_t offset = 0;
+                std::uint64_t seq = 0;
+            };
+            std::map<std::string, pending> last;  // ns -> its newest job in this round
+            for (auto& j : jobs) {
+                auto& u = unwritten[j.ns];
+                for (auto& [k, v] : j.entries) u.insert_or_assign(std::move(k), std::move(v));
+                last[j.ns] = {j.offset, j.seq};
+            }
+            namespaced_entries batches;
+            for (const auto& [ns, newest] : last) {
+                auto u = unwritten.find(ns);
+                auto& [name, batch] = batches.emplace_back(ns, snapshot_entries{});
+                batch.reserve(u->second.size() + 2);
                 batch.assign(std::make_move_iterator(u->second.begin()), std::make_move_iterator(u->second.end()));
                 unwritten.erase(u);
-            } else {
-                batch = std::move(j.entries);
+                batch.emplace_back(std::string(snapshot_format_key), std::string(snapshot_format));
+                batch.emplace_back(std::string(snapshot_offset_key), std::to_string(newest.offset));
             }
-            batch.emplace_back(std::string(snapshot_format_key), std::string(snapshot_format));
-            batch.emplace_back(std::string(snapshot_offset_key), std::to_string(j.offset));
-            bool written = true;
-            if (auto r = local_.put(j.ns, batch); !r) {
-                written = false;
-                spdlog::error("writer {}: snapshot of {} failed: {}; its entries are written with the next one", name_,
-                              j.ns, r.error().detail);
-                batch.resize(batch.size() - 2);
-                auto& keep = unwritten[j.ns];
-                for (auto& [k, v] : batch) keep.insert_or_assign(std::move(k), std::move(v));
-            }
+            const bool written = [&] {
+                auto r = local_.put_all(batches);
+                if (!r)
+                    spdlog::error("writer {}: snapshot of {} namespaces failed: {}; its entries are written with the "
+                                  "next one",
+                                  name_, batches.size(), r.error().detail);
+                return r.has_value();
+            }();
+            // Kept and written with the next round unless written: each job holds only what
+            // changed since the one before.
+            if (!written)
+                for (auto& [ns, batch] : batches) {
+                    batch.resize(batch.size() - 2);  // the format and the offset: the next round's
+                    auto& keep = unwritten[ns];
+                    for (auto& [k, v] : batch) keep.insert_or_assign(std::move(k), std::move(v));
+                }
             {
                 std::lock_guard lk(smu_);
-                // This batch held every entry of the namespace's earlier jobs not yet written.
-                if (written) written_[j.ns] = j.seq;
+                // Each namespace's batch held every entry of its earlier jobs not yet written.
+                if (written)
+                    for (const auto& [ns, newest] : last) written_[ns] = newest.seq;
                 snapshotting_ = false;
             }
             scv_.notify_all();

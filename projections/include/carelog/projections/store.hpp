@@ -289,6 +289,9 @@ public:
     // ---- local state of this node (not a read model): opaque blobs under a namespace ----
     // Used by the command path for its per-partition snapshots: all blobs and the offset in one batch.
     result<void> put_local(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs);
+    // The same for several namespaces, in one batch: (namespace, its blobs) each.
+    result<void> put_local(
+        const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>& batches);
     std::vector<std::pair<std::string, std::string>> scan_local(const std::string& ns, const std::string& prefix) const;
     // fn(key without ns, value) for each key under prefix in key order; the views live for the call.
     void each_local(const std::string& ns, const std::string& prefix,

@@ -21,6 +21,9 @@
 
 namespace carelog::writer {
 
+// Entries of several namespaces: (namespace, its (key, value)s).
+using namespaced_entries = std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>;
+
 // Where a lane keeps its snapshots: the node's local key/value state (RocksDB in carelogd).
 class snapshot_store {
 public:
@@ -32,6 +35,14 @@ public:
     virtual void each(const std::string& ns, const std::string& prefix,
                       const std::function<void(std::string_view, std::string_view)>& fn) const = 0;
     virtual result<void> put(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs) = 0;
+    // Several namespaces' entries, each namespace's all or nothing. A store that can write them
+    // in one batch overrides it; this one puts each namespace in turn (a failure may leave the
+    // namespaces before it written, which the writer then writes again).
+    virtual result<void> put_all(const namespaced_entries& batches) {
+        for (const auto& [ns, kvs] : batches)
+            if (auto r = put(ns, kvs); !r) return r;
+        return {};
+    }
 };
 
 struct engine_options {
@@ -54,8 +65,11 @@ struct engine_options {
     // them). Beyond it, after each snapshot, a lane lets go of those whose committed state its
     // snapshot holds, the least recently used first, and reads them back when a command or an event
     // needs them. Aggregates changed since their last written snapshot always stay, so a lane may
-    // hold more for a while (a rebuild holds everything it read until its snapshot is written).
+    // hold more for a while (a catch-up snapshots as it reads and lets go of what its snapshots
+    // wrote).
     std::size_t resident_aggregates = 100000;
+    // A catch-up whose reader brings nothing (no record, no partition's end) for this long fails
+    // (errc::unavailable); the lane tries again on its next command.
     std::chrono::milliseconds catch_up_deadline{60000};
     kafka::txn_producer::options producer;
     // Largest encoded event the log takes (below the producer's message.max.bytes and the topic's

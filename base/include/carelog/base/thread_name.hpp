@@ -1,0 +1,16 @@
+// Names the calling thread (at most 15 characters are kept), so that top -H, perf's comm and
+// /proc/<pid>/task/*/comm tell carelogd's threads apart: the writer's lanes, their committers and
+// snapshot threads, and the projection's appliers.
+#pragma once
+
+#include <pthread.h>
+
+#include <string>
+
+namespace carelog {
+
+inline void name_this_thread(const std::string& name) {
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
+}  // namespace carelog
