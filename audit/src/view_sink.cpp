@@ -29,7 +29,7 @@ constexpr std::size_t record_bytes = 512 * 1024;
 constexpr std::size_t view_table_bytes = 128;
 
 // A view in the arena: the length of the rest, occurred_at, item_count, then each string as its
-// length and bytes. The agency is the first string, so a drain finds it without reading the rest.
+// length and bytes. The length bounds what the view adds to a record without parsing it.
 template <class T>
 T take(std::string_view& rest) {
     T v;

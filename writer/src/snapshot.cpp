@@ -524,25 +524,30 @@ std::string client_entry_key(const std::string& agency_id, const std::string& cl
     return std::string(snapshot_prefix) + agency_id + "/c/" + client_id;
 }
 
+namespace {
+// The aggregate stored under `key` (decoded by `from` from the entry `as` picks), or nullopt when
+// none is; throws when the entry is of another kind or another aggregate.
+template <class Entry, class From>
+auto stored_aggregate(const entry_reader& get, const std::string& key, const std::string& id, const char* what,
+                      const Entry* (fb::Value::*as)() const, From from) -> std::optional<decltype(from(std::declval<const Entry&>()))> {
+    auto stored = get(key);
+    if (!stored) return std::nullopt;
+    std::vector<std::uint8_t> aligned;
+    const auto* f = (verified_entry(key, *stored, aligned).*as)();
+    if (!f || str(f->id()) != id) throw std::runtime_error("snapshot entry " + key + " is not that " + what);
+    return from(*f);
+}
+}  // namespace
+
 void read_back_from(agency_log& log, const std::string& agency_id, entry_reader get) {
     auto reader = std::make_shared<entry_reader>(std::move(get));
-    log.state.staff.set_source([reader, agency_id](const std::string& id) -> std::optional<aggregates::staff_state> {
-        const auto key = staff_entry_key(agency_id, id);
-        auto stored = (*reader)(key);
-        if (!stored) return std::nullopt;
-        std::vector<std::uint8_t> aligned;
-        const auto* f = verified_entry(key, *stored, aligned).entry_as_Staff();
-        if (!f || str(f->id()) != id) throw std::runtime_error("snapshot entry " + key + " is not that staff member");
-        return staff_from(*f);
+    log.state.staff.set_source([reader, agency_id](const std::string& id) {
+        return stored_aggregate(*reader, staff_entry_key(agency_id, id), id, "staff member", &fb::Value::entry_as_Staff,
+                                staff_from);
     });
-    log.state.clients.set_source([reader, agency_id](const std::string& id) -> std::optional<aggregates::client_state> {
-        const auto key = client_entry_key(agency_id, id);
-        auto stored = (*reader)(key);
-        if (!stored) return std::nullopt;
-        std::vector<std::uint8_t> aligned;
-        const auto* f = verified_entry(key, *stored, aligned).entry_as_Client();
-        if (!f || str(f->id()) != id) throw std::runtime_error("snapshot entry " + key + " is not that client");
-        return client_from(*f);
+    log.state.clients.set_source([reader, agency_id](const std::string& id) {
+        return stored_aggregate(*reader, client_entry_key(agency_id, id), id, "client", &fb::Value::entry_as_Client,
+                                client_from);
     });
 }
 
