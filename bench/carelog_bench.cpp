@@ -16,9 +16,11 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <fstream>
 #include <functional>
@@ -247,6 +249,32 @@ double cpu_seconds(int pid) {
         if (i == 15) stime = std::stoull(field);
     }
     return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds a process has used, by thread name with its trailing number dropped ("http-0" and
+// "http-1" count as "http"): which of carelogd's threads a read or a command costs.
+std::map<std::string, double> cpu_by_thread(int pid) {
+    std::map<std::string, double> by;
+    if (pid <= 0) return by;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream cf(task.path() / "comm");
+        std::string comm;
+        std::getline(cf, comm);
+        while (!comm.empty() && (std::isdigit(static_cast<unsigned char>(comm.back())) || comm.back() == '-'))
+            comm.pop_back();
+        std::ifstream sf(task.path() / "stat");
+        std::string stat((std::istreambuf_iterator<char>(sf)), std::istreambuf_iterator<char>());
+        auto close = stat.rfind(')');
+        if (comm.empty() || close == std::string::npos) continue;
+        std::istringstream rest(stat.substr(close + 2));
+        std::string field;
+        unsigned long long ticks = 0;
+        for (int i = 3; i <= 15 && rest >> field; ++i)
+            if (i == 14 || i == 15) ticks += std::stoull(field);
+        by[comm] += static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+    return by;
 }
 
 // Waits (at most 20 s) until the process uses under 5 % of a core over 200 ms: the work a scenario
@@ -548,14 +576,26 @@ int main(int argc, char** argv) {
             wait_cpu_quiet(pid);
             wait_cpu_quiet(broker_pid);
             const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid);
+            const auto threads0 = cpu_by_thread(pid);
             all.push_back(open_loop(name, host, port, 0, seconds, read_conns, make, 200));
             print(all.back());
             wait_cpu_quiet(pid);
             wait_cpu_quiet(broker_pid);
             const double n = static_cast<double>(std::max<std::size_t>(all.back().ok, 1));
-            if (pid > 0)
+            if (pid > 0) {
                 std::printf("%-26s CPU per read: carelogd %.1f us, broker %.1f us\n", "",
                             (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n);
+                std::vector<std::pair<double, std::string>> spent;
+                for (const auto& [thread, s] : cpu_by_thread(pid)) {
+                    auto before = threads0.find(thread);
+                    const double us = (s - (before == threads0.end() ? 0.0 : before->second)) * 1e6 / n;
+                    if (us >= 0.05) spent.emplace_back(us, thread);
+                }
+                std::sort(spent.rbegin(), spent.rend());
+                std::printf("%-26s carelogd's threads:", "");
+                for (const auto& [us, thread] : spent) std::printf(" %s %.2f", thread.c_str(), us);
+                std::printf(" us\n");
+            }
             return all.back();
         };
         auto file = [&](const std::string& name, const std::string& path) {

@@ -41,6 +41,7 @@
 #include <spdlog/spdlog.h>
 
 #include "carelog/api/problem.hpp"
+#include "carelog/base/thread_name.hpp"
 #include "fiber.hpp"
 
 namespace carelog::api {
@@ -335,7 +336,8 @@ result<void> server::start() {
         if (e) spdlog::error("http accept loop ended by an exception");
     });
     for (int i = 0; i < std::max(1, s.opts.io_threads); ++i) {
-        s.threads.emplace_back([&s] {
+        s.threads.emplace_back([&s, i] {
+            name_this_thread("http-" + std::to_string(i));
             for (;;) {
                 try {
                     s.ioc.run();

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "carelog/base/thread_name.hpp"
 #include "carelog/projections/polled_batch.hpp"
 
 namespace carelog::audit {
@@ -19,7 +20,10 @@ result<void> access_runner::start() {
     auto reader = kafka::log_reader::open(cfg_, cfg_.access_topic(), starts, kafka::follow_tuning);
     if (!reader) return std::unexpected(reader.error());
     reader_ = std::move(*reader);
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        name_this_thread("audit-views");
+        run();
+    });
     return {};
 }
 

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "carelog/base/thread_name.hpp"
+
 namespace carelog::audit {
 
 namespace {
@@ -92,7 +94,10 @@ result<std::unique_ptr<kafka_view_sink>> kafka_view_sink::create(const kafka::co
 kafka_view_sink::kafka_view_sink(std::unique_ptr<kafka::buffered_producer> p, options o)
     : out_(std::move(p)), opts_(o) {
     randombytes_buf(node_random_.data(), node_random_.size());
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        name_this_thread("views-drain");
+        run();
+    });
 }
 
 kafka_view_sink::~kafka_view_sink() {

@@ -1,6 +1,7 @@
 // Names the calling thread (at most 15 characters are kept), so that top -H, perf's comm and
-// /proc/<pid>/task/*/comm tell carelogd's threads apart: the writer's lanes, their committers and
-// snapshot threads, and the projection's appliers.
+// /proc/<pid>/task/*/comm tell carelogd's threads apart: the http io threads, the writer's lanes, their
+// committers and snapshot threads, the projection's appliers, the record views' drain and the audit
+// model's consumer of them.
 #pragma once
 
 #include <pthread.h>
