@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <latch>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -13,6 +14,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/thread_pool.hpp>
 
+#include "carelog/base/thread_name.hpp"
+
 namespace carelog::api::fiber {
 
 namespace {
@@ -20,8 +23,21 @@ thread_local yield* current_fiber = nullptr;
 
 // Argon2id and other CPU-heavy work: a few threads, so io threads keep serving while it runs
 // (password_policy bounds how many hashes run at once on top of this).
+// Its threads are named "blocking-N" (not the name of the thread that first used the pool,
+// which they would inherit): each takes one naming task, held until all have taken theirs.
 boost::asio::thread_pool& blocking_pool() {
-    static boost::asio::thread_pool pool(std::max(2u, std::thread::hardware_concurrency()));
+    static boost::asio::thread_pool& pool = []() -> boost::asio::thread_pool& {
+        const unsigned n = std::max(2u, std::thread::hardware_concurrency());
+        static boost::asio::thread_pool p(n);
+        std::latch named(n);
+        for (unsigned i = 0; i < n; ++i)
+            boost::asio::post(p, [i, &named] {
+                name_this_thread("blocking-" + std::to_string(i));
+                named.arrive_and_wait();
+            });
+        named.wait();
+        return p;
+    }();
     return pool;
 }
 // Stacks of ended fibers, ready for the next. Bounded: beyond it a stack is unmapped, so a burst
