@@ -8,8 +8,10 @@
 
 #include <boost/json.hpp>
 
+#include <malloc.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <cstdio>
 #include <fstream>
@@ -367,6 +369,25 @@ int main(int argc, char** argv) {
                access.metrics_text();
     });
     bus.start();
+    // Once this node has caught up with the log, the heap's free pages go back to the system: the
+    // catch-up freed most of what it allocated (records, write batches, the writer's aggregates
+    // up to each of its snapshots), but glibc returns only the tops of its heaps by itself (a
+    // rebuild of 1M events: 881 MiB resident at ready, 456 MiB after malloc_trim).
+    std::jthread trim_after_catch_up([&](std::stop_token stop) {
+        while (!stop.stop_requested() && !(runner.ready() && bus.caught_up()))
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (stop.stop_requested()) return;
+        const auto resident_mib = [] {
+            std::ifstream status("/proc/self/status");
+            for (std::string line; std::getline(status, line);)
+                if (line.starts_with("VmRSS:")) return std::stol(line.substr(6)) / 1024;
+            return 0L;
+        };
+        const long before = resident_mib();
+        malloc_trim(0);
+        spdlog::info("caught up with the log: {} MiB resident, {} MiB after returning the heap's free pages", before,
+                     resident_mib());
+    });
 
     api::metrics m;
     api::config acfg;
@@ -401,6 +422,7 @@ int main(int argc, char** argv) {
     spdlog::info("carelogd listening on {}:{} (topic {}, data {})", sopts.address, srv.port(), topic, data_dir);
     srv.run_until_signal();
     spdlog::info("stopping: HTTP drained; finishing writers");
+    trim_after_catch_up.request_stop();
     bus.stop();
     if (mailer) mailer->stop();
     runner.stop();

@@ -1483,6 +1483,10 @@ std::vector<int> engine::fenced_partitions() const {
     return out;
 }
 
+bool engine::caught_up() const {
+    return std::ranges::all_of(lanes_, [](const auto& l) { return !l || l->ready(); });
+}
+
 std::string engine::metrics_text() const {
     std::string s;
     std::uint64_t tx = 0, fails = 0, appended = 0, cmds = 0;

@@ -103,6 +103,8 @@ public:
     int partition_of(const std::string& agency_id) const override;
     // Partitions whose lane was fenced by a newer process.
     std::vector<int> fenced_partitions() const;
+    // Every lane this node owns has caught up with the log and answers commands.
+    bool caught_up() const;
     std::string metrics_text() const;
 
     class lane;
