@@ -262,6 +262,9 @@ json::object thread_out(json::object t) {
 result<std::optional<std::string>> store::impl::client_view_text(const std::string& agency_id,
                                                                   const std::string& client_id,
                                                                   const rocksdb::Snapshot* snap) const {
+    // Both reads from one snapshot: an apply between them may move the view to another entry.
+    std::optional<rocksdb::ManagedSnapshot> own;
+    if (!snap) snap = own.emplace(db).snapshot();
     auto ref = read(clients, keys::make("c", agency_id, client_id), snap);
     if (!ref || !*ref) return ref;
     auto text = read(client_index, keys::make(client_views::index_kind::by_name, agency_id) + **ref, snap);
