@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
     for (double c : applier_cpu) own += c;
     opened->reset();  // closes the store: flushes the memtables
     const double closed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu_closed = process_cpu_s() - cpu0;
     if (keep)
         std::printf("applybench: store left in %s\n", dir.c_str());
     else
@@ -123,7 +124,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(applied.load()), static_cast<unsigned long long>(quarantined.load()),
                 shape.agencies, threads, poll);
     std::printf("applybench: %.2f s, %.0f events/s; CPU per event: appliers %.1f us, process %.1f us; with the "
-                "closing flush %.2f s\n",
-                secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed);
+                "closing flush %.2f s, process %.1f us\n",
+                secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed, cpu_closed / n * 1e6);
     return applied == shape.events && quarantined == 0 ? 0 : 1;
 }
