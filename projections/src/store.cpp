@@ -19,7 +19,7 @@ constexpr const char* cf_names[] = {"offsets",    "agencies", "staff",        "s
                                     "messages",   "identity",     "chain",        "audit"};
 // A store of another layout is refused at open ("rebuild it from the topic"): an index added later
 // would lack the entries of the records applied before it (docs/operations.md: delete the data dir).
-constexpr std::string_view format_version = "7";
+constexpr std::string_view format_version = "6";
 
 // The visitor of apply(): one overload per event type, each naming the read models it feeds. It
 // answers which history kept the record's envelope (the audit trail's change refers to it there).

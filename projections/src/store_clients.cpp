@@ -5,8 +5,7 @@
 
 namespace carelog::projections {
 
-// One Client event: the client view (held by its name-order entry, found through the client's
-// entry in `clients`) and its n / s / t index entries, the view the event names
+// One Client event: the client view (+ its n / s / t index entries), the view the event names
 // (invitation, portal account, thread + message, kiosk session) and the client's history. An event
 // at or below the client view's version was applied already (a re-published record): only the
 // history entry (keyed by version) is rewritten, to the same bytes.
@@ -14,13 +13,8 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
     namespace ik = client_views::index_kind;
     const auto& agency = e.agency_id;
     const auto ckey = keys::make("c", agency, e.aggregate_id);
-    const auto listed_prefix = keys::make(ik::by_name, agency);
-    auto ref = w.get(*db, clients, ckey);
-    if (!ref) return std::unexpected(ref.error());
-    result<std::optional<json::object>> old = std::optional<json::object>();
-    if (*ref) old = read_json(w, client_index, listed_prefix + **ref);
+    auto old = read_json(w, clients, ckey);
     if (!old) return std::unexpected(old.error());
-    if (*ref && !*old) return fail(errc::internal, "client " + e.aggregate_id + " has no name-order entry");
 
     keys::tuple hk;
     hk.add(agency).add(e.aggregate_id).raw(keys::be64(e.aggregate_version)).raw(keys::be64(e.sequence));
@@ -210,19 +204,18 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
     if (!view) return {};  // an event before ClientAdded: history only
     const auto before = fresh_client ? std::set<std::string>{} : client_views::index_keys(agency, **old);
     const auto after = client_views::index_keys(agency, *view);
-    // The name-order entry holds the view (it covers the list: listing the agency reads one index
-    // range); the client's entry in `clients` holds only the order suffix that finds it, and is
-    // rewritten only when that moves.
-    const auto suffix = client_views::order_suffix(*view);
-    const auto listed = listed_prefix + suffix;
+    // The name-order entry covers the list: it holds the view itself, so listing the agency reads
+    // one index range and no view by key.
+    auto stored = json::serialize(*view);
+    const auto listed = keys::make(client_views::index_kind::by_name, agency) + client_views::order_suffix(*view);
     for (const auto& k : before)
         if (!after.contains(k)) w.del(client_index, k);
     for (const auto& k : after)
         if (k == listed)
-            w.put(client_index, k, json::serialize(*view));
+            w.put(client_index, k, stored);
         else if (!before.contains(k))
             w.put(client_index, k, "");
-    if (!*ref || **ref != suffix) w.put(clients, ckey, suffix);
+    w.put(clients, ckey, std::move(stored));
     return {};
 }
 
@@ -259,32 +252,8 @@ json::object thread_out(json::object t) {
 
 }  // namespace
 
-result<std::optional<std::string>> store::impl::client_view_text(const std::string& agency_id,
-                                                                  const std::string& client_id,
-                                                                  const rocksdb::Snapshot* snap) const {
-    // Both reads from one snapshot: an apply between them may move the view to another entry.
-    std::optional<rocksdb::ManagedSnapshot> own;
-    if (!snap) snap = own.emplace(db).snapshot();
-    auto ref = read(clients, keys::make("c", agency_id, client_id), snap);
-    if (!ref || !*ref) return ref;
-    auto text = read(client_index, keys::make(client_views::index_kind::by_name, agency_id) + **ref, snap);
-    if (text && !*text) return fail(errc::internal, "client " + client_id + " has no name-order entry");
-    return text;
-}
-
-result<std::optional<json::object>> store::impl::client_view(const std::string& agency_id,
-                                                             const std::string& client_id,
-                                                             const rocksdb::Snapshot* snap) const {
-    auto text = client_view_text(agency_id, client_id, snap);
-    if (!text) return std::unexpected(text.error());
-    if (!*text) return std::optional<json::object>();
-    auto o = parse_object(**text);
-    if (!o) return fail(errc::internal, "corrupt JSON value in the projections store");
-    return o;
-}
-
 std::optional<json::object> store::client(const std::string& agency_id, const std::string& client_id) const {
-    return or_throw(impl_->client_view(agency_id, client_id));
+    return stored(*impl_, keys::make("c", agency_id, client_id));
 }
 
 std::optional<json::object> store::client_for(const std::string& agency_id, const std::string& client_id,
@@ -298,7 +267,7 @@ std::optional<std::string> store::client_text_for(const std::string& agency_id, 
                                                    const client_viewer& viewer) const {
     const auto scope = client_views::scope_of(viewer.staff_type);
     if (scope == client_scope::none) return std::nullopt;
-    auto text = or_throw(impl_->client_view_text(agency_id, client_id));
+    auto text = or_throw(impl_->read(impl_->clients, keys::make("c", agency_id, client_id)));
     if (!text || scope == client_scope::all) return text;
     auto view = parse_object(*text);
     if (!view) throw store_error("corrupt JSON value in the projections store");
@@ -330,7 +299,7 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
     auto emit = [&](const std::string& suffix) -> bool {
         auto parts = keys::parse(suffix);
         if (!parts || parts->size() != 3) return true;
-        auto view = impl_->client_view(agency_id, (*parts)[2], snap);
+        auto view = impl_->read_json(impl_->clients, keys::make("c", agency_id, (*parts)[2]), snap);
         if (!view) {
             failure = view.error();
             return false;
@@ -367,12 +336,24 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
         for (auto it = after ? found->upper_bound(*after) : found->begin(); it != found->end(); ++it)
             if (!emit(*it)) break;
     } else if (scope == client_scope::all && f.stored_bytes) {
-        // Everyone listed in name order: the name-order entries hold the views, handed on as the
-        // bytes they are stored as: one range read, no parse, no print.
+        // Everyone listed in name order: the name-order entries hold the views (a store written
+        // before they did has empty values; those views are read by key), handed on as the bytes
+        // they are stored as: one range read, no parse, no print.
         auto r = impl_->scan_after(
             impl_->client_index, keys::make(ik::by_name, agency_id), after,
             [&](std::string_view suffix, std::string_view value) {
                 std::string bytes(value);
+                if (bytes.empty()) {
+                    auto parts = keys::parse(suffix);
+                    if (!parts || parts->size() != 3) return true;
+                    auto v = impl_->read(impl_->clients, keys::make("c", agency_id, (*parts)[2]), snap);
+                    if (!v) {
+                        failure = v.error();
+                        return false;
+                    }
+                    if (!*v) return true;
+                    bytes = std::move(**v);
+                }
                 if (out.stored.size() == static_cast<std::size_t>(limit)) {
                     out.next_cursor = keys::base64url_encode(last);
                     return false;
@@ -522,18 +503,12 @@ result<std::size_t> store::client_index_problems() const {
     const auto* snap = snapshot.snapshot();
     std::set<std::string> expected;
     std::size_t problems = 0;
-    // Each client's entry names its view's name-order entry, whose view says every index key.
     auto r = impl_->scan(
         impl_->clients, keys::make("c"),
-        [&](std::string_view k, std::string_view ref) {
+        [&](std::string_view k, std::string_view v) {
             auto parts = keys::parse(k);
-            if (!parts || parts->size() != 3) {
-                ++problems;
-                return true;
-            }
-            auto text = impl_->read(impl_->client_index, keys::make(ik::by_name, (*parts)[1]) + std::string(ref), snap);
-            auto view = text && *text ? parse_object(**text) : std::nullopt;
-            if (!view || client_views::order_suffix(*view) != ref || str_of(*view, "id") != (*parts)[2]) {
+            auto view = parse_object(v);
+            if (!parts || parts->size() != 3 || !view) {
                 ++problems;
                 return true;
             }
@@ -545,8 +520,16 @@ result<std::size_t> store::client_index_problems() const {
     for (auto kind : {ik::by_name, ik::assigned, ik::name_token}) {
         r = impl_->scan(
             impl_->client_index, keys::make(kind),
-            [&](std::string_view k, std::string_view) {
+            [&](std::string_view k, std::string_view v) {
                 if (expected.erase(std::string(k)) == 0) ++problems;
+                // A name-order entry holds its client's view, byte for byte.
+                if (kind == ik::by_name && !v.empty()) {
+                    auto parts = keys::parse(k);
+                    auto view = parts && parts->size() == 5
+                                    ? impl_->read(impl_->clients, keys::make("c", (*parts)[1], (*parts)[4]), snap)
+                                    : result<std::optional<std::string>>(std::optional<std::string>());
+                    if (!view || !*view || **view != v) ++problems;
+                }
                 return true;
             },
             snap);

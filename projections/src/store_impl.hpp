@@ -13,7 +13,7 @@
 // beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
 //
 //   column family  key                                                 value
-//   default        "format"                                            "7" (layout version)
+//   default        "format"                                            "6" (layout version)
 //   offsets        be32(partition)                                     be64(next offset to consume)
 //                  "x" be32(partition)                                 the same, of the access topic
 //   agencies       ("a", agency_id)                                    agency view JSON
@@ -28,9 +28,7 @@
 //                  be64(sequence)                                      topic (verified FlatBuffers)
 //   agencies       ("e", agency_id) be64(sequence)                     the agency's own events as envelope
 //                                                                      bytes (agency_as_of folds them)
-//   clients        ("c", agency_id, client_id)                         the order suffix of the client's
-//                                                                      name-order entry in client_index,
-//                                                                      which holds the client view JSON
+//   clients        ("c", agency_id, client_id)                         client view JSON
 //                  ("i", agency_id, invitation_id)                     invitation JSON (status; state at read)
 //                  ("a", agency_id, portal_account_id)                 portal account JSON
 //                  ("th", agency_id, thread_id)                        thread JSON
@@ -337,13 +335,6 @@ struct store::impl {
     void put_offset(write_set& w, int partition, std::int64_t next) {
         w.put(offsets, offset_key(partition), keys::be64(static_cast<std::uint64_t>(next)));
     }
-
-    // A client's view: its entry in `clients` names the name-order entry in client_index that
-    // holds it (store_clients.cpp).
-    result<std::optional<std::string>> client_view_text(const std::string& agency_id, const std::string& client_id,
-                                                        const rocksdb::Snapshot* snap = nullptr) const;
-    result<std::optional<json::object>> client_view(const std::string& agency_id, const std::string& client_id,
-                                                    const rocksdb::Snapshot* snap = nullptr) const;
 
     // The agency's last applied record (sequence, hash), as the batch being built leaves it.
     result<std::optional<chain_link>> chain_of(write_set& w, const std::string& agency) const;
