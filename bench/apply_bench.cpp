@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
     app.add_flag("--keep", keep, "leave the store (and RocksDB's LOG) behind");
     std::size_t reads = 0;
     app.add_option("--reads", reads, "then this many single client reads (GET /v1/clients/{id}'s store call), timed");
+    std::size_t audit_pages = 0;
+    app.add_option("--audit-pages", audit_pages, "then this many pages of 500 of an agency's audit trail, timed");
     CLI11_PARSE(app, argc, argv);
     threads = std::clamp(threads, 1, shape.partitions);
 
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
     bench::generate(shape, [&](int p, const std::string& agency, const std::string& type,
                                const std::vector<std::uint8_t>& b) {
         by_partition[static_cast<std::size_t>(p)].push_back({agency, b});
-        if (reads && type == "ClientAdded")
+        if ((reads || audit_pages) && type == "ClientAdded")
             if (auto e = events::decode(b)) clients.emplace_back(agency, e->aggregate_id);
     });
 
@@ -129,6 +131,29 @@ int main(int argc, char** argv) {
         }
         read_us = (thread_cpu_s() - r0) / static_cast<double>(reads) * 1e6;
     }
+    // Pages of the audit listing (GET /v1/audit/events?limit=500), agency after agency, walking
+    // each agency's trail from its newest change.
+    double page_us = 0;
+    std::size_t listed = 0;
+    if (audit_pages && !clients.empty() && !failed) {
+        std::vector<std::string> agencies;
+        for (const auto& [agency, client] : clients)
+            if (std::find(agencies.begin(), agencies.end(), agency) == agencies.end()) agencies.push_back(agency);
+        const double r0 = thread_cpu_s();
+        std::optional<std::string> cursor;
+        for (std::size_t i = 0, a = 0; i < audit_pages; ++i) {
+            auto p = store.audit_events(agencies[a], {}, 500, cursor);
+            if (!p) {
+                std::fprintf(stderr, "audit: %s\n", p.error().detail.c_str());
+                failed = true;
+                break;
+            }
+            listed += p->items.size();
+            cursor = p->next_cursor;
+            if (!cursor) a = (a + 1) % agencies.size();
+        }
+        page_us = (thread_cpu_s() - r0) / static_cast<double>(audit_pages) * 1e6;
+    }
     opened->reset();  // closes the store: flushes the memtables
     const double closed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu_closed = process_cpu_s() - cpu0;
@@ -146,5 +171,8 @@ int main(int argc, char** argv) {
                 secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed, cpu_closed / n * 1e6);
     if (reads)
         std::printf("applybench: %zu single client reads, %zu found: %.2f us of CPU each\n", reads, found, read_us);
-    return applied == shape.events && quarantined == 0 && found == reads ? 0 : 1;
+    if (audit_pages)
+        std::printf("applybench: %zu audit pages of up to 500, %zu items: %.0f us of CPU per page\n", audit_pages,
+                    listed, page_us);
+    return applied == shape.events && quarantined == 0 && found == reads && !failed ? 0 : 1;
 }
