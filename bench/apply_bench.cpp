@@ -56,12 +56,20 @@ int main(int argc, char** argv) {
     app.add_option("--dir", dir_base, "where the temporary store goes");
     bool keep = false;
     app.add_flag("--keep", keep, "leave the store (and RocksDB's LOG) behind");
+    std::size_t reads = 0;
+    app.add_option("--reads", reads, "then this many single client reads (GET /v1/clients/{id}'s store call), timed");
+    std::size_t audit_pages = 0;
+    app.add_option("--audit-pages", audit_pages, "then this many pages of 500 of an agency's audit trail, timed");
     CLI11_PARSE(app, argc, argv);
     threads = std::clamp(threads, 1, shape.partitions);
 
     std::vector<std::vector<event>> by_partition(static_cast<std::size_t>(shape.partitions));
-    bench::generate(shape, [&](int p, const std::string& agency, const std::string&, const std::vector<std::uint8_t>& b) {
+    std::vector<std::pair<std::string, std::string>> clients;  // (agency, client) of every ClientAdded
+    bench::generate(shape, [&](int p, const std::string& agency, const std::string& type,
+                               const std::vector<std::uint8_t>& b) {
         by_partition[static_cast<std::size_t>(p)].push_back({agency, b});
+        if ((reads || audit_pages) && type == "ClientAdded")
+            if (auto e = events::decode(b)) clients.emplace_back(agency, e->aggregate_id);
     });
 
     const auto dir = std::filesystem::path(dir_base) / ("carelog-applybench-" + std::to_string(::getpid()));
@@ -111,8 +119,44 @@ int main(int argc, char** argv) {
     const double cpu = process_cpu_s() - cpu0;
     double own = 0;
     for (double c : applier_cpu) own += c;
+    // Single reads of clients spread over the whole store, as the client read's handler asks.
+    double read_us = 0;
+    std::size_t found = 0;
+    if (reads && !clients.empty() && !failed) {
+        const projections::client_viewer admin{"bench", "administration"};
+        const double r0 = thread_cpu_s();
+        for (std::size_t i = 0; i < reads; ++i) {
+            const auto& [agency, client] = clients[(i * 7919) % clients.size()];
+            if (store.client_text_for(agency, client, admin)) ++found;
+        }
+        read_us = (thread_cpu_s() - r0) / static_cast<double>(reads) * 1e6;
+    }
+    // Pages of the audit listing (GET /v1/audit/events?limit=500), agency after agency, walking
+    // each agency's trail from its newest change.
+    double page_us = 0;
+    std::size_t listed = 0;
+    if (audit_pages && !clients.empty() && !failed) {
+        std::vector<std::string> agencies;
+        for (const auto& [agency, client] : clients)
+            if (std::find(agencies.begin(), agencies.end(), agency) == agencies.end()) agencies.push_back(agency);
+        const double r0 = thread_cpu_s();
+        std::optional<std::string> cursor;
+        for (std::size_t i = 0, a = 0; i < audit_pages; ++i) {
+            auto p = store.audit_events(agencies[a], {}, 500, cursor);
+            if (!p) {
+                std::fprintf(stderr, "audit: %s\n", p.error().detail.c_str());
+                failed = true;
+                break;
+            }
+            listed += p->items.size();
+            cursor = p->next_cursor;
+            if (!cursor) a = (a + 1) % agencies.size();
+        }
+        page_us = (thread_cpu_s() - r0) / static_cast<double>(audit_pages) * 1e6;
+    }
     opened->reset();  // closes the store: flushes the memtables
     const double closed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu_closed = process_cpu_s() - cpu0;
     if (keep)
         std::printf("applybench: store left in %s\n", dir.c_str());
     else
@@ -123,7 +167,12 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(applied.load()), static_cast<unsigned long long>(quarantined.load()),
                 shape.agencies, threads, poll);
     std::printf("applybench: %.2f s, %.0f events/s; CPU per event: appliers %.1f us, process %.1f us; with the "
-                "closing flush %.2f s\n",
-                secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed);
-    return applied == shape.events && quarantined == 0 ? 0 : 1;
+                "closing flush %.2f s, process %.1f us\n",
+                secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed, cpu_closed / n * 1e6);
+    if (reads)
+        std::printf("applybench: %zu single client reads, %zu found: %.2f us of CPU each\n", reads, found, read_us);
+    if (audit_pages)
+        std::printf("applybench: %zu audit pages of up to 500, %zu items: %.0f us of CPU per page\n", audit_pages,
+                    listed, page_us);
+    return applied == shape.events && quarantined == 0 && found == reads && !failed ? 0 : 1;
 }

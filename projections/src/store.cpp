@@ -19,40 +19,50 @@ constexpr const char* cf_names[] = {"offsets",    "agencies", "staff",        "s
                                     "messages",   "identity",     "chain",        "audit"};
 // A store of another layout is refused at open ("rebuild it from the topic"): an index added later
 // would lack the entries of the records applied before it (docs/operations.md: delete the data dir).
-constexpr std::string_view format_version = "5";
+constexpr std::string_view format_version = "6";
 
-// The visitor of apply(): one overload per event type, each naming the read models it feeds.
+// The visitor of apply(): one overload per event type, each naming the read models it feeds. It
+// answers which history kept the record's envelope (the audit trail's change refers to it there).
 struct record_applier {
     store::impl& s;
     write_set& w;
     const events::envelope& e;
     std::span<const std::uint8_t> bytes;
+    using kept = result<history_kind>;
 
-    result<void> operator()(const events::AgencyCreated&) { return s.apply_agency(w, e, bytes); }
-    result<void> operator()(const events::AgencySettingsChanged&) { return s.apply_agency(w, e, bytes); }
-    result<void> operator()(const events::LocationAdded& l) {
+    kept agency() { return kept_in(s.apply_agency(w, e, bytes), history_kind::agency); }
+    kept staff() { return kept_in(s.apply_staff(w, e, bytes), history_kind::staff); }
+    kept client() { return kept_in(s.apply_client(w, e, bytes), history_kind::client); }
+    static kept kept_in(result<void>&& r, history_kind where) {
+        if (!r) return std::unexpected(r.error());
+        return where;
+    }
+
+    kept operator()(const events::AgencyCreated&) { return agency(); }
+    kept operator()(const events::AgencySettingsChanged&) { return agency(); }
+    kept operator()(const events::LocationAdded& l) {
         w.put(s.agencies, keys::make("l", e.agency_id, l.location_id),
               json::serialize(json::object{{"id", l.location_id}, {"name", l.name}, {"address", l.address}}));
-        return s.apply_agency(w, e, bytes);
+        return agency();
     }
-    result<void> operator()(const events::ProgramAdded& p) {
+    kept operator()(const events::ProgramAdded& p) {
         w.put(s.agencies, keys::make("p", e.agency_id, p.program_id),
               json::serialize(json::object{{"id", p.program_id}, {"name", p.name}}));
-        return s.apply_agency(w, e, bytes);
+        return agency();
     }
-    result<void> operator()(const events::StaffCreated&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::StaffProfileUpdated&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::RoleAssigned&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::StaffTypeSet&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::StaffLocationsSet&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::StaffProgramsSet&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::ModulePermissionGranted&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::ModulePermissionRevoked&) { return s.apply_staff(w, e, bytes); }
-    result<void> operator()(const events::StaffDeactivated&) { return s.apply_staff(w, e, bytes); }
+    kept operator()(const events::StaffCreated&) { return staff(); }
+    kept operator()(const events::StaffProfileUpdated&) { return staff(); }
+    kept operator()(const events::RoleAssigned&) { return staff(); }
+    kept operator()(const events::StaffTypeSet&) { return staff(); }
+    kept operator()(const events::StaffLocationsSet&) { return staff(); }
+    kept operator()(const events::StaffProgramsSet&) { return staff(); }
+    kept operator()(const events::ModulePermissionGranted&) { return staff(); }
+    kept operator()(const events::ModulePermissionRevoked&) { return staff(); }
+    kept operator()(const events::StaffDeactivated&) { return staff(); }
     // Clients and the client portal: the client's views and indexes and its history (client_views).
     // A PortalLoginFailed for an unknown username belongs to the agency: it feeds no client.
 #define CARELOG_CLIENT_EVENT(T) \
-    result<void> operator()(const events::T&) { return s.apply_client(w, e, bytes); }
+    kept operator()(const events::T&) { return client(); }
     CARELOG_CLIENT_EVENT(ClientAdded)
     CARELOG_CLIENT_EVENT(StaffAssignedToClient)
     CARELOG_CLIENT_EVENT(StaffUnassignedFromClient)
@@ -72,9 +82,9 @@ struct record_applier {
     CARELOG_CLIENT_EVENT(PortalPasswordChanged)
     CARELOG_CLIENT_EVENT(PortalPasswordResetRequested)
 #undef CARELOG_CLIENT_EVENT
-    result<void> operator()(const events::PortalLoginFailed&) {
-        if (e.aggregate_type == "Agency") return {};
-        return s.apply_client(w, e, bytes);
+    kept operator()(const events::PortalLoginFailed&) {
+        if (e.aggregate_type == "Agency") return history_kind::none;
+        return client();
     }
     // Identity events (PasswordChanged, LoginSucceeded, SessionEnded, ...): the staff member's
     // history and view version. A LoginFailed for an unknown username belongs to the agency
@@ -82,22 +92,22 @@ struct record_applier {
     // Sessions and reset links are also indexed by their hash, so a bearer token or a reset link
     // finds its staff member; whether it is still good is the domain's call (aggregates::
     // check_session / find_reset_token over the staff member's folded events).
-    result<void> operator()(const events::LoginSucceeded& x) {
+    kept operator()(const events::LoginSucceeded& x) {
         w.put(s.identity, keys::make("s", e.agency_id, x.session_id), e.aggregate_id);
-        return s.apply_staff(w, e, bytes);
+        return staff();
     }
-    result<void> operator()(const events::SessionEnded& x) {
+    kept operator()(const events::SessionEnded& x) {
         w.del(s.identity, keys::make("s", e.agency_id, x.session_id));
-        return s.apply_staff(w, e, bytes);
+        return staff();
     }
-    result<void> operator()(const events::PasswordResetRequested& x) {
+    kept operator()(const events::PasswordResetRequested& x) {
         w.put(s.identity, keys::make("r", e.agency_id, x.token_hash), e.aggregate_id);
-        return s.apply_staff(w, e, bytes);
+        return staff();
     }
     template <class Identity>
-    result<void> operator()(const Identity&) {
-        if (e.aggregate_type == "Agency") return {};
-        return s.apply_staff(w, e, bytes);
+    kept operator()(const Identity&) {
+        if (e.aggregate_type == "Agency") return history_kind::none;
+        return staff();
     }
 };
 
@@ -276,9 +286,9 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
         }
 
         try {
-            auto r = std::visit(record_applier{*impl_, w, *env, rec.value}, env->data);
-            if (!r) return std::unexpected(r.error());
-            impl_->apply_audit_change(w, *env, rec.value);
+            auto kept = std::visit(record_applier{*impl_, w, *env, rec.value}, env->data);
+            if (!kept) return std::unexpected(kept.error());
+            impl_->apply_audit_change(w, *env, rec.value, *kept);
         } catch (const std::exception& ex) {
             // Nothing was written: the batch is dropped, the offsets do not move.
             return fail(errc::internal, std::string("applying partition ") + std::to_string(rec.partition) +

@@ -3,7 +3,7 @@
 // client's record" and "what did this user open or change" are one range read each, over any span.
 //
 //   key (column family audit)                           value
-//   ("t", agency) be64(occurred_at) 'c' be64(sequence)  a change: the envelope's bytes
+//   ("t", agency) be64(occurred_at) 'c' be64(sequence)  a change: where its envelope is (below)
 //   ("t", agency) group                                 a group of views: varint(n), n varint
 //                                                       positions (0: all of the record's views),
 //                                                       the RecordViews record's bytes as consumed
@@ -14,6 +14,14 @@
 //                                                       change, the client or staff member of a view)
 //   group  = be64(occurred_at) 'r' view_id of the group's first view, in (occurred_at, view_id)
 //   group' = the same of the first view the index entry lists
+//
+// A change's value refers to the history entry its read model wrote in the same batch, so the
+// envelope (~650 bytes, most of what an event writes) is stored once: 'a' (the agency's events,
+// agencies ("e", agency) be64(sequence)), 's' or 'c' followed by be64(aggregate_version) and the
+// aggregate's id (staff_events or client_events, (agency, id) be64(version) be64(sequence)); or
+// 'e' followed by the envelope's bytes for an event kept in no history (a login failure of an
+// unknown username). Agency and sequence come from the change's own key. History entries are
+// never deleted, so a reference always finds its envelope.
 //
 // A record of the access topic (one node's views of one agency over one drain) is stored whole,
 // once, with one index entry per distinct actor and per distinct subject in it: the consumer
@@ -137,9 +145,54 @@ struct pending_item {
 };
 }  // namespace
 
-void store::impl::apply_audit_change(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
+void store::impl::apply_audit_change(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes,
+                                     history_kind where) {
     const std::string suffix = time_key(e.occurred_at) + change_kind + keys::be64(e.sequence);
-    put_entry(w, audit, e.agency_id, e.actor_id, e.aggregate_id, suffix, as_chars(bytes));
+    std::string value(1, static_cast<char>(where));
+    switch (where) {
+        case history_kind::none: value.append(as_chars(bytes)); break;
+        case history_kind::agency: break;
+        case history_kind::staff:
+        case history_kind::client:
+            value += keys::be64(e.aggregate_version);
+            value += e.aggregate_id;
+            break;
+    }
+    put_entry(w, audit, e.agency_id, e.actor_id, e.aggregate_id, suffix, value);
+}
+
+// The envelope of a change: `value` as apply_audit_change stored it under ("t", agency) + suffix.
+result<std::string> store::impl::change_envelope(const std::string& agency, std::string_view suffix,
+                                                 std::string_view value) const {
+    if (value.empty() || suffix.size() != 17) return fail(errc::internal, "audit change: bad entry");
+    const auto where = static_cast<history_kind>(value.front());
+    value.remove_prefix(1);
+    const std::string sequence(suffix.substr(9));
+    std::optional<std::string> bytes;
+    switch (where) {
+        case history_kind::none: return std::string(value);
+        case history_kind::agency: {
+            auto v = read(agencies, keys::make("e", agency) + sequence);
+            if (!v) return std::unexpected(v.error());
+            bytes = std::move(*v);
+            break;
+        }
+        case history_kind::staff:
+        case history_kind::client: {
+            if (value.size() < 8) return fail(errc::internal, "audit change: bad reference");
+            keys::tuple k;
+            k.add(agency).add(value.substr(8)).raw(value.substr(0, 8)).raw(sequence);
+            auto v = read(where == history_kind::staff ? staff_events : client_events, k.str());
+            if (!v) return std::unexpected(v.error());
+            bytes = std::move(*v);
+            break;
+        }
+        default:
+            return fail(errc::internal,
+                        "stored audit entry of another layout: rebuild the projections store from the topic");
+    }
+    if (!bytes) return fail(errc::internal, "audit change: its history entry is missing");
+    return std::move(*bytes);
 }
 
 result<access_outcome> store::apply_access_batch(std::span<const incoming_record> records) {
@@ -334,14 +387,18 @@ result<page> store::audit_events(const std::string& agency_id, const audit_filte
         if (kind == change_kind) {
             pending_item item{std::string(suffix), nullptr, 0, {}};
             if (!in_range(item.suffix)) return {};
+            std::string ref;
             if (covering) {
-                item.change.assign(it->value().ToStringView());
+                ref.assign(it->value().ToStringView());
             } else {
                 auto v = impl_->read(impl_->audit, primary + item.suffix);
                 if (!v) return std::unexpected(v.error());
                 if (!*v) return {};
-                item.change = std::move(**v);
+                ref = std::move(**v);
             }
+            auto bytes = impl_->change_envelope(agency_id, item.suffix, ref);
+            if (!bytes) return std::unexpected(bytes.error());
+            item.change = std::move(*bytes);
             waiting.push(std::move(item));
             return {};
         }

@@ -13,7 +13,7 @@
 // beN(x) is x as N/8 big-endian bytes, so numeric order is byte order.
 //
 //   column family  key                                                 value
-//   default        "format"                                            "5" (layout version)
+//   default        "format"                                            "6" (layout version)
 //   offsets        be32(partition)                                     be64(next offset to consume)
 //                  "x" be32(partition)                                 the same, of the access topic
 //   agencies       ("a", agency_id)                                    agency view JSON
@@ -188,6 +188,12 @@ T or_throw(result<T>&& r) {
     if constexpr (!std::is_void_v<T>) return std::move(*r);
 }
 
+// Which history keeps a record's envelope: the agency's own events (agencies, ("e", agency)
+// be64(sequence)), a staff member's (staff_events) or a client's (client_events), keyed as the
+// layout above says; none for an event of the agency that feeds no view (a LoginFailed or
+// PortalLoginFailed for an unknown username). The byte is the audit change's tag.
+enum class history_kind : char { none = 'e', agency = 'a', staff = 's', client = 'c' };
+
 struct store::impl {
     rocksdb::DB* db = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -337,8 +343,13 @@ struct store::impl {
     result<void> apply_agency(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
     result<void> apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
     result<void> apply_client(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
-    // Every applied event is a change in the audit trail (store_audit.cpp).
-    void apply_audit_change(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
+    // Every applied event is a change in the audit trail (store_audit.cpp), which refers to the
+    // history entry that apply_* wrote for it (`where`) instead of storing its bytes again.
+    void apply_audit_change(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes,
+                            history_kind where);
+    // The envelope bytes of the audit change stored under ("t", agency) + suffix as `value`.
+    result<std::string> change_envelope(const std::string& agency, std::string_view suffix,
+                                        std::string_view value) const;
 };
 
 // The events of one aggregate kept under (agency, id) be64(version) be64(sequence) in `cf`, with

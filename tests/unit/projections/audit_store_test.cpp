@@ -8,6 +8,7 @@
 #include <random>
 
 #include "carelog/events/access_record.hpp"
+#include "carelog/events/event_json.hpp"
 #include "projection_fixture.hpp"
 
 using namespace carelog;
@@ -254,4 +255,66 @@ TEST_CASE("audit store: a record applied again at its offset adds nothing; one n
     REQUIRE(out->rejected.size() == 1);
     CHECK(a.db->next_access_offset(0) == a.access_offset);
     a.check({});
+}
+
+TEST_CASE("audit store: every kind of change lists its event as it was applied, by time, actor and subject, "
+          "after the store is reopened",
+          "[projections][audit]") {
+    temp_dir dir;
+    const std::string agency = uuid(1), staff = uuid(10), client = uuid(20), location = uuid(30);
+    std::vector<envelope> applied;  // in log order
+    {
+        auto db = open_store(dir);
+        feeder feed{db.get()};
+        auto push = [&](envelope e) {
+            auto b = feed.bytes(e);
+            REQUIRE(feed.push_bytes(b) == apply_outcome::applied);
+            applied.push_back(e);
+        };
+        push(feed.make(agency, agency, agency_created("Acme Care", "acme")));
+        push(feed.make(agency, agency, LocationAdded{location, "Main", "1 Road"}));
+        push(feed.make(agency, staff, staff_created("Ann", "Lee", "alee", "therapist")));
+        push(feed.make(agency, client, ClientAdded{"Bo", "Ng", "1990-01-02", "", "", ""}));
+        push(feed.make(agency, client, StaffAssignedToClient{staff}));
+        // An event at or below the client view's version (a re-published record): history only.
+        auto again = feed.make(agency, client, StaffUnassignedFromClient{staff});
+        again.aggregate_version = 1;
+        push(again);
+        // A login failure of an unknown username belongs to the agency and feeds no view.
+        auto failed = feed.make(agency, agency, LoginFailed{"nobody", "10.0.0.1", "t", "unknown_user"});
+        failed.aggregate_type = "Agency";
+        push(failed);
+        auto unknown_portal = feed.make(agency, agency, PortalLoginFailed{"", "nobody", "10.0.0.1", "t", "unknown_user"});
+        unknown_portal.aggregate_type = "Agency";
+        push(unknown_portal);
+        push(feed.make(agency, staff, staff_created("Cy", "Park", "cpark", "therapist")));
+    }
+    auto db = open_store(dir);
+    // The filter's listing in both orders, each checked against the applied events it keeps.
+    auto check = [&](audit_filter f, auto&& keep) {
+        json::array want;
+        for (const auto& e : applied)
+            if (keep(e)) {
+                auto o = listing_json(e);
+                o["kind"] = "change";
+                want.emplace_back(std::move(o));
+            }
+        for (bool newest : {false, true}) {
+            INFO("newest_first " << newest);
+            f.newest_first = newest;
+            auto p = db->audit_events(agency, f, 500, std::nullopt);
+            REQUIRE(p.has_value());
+            CHECK_FALSE(p->next_cursor);
+            CHECK(p->items == want);
+            std::reverse(want.begin(), want.end());
+        }
+    };
+    check({}, [](const envelope&) { return true; });
+    check({.subject_id = client}, [&](const envelope& e) { return e.aggregate_id == client; });
+    check({.subject_id = agency}, [&](const envelope& e) { return e.aggregate_id == agency; });
+    check({.actor_id = std::string("operator")}, [](const envelope&) { return true; });
+    check({.actor_id = std::string("operator"), .subject_id = staff},
+          [&](const envelope& e) { return e.aggregate_id == staff; });
+    check({.event_type = std::string("LoginFailed")},
+          [](const envelope& e) { return std::holds_alternative<LoginFailed>(e.data); });
 }

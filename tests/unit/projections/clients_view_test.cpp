@@ -366,3 +366,51 @@ TEST_CASE("clients view: as of a time, a client is what its events up to then ma
     CHECK(*new_settings == *x.db->agency(agency));
     CHECK_FALSE(x.db->agency_as_of(agency, t0));
 }
+
+TEST_CASE("clients view: a client changed several times in one batch reads, lists and searches as its last event "
+          "left it, also after the store is reopened",
+          "[projections][clients]") {
+    temp_dir dir;
+    {
+        auto db = open_store(dir);
+        feeder f{db.get()};
+        f.agency_event(agency, agency_created("Riverside", "riverside"));
+        f.push(agency, "t1", staff_created("Todd", "Jones", "tjones", "therapist"));
+        std::vector<std::vector<std::uint8_t>> bytes;
+        auto add = [&](const std::string& id, payload p) {
+            auto e = f.make(agency, id, std::move(p));
+            bytes.push_back(f.bytes(e));
+        };
+        add("c1", ClientAdded{"Ann", "Lee", "1985-04-12", "", "", ""});
+        add("c2", ClientAdded{"Bo", "Diaz", "1985-04-12", "", "", ""});
+        add("c1", StaffAssignedToClient{"t1"});
+        add("c1", InvitationAccepted{uuid(90), uuid(91)});
+        add("c2", StaffAssignedToClient{"t1"});
+        add("c2", StaffUnassignedFromClient{"t1"});
+        std::vector<incoming_record> records;
+        for (const auto& b : bytes) records.push_back({0, f.offset++, b, agency});
+        auto out = db->apply_batch(records, f.clock);
+        REQUIRE(out.has_value());
+        REQUIRE(out->applied == records.size());
+    }
+    auto db = open_store(dir);
+    client_viewer admin{"admin", "administration"}, therapist{"t1", "therapy_counseling"};
+    auto c1 = db->client(agency, "c1");
+    REQUIRE(c1);
+    CHECK(c1->at("version") == 3);
+    CHECK(c1->at("staff_ids") == json::array{"t1"});
+    CHECK(c1->at("portal_account_id") == json::value(uuid(91)));
+    CHECK(db->client(agency, "c2")->at("version") == 3);
+    CHECK_FALSE(db->client(agency, "c3"));
+    auto text = db->client_text_for(agency, "c1", therapist);
+    REQUIRE(text);
+    CHECK(json::parse(*text).as_object() == *c1);
+    CHECK_FALSE(db->client_text_for(agency, "c2", therapist));
+    CHECK(list_all(*db, admin) == std::vector<std::string>{"c2", "c1"});
+    CHECK(list_all(*db, admin, {.stored_bytes = true}) == std::vector<std::string>{"c2", "c1"});
+    CHECK(list_all(*db, therapist) == std::vector<std::string>{"c1"});
+    CHECK(list_all(*db, admin, {.q = std::string("le")}) == std::vector<std::string>{"c1"});
+    auto problems = db->client_index_problems();
+    REQUIRE(problems.has_value());
+    CHECK(*problems == 0);
+}
