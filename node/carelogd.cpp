@@ -369,10 +369,11 @@ int main(int argc, char** argv) {
                access.metrics_text();
     });
     bus.start();
-    // Once this node has caught up with the log, the heap's free pages go back to the system: the
-    // catch-up freed most of what it allocated (records, write batches, the writer's aggregates
-    // up to each of its snapshots), but glibc returns only the tops of its heaps by itself (a
-    // rebuild of 1M events: 881 MiB resident at ready, 456 MiB after malloc_trim).
+    // Once this node has caught up with the log, what the catch-up filled goes back to the system:
+    // the store's memtables are flushed, and the heap's free pages returned. The catch-up freed
+    // most of what it allocated (records, write batches, the writer's aggregates up to each of its
+    // snapshots), but glibc returns only the tops of its heaps by itself (a rebuild of 1M events:
+    // 1,149 MiB resident at ready, 522 MiB after malloc_trim).
     std::jthread trim_after_catch_up([&](std::stop_token stop) {
         while (!stop.stop_requested() && !(runner.ready() && bus.caught_up()))
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -384,6 +385,7 @@ int main(int argc, char** argv) {
             return 0L;
         };
         const long before = resident_mib();
+        if (auto r = (**store).flush_memtables(); !r) spdlog::warn("caught up with the log: {}", r.error().detail);
         malloc_trim(0);
         spdlog::info("caught up with the log: {} MiB resident, {} MiB after returning the heap's free pages", before,
                      resident_mib());

@@ -341,6 +341,14 @@ result<void> store::advance(int partition, std::int64_t next_offset) {
 
 std::int64_t store::next_offset(int partition) const { return or_throw(impl_->stored_offset(partition)); }
 
+result<void> store::flush_memtables() {
+    rocksdb::FlushOptions wait;
+    wait.wait = true;
+    if (auto s = impl_->db->Flush(wait, impl_->handles); !s.ok())
+        return fail(errc::unavailable, "flushing the projections store: " + s.ToString());
+    return {};
+}
+
 // The events of one aggregate kept under (agency, id) be64(version) be64(sequence) in `cf`, with
 // aggregate_version > after_version, oldest first.
 std::vector<events::envelope> events_after(const store::impl& s, rocksdb::ColumnFamilyHandle* cf,

@@ -136,6 +136,22 @@ TEST_CASE("clients view: pages follow last name, first name, id with cursors", "
     CHECK(x.db->list_clients(agency, x.admin, {}, 10, std::string("garbage!")).error().code == errc::malformed);
 }
 
+TEST_CASE("clients view: pages read the same from memtables, from files after a flush, and from both",
+          "[projections][clients]") {
+    clients_fixture x;
+    for (int i = 0; i < 4; ++i) x.add("c" + std::to_string(i), "Ann", "Lee" + std::to_string(i));
+    const std::vector<std::string> before{"c0", "c1", "c2", "c3"};
+    CHECK(list_all(*x.db, x.admin, {}, 3) == before);
+    REQUIRE(x.db->flush_memtables());
+    CHECK(list_all(*x.db, x.admin, {}, 3) == before);
+    x.add("c4", "Ann", "Lee15");  // in a memtable, between two rows of the flushed file
+    x.add("c5", "Ann", "Lee9");
+    const std::vector<std::string> after{"c0", "c1", "c4", "c2", "c3", "c5"};
+    CHECK(list_all(*x.db, x.admin, {}, 3) == after);
+    REQUIRE(x.db->flush_memtables());
+    CHECK(list_all(*x.db, x.admin, {}, 2) == after);
+}
+
 TEST_CASE("clients view: name search is folded, prefix, and respects visibility", "[projections][clients]") {
     clients_fixture x;
     x.add("c1", "José", "Núñez");

@@ -163,6 +163,10 @@ public:
     result<void> advance(int partition, std::int64_t next_offset);
     // The next offset to consume for a partition (0 when nothing was applied yet).
     std::int64_t next_offset(int partition) const;
+    // Writes what every memtable holds to files and lets go of the memtables (atomically, as
+    // every flush of this store): once a node has caught up, the memory its catch-up filled goes
+    // back instead of waiting for later writes to fill and flush it. Writes go on meanwhile.
+    result<void> flush_memtables();
 
     // ---- queries (JSON view models, field names of SPEC §3) ----
     std::optional<std::string> agency_id_by_slug(const std::string& slug) const;
