@@ -235,21 +235,22 @@ long rss_kib(int pid) {
 }
 
 // CPU time (user + system, all threads) a process has used so far, in seconds; 0 without a pid.
-double cpu_seconds(int pid) {
-    if (pid <= 0) return 0;
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+// User + system CPU seconds of a proc(5) stat file (a process's or one of its threads'): fields
+// 14 and 15, counted from after the command name's closing parenthesis. 0 when unreadable.
+double stat_cpu_seconds(const std::filesystem::path& stat_file) {
+    std::ifstream f(stat_file);
     std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     auto close = stat.rfind(')');
     if (close == std::string::npos) return 0;
     std::istringstream rest(stat.substr(close + 2));
     std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15 of proc(5)
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    unsigned long long ticks = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i)
+        if (i == 14 || i == 15) ticks += std::stoull(field);
+    return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
+
+double cpu_seconds(int pid) { return pid <= 0 ? 0 : stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat"); }
 
 // CPU seconds a process has used, by thread name with its trailing number dropped ("http-0" and
 // "http-1" count as "http"): which of carelogd's threads a read or a command costs.
@@ -263,16 +264,7 @@ std::map<std::string, double> cpu_by_thread(int pid) {
         std::getline(cf, comm);
         while (!comm.empty() && (std::isdigit(static_cast<unsigned char>(comm.back())) || comm.back() == '-'))
             comm.pop_back();
-        std::ifstream sf(task.path() / "stat");
-        std::string stat((std::istreambuf_iterator<char>(sf)), std::istreambuf_iterator<char>());
-        auto close = stat.rfind(')');
-        if (comm.empty() || close == std::string::npos) continue;
-        std::istringstream rest(stat.substr(close + 2));
-        std::string field;
-        unsigned long long ticks = 0;
-        for (int i = 3; i <= 15 && rest >> field; ++i)
-            if (i == 14 || i == 15) ticks += std::stoull(field);
-        by[comm] += static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+        if (!comm.empty()) by[comm] += stat_cpu_seconds(task.path() / "stat");
     }
     return by;
 }
