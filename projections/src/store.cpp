@@ -414,7 +414,7 @@ result<void> store::put_local(
         const auto prefix = keys::make(ns);
         for (const auto& [k, v] : kvs) w.put(impl_->local, prefix + k, v);
     }
-    return w.write(*impl_->db);
+    return w.write(*impl_->db, /*wal=*/false);  // see store.hpp: what it holds is rebuilt from the topic
 }
 
 std::vector<std::pair<std::string, std::string>> store::scan_local(const std::string& ns,

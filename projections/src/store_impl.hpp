@@ -67,8 +67,11 @@
 // atomically (atomic_flush): after a crash of the process or the machine the store is the state of
 // some earlier flush, read models and offsets together, and the consumer re-reads exactly the
 // records after it. Nothing is applied twice and nothing is skipped, without paying a WAL write per
-// batch. A clean close flushes what the memtables hold. The node's local state (put_local: writer
-// snapshots, the topic's name and partition count) is written with the WAL.
+// batch. A clean close flushes what the memtables hold. The node's local state is written with
+// the WAL (put_local of one namespace: the topic's name and partition count), except the writer's
+// snapshots (put_local of several namespaces), which the writer rebuilds from the topic as the
+// read models are: after a crash it reads the snapshots of the last flush and replays the log
+// from the offsets stored with them.
 
 #include "carelog/projections/store.hpp"
 
