@@ -295,7 +295,7 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
                                             " offset " + std::to_string(rec.offset) + ": " + ex.what());
         }
         *link = chain_link{env->sequence, env->hash};
-        w.put(impl_->chain, env->agency_id, link_value(**link));
+        w.put_moved(impl_->chain, env->agency_id, link_value(**link));
         out.changed.push_back({env->agency_id, env->aggregate_type, env->aggregate_id,
                                events::event_type_name(env->data)});
         ++out.applied;
