@@ -314,7 +314,7 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
                                             " offset " + std::to_string(rec.offset) + ": " + ex.what());
         }
         *link = chain_link{env->sequence, env->hash};
-        w.put(impl_->chain, env->agency_id, link_value(**link));
+        w.put_moved(impl_->chain, env->agency_id, link_value(**link));
         out.changed.push_back({env->agency_id, env->aggregate_type, env->aggregate_id,
                                events::event_type_name(env->data)});
         ++out.applied;
@@ -433,7 +433,7 @@ result<void> store::put_local(
         const auto prefix = keys::make(ns);
         for (const auto& [k, v] : kvs) w.put(impl_->local, prefix + k, v);
     }
-    return w.write(*impl_->db);
+    return w.write(*impl_->db, /*wal=*/false);  // see store.hpp: what it holds is rebuilt from the topic
 }
 
 std::vector<std::pair<std::string, std::string>> store::scan_local(const std::string& ns,

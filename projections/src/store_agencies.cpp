@@ -6,7 +6,7 @@ namespace carelog::projections {
 
 result<void> store::impl::apply_agency(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
     const auto key = keys::make("a", e.agency_id);
-    w.put(agencies, keys::make("e", e.agency_id) + keys::be64(e.sequence),
+    w.put_borrowed(agencies, keys::make("e", e.agency_id) + keys::be64(e.sequence),
           std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     auto old = read_json(w, agencies, key);
     if (!old) return std::unexpected(old.error());

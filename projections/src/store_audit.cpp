@@ -66,8 +66,8 @@ std::string access_offset_key(int partition) {
 }
 
 void put_entry(write_set& w, rocksdb::ColumnFamilyHandle* cf, const std::string& agency, const std::string& actor,
-               const std::string& subject, const std::string& suffix, std::string_view bytes) {
-    w.put(cf, keys::make("t", agency) + suffix, bytes);
+               const std::string& subject, const std::string& suffix, std::string bytes) {
+    w.put_moved(cf, keys::make("t", agency) + suffix, std::move(bytes));
     if (!actor.empty()) w.put(cf, keys::make("a", agency, actor) + suffix, "");
     if (!subject.empty()) w.put(cf, keys::make("s", agency, subject) + suffix, "");
 }
@@ -158,7 +158,7 @@ void store::impl::apply_audit_change(write_set& w, const events::envelope& e, st
             value += e.aggregate_id;
             break;
     }
-    put_entry(w, audit, e.agency_id, e.actor_id, e.aggregate_id, suffix, value);
+    put_entry(w, audit, e.agency_id, e.actor_id, e.aggregate_id, suffix, std::move(value));
 }
 
 // The envelope of a change: `value` as apply_audit_change stored it under ("t", agency) + suffix.

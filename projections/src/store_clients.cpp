@@ -18,7 +18,7 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
 
     keys::tuple hk;
     hk.add(agency).add(e.aggregate_id).raw(keys::be64(e.aggregate_version)).raw(keys::be64(e.sequence));
-    w.put(client_events, hk.str(), std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    w.put_borrowed(client_events, hk.str(), std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 
     const bool fresh_client = !*old;
     if (*old && u64_of(**old, "version") >= e.aggregate_version) return {};
@@ -215,7 +215,7 @@ result<void> store::impl::apply_client(write_set& w, const events::envelope& e, 
             w.put(client_index, k, stored);
         else if (!before.contains(k))
             w.put(client_index, k, "");
-    w.put(clients, ckey, std::move(stored));
+    w.put_moved(clients, ckey, std::move(stored));
     return {};
 }
 

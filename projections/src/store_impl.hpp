@@ -67,8 +67,11 @@
 // atomically (atomic_flush): after a crash of the process or the machine the store is the state of
 // some earlier flush, read models and offsets together, and the consumer re-reads exactly the
 // records after it. Nothing is applied twice and nothing is skipped, without paying a WAL write per
-// batch. A clean close flushes what the memtables hold. The node's local state (put_local: writer
-// snapshots, the topic's name and partition count) is written with the WAL.
+// batch. A clean close flushes what the memtables hold. The node's local state is written with
+// the WAL (put_local of one namespace: the topic's name and partition count), except the writer's
+// snapshots (put_local of several namespaces), which the writer rebuilds from the topic as the
+// read models are: after a crash it reads the snapshots of the last flush and replays the log
+// from the offsets stored with them.
 
 #include "carelog/projections/store.hpp"
 
@@ -114,21 +117,44 @@ inline std::string offset_key(int partition) { return keys::be32(static_cast<std
 // WriteBatch of the surviving writes in key order: a key a batch rewrites (an agency's chain
 // link, a view several records change) is inserted into the memtable once, and sorted inserts
 // reuse the skiplist's last position instead of searching from the top.
+// Every byte of a value is copied once more into the WriteBatch and again into the memtable, so
+// the set copies no more than it must: a value built for the write is moved in (put_moved), and
+// bytes that outlive the set (a record's envelope, in the consumer's batch until apply_batch
+// returns) are referred to (put_borrowed).
 class write_set {
 public:
     void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
-        auto& e = written_[slot(cf, k)];
-        e.cf = cf;
-        e.value.emplace(v);
+        auto& e = slot_for(cf, k);
+        e.owned.assign(v);
+        e.value = e.owned;
+        e.deleted = false;
+    }
+    void put_moved(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string&& v) {
+        auto& e = slot_for(cf, k);
+        e.owned = std::move(v);
+        e.value = e.owned;
+        e.deleted = false;
+    }
+    // `v` must stay valid until write() returned.
+    void put_borrowed(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
+        auto& e = slot_for(cf, k);
+        e.owned.clear();
+        e.value = v;
+        e.deleted = false;
     }
     void del(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
-        auto& e = written_[slot(cf, k)];
-        e.cf = cf;
-        e.value.reset();
+        auto& e = slot_for(cf, k);
+        e.owned.clear();
+        e.value = {};
+        e.deleted = true;
     }
     // The value as the batch would leave it: the batch's own write, else the database's.
     result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
-        if (auto it = written_.find(slot(cf, k)); it != written_.end()) return it->second.value;
+        set_probe(cf, k);
+        if (auto it = written_.find(probe_); it != written_.end()) {
+            if (it->second.deleted) return std::optional<std::string>();
+            return std::optional<std::string>(std::string(it->second.value));
+        }
         std::string value;
         auto s = db.Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(k.data(), k.size()), &value);
         if (s.IsNotFound()) return std::optional<std::string>();
@@ -138,11 +164,14 @@ public:
     bool empty() const { return written_.empty(); }
     // `wal`: false for what can be rebuilt from the topic (see "Durability" above).
     result<void> write(rocksdb::DB& db, bool wal = true) {
-        rocksdb::WriteBatch batch;
+        // Sized once: a WriteBatch grows by doubling, copying what it holds at every step.
+        std::size_t bytes = 12;  // the batch's header
+        for (const auto& [slot, e] : written_) bytes += slot.size() + e.value.size() + 16;
+        rocksdb::WriteBatch batch(bytes);
         for (const auto& [slot, e] : written_) {
             const rocksdb::Slice key(slot.data() + sizeof(std::uint32_t), slot.size() - sizeof(std::uint32_t));
-            auto s = e.value ? batch.Put(e.cf, key, rocksdb::Slice(e.value->data(), e.value->size()))
-                             : batch.Delete(e.cf, key);
+            auto s = e.deleted ? batch.Delete(e.cf, key)
+                               : batch.Put(e.cf, key, rocksdb::Slice(e.value.data(), e.value.size()));
             if (!s.ok()) return fail(errc::internal, status_text("batch", s));
         }
         rocksdb::WriteOptions wo;
@@ -153,20 +182,29 @@ public:
     }
 
 private:
-    // Big-endian family id, then the key: map order is (family, key order).
-    static std::string slot(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
-        const std::uint32_t id = cf->GetID();
-        std::string s;
-        s.reserve(sizeof id + k.size());
-        for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((id >> shift) & 0xff));
-        s.append(k);
-        return s;
-    }
     struct entry {
         rocksdb::ColumnFamilyHandle* cf = nullptr;
-        std::optional<std::string> value;  // nullopt: deleted
+        std::string owned;       // the value when the set holds it (put, put_moved)
+        std::string_view value;  // the value: `owned`, or bytes that outlive the set (put_borrowed)
+        bool deleted = false;
     };
+    // Big-endian family id, then the key: map order is (family, key order). Built in one reused
+    // buffer, so a lookup allocates nothing and an insert allocates only its node's key.
+    void set_probe(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        const std::uint32_t id = cf->GetID();
+        probe_.clear();
+        for (int shift = 24; shift >= 0; shift -= 8) probe_.push_back(static_cast<char>((id >> shift) & 0xff));
+        probe_.append(k);
+    }
+    entry& slot_for(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
+        set_probe(cf, k);
+        auto it = written_.lower_bound(probe_);
+        if (it == written_.end() || it->first != probe_) it = written_.emplace_hint(it, probe_, entry{});
+        it->second.cf = cf;
+        return it->second;
+    }
     std::map<std::string, entry, std::less<>> written_;
+    std::string probe_;
 };
 
 // FlatBuffers reads scalars in place, so the buffer must be aligned (the verifier checks offsets

@@ -18,7 +18,7 @@ result<void> store::impl::apply_staff(write_set& w, const events::envelope& e, s
             if (!after.contains(k)) w.del(staff_index, k);
         for (const auto& k : after)
             if (!before.contains(k)) w.put(staff_index, k, "");
-        w.put(staff, key, json::serialize(*view));
+        w.put_moved(staff, key, json::serialize(*view));
     }
 
     // The agency's founding admin (the first org_admin created in it) is part of the agency view:
@@ -36,7 +36,7 @@ result<void> store::impl::apply_staff(write_set& w, const events::envelope& e, s
     // The history keeps every event of the staff member, also one that came before StaffCreated.
     keys::tuple hk;
     hk.add(e.agency_id).add(e.aggregate_id).raw(keys::be64(e.aggregate_version)).raw(keys::be64(e.sequence));
-    w.put(staff_events, hk.str(),
+    w.put_borrowed(staff_events, hk.str(),
           std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     return {};
 }

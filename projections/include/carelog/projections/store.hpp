@@ -293,7 +293,10 @@ public:
     // ---- local state of this node (not a read model): opaque blobs under a namespace ----
     // Used by the command path for its per-partition snapshots: all blobs and the offset in one batch.
     result<void> put_local(const std::string& ns, const std::vector<std::pair<std::string, std::string>>& kvs);
-    // The same for several namespaces, in one batch: (namespace, its blobs) each.
+    // The same for several namespaces, in one batch: (namespace, its blobs) each, and without the
+    // WAL, like the read models: only for what the topic can give back (the writer's snapshots).
+    // The families flush together, so after a crash the store holds some earlier flush's batches
+    // whole (a snapshot's entries with the offset they reflect) and nothing of the later ones.
     result<void> put_local(
         const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>& batches);
     std::vector<std::pair<std::string, std::string>> scan_local(const std::string& ns, const std::string& prefix) const;
