@@ -38,17 +38,25 @@ std::string bin_dir() {
     return CARELOG_BIN_DIR_DEFAULT;
 }
 
+// A port free now, below Linux's ephemeral range (32768 and up), as ops/kafka picks its own: a
+// server that a test stops and starts again on the same port (a broker coming back) must find it
+// free, and a port in the ephemeral range can meanwhile be taken by any outgoing connection, even
+// by a client reconnecting to that very port (TCP's simultaneous open connects it to itself).
 unsigned short free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind failed");
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
+    static thread_local std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> below_ephemeral(20000, 32000 - 1);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) throw std::runtime_error("socket failed");
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(static_cast<unsigned short>(below_ephemeral(rng)));
+        const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        ::close(fd);
+        if (bound) return ntohs(a.sin_port);
+    }
+    throw std::runtime_error("no free port below the ephemeral range");
 }
 
 std::string fresh_suffix() {
