@@ -234,7 +234,6 @@ long rss_kib(int pid) {
     return -1;
 }
 
-// CPU time (user + system, all threads) a process has used so far, in seconds; 0 without a pid.
 // User + system CPU seconds of a proc(5) stat file (a process's or one of its threads'): fields
 // 14 and 15, counted from after the command name's closing parenthesis. 0 when unreadable.
 double stat_cpu_seconds(const std::filesystem::path& stat_file) {
@@ -250,6 +249,7 @@ double stat_cpu_seconds(const std::filesystem::path& stat_file) {
     return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// CPU time (user + system, all threads) a process has used so far, in seconds; 0 without a pid.
 double cpu_seconds(int pid) { return pid <= 0 ? 0 : stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat"); }
 
 // CPU seconds a process has used, by thread name with its trailing number dropped ("http-0" and
