@@ -19,6 +19,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -585,6 +586,15 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
 
+    // A counter of carelogd's /metrics (0 when it cannot be read): how many transactions a
+    // scenario's commands took.
+    auto metric = [&](const std::string& name) {
+        http_client c(host, port);
+        auto m = c.get("/metrics", {});
+        const std::string line = "\n" + name + " ";
+        const auto at = m.body.find(line);
+        return m.status == 200 && at != std::string::npos ? std::strtod(m.body.c_str() + at + line.size(), nullptr) : 0.0;
+    };
     std::vector<figures> all;
     auto run = [&](const std::string& group, const std::string& name, double rate, const request_fn& make, int ok) {
         if (!wanted(group)) return figures{};
@@ -598,14 +608,17 @@ int main(int argc, char** argv) {
         }
         const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid);
         const auto threads0 = cpu_by_thread(pid), broker_threads0 = cpu_by_thread(broker_pid);
+        const double txns0 = metric("carelog_writer_transactions_total");
         all.push_back(open_loop(name, host, port, rate, seconds, conns, make, ok));
         print(all.back());
         if (cpu) {
             wait_cpu_quiet(pid);
             wait_cpu_quiet(broker_pid);
             const double n = static_cast<double>(std::max<std::size_t>(all.back().ok, 1));
-            std::printf("%-26s CPU per command: carelogd %.1f us, broker %.1f us\n", "",
-                        (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n);
+            const double txns = metric("carelog_writer_transactions_total") - txns0;
+            std::printf("%-26s CPU per command: carelogd %.1f us, broker %.1f us; %.0f transactions, %.0f commands each\n",
+                        "", (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n, txns,
+                        n / std::max(1.0, txns));
             std::printf("%-26s carelogd's threads:%s us\n", "", per_op_by_thread(threads0, cpu_by_thread(pid), n).c_str());
             std::printf("%-26s the broker's threads:%s us\n", "",
                         per_op_by_thread(broker_threads0, cpu_by_thread(broker_pid), n).c_str());
