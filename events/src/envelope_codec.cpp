@@ -508,7 +508,18 @@ result<const fb::Envelope*> verified(std::span<const std::uint8_t> bytes) {
 }  // namespace
 
 std::vector<std::uint8_t> encode(envelope& e) {
-    FlatBufferBuilder b(1024);
+    // One builder per thread, cleared and reused: a new one's 1 KiB buffer is a "large" request,
+    // which glibc's malloc serves only after consolidating the arena's fast bins, and the writer's
+    // lane encodes every event it decides. A builder that grew past 64 KiB (a kiosk form's event)
+    // lets its buffer go after use.
+    thread_local FlatBufferBuilder b(1024);
+    struct let_go_of_large {
+        FlatBufferBuilder& b;
+        ~let_go_of_large() {
+            if (b.GetSize() > 64 * 1024) b.Reset();
+        }
+    } after{b};
+    b.Clear();
     auto [ptype, poff] = encode_payload(b, e.data);
     auto event_id = str(b, e.event_id), agency = str(b, e.agency_id), atype = str(b, e.aggregate_type);
     auto aid = str(b, e.aggregate_id), actor = str(b, e.actor_id), cmd = str(b, e.command_id);
