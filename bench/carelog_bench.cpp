@@ -419,7 +419,7 @@ kafka_figures txn_produce(const std::string& brokers, const std::string& topic, 
 int main(int argc, char** argv) {
     CLI::App app{"carelog-bench: open-loop load against a carelogd on loopback, with same-run baselines"};
     std::string url = "127.0.0.1:8080", key, brokers, nginx_url, nginx_root, baseline_topic;
-    int agencies_n = 100, conns = 256, read_conns = 64, pid = 0, broker_pid = 0, import_rows = 100000;
+    int agencies_n = 100, conns = 1024, read_conns = 64, pid = 0, broker_pid = 0, import_rows = 100000;
     double warmup_seconds = 90;
     double seconds = 5, import_rate = 1000, import_seconds = 20;
     std::size_t txn_batch = 500;
