@@ -608,7 +608,7 @@ int main(int argc, char** argv) {
         }
         const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid);
         const auto threads0 = cpu_by_thread(pid), broker_threads0 = cpu_by_thread(broker_pid);
-        const double txns0 = metric("carelog_writer_transactions_total");
+        const double txns0 = cpu ? metric("carelog_writer_transactions_total") : 0.0;
         all.push_back(open_loop(name, host, port, rate, seconds, conns, make, ok));
         print(all.back());
         if (cpu) {
