@@ -1,12 +1,14 @@
 // carelog-writermem: what the writer's state of a log costs in memory, without Kafka. The log of
 // log_shape.hpp is generated in memory and folded into agency logs with the writer's own `apply`
 // (what a rebuild does); then everything is snapshotted and the logs are loaded back from the
-// entries, as the writer's restart does (indexes only) and with every aggregate in memory. Prints the heap in use (glibc's mallinfo2) after each step, per
+// entries, as the writer's restart does (indexes only) and with every aggregate in memory. Prints the heap in use (jemalloc's
+// stats.allocated, carelogd's allocator) after each step, per
 // aggregate, so a change to the writer's state can be judged by bytes, not by a whole node's RSS.
 #include <CLI/CLI.hpp>
-#include <malloc.h>
+#include <jemalloc/jemalloc.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <unordered_map>
@@ -20,7 +22,15 @@
 using namespace carelog;
 
 namespace {
-double heap_mib() { return static_cast<double>(mallinfo2().uordblks) / (1 << 20); }
+double heap_mib() {
+    std::uint64_t epoch = 1;
+    std::size_t len = sizeof epoch;
+    (void)mallctl("epoch", &epoch, &len, &epoch, len);  // refresh the statistics
+    std::size_t allocated = 0;
+    len = sizeof allocated;
+    if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return 0;
+    return static_cast<double>(allocated) / (1 << 20);
+}
 }  // namespace
 
 int main(int argc, char** argv) {

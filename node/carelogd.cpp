@@ -8,7 +8,7 @@
 
 #include <boost/json.hpp>
 
-#include <malloc.h>
+#include <jemalloc/jemalloc.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -374,8 +374,8 @@ int main(int argc, char** argv) {
     // Once this node has caught up with the log, what the catch-up filled goes back to the system:
     // the store's memtables are flushed, and the heap's free pages returned. The catch-up freed
     // most of what it allocated (records, write batches, the writer's aggregates up to each of its
-    // snapshots), but glibc returns only the tops of its heaps by itself (a rebuild of 1M events:
-    // 1,149 MiB resident at ready, 358-429 MiB after). Readiness is a flag each applier and lane
+    // snapshots); jemalloc returns such pages by itself only as later allocations pass by, so they
+    // are purged here at once. Readiness is a flag each applier and lane
     // sets on its own thread, announced to no one, so this thread looks at the two flags every
     // 100 ms (a stop ends the wait at once).
     std::jthread trim_after_catch_up([&](std::stop_token stop) {
@@ -394,7 +394,9 @@ int main(int argc, char** argv) {
         };
         const long before = resident_mib();
         if (auto r = (**store).flush_memtables(); !r) spdlog::warn("caught up with the log: {}", r.error().detail);
-        malloc_trim(0);
+        const std::string purge_all = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+        if (mallctl(purge_all.c_str(), nullptr, nullptr, nullptr, 0) != 0)
+            spdlog::warn("caught up with the log: the allocator did not purge its free pages");
         spdlog::info("caught up with the log: {} MiB resident, {} MiB after returning the heap's free pages", before,
                      resident_mib());
     });
