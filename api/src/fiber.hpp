@@ -1,5 +1,5 @@
 // Request fibers: the server runs every handler on a stackful coroutine (Boost.Asio spawn) on the
-// connection's strand, so a handler written as plain sequential code can wait for the write
+// connection's io thread, so a handler written as plain sequential code can wait for the write
 // engine, a projection or a password hash without holding a thread: the wait suspends the fiber
 // and the io thread serves other connections. Outside a fiber (unit tests, tools) the same calls
 // simply block the calling thread.

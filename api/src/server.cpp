@@ -4,10 +4,12 @@
 // pipeline: a connection has one request in flight, later pipelined requests wait in its
 // (bounded) buffer and in the kernel, so a client cannot queue unbounded work.
 //
-// Threads: N io threads run the io_context (sessions on strands). Each request's handler runs on a
-// fiber (fiber.hpp) on its connection's strand: reads answer on the io thread without a hop, and a
-// command, a consistency wait or a password hash suspends the fiber instead of holding a thread, so
-// thousands of requests can wait for the write engine on two io threads.
+// Threads: N io threads, each running an io_context of its own (Beast's io_context per thread);
+// the acceptor hands connections to them in turn, and a connection lives on its thread for its
+// life, so its handlers never need a strand and the io threads share no queue. Each request's
+// handler runs on a fiber (fiber.hpp) on its connection's thread: reads answer without a hop, and
+// a command, a consistency wait or a password hash suspends the fiber instead of holding a
+// thread, so thousands of requests can wait for the write engine on two io threads.
 #include "carelog/api/server.hpp"
 
 #include <atomic>
@@ -28,7 +30,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -71,11 +73,19 @@ struct connection {
 }  // namespace
 
 struct server::impl {
-    impl(app_context& c, server_options o) : ctx(c), opts(std::move(o)) {}
+    impl(app_context& c, server_options o) : ctx(c), opts(std::move(o)) {
+        for (int i = 0; i < std::max(1, opts.io_threads); ++i) {
+            // One thread runs each context: the hint lets Asio skip what only many runners need.
+            iocs.push_back(std::make_unique<net::io_context>(1));
+            keep_running.emplace_back(iocs.back()->get_executor());
+        }
+    }
 
     app_context& ctx;
     server_options opts;
-    net::io_context ioc;
+    std::vector<std::unique_ptr<net::io_context>> iocs;  // one per io thread
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;  // until stop()
+    std::size_t next_ioc = 0;  // the accept loop's turn
     std::optional<tcp::acceptor> acceptor;
     std::vector<std::thread> threads;
     std::atomic<bool> stopping{false};
@@ -98,7 +108,8 @@ struct server::impl {
 
     net::awaitable<void> accept_loop() {
         for (;;) {
-            auto [ec, sock] = co_await acceptor->async_accept(net::make_strand(ioc), use_tuple);
+            auto& to = *iocs[next_ioc++ % iocs.size()];
+            auto [ec, sock] = co_await acceptor->async_accept(to.get_executor(), use_tuple);
             if (ec) {
                 if (stopping || ec == net::error::operation_aborted) break;
                 spdlog::warn("http accept: {}", ec.message());
@@ -185,7 +196,7 @@ struct server::impl {
         }
     }
 
-    // Runs the handler on a fiber on this connection's strand (see fiber.hpp). `req` is a
+    // Runs the handler on a fiber on this connection's thread (see fiber.hpp). `req` is a
     // reference to the session's own shared_ptr and the work a named local: GCC 12 destroys some
     // temporaries of a co_await full-expression twice (PR c++/99576).
     net::awaitable<handled> run_handler(const std::shared_ptr<const http_request>& req, const std::string& peer) {
@@ -315,7 +326,7 @@ result<void> server::start() {
     auto address = net::ip::make_address(s.opts.address, ec);
     if (ec) return fail(errc::unavailable, "bad listen address '" + s.opts.address + "': " + ec.message());
     tcp::endpoint endpoint(address, s.opts.port);
-    s.acceptor.emplace(net::make_strand(s.ioc));
+    s.acceptor.emplace(s.iocs.front()->get_executor());
     s.acceptor->open(endpoint.protocol(), ec);
     if (!ec) s.acceptor->set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) s.acceptor->bind(endpoint, ec);
@@ -335,12 +346,12 @@ result<void> server::start() {
     net::co_spawn(s.acceptor->get_executor(), s.accept_loop(), [](std::exception_ptr e) {
         if (e) spdlog::error("http accept loop ended by an exception");
     });
-    for (int i = 0; i < std::max(1, s.opts.io_threads); ++i) {
+    for (std::size_t i = 0; i < s.iocs.size(); ++i) {
         s.threads.emplace_back([&s, i] {
             name_this_thread("http-" + std::to_string(i));
             for (;;) {
                 try {
-                    s.ioc.run();
+                    s.iocs[i]->run();
                     return;
                 } catch (const std::exception& e) {
                     spdlog::error("http io thread: {}", e.what());
@@ -387,7 +398,8 @@ void server::stop() {
         s.cv.wait_for(lock, std::chrono::seconds(1), [&] { return s.conns.empty() && !s.accepting; });
     }
     lock.unlock();
-    s.ioc.stop();
+    s.keep_running.clear();
+    for (auto& ioc : s.iocs) ioc->stop();
     for (auto& t : s.threads)
         if (t.joinable()) t.join();
     spdlog::info("http stopped");
