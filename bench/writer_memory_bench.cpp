@@ -1,8 +1,8 @@
 // carelog-writermem: what the writer's state of a log costs in memory, without Kafka. The log of
 // log_shape.hpp is generated in memory and folded into agency logs with the writer's own `apply`
 // (what a rebuild does); then everything is snapshotted and the logs are loaded back from the
-// entries, as the writer's restart does (indexes only) and with every aggregate in memory. Prints the heap in use (jemalloc's
-// stats.allocated, carelogd's allocator) after each step, per
+// entries, as the writer's restart does (indexes only) and with every aggregate in memory. Prints
+// the heap in use (jemalloc's stats.allocated: carelogd's allocator) after each step, per
 // aggregate, so a change to the writer's state can be judged by bytes, not by a whole node's RSS.
 #include <CLI/CLI.hpp>
 #include <jemalloc/jemalloc.h>

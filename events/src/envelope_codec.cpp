@@ -508,10 +508,9 @@ result<const fb::Envelope*> verified(std::span<const std::uint8_t> bytes) {
 }  // namespace
 
 std::vector<std::uint8_t> encode(envelope& e) {
-    // One builder per thread, cleared and reused: a new one's 1 KiB buffer is a "large" request,
-    // which glibc's malloc serves only after consolidating the arena's fast bins, and the writer's
-    // lane encodes every event it decides. A builder that grew past 64 KiB (a kiosk form's event)
-    // lets its buffer go after use.
+    // One builder per thread, cleared and reused: the writer's lane encodes every event it
+    // decides, and a new builder would allocate (and free) its 1 KiB buffer for each. A builder
+    // that grew past 64 KiB (a kiosk form's event) lets its buffer go after use.
     thread_local FlatBufferBuilder b(1024);
     struct let_go_of_large {
         FlatBufferBuilder& b;
