@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace carelog {
@@ -28,11 +29,31 @@ micros system_clock::now() {
     return duration_cast<microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+// The random part of ids, drawn from the kernel 64 ids at a time: a getrandom(2) per id was a
+// syscall on the writer's lane for every event. Ids are public names, not secrets; tokens and
+// keys take their bytes from libsodium directly.
+struct random_pool {
+    unsigned char bytes[1024];
+    std::size_t used = sizeof bytes;
+    void take(unsigned char* out, std::size_t n) {
+        if (used + n > sizeof bytes) {
+            randombytes_buf(bytes, sizeof bytes);
+            used = 0;
+        }
+        std::memcpy(out, bytes + used, n);
+        sodium_memzero(bytes + used, n);
+        used += n;
+    }
+};
+}  // namespace
+
 std::string random_ids::next_uuid() {
     static const bool ready = sodium_init() >= 0;
     (void)ready;
+    thread_local random_pool pool;
     unsigned char b[16];
-    randombytes_buf(b, sizeof b);
+    pool.take(b, sizeof b);
     auto ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
