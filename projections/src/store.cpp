@@ -169,10 +169,17 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // Catching up, two appliers fill memtables faster than one flush thread empties them: room for
     // four per family before writes stop (the 128 MiB above still bounds them all together).
     opts.max_write_buffer_number = 4;
-    // Level sizes from the last level up (RocksDB's tuning guide): less rewriting as the read
-    // models grow; applying 1M events with two appliers, 21.8-22.3 -> 20.6-20.9 us of the
-    // process's CPU per event (carelog-applybench).
-    opts.level_compaction_dynamic_level_bytes = true;
+    // Universal (tiered) compaction: sorted runs of similar size are merged, and everything once
+    // the newer runs hold twice the oldest (max_size_amplification_percent 200, RocksDB's
+    // default), so a byte is rewritten a few times over the store's life. Leveled compaction
+    // rewrote most of a family at each level-0 compaction: new clients, their histories and
+    // index entries land next to every agency's last key, so a flush overlaps every file of the
+    // level below. At saturation (docs/performance.md, "Universal compaction") RocksDB's
+    // background threads took ~45 us per command under leveled and ~20 us under universal. The
+    // price is disk: up to three times the live data between full merges, and reads that look
+    // into more sorted runs (bloom filters answer point lookups' misses).
+    opts.compaction_style = rocksdb::kCompactionStyleUniversal;
+    opts.compaction_options_universal.max_size_amplification_percent = 200;
     // Flushes and the first compactions write uncompressed (they are most of the rewriting while
     // catching up, and snappy was most of their CPU); deeper levels, where the data settles, lz4.
     opts.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression, rocksdb::kLZ4Compression,
