@@ -30,9 +30,9 @@ micros system_clock::now() {
 }
 
 namespace {
-// The random part of ids, drawn from the kernel 64 ids at a time: a getrandom(2) per id was a
-// syscall on the writer's lane for every event. Ids are public names, not secrets; tokens and
-// keys take their bytes from libsodium directly.
+// The random part of ids, drawn from the kernel 64 ids at a time instead of a getrandom(2) per
+// id (a syscall on the writer's lane for every event). Ids are public names, not secrets; tokens
+// and keys take their bytes from libsodium directly.
 struct random_pool {
     unsigned char bytes[1024];
     std::size_t used = sizeof bytes;

@@ -171,18 +171,17 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     opts.max_write_buffer_number = 4;
     // Universal (tiered) compaction: sorted runs of similar size are merged, and everything once
     // the newer runs hold twice the oldest (max_size_amplification_percent 200, RocksDB's
-    // default), so a byte is rewritten a few times over the store's life. Leveled compaction
-    // rewrote most of a family at each level-0 compaction: new clients, their histories and
-    // index entries land next to every agency's last key, so a flush overlaps every file of the
-    // level below. At saturation (docs/performance.md, "Universal compaction") RocksDB's
-    // background threads took ~45 us per command under leveled and ~20 us under universal. The
+    // default), so a byte is rewritten a few times over the store's life. Under leveled
+    // compaction each level-0 compaction rewrites most of a family: new clients, their histories
+    // and index entries land next to every agency's last key, so a flush overlaps every file of
+    // the level below. At saturation RocksDB's background threads cost ~45 us per command under
+    // leveled and ~20 us under universal (docs/performance.md, "Saturation held longer"). The
     // price is disk: up to three times the live data between full merges, and reads that look
     // into more sorted runs (bloom filters answer point lookups' misses).
     opts.compaction_style = rocksdb::kCompactionStyleUniversal;
     opts.compaction_options_universal.max_size_amplification_percent = 200;
     // Compactions read their inputs front to back: in 2 MiB reads, not one pread(2) per 4 KiB
-    // block (RocksDB 7.8's default readahead is none; at saturation its compaction thread made
-    // ~2.5 preads per command).
+    // block (RocksDB 7.8 reads them without readahead: ~2.5 preads per command at saturation).
     opts.compaction_readahead_size = 2u << 20;
     // Flushes and the first compactions write uncompressed (they are most of the rewriting while
     // catching up, and snappy was most of their CPU); deeper levels, where the data settles, lz4.
