@@ -70,35 +70,51 @@ result<std::string> bearer_token(const http_request& req) {
 }
 
 result<principal> session_principal(app_context& ctx, const std::string& token) {
-    auto agency = token_agency(token);
-    if (!agency) return no_session();
-    const std::string sid = token_hash(token);
-    auto staff = session_owner(ctx, 's', *agency, sid);
-    if (!staff) return no_session();
-    auto state = identity_state(ctx, *agency, *staff);
-    if (!state) return no_session();
+    // A token seen before whose basis still holds skips the owner and state lookups (a digest
+    // names one token: the basis was built from this very token).
+    const sha256_digest digest = sha256(token);
+    auto basis = cached_session(ctx, digest);
+    if (!basis) {
+        auto agency = token_agency(token);
+        if (!agency) return no_session();
+        std::string sid = to_hex(digest);
+        auto staff = session_owner(ctx, 's', *agency, sid);
+        if (!staff) return no_session();
+        auto state = identity_state(ctx, *agency, *staff);
+        if (!state) return no_session();
+        const auto& st = state->staff.at(*staff);  // identity_state holds the staff member it names
+        auto b = std::make_shared<session_basis>();
+        b->session_id = std::move(sid);
+        principal& p = b->who;
+        p.agency_id = *agency;
+        p.staff_id = st.id;
+        p.role = st.profile.role;
+        p.staff_type = st.profile.staff_type;
+        p.session_id = b->session_id;
+        p.permissions = access::effective_permissions(*state, st);
+        p.client_portal = {state->settings.client_portal_enabled.value_or(false), st.permissions.contains("client_portal")};
+        p.messaging = {state->settings.messaging_enabled.value_or(false), st.permissions.contains("messaging")};
+        b->state = std::move(state);
+        remember_session(ctx, digest, *agency, *staff, b);
+        basis = std::move(b);
+    }
     const micros now = ctx.clock.now();
-    auto chk = aggregates::check_session(*state, sid, now);
+    auto chk = aggregates::check_session(*basis->state, basis->session_id, now);
+    const principal& who = basis->who;
     switch (chk.status) {
         case aggregates::session_status::unknown:
         case aggregates::session_status::staff_inactive: return no_session();
         case aggregates::session_status::idle_expired:
-            submit_quietly(ctx, *agency, *staff, aggregates::expire_session{sid, now}, "idle expiry");
+            submit_quietly(ctx, who.agency_id, who.staff_id, aggregates::expire_session{basis->session_id, now},
+                           "idle expiry");
             return fail(errc::unauthenticated, "the session expired after inactivity; log in again");
         case aggregates::session_status::active: break;
     }
-    if (chk.touch_due) submit_quietly(ctx, *agency, *staff, aggregates::touch_session{sid, now}, "session activity");
-    const auto& st = *chk.staff;
-    principal p;
-    p.agency_id = *agency;
-    p.staff_id = st.id;
-    p.role = st.profile.role;
-    p.staff_type = st.profile.staff_type;
-    p.session_id = sid;
+    if (chk.touch_due)
+        submit_quietly(ctx, who.agency_id, who.staff_id, aggregates::touch_session{basis->session_id, now},
+                       "session activity");
+    principal p = who;
     p.restriction = chk.restriction;
-    p.permissions = access::effective_permissions(*state, st);
-    p.client_portal = {state->settings.client_portal_enabled.value_or(false), st.permissions.contains("client_portal")};
-    p.messaging = {state->settings.messaging_enabled.value_or(false), st.permissions.contains("messaging")};
     return p;
 }
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -14,6 +15,7 @@
 #include "carelog/api/password_policy.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
+#include "carelog/base/sha256.hpp"
 #include "carelog/projections/store.hpp"
 #include "handlers.hpp"
 
@@ -25,10 +27,14 @@ namespace carelog::api {
 // lookup folds only the events after the entry's version) or a settings event of their agency.
 // A lookup that folds races with the projection thread; the agency's change counter, read before
 // the fold and compared at put, keeps a fold that may have missed a change from being kept as
-// fresh. Past a bound the entries are dropped wholesale (a cold fold is only slower).
+// fresh. Past a bound the entries are dropped wholesale (a cold fold is only slower). Beside them,
+// each staff session's basis (its principal as of a folded state) by its token's digest, ended by
+// the same events that make that state stale, so a request with a known token skips the owner and
+// state lookups and the principal's assembly (session_principal).
 class identity_cache {
 public:
     using state_ptr = std::shared_ptr<const aggregates::agency_state>;
+    using session_basis_ptr = std::shared_ptr<const detail::session_basis>;
     struct lookup {
         state_ptr state;  // null when not cached
         bool fresh = false;
@@ -61,9 +67,41 @@ public:
     }
     void put(const std::string& key, const std::string& agency, state_ptr s, std::uint64_t generation) {
         std::lock_guard lock(mu_);
-        if (states_.size() > max_entries) states_.clear();
+        if (states_.size() > max_entries) {
+            states_.clear();
+            sessions_.clear();  // their entries' stale flags would no longer be set by changed()
+        }
         const auto& a = agencies_[agency];
-        states_[key] = entry{std::move(s), a.changes == generation, a.settings};
+        auto& e = states_[key];
+        if (e.stale) *e.stale = true;  // a session basis folded from the entry it replaces
+        e = entry{std::move(s), a.changes == generation, a.settings, std::make_shared<bool>(false)};
+    }
+
+    // A staff session's basis by the SHA-256 of its bearer token, while it holds: the state it was
+    // built from is still the staff member's current, fresh entry (no event of theirs applied
+    // since) and the agency's settings have not changed. Null otherwise.
+    session_basis_ptr session(const sha256_digest& token_digest) {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(token_digest);
+        if (it == sessions_.end()) return nullptr;
+        const auto& c = it->second;
+        if (*c.stale || c.agency->settings != c.settings) {
+            sessions_.erase(it);
+            return nullptr;
+        }
+        return c.basis;
+    }
+    // Keeps `basis` for its token when the state it was built from is the current, fresh entry of
+    // `key` ("agency/staff"); otherwise (an event applied meanwhile) it is used once and not kept.
+    void remember_session(const sha256_digest& token_digest, const std::string& key, const std::string& agency,
+                          session_basis_ptr basis) {
+        std::lock_guard lock(mu_);
+        auto it = states_.find(key);
+        if (it == states_.end() || it->second.state != basis->state || !it->second.fresh) return;
+        auto& a = agencies_[agency];
+        if (it->second.settings != a.settings) return;
+        if (sessions_.size() > max_entries) sessions_.clear();
+        sessions_.insert_or_assign(token_digest, cached_session{std::move(basis), it->second.stale, &a, a.settings});
     }
     // The owner (staff or client id) of a session id or kiosk token hash: it never changes, so it
     // is kept until the bound; whether the session is still good is the owner's folded state's call.
@@ -90,8 +128,10 @@ private:
                 if (c.event_type == "AgencyCreated" || c.event_type == "AgencySettingsChanged") ++a.settings;
                 continue;
             }
-            if (auto it = states_.find(c.agency_id + "/" + c.aggregate_id); it != states_.end())
+            if (auto it = states_.find(c.agency_id + "/" + c.aggregate_id); it != states_.end()) {
                 it->second.fresh = false;
+                if (it->second.stale) *it->second.stale = true;
+            }
         }
     }
 
@@ -99,6 +139,9 @@ private:
         state_ptr state;
         bool fresh = false;
         std::uint64_t settings = 0;  // the agency's settings counter it was folded with
+        // Set (under mu_) when the entry goes stale or is replaced: the session bases built from
+        // it share the flag.
+        std::shared_ptr<bool> stale;
     };
     struct agency_counters {
         std::uint64_t changes = 0;   // every applied event of the agency
@@ -111,6 +154,20 @@ private:
     std::unordered_map<std::string, entry> states_;
     std::unordered_map<std::string, agency_counters> agencies_;
     std::unordered_map<std::string, std::string> owners_;
+    struct cached_session {
+        session_basis_ptr basis;
+        std::shared_ptr<bool> stale;    // its state entry's flag
+        const agency_counters* agency;  // agencies_ never erases: the address holds
+        std::uint64_t settings;         // the agency's settings counter when kept
+    };
+    struct digest_hash {
+        std::size_t operator()(const sha256_digest& d) const noexcept {
+            std::size_t h;
+            std::memcpy(&h, d.data(), sizeof h);  // a digest's bytes are already uniform
+            return h;
+        }
+    };
+    std::unordered_map<sha256_digest, cached_session, digest_hash> sessions_;
 };
 
 std::shared_ptr<identity_cache> make_identity_cache() {
@@ -163,6 +220,16 @@ folded_state fold_state(app_context& ctx, const std::string& agency_id, const st
 
 folded_state identity_state(app_context& ctx, const std::string& agency_id, const std::string& staff_id) {
     return fold_state(ctx, agency_id, staff_id, fold_kind::staff);
+}
+
+std::shared_ptr<const session_basis> cached_session(app_context& ctx, const sha256_digest& token_digest) {
+    ctx.identity->attach(ctx.store);
+    return ctx.identity->session(token_digest);
+}
+
+void remember_session(app_context& ctx, const sha256_digest& token_digest, const std::string& agency_id,
+                      const std::string& staff_id, std::shared_ptr<const session_basis> basis) {
+    ctx.identity->remember_session(token_digest, agency_id + "/" + staff_id, agency_id, std::move(basis));
 }
 
 std::optional<std::string> session_owner(app_context& ctx, char kind, const std::string& agency_id,

@@ -13,6 +13,8 @@
 
 #include "carelog/aggregates/agency.hpp"
 #include "carelog/api/app.hpp"
+#include "carelog/api/principal.hpp"
+#include "carelog/base/sha256.hpp"
 
 namespace carelog::api::detail {
 
@@ -33,6 +35,22 @@ enum class fold_kind { staff, client };
 // applies an event of that aggregate or a settings event of the agency.
 folded_state fold_state(app_context& ctx, const std::string& agency_id, const std::string& id, fold_kind kind);
 folded_state identity_state(app_context& ctx, const std::string& agency_id, const std::string& staff_id);
+
+// What a staff session's principal is built from, shared while it holds (identity_cache): the
+// folded state, the session id (the token's hash in hex) and the principal without its
+// restriction, which check_session gives anew at every request (it depends on the time).
+struct session_basis {
+    folded_state state;
+    std::string session_id;
+    principal who;
+};
+
+// The basis of the staff session whose bearer token has this SHA-256 digest, while it holds (null
+// otherwise); and keeping one built from identity_state(agency_id, staff_id), when that state is
+// still the current one.
+std::shared_ptr<const session_basis> cached_session(app_context& ctx, const sha256_digest& token_digest);
+void remember_session(app_context& ctx, const sha256_digest& token_digest, const std::string& agency_id,
+                      const std::string& staff_id, std::shared_ptr<const session_basis> basis);
 
 // The owner of a session id or token hash: kind 's' a staff session (its staff id), 'p' a portal
 // session (its client id), 'k' a kiosk token (its client id). Remembered: an owner never changes;

@@ -268,6 +268,38 @@ TEST_CASE("identity: a settings change reaches sessions already in use at their 
     CHECK(body_of(r).at("detail").as_string().find("expired") != std::string::npos);
 }
 
+TEST_CASE("identity: a session in use answers with its member's new role and grants at its next request, and another "
+          "session of another member is not confused with it",
+          "[api][sessions]") {
+    api_fixture f;
+    role_sessions sessions(f);
+    const std::string therapist = uuid(33);  // role_sessions: r30.. in role_values order
+    // A read the therapist's role refuses and an administrator's allows.
+    std::string target;
+    for (const auto& r : route_table())
+        if (r.auth == auth_kind::session && r.method == "GET" && r.pattern.find('{') == std::string_view::npos &&
+            !acl::role_grants("therapist", r.permission) && acl::role_grants("admin", r.permission)) {
+            target = std::string(r.pattern);
+            break;
+        }
+    REQUIRE(!target.empty());
+    INFO(target);
+    const auto& token = sessions.token["therapist"];
+    CHECK(is_problem(f.request(verb::get, target, "", f.bearer(token)), 403));
+    CHECK(is_problem(f.request(verb::get, target, "", f.bearer(token)), 403));  // as the session is known
+    f.feed.push(f.agency_a, therapist, events::RoleAssigned{"admin"});
+    CHECK(f.request(verb::get, target, "", f.bearer(token)).result_int() == 200);
+    CHECK(f.request(verb::get, target, "", f.bearer(token)).result_int() == 200);
+    // Another member's session, used in between, keeps its own role.
+    CHECK(is_problem(f.request(verb::get, target, "", f.bearer(sessions.token["biller"])), 403));
+    f.feed.push(f.agency_a, therapist, events::RoleAssigned{"therapist"});
+    CHECK(is_problem(f.request(verb::get, target, "", f.bearer(token)), 403));
+    // An event of another member leaves this session's answer as it was.
+    f.feed.push(f.agency_a, uuid(32), events::RoleAssigned{"admin"});
+    CHECK(is_problem(f.request(verb::get, target, "", f.bearer(token)), 403));
+    CHECK(f.request(verb::get, target, "", f.bearer(sessions.token["biller"])).result_int() == 200);
+}
+
 TEST_CASE("identity: the lock state is shown to administrators only", "[api][lockout]") {
     api_fixture f;
     role_sessions sessions(f);
