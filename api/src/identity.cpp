@@ -100,7 +100,7 @@ public:
         if (it == states_.end() || it->second.state != basis->state || !it->second.fresh) return;
         auto& a = agencies_[agency];
         if (it->second.settings != a.settings) return;
-        if (sessions_.size() > max_entries) sessions_.clear();
+        if (sessions_.size() > max_sessions) sessions_.clear();
         sessions_.insert_or_assign(token_digest, cached_session{std::move(basis), it->second.stale, &a, a.settings});
     }
     // The owner (staff or client id) of a session id or kiosk token hash: it never changes, so it
@@ -148,6 +148,9 @@ private:
         std::uint64_t settings = 0;  // its settings events
     };
     static constexpr std::size_t max_entries = 100000;
+    // Kept sessions: a basis that went stale holds its old state until its token comes again or
+    // the map is cleared, so the bound is what caps that memory (a cleared session only folds anew).
+    static constexpr std::size_t max_sessions = 10000;
     std::mutex mu_;
     std::atomic<bool> attached_{false};
     std::weak_ptr<identity_cache> weak_from_this_;
