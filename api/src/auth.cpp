@@ -77,20 +77,19 @@ result<principal> session_principal(app_context& ctx, const std::string& token) 
     if (!basis) {
         auto agency = token_agency(token);
         if (!agency) return no_session();
-        std::string sid = to_hex(digest);
+        const std::string sid = to_hex(digest);
         auto staff = session_owner(ctx, 's', *agency, sid);
         if (!staff) return no_session();
         auto state = identity_state(ctx, *agency, *staff);
         if (!state) return no_session();
         const auto& st = state->staff.at(*staff);  // identity_state holds the staff member it names
         auto b = std::make_shared<session_basis>();
-        b->session_id = std::move(sid);
         principal& p = b->who;
         p.agency_id = *agency;
         p.staff_id = st.id;
         p.role = st.profile.role;
         p.staff_type = st.profile.staff_type;
-        p.session_id = b->session_id;
+        p.session_id = sid;
         p.permissions = access::effective_permissions(*state, st);
         p.client_portal = {state->settings.client_portal_enabled.value_or(false), st.permissions.contains("client_portal")};
         p.messaging = {state->settings.messaging_enabled.value_or(false), st.permissions.contains("messaging")};
@@ -99,19 +98,19 @@ result<principal> session_principal(app_context& ctx, const std::string& token) 
         basis = std::move(b);
     }
     const micros now = ctx.clock.now();
-    auto chk = aggregates::check_session(*basis->state, basis->session_id, now);
+    auto chk = aggregates::check_session(*basis->state, basis->who.session_id, now);
     const principal& who = basis->who;
     switch (chk.status) {
         case aggregates::session_status::unknown:
         case aggregates::session_status::staff_inactive: return no_session();
         case aggregates::session_status::idle_expired:
-            submit_quietly(ctx, who.agency_id, who.staff_id, aggregates::expire_session{basis->session_id, now},
+            submit_quietly(ctx, who.agency_id, who.staff_id, aggregates::expire_session{who.session_id, now},
                            "idle expiry");
             return fail(errc::unauthenticated, "the session expired after inactivity; log in again");
         case aggregates::session_status::active: break;
     }
     if (chk.touch_due)
-        submit_quietly(ctx, who.agency_id, who.staff_id, aggregates::touch_session{basis->session_id, now},
+        submit_quietly(ctx, who.agency_id, who.staff_id, aggregates::touch_session{who.session_id, now},
                        "session activity");
     principal p = who;
     p.restriction = chk.restriction;

@@ -69,7 +69,7 @@ public:
         std::lock_guard lock(mu_);
         if (states_.size() > max_entries) {
             states_.clear();
-            sessions_.clear();  // their entries' stale flags would no longer be set by changed()
+            sessions_.clear();  // changed() sets a kept session's flag through its entry in states_
         }
         const auto& a = agencies_[agency];
         auto& e = states_[key];

@@ -37,11 +37,10 @@ folded_state fold_state(app_context& ctx, const std::string& agency_id, const st
 folded_state identity_state(app_context& ctx, const std::string& agency_id, const std::string& staff_id);
 
 // What a staff session's principal is built from, shared while it holds (identity_cache): the
-// folded state, the session id (the token's hash in hex) and the principal without its
-// restriction, which check_session gives anew at every request (it depends on the time).
+// folded state and the principal without its restriction, which check_session gives anew at every
+// request (it depends on the time).
 struct session_basis {
     folded_state state;
-    std::string session_id;
     principal who;
 };
 
