@@ -20,6 +20,7 @@ namespace carelog::api::fiber {
 
 namespace {
 thread_local yield* current_fiber = nullptr;
+thread_local bool unsuspended_here = false;
 
 // Argon2id and other CPU-heavy work: a few threads, so io threads keep serving while it runs
 // (password_policy bounds how many hashes run at once on top of this).
@@ -100,18 +101,36 @@ yield* current() noexcept { return current_fiber; }
 
 scope::scope(yield& y) noexcept : saved_(current_fiber) { current_fiber = &y; }
 scope::~scope() { current_fiber = saved_; }
+void scope::suspending() noexcept { current_fiber = nullptr; }
 void scope::restore(yield* y) noexcept { current_fiber = y; }
+
+// The thread's current fiber is cleared as well: a fiber suspended (or ended) earlier on this
+// thread may still be named there, and the code run here is on none.
+unsuspended::unsuspended() noexcept : saved_(unsuspended_here), saved_fiber_(current_fiber) {
+    unsuspended_here = true;
+    current_fiber = nullptr;
+}
+unsuspended::~unsuspended() {
+    unsuspended_here = saved_;
+    current_fiber = saved_fiber_;
+}
+
+void may_block() {
+    if (unsuspended_here) throw needs_fiber{};
+}
 
 void sleep(std::chrono::milliseconds d) {
     yield* y = current();
     if (!y) {
+        may_block();
         std::this_thread::sleep_for(d);
         return;
     }
     boost::asio::steady_timer t(y->get_executor(), d);
     boost::system::error_code ec;
+    scope::suspending();
+    const scope::resumed again(y);
     t.async_wait((*y)[ec]);
-    scope::restore(y);
 }
 
 void spawn_detached(std::function<void()> work) {
@@ -124,6 +143,7 @@ void spawn_detached(std::function<void()> work) {
     };
     yield* y = current();
     if (!y) {
+        may_block();
         run(work);
         return;
     }
@@ -138,6 +158,7 @@ void spawn_detached(std::function<void()> work) {
 
 void run_blocking(const std::function<void()>& work) {
     if (!current()) {
+        may_block();
         work();
         return;
     }

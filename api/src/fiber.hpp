@@ -44,12 +44,42 @@ public:
     ~scope();
     scope(const scope&) = delete;
     scope& operator=(const scope&) = delete;
+    // Before a suspension: the thread runs no fiber until another starts or one resumes.
+    static void suspending() noexcept;
     // After a suspension: the fiber is current again on whatever thread resumed it.
     static void restore(yield* y) noexcept;
+    // Restores `y` when it goes out of scope, however the suspension ends (a throw included).
+    struct resumed {
+        yield* y;
+        ~resumed() { restore(y); }
+    };
 
 private:
     yield* saved_;
 };
+
+// A read is first tried on its io thread without a fiber (server.cpp `run_handler`): most never
+// wait, and a fiber costs a stack switch and two rounds through the scheduler. Within `unsuspended`
+// a wait that would block the thread throws `needs_fiber` instead, before it starts anything, and
+// the server runs the request again from the start on a fiber. It is no std::exception, so no
+// handler's catch takes it.
+struct needs_fiber {};
+
+class unsuspended {
+public:
+    unsuspended() noexcept;
+    ~unsuspended();
+    unsuspended(const unsuspended&) = delete;
+    unsuspended& operator=(const unsuspended&) = delete;
+
+private:
+    bool saved_;
+    yield* saved_fiber_;
+};
+
+// Called where code without a fiber is about to block its thread: throws needs_fiber within
+// `unsuspended`, else returns.
+void may_block();
 
 // Suspends the current fiber until `start(complete)` calls `complete(value)` (from any thread),
 // and returns the value. Without a fiber, blocks the calling thread instead.
@@ -57,13 +87,16 @@ template <class T>
 T await(const std::function<void(std::function<void(T)>)>& start) {
     yield* y = current();
     if (!y) {
+        may_block();
         auto p = std::make_shared<std::promise<T>>();
         auto f = p->get_future();
         start([p](T v) { p->set_value(std::move(v)); });
         return f.get();
     }
     auto ex = y->get_executor();
-    T out = boost::asio::async_initiate<yield&, void(T)>(
+    scope::suspending();
+    const scope::resumed again(y);
+    return boost::asio::async_initiate<yield&, void(T)>(
         [&start, ex](auto handler) {
             using handler_t = decltype(handler);
             auto h = std::make_shared<handler_t>(std::move(handler));
@@ -73,8 +106,6 @@ T await(const std::function<void(std::function<void(T)>)>& start) {
             });
         },
         *y);
-    scope::restore(y);
-    return out;
 }
 
 // Sleeps without holding a thread when on a fiber.

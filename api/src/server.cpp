@@ -6,10 +6,10 @@
 //
 // Threads: N io threads, each running an io_context of its own (Beast's io_context per thread);
 // the acceptor hands connections to them in turn, and a connection lives on its thread for its
-// life, so its handlers never need a strand and the io threads share no queue. Each request's
-// handler runs on a fiber (fiber.hpp) on its connection's thread: reads answer without a hop, and
-// a command, a consistency wait or a password hash suspends the fiber instead of holding a
-// thread, so thousands of requests can wait for the write engine on two io threads.
+// life, so its handlers never need a strand and the io threads share no queue. Handlers run on
+// their connection's thread: a GET first directly on it, and any request that waits on a fiber
+// (fiber.hpp), so a command, a consistency wait or a password hash suspends the fiber instead of
+// holding a thread, and thousands of requests can wait for the write engine on two io threads.
 #include "carelog/api/server.hpp"
 
 #include <array>
@@ -263,6 +263,15 @@ struct server::impl {
     // reference to the session's own shared_ptr and the work a named local: GCC 12 destroys some
     // temporaries of a co_await full-expression twice (PR c++/99576).
     net::awaitable<handled> run_handler(const std::shared_ptr<const http_request>& req, const std::string& peer) {
+        // A GET changes nothing before its first wait, if it has one: tried here first, and run
+        // again from the start on a fiber when it would wait (fiber::unsuspended).
+        if (req->method() == http::verb::get) {
+            try {
+                fiber::unsuspended here;
+                co_return dispatch(ctx, *req, peer);
+            } catch (const fiber::needs_fiber&) {
+            }
+        }
         auto out = std::make_shared<handled>();
         auto work = [this, keep = req, from = peer, out](fiber::yield y) {
             fiber::scope on(y);

@@ -144,7 +144,39 @@ public:
     std::vector<std::pair<std::string, std::chrono::milliseconds>> waits;
     bool is_ready = true;
 
+    // When set, a wait with a timeout answers only this long after it began, as projections that
+    // take that long to get there would: wait_for blocks meanwhile, when_applied answers from
+    // another thread (the caller's thread goes on). `slow_waits` counts the waits begun so,
+    // `slow_answers` those answered.
+    std::chrono::milliseconds answer_after{0};
+    std::atomic<int> slow_waits{0};
+    std::atomic<int> slow_answers{0};
+    std::vector<std::jthread> answering;
+
+    void when_applied(const std::string& token, std::chrono::milliseconds timeout, applied_callback done) override {
+        if (answer_after.count() == 0 || timeout.count() == 0) return projection_status::when_applied(token, timeout, std::move(done));
+        auto answer = answer_of(token, timeout);
+        ++slow_waits;
+        answering.emplace_back([this, answer, done = std::move(done), d = answer_after] {
+            std::this_thread::sleep_for(d);
+            ++slow_answers;
+            done(answer);
+        });
+    }
     result<bool> wait_for(const std::string& token, std::chrono::milliseconds timeout) override {
+        auto answer = answer_of(token, timeout);
+        if (answer_after.count() != 0 && timeout.count() != 0) {
+            ++slow_waits;
+            std::this_thread::sleep_for(answer_after);
+            ++slow_answers;
+        }
+        return answer;
+    }
+    bool ready() const override { return is_ready; }
+    std::string metrics_text() const override { return "carelog_projection_lag_records 0\n"; }
+
+private:
+    result<bool> answer_of(const std::string& token, std::chrono::milliseconds timeout) {
         waits.emplace_back(token, timeout);
         auto it = answers.find(token);
         if (it != answers.end()) return it->second;
@@ -153,8 +185,6 @@ public:
         if (parse_token(token, partition, offset) && offset <= applied) return true;
         throw unexpected_call("fake_status: unexpected wait_for(" + token + ")");
     }
-    bool ready() const override { return is_ready; }
-    std::string metrics_text() const override { return "carelog_projection_lag_records 0\n"; }
 };
 
 struct fixed_clock final : clock_source {

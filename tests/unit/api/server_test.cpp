@@ -167,3 +167,45 @@ TEST_CASE("server: a request header that does not arrive in time closes the conn
     CHECK(waited < std::chrono::seconds(5));
     srv.stop();
 }
+
+TEST_CASE("server: reads that wait for the projections hold no io thread, and answer once they get there",
+          "[api][server][consistency]") {
+    api_fixture f;
+    auto headers = agency_headers(f);  // the admin's session, made before requests run on the server's threads
+    f.status.answers["0-30"] = true;
+    f.status.answer_after = std::chrono::milliseconds(3000);
+    auto one = local();
+    one.io_threads = 1;  // the waiting reads and the next request share the one io thread
+    server srv(*f.ctx, one);
+    REQUIRE(srv.start().has_value());
+
+    auto waiting_headers = headers;
+    waiting_headers["X-Consistency-Token"] = "0-30";
+    auto wait_for_it = [&] {
+        carelog::testing::http_client c("127.0.0.1", srv.port());
+        return c.get("/v1/staff/" + f.staff_a, waiting_headers);
+    };
+    auto until_waiting = [&](int n) {
+        for (int i = 0; i < 500 && f.status.slow_waits < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return f.status.slow_waits.load();
+    };
+    // The second begins its wait while the first is suspended in its own.
+    auto first = std::async(std::launch::async, wait_for_it);
+    REQUIRE(until_waiting(1) == 1);
+    auto second = std::async(std::launch::async, wait_for_it);
+    REQUIRE(until_waiting(2) == 2);
+
+    // Answered while both still wait: their waits hold fibers, not the thread.
+    carelog::testing::http_client other("127.0.0.1", srv.port());
+    auto staff = other.get("/v1/staff/" + f.staff_a, headers);
+    CHECK(staff.status == 200);
+    CHECK(f.status.slow_answers == 0);
+
+    for (auto* w : {&first, &second}) {
+        auto reply = w->get();
+        CHECK(reply.status == 200);
+        CHECK(reply.json().as_object().at("username").as_string() == "tjones");
+    }
+    CHECK(f.status.slow_waits == 2);  // one each: a read tried first on the thread began no wait
+    srv.stop();
+}
