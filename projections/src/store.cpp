@@ -192,11 +192,6 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.block_cache = rocksdb::NewLRUCache(64u << 20);
     opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    // Reads by id (a client's, a staff member's view) that a memtable does not answer are served
-    // from a row cache: the found value of a key in a file, kept by file, so it never outlives the
-    // file it came from and never needs invalidating. Without it each such read searches an
-    // index block and a data block in the block cache (~14 % of the io threads' CPU per read).
-    opts.row_cache = rocksdb::NewLRUCache(32u << 20);
     // Live batches are small and spread over many agencies, so without a hint nearly every key
     // is a memtable insert searched from the skiplist's top, most of the appliers' CPU at
     // saturation (see insert_hint_prefix).
