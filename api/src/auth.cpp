@@ -75,26 +75,23 @@ result<principal> session_principal(app_context& ctx, const std::string& token) 
     const sha256_digest digest = sha256(token);
     auto basis = cached_session(ctx, digest);
     if (!basis) {
-        auto agency = token_agency(token);
-        if (!agency) return no_session();
         const std::string sid = to_hex(digest);
-        auto staff = session_owner(ctx, 's', *agency, sid);
-        if (!staff) return no_session();
-        auto state = identity_state(ctx, *agency, *staff);
-        if (!state) return no_session();
-        const auto& st = state->staff.at(*staff);  // identity_state holds the staff member it names
+        auto ground = ground_of(ctx, 's', token, sid);
+        if (!ground) return no_session();
+        const auto& state = *ground->state;
+        const auto& st = state.staff.at(ground->owner_id);  // the folded state holds the staff member it names
         auto b = std::make_shared<session_basis>();
         principal& p = b->who;
-        p.agency_id = *agency;
+        p.agency_id = ground->agency_id;
         p.staff_id = st.id;
         p.role = st.profile.role;
         p.staff_type = st.profile.staff_type;
         p.session_id = sid;
-        p.permissions = access::effective_permissions(*state, st);
-        p.client_portal = {state->settings.client_portal_enabled.value_or(false), st.permissions.contains("client_portal")};
-        p.messaging = {state->settings.messaging_enabled.value_or(false), st.permissions.contains("messaging")};
-        b->state = std::move(state);
-        remember_session(ctx, digest, *agency, *staff, b);
+        p.permissions = access::effective_permissions(state, st);
+        p.client_portal = {state.settings.client_portal_enabled.value_or(false), st.permissions.contains("client_portal")};
+        p.messaging = {state.settings.messaging_enabled.value_or(false), st.permissions.contains("messaging")};
+        b->state = ground->state;
+        remember_session(ctx, digest, ground->agency_id, ground->owner_id, b);
         basis = std::move(b);
     }
     const micros now = ctx.clock.now();

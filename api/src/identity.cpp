@@ -225,6 +225,16 @@ folded_state identity_state(app_context& ctx, const std::string& agency_id, cons
     return fold_state(ctx, agency_id, staff_id, fold_kind::staff);
 }
 
+std::optional<session_ground> ground_of(app_context& ctx, char kind, std::string_view token, const std::string& hash) {
+    auto agency = token_agency(token);
+    if (!agency) return std::nullopt;
+    auto owner = session_owner(ctx, kind, *agency, hash);
+    if (!owner) return std::nullopt;
+    auto state = fold_state(ctx, *agency, *owner, kind == 's' ? fold_kind::staff : fold_kind::client);
+    if (!state) return std::nullopt;
+    return session_ground{std::move(*agency), std::move(*owner), std::move(state)};
+}
+
 std::shared_ptr<const session_basis> cached_session(app_context& ctx, const sha256_digest& token_digest) {
     ctx.identity->attach(ctx.store);
     return ctx.identity->session(token_digest);

@@ -57,6 +57,16 @@ void remember_session(app_context& ctx, const sha256_digest& token_digest, const
 std::optional<std::string> session_owner(app_context& ctx, char kind, const std::string& agency_id,
                                          const std::string& hash);
 
+// What a session token stands on: the agency it names, the session's owner under the token's
+// hash (kind as session_owner) and that owner's folded state (a staff member's for 's', a client's
+// for 'p' and 'k'). Nothing when any of them is not (yet) in the read models.
+struct session_ground {
+    std::string agency_id;
+    std::string owner_id;
+    folded_state state;
+};
+std::optional<session_ground> ground_of(app_context& ctx, char kind, std::string_view token, const std::string& hash);
+
 // RFC 6238 (SHA-1, 6 digits, 30 s) with liboath, window ±1 step around `now`.
 struct totp_match {
     bool ok = false;

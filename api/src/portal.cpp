@@ -27,13 +27,11 @@ std::unexpected<error> kiosk_not_live() {
 }  // namespace
 
 result<principal> portal_principal(app_context& ctx, const std::string& token) {
-    auto agency = token_agency(token);
-    if (!agency) return no_portal_session();
     const std::string sid = token_hash(token);
-    auto client = session_owner(ctx, 'p', *agency, sid);
-    if (!client) return no_portal_session();
-    auto state = client_state(ctx, *agency, *client);
-    if (!state) return no_portal_session();
+    auto ground = ground_of(ctx, 'p', token, sid);
+    if (!ground) return no_portal_session();
+    const std::string& agency = ground->agency_id;
+    const auto& state = ground->state;
     const micros now = ctx.clock.now();
     auto chk = aggregates::check_portal_session(*state, sid, now);
     switch (chk.status) {
@@ -47,12 +45,12 @@ result<principal> portal_principal(app_context& ctx, const std::string& token) {
     }
     // Activity slides the session, recorded at most once per touch interval (as for staff).
     if (chk.touch_due) {
-        auto r = ctx.commands.submit(*agency, command_meta{chk.account->id, "", ctx.ids.next_uuid()},
+        auto r = ctx.commands.submit(agency, command_meta{chk.account->id, "", ctx.ids.next_uuid()},
                                      aggregates::touch_portal_session{sid, now});
-        if (!r) spdlog::warn("portal: session activity for agency {} not recorded: {}", *agency, r.error().detail);
+        if (!r) spdlog::warn("portal: session activity for agency {} not recorded: {}", agency, r.error().detail);
     }
     principal p;
-    p.agency_id = *agency;
+    p.agency_id = agency;
     p.session_id = sid;
     p.client_id = chk.client->id;
     p.portal_account_id = chk.account->id;
@@ -62,16 +60,14 @@ result<principal> portal_principal(app_context& ctx, const std::string& token) {
 }
 
 result<principal> kiosk_principal(app_context& ctx, const std::string& token) {
-    auto agency = token_agency(token);
-    if (!agency) return kiosk_not_live();
     const std::string th = token_hash(token);
-    auto client = session_owner(ctx, 'k', *agency, th);
-    if (!client) return kiosk_not_live();
-    auto state = client_state(ctx, *agency, *client);
-    if (!state) return kiosk_not_live();
+    auto ground = ground_of(ctx, 'k', token, th);
+    if (!ground) return kiosk_not_live();
+    const std::string& agency = ground->agency_id;
+    const auto& state = ground->state;
     const micros now = ctx.clock.now();
     principal p;
-    p.agency_id = *agency;
+    p.agency_id = agency;
     p.session_id = th;
     if (auto live = aggregates::find_live_kiosk(*state, th, now); live.kiosk) {
         p.client_id = live.client->id;
@@ -80,7 +76,7 @@ result<principal> kiosk_principal(app_context& ctx, const std::string& token) {
     }
     // Submitted but not expired: the token still names its session, so that a second submit gets
     // the domain's 409 rather than a 401 (submit_kiosk_form checks expiry first, then submission).
-    const auto& c = state->clients.at(*client);
+    const auto& c = state->clients.at(ground->owner_id);
     for (const auto& [id, k] : c.kiosks) {
         if (k.token_hash != th || !k.submitted || now >= k.expires_at) continue;
         p.client_id = c.id;
