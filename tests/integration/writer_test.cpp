@@ -3,6 +3,7 @@
 // evicted while their replay is decided. Each test reads the topic back as an auditor would.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -287,6 +288,42 @@ TEST_CASE("writer: an event larger than the log takes is refused alone (too_larg
     for (const auto& ev : evs)
         if (std::holds_alternative<events::ClientAdded>(ev.data)) in_log.insert(ev.aggregate_id);
     for (const auto& id : small_ids) CHECK(in_log.count(id) == 1);
+}
+
+TEST_CASE("writer: a lane under load gathers what arrives within its gather time into one transaction, and "
+          "answers every command",
+          "[integration][writer]") {
+    topic_fixture f;
+    writer::engine_options o;
+    o.gather = std::chrono::milliseconds(3000);
+    o.gather_from = 1;  // every batch counts as load: the one after the agency's waits for the gather time
+    auto e = f.start(o);
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+
+    constexpr int n = 40;
+    answers a;
+    for (int i = 0; i < n; ++i)
+        e->submit(f.agency, writer::command_meta{"operator", "", "test"}, f.client(i), a.slot(static_cast<std::size_t>(i)));
+    auto& got = a.wait(n);
+    // One transaction holds them all: their records are contiguous in the partition (a commit's
+    // marker takes an offset between two transactions).
+    std::vector<std::int64_t> offsets;
+    for (auto& [i, r] : got) {
+        REQUIRE(r.has_value());
+        int partition = -1;
+        std::int64_t offset = -1;
+        REQUIRE(parse_token(r->consistency_token, partition, offset));
+        offsets.push_back(offset);
+    }
+    std::sort(offsets.begin(), offsets.end());
+    CHECK(offsets.back() - offsets.front() == n - 1);
+    e->stop();
+
+    auto evs = f.read_all();
+    check_chain(evs, f.agency);
+    std::size_t added = 0;
+    for (const auto& ev : evs) added += std::holds_alternative<events::ClientAdded>(ev.data) ? 1 : 0;
+    CHECK(added == n);
 }
 
 TEST_CASE("writer: replaying an Idempotency-Key whose record is evicted in the same batch answers, and the "

@@ -258,10 +258,24 @@ private:
             bool commit_done = false;
             {
                 std::unique_lock lk(mu_);
-                cv_.wait(lk, [&] {
-                    return stopping_ || !queue_.empty() || (inflight_ && commit_finished()) || bulk_ ||
-                           !held_.empty();
-                });
+                // The queue is taken when gathering is over (see engine_options::gather); a commit
+                // that finishes meanwhile is answered at once.
+                const auto gather_until = last_taken_ >= opts_.gather_from ? last_taken_at_ + opts_.gather
+                                                                          : steady::time_point{};
+                auto gathered = [&] {
+                    return stopping_ || queue_.size() >= opts_.max_batch || steady::now() >= gather_until;
+                };
+                auto woken = [&] {
+                    return stopping_ || (!queue_.empty() && gathered()) || (inflight_ && commit_finished()) ||
+                           bulk_ || !held_.empty();
+                };
+                while (!woken()) {
+                    if (!queue_.empty())
+                        cv_.wait_until(lk, gather_until);
+                    else
+                        cv_.wait(lk);
+                }
+                const bool take = gathered();
                 // What waited for a bulk job that has ended goes first, in the order it came.
                 if (!bulk_)
                     while (!held_.empty()) {
@@ -269,7 +283,7 @@ private:
                         held_.pop_front();
                     }
                 std::size_t n = 0, taken = 0;
-                while (!queue_.empty() && n < opts_.max_batch) {
+                while (take && !queue_.empty() && n < opts_.max_batch) {
                     const auto w = weight(queue_.front());
                     taken += w;
                     if (!is_bulk(queue_.front())) n += w;  // a bulk job goes its own way
@@ -277,6 +291,10 @@ private:
                     queue_.pop_front();
                 }
                 queued_ -= std::min(queued_, taken);
+                if (take && taken > 0) {
+                    last_taken_ = n;
+                    last_taken_at_ = steady::now();
+                }
                 commit_done = inflight_ && commit_finished();
                 if (items.empty() && !commit_done && stopping_ && !inflight_ && !bulk_) break;
             }
@@ -1401,6 +1419,8 @@ private:
 
     std::map<int, std::unique_ptr<std::atomic<std::int64_t>>> committed_end_;
     std::atomic<bool> ready_{false};
+    std::size_t last_taken_ = 0;           // commands in the last batch taken from the queue (lane thread)
+    steady::time_point last_taken_at_{};   // and when
     std::atomic<bool> fenced_{false};
     std::atomic<std::uint64_t> appended_{0}, transactions_{0}, failures_{0}, commands_{0};
 };
