@@ -185,6 +185,7 @@ TEST_CASE("server: reads that wait for the projections hold no io thread, and an
         carelog::testing::http_client c("127.0.0.1", srv.port());
         return c.get("/v1/staff/" + f.staff_a, waiting_headers);
     };
+    // At most 5 s for the fake to see the nth wait begin; the REQUIREs below fail when it does not.
     auto until_waiting = [&](int n) {
         for (int i = 0; i < 500 && f.status.slow_waits < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         return f.status.slow_waits.load();
