@@ -68,6 +68,7 @@ std::string fmt_double(double d) {
 
 struct metrics::impl {
     std::array<slot, slot_count> slots;
+    std::atomic<std::uint64_t> refused_connections{0};
 
     slot& find(std::size_t method, std::string_view route) {
         if (route.size() > slot{}.route.size()) route = "overflow";
@@ -110,6 +111,10 @@ void metrics::observe(std::string_view method, std::string_view route, int statu
     s.sum_us.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, latency.count())), std::memory_order_relaxed);
 }
 
+std::uint64_t metrics::connection_refused() {
+    return impl_->refused_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 std::string metrics::text() const {
     // Sorted by route, then method: a stable page for people and diffs.
     std::vector<const slot*> ready;
@@ -148,6 +153,11 @@ std::string metrics::text() const {
         out += "carelog_http_request_duration_seconds_count{" + labels + "} " + std::to_string(std::max(count, cumulative)) +
                "\n";
     }
+    out += "# HELP carelog_http_connections_refused_total Connections closed unread: over the total or the "
+           "per-address cap.\n";
+    out += "# TYPE carelog_http_connections_refused_total counter\n";
+    out += "carelog_http_connections_refused_total " +
+           std::to_string(impl_->refused_connections.load(std::memory_order_relaxed)) + "\n";
     return out;
 }
 

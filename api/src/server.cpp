@@ -120,7 +120,6 @@ struct server::impl {
     std::condition_variable cv;
     std::set<std::shared_ptr<connection>> conns;
     std::map<net::ip::address, std::size_t> per_address;  // open connections by source address
-    std::uint64_t refused_connections = 0;
     std::chrono::steady_clock::time_point refused_logged{};
     bool accepting = false;
     bool started = false;
@@ -159,19 +158,19 @@ struct server::impl {
                 std::lock_guard lock(m);
                 if (stopping) break;
                 if (conns.size() >= cfg.max_connections || per_address[peer] >= cfg.max_connections_per_address) {
-                    // Over a cap: closed before a byte is read; logged at most once a second.
-                    ++refused_connections;
+                    // Over a cap: closed before a byte is read, then counted; logged at most once a second.
+                    boost::system::error_code cec;
+                    sock.close(cec);
+                    const std::uint64_t refused = ctx.m.connection_refused();
                     auto now = std::chrono::steady_clock::now();
                     if (now - refused_logged >= std::chrono::seconds(1)) {
                         refused_logged = now;
                         spdlog::warn("http: connection from {} refused: {} open in total, {} from it (caps {} and {}); "
                                      "{} refused so far",
                                      peer.to_string(), conns.size(), per_address[peer], cfg.max_connections,
-                                     cfg.max_connections_per_address, refused_connections);
+                                     cfg.max_connections_per_address, refused);
                     }
                     if (per_address[peer] == 0) per_address.erase(peer);
-                    boost::system::error_code cec;
-                    sock.close(cec);
                     continue;
                 }
                 ++per_address[peer];

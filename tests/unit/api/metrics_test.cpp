@@ -53,3 +53,13 @@ TEST_CASE("metrics: requests recorded from four threads are all counted, by meth
     CHECK(line_value(text, R"(carelog_http_request_duration_seconds_bucket{method="other",route="-",le="5"})") == "0");
     CHECK(line_value(text, R"(carelog_http_request_duration_seconds_bucket{method="other",route="-",le="+Inf"})") == "1");
 }
+
+TEST_CASE("metrics: each refused connection is counted once and shown as a counter", "[unit][api]") {
+    metrics m;
+    CHECK(line_value(m.text(), "\ncarelog_http_connections_refused_total") == "0");
+    CHECK(m.connection_refused() == 1);
+    CHECK(m.connection_refused() == 2);
+    const auto text = m.text();
+    CHECK(text.find("# TYPE carelog_http_connections_refused_total counter\n") != std::string::npos);
+    CHECK(line_value(text, "\ncarelog_http_connections_refused_total") == "2");
+}

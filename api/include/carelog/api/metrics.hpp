@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,8 +21,13 @@ public:
     // label cardinality stays bounded.
     void observe(std::string_view method, std::string_view route, int status, std::chrono::microseconds latency);
 
-    // carelog_http_requests_total{method,route,status_class} and
-    // carelog_http_request_duration_seconds{method,route} histogram.
+    // A connection closed unread because it was over the total or per-address cap; returns the
+    // count so far.
+    std::uint64_t connection_refused();
+
+    // carelog_http_requests_total{method,route,status_class},
+    // carelog_http_request_duration_seconds{method,route} histogram and
+    // carelog_http_connections_refused_total.
     std::string text() const;
 
 private:
