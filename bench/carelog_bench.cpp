@@ -606,7 +606,7 @@ int main(int argc, char** argv) {
             wait_cpu_quiet(pid);
             wait_cpu_quiet(broker_pid);
         }
-        const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid);
+        const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid), self0 = cpu_seconds(::getpid());
         const auto threads0 = cpu_by_thread(pid), broker_threads0 = cpu_by_thread(broker_pid);
         const double txns0 = cpu ? metric("carelog_writer_transactions_total") : 0.0;
         all.push_back(open_loop(name, host, port, rate, seconds, conns, make, ok));
@@ -616,9 +616,10 @@ int main(int argc, char** argv) {
             wait_cpu_quiet(broker_pid);
             const double n = static_cast<double>(std::max<std::size_t>(all.back().ok, 1));
             const double txns = metric("carelog_writer_transactions_total") - txns0;
-            std::printf("%-26s CPU per command: carelogd %.1f us, broker %.1f us; %.0f transactions, %.0f commands each\n",
-                        "", (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n, txns,
-                        n / std::max(1.0, txns));
+            std::printf("%-26s CPU per command: carelogd %.1f us, broker %.1f us, this load generator %.1f us; %.0f "
+                        "transactions, %.0f commands each\n",
+                        "", (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n,
+                        (cpu_seconds(::getpid()) - self0) * 1e6 / n, txns, n / std::max(1.0, txns));
             std::printf("%-26s carelogd's threads:%s us\n", "", per_op_by_thread(threads0, cpu_by_thread(pid), n).c_str());
             std::printf("%-26s the broker's threads:%s us\n", "",
                         per_op_by_thread(broker_threads0, cpu_by_thread(broker_pid), n).c_str());
@@ -659,7 +660,7 @@ int main(int argc, char** argv) {
         auto read = [&](const std::string& name, const request_fn& make) {
             wait_cpu_quiet(pid);
             wait_cpu_quiet(broker_pid);
-            const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid);
+            const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid), self0 = cpu_seconds(::getpid());
             const auto threads0 = cpu_by_thread(pid), broker_threads0 = cpu_by_thread(broker_pid);
             all.push_back(open_loop(name, host, port, 0, seconds, read_conns, make, 200));
             print(all.back());
@@ -667,8 +668,9 @@ int main(int argc, char** argv) {
             wait_cpu_quiet(broker_pid);
             const double n = static_cast<double>(std::max<std::size_t>(all.back().ok, 1));
             if (pid > 0) {
-                std::printf("%-26s CPU per read: carelogd %.1f us, broker %.1f us\n", "",
-                            (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n);
+                std::printf("%-26s CPU per read: carelogd %.1f us, broker %.1f us, this load generator %.1f us\n", "",
+                            (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n,
+                            (cpu_seconds(::getpid()) - self0) * 1e6 / n);
                 std::printf("%-26s carelogd's threads:%s us\n", "", per_op_by_thread(threads0, cpu_by_thread(pid), n).c_str());
                 std::printf("%-26s the broker's threads:%s us\n", "",
                             per_op_by_thread(broker_threads0, cpu_by_thread(broker_pid), n).c_str());
