@@ -294,7 +294,8 @@ TEST_CASE("identity: a session in use answers with its member's new role and gra
     CHECK(is_problem(f.request(verb::get, target, "", f.bearer(sessions.token["biller"])), 403));
     f.feed.push(f.agency_a, therapist, events::RoleAssigned{"therapist"});
     CHECK(is_problem(f.request(verb::get, target, "", f.bearer(token)), 403));
-    // A role event of another member: this session answers 403, that member's session 200.
+    // The biller (uuid(32)) made an administrator: the biller's session is answered 200 and this
+    // session, whose member's role is therapist, 403.
     f.feed.push(f.agency_a, uuid(32), events::RoleAssigned{"admin"});
     CHECK(is_problem(f.request(verb::get, target, "", f.bearer(token)), 403));
     CHECK(f.request(verb::get, target, "", f.bearer(sessions.token["biller"])).result_int() == 200);
