@@ -219,6 +219,14 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
             cf.memtable_whole_key_filtering = true;
             cf.memtable_prefix_bloom_size_ratio = 0.02;
         }
+        if (n == "client_index" || n == "staff_index") {
+            // The listings read these families a page at a time (a 50-row client page is ~17 KB
+            // of name-order entries holding views): blocks of 16 KB instead of 4 KB make a page
+            // one or two blocks to find in the cache and step across, not five.
+            rocksdb::BlockBasedTableOptions scanned = table;
+            scanned.block_size = 16u << 10;
+            cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(scanned));
+        }
         if (n == "audit") {
             // The trail's records of views (a drain's views of one agency, ~100s of KB each) are
             // written once and never change: kept in blob files, flushed once and never rewritten
