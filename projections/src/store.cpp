@@ -183,11 +183,11 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // Compactions read their inputs front to back: in 2 MiB reads, not one pread(2) per 4 KiB
     // block (RocksDB 7.8 reads them without readahead: ~2.5 preads per command at saturation).
     opts.compaction_readahead_size = 2u << 20;
-    // Every file LZ4, flushes included: the views (JSON) and envelopes (ids repeated across an
-    // event's fields) shrink about four times, and on machines where a byte written into a new
-    // page-cache page costs more than compressing it (VMs that hand freed memory back to their
-    // host), fewer bytes is what makes flushes and compactions cheaper: at saturation RocksDB's
-    // background threads spent ~20 us per command less (docs/performance.md, "LZ4 in every file").
+    // Every file LZ4, flushes included: the views (JSON) shrink about four times and the envelopes
+    // (ids repeated across an event's fields) almost three, and on machines where a byte written
+    // into a new page-cache page costs more than compressing it (VMs that hand freed memory back to
+    // their host), fewer bytes is what makes flushes and compactions cheaper: at saturation RocksDB's
+    // background threads spent 10-19 us per command less (docs/performance.md, "LZ4 in every file").
     opts.compression = rocksdb::kLZ4Compression;
     rocksdb::BlockBasedTableOptions table;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
