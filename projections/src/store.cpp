@@ -187,7 +187,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // (ids repeated across an event's fields) almost three, and on machines where a byte written
     // into a new page-cache page costs more than compressing it (VMs that hand freed memory back to
     // their host), fewer bytes is what makes flushes and compactions cheaper: at saturation RocksDB's
-    // background threads spent 10-19 us per command less (docs/performance.md, "LZ4 in every file").
+    // background threads spent 11-18 us per command less (docs/performance.md, "LZ4 in every file").
     opts.compression = rocksdb::kLZ4Compression;
     rocksdb::BlockBasedTableOptions table;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
