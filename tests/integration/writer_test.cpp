@@ -326,6 +326,39 @@ TEST_CASE("writer: a lane under load gathers what arrives within its gather time
     CHECK(added == n);
 }
 
+TEST_CASE("writer: a lane gathering stops as soon as a transaction's worth of commands is queued", "[integration][writer]") {
+    topic_fixture f;
+    writer::engine_options o;
+    // A gather far longer than a command may wait in the queue (10 s) and than the wait below:
+    // only a queue grown to gather_batch gets these commands decided.
+    o.gather = std::chrono::minutes(10);
+    o.gather_from = 1;
+    o.gather_batch = 10;
+    auto e = f.start(o);
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+
+    constexpr int n = 10;
+    answers a;
+    for (int i = 0; i < n; ++i)
+        e->submit(f.agency, writer::command_meta{"operator", "", "test"}, f.client(i), a.slot(static_cast<std::size_t>(i)));
+    auto& got = a.wait(n);
+    std::vector<std::int64_t> offsets;
+    for (auto& [i, r] : got) {
+        REQUIRE(r.has_value());
+        int partition = -1;
+        std::int64_t offset = -1;
+        REQUIRE(parse_token(r->consistency_token, partition, offset));
+        offsets.push_back(offset);
+    }
+    std::sort(offsets.begin(), offsets.end());
+    CHECK(offsets.back() - offsets.front() == n - 1);  // one transaction
+    e->stop();
+
+    std::size_t added = 0;
+    for (const auto& ev : f.read_all()) added += std::holds_alternative<events::ClientAdded>(ev.data) ? 1 : 0;
+    CHECK(added == n);
+}
+
 TEST_CASE("writer: replaying an Idempotency-Key whose record is evicted in the same batch answers, and the "
           "writer goes on",
           "[integration][writer]") {

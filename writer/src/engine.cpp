@@ -180,15 +180,25 @@ public:
 
     // False when the queue is full or the lane stops: the caller answers at once.
     // Takes `w` only when it returns true.
+    // The lane waits with commands queued only while it gathers (`run`), and then only a queue
+    // grown to gathered_enough() ends the wait early: the lane is woken for the first command and
+    // for that one, not for each command in between (each wake is a futex call on both sides).
     bool enqueue(work& w, std::size_t weight) {
+        bool wake = false;
         {
             std::lock_guard lk(mu_);
             if (stopping_ || queued_ + weight > opts_.max_queue) return false;
             queued_ += weight;
             queue_.push_back(std::move(w));
+            wake = queue_.size() == 1 || queue_.size() == gathered_enough();
         }
-        cv_.notify_one();
+        if (wake) cv_.notify_one();
         return true;
+    }
+
+    // How many queued commands end a gathering early (engine_options::gather_batch).
+    std::size_t gathered_enough() const {
+        return opts_.gather_batch > 0 ? std::min(opts_.gather_batch, opts_.max_batch) : opts_.max_batch;
     }
 
     std::int64_t committed_end(int p) const {
@@ -263,7 +273,7 @@ private:
                 const auto gather_until = last_taken_ >= opts_.gather_from ? last_taken_at_ + opts_.gather
                                                                           : steady::time_point{};
                 auto gathered = [&] {
-                    return stopping_ || queue_.size() >= opts_.max_batch || steady::now() >= gather_until;
+                    return stopping_ || queue_.size() >= gathered_enough() || steady::now() >= gather_until;
                 };
                 auto woken = [&] {
                     return stopping_ || (!queue_.empty() && gathered()) || (inflight_ && commit_finished()) ||

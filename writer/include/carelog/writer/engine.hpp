@@ -53,13 +53,17 @@ struct engine_options {
     // The groups this node owns (empty = all of them).
     std::vector<int> owned_groups;
     std::size_t max_batch = 4096;        // commands per transaction
-    // Under load a lane takes its queue at most once per `gather` (while it holds fewer than
-    // max_batch): once a batch of at least `gather_from` commands was taken, the next waits until
-    // `gather` after it. Fewer, larger transactions cost the broker and librdkafka less per command
-    // (docs/performance.md); a lane with little to do (batches below gather_from) takes each command
-    // at once, so a light load's latency does not change. A zero `gather` turns it off.
+    // Under load a lane takes its queue at most once per `gather`, unless `gather_batch` commands
+    // are queued before that: once a batch of at least `gather_from` commands was taken, the next
+    // waits until `gather` after it or until the queue holds gather_batch. Fewer, larger
+    // transactions cost the broker and librdkafka less per command (docs/performance.md); a lane
+    // with little to do (batches below gather_from) takes each command at once, so a light load's
+    // latency does not change; a lane with more to do than gather_batch per `gather` commits as
+    // soon as a transaction's worth is queued, so gathering never caps commands/s at what the
+    // clients keep in flight per `gather`. A zero `gather` turns it off.
     std::chrono::milliseconds gather{40};
     std::size_t gather_from = 128;
+    std::size_t gather_batch = 512;
     std::size_t max_queue = 20000;       // commands waiting per lane; beyond: errc::unavailable at once
     std::chrono::milliseconds queue_timeout{10000};  // a command waiting longer is dropped undecided
     // A batch job of more rows than this (a client import) runs as a bulk job: bulk_chunk rows per
