@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
                 data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info", web_dir;
     int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2, projection_threads = 0,
-        writer_groups = 1, start_wait_s = 60, writer_gather_ms = 40;
+        writer_groups = 1, start_wait_s = 60, writer_gather_ms = 40, writer_gather_batch = 512;
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
     app.add_option("--brokers", brokers, "Kafka bootstrap servers")->envname("CARELOG_BROKERS");
     app.add_option("--topic-prefix", prefix, "prefix of carelog's topics")->envname("CARELOG_TOPIC_PREFIX");
@@ -167,6 +167,11 @@ int main(int argc, char** argv) {
     app.add_option("--writer-gather-ms", writer_gather_ms,
                    "under load, a lane takes its queue at most this often: fewer, larger transactions (0: at once)")
         ->envname("CARELOG_WRITER_GATHER_MS")
+        ->capture_default_str();
+    app.add_option("--writer-gather-batch", writer_gather_batch,
+                   "commands queued that end a lane's gathering early: a transaction's worth")
+        ->envname("CARELOG_WRITER_GATHER_BATCH")
+        ->check(CLI::Range(1, 4096))
         ->capture_default_str();
     app.add_option("--start-wait-s", start_wait_s, "how long to wait for Kafka at start")
         ->envname("CARELOG_START_WAIT_S");
@@ -353,6 +358,7 @@ int main(int argc, char** argv) {
     writer::engine_options wopts;
     wopts.groups = writer_groups;
     wopts.gather = std::chrono::milliseconds(writer_gather_ms);
+    wopts.gather_batch = static_cast<std::size_t>(writer_gather_batch);
     writer::engine bus(kcfg, *n, snapshots, clock, ids, wopts);
     api::writer_gateway commands(bus);
     std::unique_ptr<notify::notifier> mailer;
