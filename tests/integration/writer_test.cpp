@@ -290,23 +290,20 @@ TEST_CASE("writer: an event larger than the log takes is refused alone (too_larg
     for (const auto& id : small_ids) CHECK(in_log.count(id) == 1);
 }
 
-TEST_CASE("writer: a lane under load gathers what arrives within its gather time into one transaction, and "
-          "answers every command",
-          "[integration][writer]") {
+namespace {
+// Submits n new clients of one agency (created first) at once on a lane with options `o`, and
+// checks that every one is answered, that one transaction holds them all (their records are
+// contiguous in the partition: a commit's marker takes an offset between two transactions), and
+// that the log holds each once, chained.
+void answered_in_one_transaction(const writer::engine_options& o, int n) {
     topic_fixture f;
-    writer::engine_options o;
-    o.gather = std::chrono::milliseconds(3000);
-    o.gather_from = 1;  // every batch counts as load: the one after the agency's waits for the gather time
     auto e = f.start(o);
     REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
 
-    constexpr int n = 40;
     answers a;
     for (int i = 0; i < n; ++i)
         e->submit(f.agency, writer::command_meta{"operator", "", "test"}, f.client(i), a.slot(static_cast<std::size_t>(i)));
-    auto& got = a.wait(n);
-    // One transaction holds them all: their records are contiguous in the partition (a commit's
-    // marker takes an offset between two transactions).
+    auto& got = a.wait(static_cast<std::size_t>(n));
     std::vector<std::int64_t> offsets;
     for (auto& [i, r] : got) {
         REQUIRE(r.has_value());
@@ -321,42 +318,29 @@ TEST_CASE("writer: a lane under load gathers what arrives within its gather time
 
     auto evs = f.read_all();
     check_chain(evs, f.agency);
-    std::size_t added = 0;
+    int added = 0;
     for (const auto& ev : evs) added += std::holds_alternative<events::ClientAdded>(ev.data) ? 1 : 0;
     CHECK(added == n);
 }
+}  // namespace
+
+TEST_CASE("writer: a lane under load gathers what arrives within its gather time into one transaction, and "
+          "answers every command",
+          "[integration][writer]") {
+    writer::engine_options o;
+    o.gather = std::chrono::milliseconds(3000);
+    o.gather_from = 1;  // every batch counts as load: the one after the agency's waits for the gather time
+    answered_in_one_transaction(o, 40);
+}
 
 TEST_CASE("writer: a lane gathering stops as soon as a transaction's worth of commands is queued", "[integration][writer]") {
-    topic_fixture f;
     writer::engine_options o;
-    // A gather far longer than a command may wait in the queue (10 s) and than the wait below:
-    // only a queue grown to gather_batch gets these commands decided.
+    // A gather far longer than a command may wait in the queue (10 s) and than answers' wait
+    // (120 s): only a queue grown to gather_batch gets these commands decided.
     o.gather = std::chrono::minutes(10);
     o.gather_from = 1;
     o.gather_batch = 10;
-    auto e = f.start(o);
-    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
-
-    constexpr int n = 10;
-    answers a;
-    for (int i = 0; i < n; ++i)
-        e->submit(f.agency, writer::command_meta{"operator", "", "test"}, f.client(i), a.slot(static_cast<std::size_t>(i)));
-    auto& got = a.wait(n);
-    std::vector<std::int64_t> offsets;
-    for (auto& [i, r] : got) {
-        REQUIRE(r.has_value());
-        int partition = -1;
-        std::int64_t offset = -1;
-        REQUIRE(parse_token(r->consistency_token, partition, offset));
-        offsets.push_back(offset);
-    }
-    std::sort(offsets.begin(), offsets.end());
-    CHECK(offsets.back() - offsets.front() == n - 1);  // one transaction
-    e->stop();
-
-    std::size_t added = 0;
-    for (const auto& ev : f.read_all()) added += std::holds_alternative<events::ClientAdded>(ev.data) ? 1 : 0;
-    CHECK(added == n);
+    answered_in_one_transaction(o, 10);
 }
 
 TEST_CASE("writer: replaying an Idempotency-Key whose record is evicted in the same batch answers, and the "
