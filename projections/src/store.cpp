@@ -182,8 +182,8 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     opts.compaction_options_universal.max_size_amplification_percent = 200;
     // Merges start at 8 sorted runs, not 4, and take at least 4 runs of similar size, not 2: a
     // byte is rewritten about half as often before the full merge (at saturation compactions
-    // wrote 0.55-0.96 of what flushes wrote instead of 1.5-1.7, and cost 5-12 us less per
-    // command; a rebuild's compactions 4.6 s instead of 7.1 s). The price is up to twice as many
+    // wrote 0.55-0.87 of what flushes wrote instead of 1.5-1.7, and carelogd spent 3.5-11 us
+    // less per command; a rebuild's compactions 4.6 s instead of 7.1 s). The price is up to twice as many
     // runs to read: a 50-row client list costs ~3 us more, point lookups did not change
     // (docs/performance.md, "Fewer, wider merges").
     opts.level0_file_num_compaction_trigger = 8;
