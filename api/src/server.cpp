@@ -37,11 +37,12 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -228,6 +229,44 @@ struct server::impl {
         }
     }
 
+    // Parses a request from what the connection has buffered, reading more only when the parser
+    // needs more: a request that arrived whole, as nearly every one on a keep-alive connection
+    // does, is parsed without an asynchronous operation, where Beast's async_read_header and
+    // async_read each pass their completion through the scheduler. The loop is Beast's own
+    // (read_some_op in boost/beast/http/impl/read.hpp): parse, and read when the parser says
+    // need_more. It stops once the header is parsed when `header_only`, else at the message's end;
+    // `timeout` bounds the reads of this phase together, from its first read.
+    static net::awaitable<beast::error_code> parse(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                   http::request_parser<http::string_body>& parser,
+                                                   bool header_only, std::chrono::steady_clock::duration timeout) {
+        bool timed = false;
+        for (;;) {
+            if (header_only ? parser.is_header_done() : parser.is_done()) co_return beast::error_code{};
+            if (buffer.size() > 0) {
+                beast::error_code ec;
+                const std::size_t used = parser.put(buffer.data(), ec);
+                buffer.consume(used);
+                if (!ec && used > 0) continue;
+                if (ec && ec != http::error::need_more) co_return ec;
+            }
+            const std::size_t size = beast::read_size(buffer, 64 * 1024);
+            if (size == 0) co_return http::error::buffer_overflow;
+            if (!timed) {
+                stream.expires_after(timeout);
+                timed = true;
+            }
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(size), use_tuple);
+            if (ec == net::error::eof) {
+                if (!parser.got_some()) co_return http::error::end_of_stream;
+                beast::error_code eof_ec;
+                parser.put_eof(eof_ec);  // a request never ends at the end of the stream: partial_message
+                co_return eof_ec;
+            }
+            if (ec) co_return ec;
+            buffer.commit(n);
+        }
+    }
+
     // Sends an answer: its head and body in one non-blocking sendmsg, which on loopback and on an
     // idle connection takes all of it at once; what the socket does not take goes out through an
     // asynchronous write bounded by the idle timeout. The bytes are those of Beast's serializer
@@ -314,8 +353,7 @@ struct server::impl {
                 // The largest route limit until the request line names the route (Beast refuses a
                 // Content-Length over the limit while parsing the header).
                 parser.body_limit(max_body_limit(cfg));
-                stream.expires_after(cfg.header_timeout);
-                auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+                auto hec = co_await parse(stream, buffer, parser, true, cfg.header_timeout);
                 const std::size_t limit =
                     body_limit_for(cfg, sv(parser.get().method_string()), sv(parser.get().target()));
                 if (!hec) {
@@ -334,9 +372,7 @@ struct server::impl {
                         auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
                         if (cec) break;
                     }
-                    stream.expires_after(cfg.body_timeout);
-                    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-                    hec = bec;
+                    hec = co_await parse(stream, buffer, parser, false, cfg.body_timeout);
                 }
                 if (hec) {
                     // Named, not temporaries inside the co_await expression (see run_handler).

@@ -168,6 +168,61 @@ TEST_CASE("server: a request header that does not arrive in time closes the conn
     srv.stop();
 }
 
+TEST_CASE("server: a request that arrives in pieces is one request; a body that stops arriving is dropped unanswered",
+          "[api][server]") {
+    api_fixture f;
+    f.ctx->cfg.body_timeout = std::chrono::seconds(1);
+    f.bus.will_succeed(uuid(100), 2, "0-9");
+    const auto headers = agency_headers(f);  // the admin's session, made before any thread runs
+    server srv(*f.ctx, local());
+    REQUIRE(srv.start().has_value());
+    namespace net = boost::asio;
+    net::io_context ioc;
+    auto head_of = [&](std::size_t content_length, bool close) {
+        std::string h = "POST /v1/programs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+        for (const auto& [name, value] : headers) h += name + ": " + value + "\r\n";
+        h += "Content-Length: " + std::to_string(content_length) + "\r\n";
+        if (close) h += "Connection: close\r\n";
+        return h + "\r\n";
+    };
+    const std::string body = R"({"name":"Family services"})";
+    {
+        // The header split inside a field, the body in three writes, with pauses between them.
+        const std::string whole = head_of(body.size(), true) + body;
+        net::ip::tcp::socket sock(ioc);
+        sock.connect({net::ip::make_address("127.0.0.1"), srv.port()});
+        sock.set_option(net::ip::tcp::no_delay(true));
+        const std::size_t head_size = whole.size() - body.size();
+        std::size_t from = 0;
+        for (const std::size_t cut : {std::size_t{20}, head_size - 3, head_size, head_size + 5, head_size + 17, whole.size()}) {
+            net::write(sock, net::buffer(whole.data() + from, cut - from));
+            from = cut;
+            std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        }
+        const std::string reply = read_all(sock);
+        CHECK(reply.starts_with("HTTP/1.1 201"));
+        REQUIRE(f.bus.calls.size() == 1);
+        CHECK(f.bus.last<aggregates::add_program>().name == "Family services");
+    }
+    {
+        // Content-Length promises more than ever comes: no answer, no command, the connection closed.
+        net::ip::tcp::socket sock(ioc);
+        sock.connect({net::ip::make_address("127.0.0.1"), srv.port()});
+        const std::string part = head_of(body.size(), false) + body.substr(0, 10);
+        net::write(sock, net::buffer(part));
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::string reply = read_all(sock);
+        const auto waited = std::chrono::steady_clock::now() - t0;
+        CHECK(reply.empty());
+        CHECK(waited >= std::chrono::milliseconds(800));
+        CHECK(waited < std::chrono::seconds(10));
+        CHECK(f.bus.calls.size() == 1);
+    }
+    carelog::testing::http_client client("127.0.0.1", srv.port());
+    CHECK(client.get("/healthz").status == 200);
+    srv.stop();
+}
+
 TEST_CASE("server: reads that wait for the projections hold no io thread, and answer once they get there",
           "[api][server][consistency]") {
     api_fixture f;
