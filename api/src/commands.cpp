@@ -55,23 +55,31 @@ std::string correlation_id(request_context& rc) {
 }
 }  // namespace
 
+namespace {
+// The answer to a command the engine took: the body shaped from its events, with `extra` unless it
+// is a replay, its version and consistency token (a body field and a header).
+http_response committed_response(int status, command_result&& r, json::object extra) {
+    json::object body = std::move(r.body);
+    if (!r.replayed)
+        for (auto& kv : extra) body[kv.key()] = std::move(kv.value());
+    body["version"] = r.version;
+    if (r.consistency_token.empty())
+        body["consistency_token"] = nullptr;
+    else
+        body["consistency_token"] = r.consistency_token;
+    auto res = json_response(status, body);
+    if (!r.consistency_token.empty()) res.set("X-Consistency-Token", r.consistency_token);
+    if (r.replayed) res.set("Idempotent-Replayed", "true");
+    return res;
+}
+}  // namespace
+
 http_result<http_response> submit_command(request_context& rc, const std::string& agency_id, const std::string& actor,
                                           const aggregates::command& cmd, int status, json::object extra) {
     command_meta meta{actor, rc.idempotency_key, correlation_id(rc)};
     auto r = rc.ctx.commands.submit(agency_id, meta, cmd);
     if (!r) return std::unexpected(problem(r.error()));
-    json::object body = r->body;
-    if (!r->replayed)
-        for (auto& kv : extra) body[kv.key()] = kv.value();
-    body["version"] = r->version;
-    if (r->consistency_token.empty())
-        body["consistency_token"] = nullptr;
-    else
-        body["consistency_token"] = r->consistency_token;
-    auto res = json_response(status, body);
-    if (!r->consistency_token.empty()) res.set("X-Consistency-Token", r->consistency_token);
-    if (r->replayed) res.set("Idempotent-Replayed", "true");
-    return res;
+    return committed_response(status, std::move(*r), std::move(extra));
 }
 
 result<command_result> submit_retrying(request_context& rc, const std::string& agency_id, const std::string& actor,
@@ -103,18 +111,7 @@ http_result<http_response> submit_checked(request_context& rc, const std::string
         auto applied = wait_applied(rc.ctx, r->consistency_token, rc.ctx.cfg.read_wait);
         (void)applied;  // durable either way; a lagging node only delays what the next read sees
     }
-    json::object body = r->body;
-    if (!r->replayed)
-        for (auto& kv : extra) body[kv.key()] = kv.value();
-    body["version"] = r->version;
-    if (r->consistency_token.empty())
-        body["consistency_token"] = nullptr;
-    else
-        body["consistency_token"] = r->consistency_token;
-    auto res = json_response(status, body);
-    if (!r->consistency_token.empty()) res.set("X-Consistency-Token", r->consistency_token);
-    if (r->replayed) res.set("Idempotent-Replayed", "true");
-    return res;
+    return committed_response(status, std::move(*r), std::move(extra));
 }
 
 result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout) {
