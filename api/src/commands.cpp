@@ -55,9 +55,6 @@ std::string correlation_id(request_context& rc) {
 }
 }  // namespace
 
-namespace {
-// The answer to a command the engine took: the body shaped from its events, with `extra` unless it
-// is a replay, its version and consistency token (a body field and a header).
 http_response committed_response(int status, command_result&& r, json::object extra) {
     json::object body = std::move(r.body);
     if (!r.replayed)
@@ -72,7 +69,6 @@ http_response committed_response(int status, command_result&& r, json::object ex
     if (r.replayed) res.set("Idempotent-Replayed", "true");
     return res;
 }
-}  // namespace
 
 http_result<http_response> submit_command(request_context& rc, const std::string& agency_id, const std::string& actor,
                                           const aggregates::command& cmd, int status, json::object extra) {

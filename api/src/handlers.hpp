@@ -52,6 +52,11 @@ http_response json_text_response(int status, std::string body);
 // Adds `more`'s members to the serialized JSON object `object_text` (whose keys they must not repeat).
 void append_members(std::string& object_text, const boost::json::object& more);
 
+// The answer to a command the engine took: the body shaped from its events, with `extra` merged in
+// unless it is an Idempotency-Key replay (Idempotent-Replayed: true), its `version` and
+// `consistency_token` (also X-Consistency-Token).
+http_response committed_response(int status, command_result&& r, boost::json::object extra = {});
+
 // Submits a command for `agency_id` and answers `status` with the bus's body plus `version` and
 // `consistency_token` (also X-Consistency-Token), `extra` merged in unless the result is an
 // Idempotency-Key replay (which answers the first result's body with Idempotent-Replayed: true).

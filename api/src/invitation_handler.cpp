@@ -64,21 +64,6 @@ void publish_invitation(request_context& rc, const std::string& client_id, const
     publish_link(rc.ctx, n, "invitation " + invitation_id);
 }
 
-// The answer of a send / resend / revoke: the bus body (invitation_id, expires_at, ...) plus
-// version and consistency token, as submit_command answers.
-http_response invitation_answer(int status, const command_result& r) {
-    json::object body = r.body;
-    body["version"] = r.version;
-    if (r.consistency_token.empty())
-        body["consistency_token"] = nullptr;
-    else
-        body["consistency_token"] = r.consistency_token;
-    auto res = json_response(status, body);
-    if (!r.consistency_token.empty()) res.set("X-Consistency-Token", r.consistency_token);
-    if (r.replayed) res.set("Idempotent-Replayed", "true");
-    return res;
-}
-
 std::optional<micros> read_expiry(body_reader& r) {
     auto at = r.optional_string("expires_at");
     if (!at) return std::nullopt;
@@ -122,7 +107,7 @@ http_result<http_response> send_portal_invitation(request_context& rc) {
     // A replay answers the first result; its link went out with the first request.
     if (!done->replayed && !done->consistency_token.empty())
         publish_invitation(rc, client_id, string_field(done->body, "invitation_id"), token, *done, now);
-    return invitation_answer(201, *done);
+    return committed_response(201, std::move(*done));
 }
 
 http_result<http_response> list_portal_invitations(request_context& rc) {
@@ -155,7 +140,7 @@ http_result<http_response> resend_portal_invitation(request_context& rc) {
     if (!done) return std::unexpected(problem(done.error()));
     if (!done->replayed && !done->consistency_token.empty())
         publish_invitation(rc, string_field(*inv, "client_id"), c.invitation_id, token, *done, now);
-    return invitation_answer(200, *done);
+    return committed_response(200, std::move(*done));
 }
 
 http_result<http_response> revoke_portal_invitation(request_context& rc) {
@@ -170,7 +155,7 @@ http_result<http_response> revoke_portal_invitation(request_context& rc) {
                                        aggregates::revoke_invitation{rc.param("id"), rc.who.staff_id});
     if (!done) return std::unexpected(problem(done.error()));
     if (!done->body.contains("invitation_id")) done->body["invitation_id"] = rc.param("id");  // already revoked
-    return invitation_answer(200, *done);
+    return committed_response(200, std::move(*done));
 }
 
 // POST /v1/portal/register {token, username, password}: no session; the token names the agency.
