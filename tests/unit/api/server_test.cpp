@@ -197,7 +197,7 @@ TEST_CASE("server: a request that arrives in pieces is one request; a body that 
         for (const std::size_t cut : {std::size_t{20}, head_size - 3, head_size, head_size + 5, head_size + 17, whole.size()}) {
             net::write(sock, net::buffer(whole.data() + from, cut - from));
             from = cut;
-            std::this_thread::sleep_for(std::chrono::milliseconds(60));
+            std::this_thread::sleep_for(std::chrono::milliseconds(60));  // so each piece arrives on its own
         }
         const std::string reply = read_all(sock);
         CHECK(reply.starts_with("HTTP/1.1 201"));
@@ -210,12 +210,12 @@ TEST_CASE("server: a request that arrives in pieces is one request; a body that 
         sock.connect({net::ip::make_address("127.0.0.1"), srv.port()});
         const std::string part = head_of(body.size(), false) + body.substr(0, 10);
         net::write(sock, net::buffer(part));
-        const auto t0 = std::chrono::steady_clock::now();
-        const std::string reply = read_all(sock);
-        const auto waited = std::chrono::steady_clock::now() - t0;
+        std::string reply;
+        boost::system::error_code ec;
+        char buf[4096];
+        while (!ec) reply.append(buf, sock.read_some(net::buffer(buf), ec));
+        CHECK(ec == net::error::eof);  // the server closed it (the body timeout): no reset, no answer
         CHECK(reply.empty());
-        CHECK(waited >= std::chrono::milliseconds(800));
-        CHECK(waited < std::chrono::seconds(10));
         CHECK(f.bus.calls.size() == 1);
     }
     carelog::testing::http_client client("127.0.0.1", srv.port());
