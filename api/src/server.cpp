@@ -69,11 +69,36 @@ constexpr auto linger_time = std::chrono::seconds(2);
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 struct connection {
-    explicit connection(tcp::socket s) : stream(std::move(s)) {}
+    explicit connection(tcp::socket s) : stream(std::move(s)), idle_timer(stream.get_executor()) {}
     beast::tcp_stream stream;
+    // The wait for a request's first byte ends idle_limit after idle_since (watch_idle). Only this
+    // connection's thread reads or writes these three.
+    net::steady_timer idle_timer;
+    std::chrono::steady_clock::time_point idle_since{};
+    std::chrono::steady_clock::duration idle_limit{};
     std::atomic<bool> idle{true};  // waiting for the first byte of the next request
     std::string head;              // the answer's status line and fields, rendered for sending
 };
+
+// Closes the connection once it has waited idle_limit for a request's first byte, with one timer
+// for its life instead of a timer operation per request (Beast's stream arms and cancels its timer
+// around every read, two trips through the reactor's timer queue under its lock): the timer is
+// armed for the deadline as it stood, and when it fires early, because requests came since or one
+// is being answered, it is armed again for the deadline as it stands now. A connection waiting
+// for its first byte is cancelled; its read ends and the session closes it.
+void watch_idle(const std::shared_ptr<connection>& c) {
+    const auto now = std::chrono::steady_clock::now();
+    c->idle_timer.expires_at(c->idle ? c->idle_since + c->idle_limit : now + c->idle_limit);
+    c->idle_timer.async_wait([c](const beast::error_code& ec) {
+        if (ec) return;  // the session ended
+        if (c->idle && std::chrono::steady_clock::now() >= c->idle_since + c->idle_limit) {
+            beast::error_code ignored;
+            c->stream.socket().cancel(ignored);
+            return;
+        }
+        watch_idle(c);
+    });
+}
 
 // An answer's status line and fields as Beast's serializer writes them: "HTTP/1.1 200 OK", each
 // field in order as "Name: value", and a blank line.
@@ -219,7 +244,9 @@ struct server::impl {
         c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
         std::vector<char> scratch(64 * 1024);
         std::size_t drained = 0;
-        c.idle = true;  // nothing in flight: stop() may cut the linger short
+        c.idle_since = std::chrono::steady_clock::now();
+        c.idle_limit = linger_time;  // watch_idle's deadline is the linger's own
+        c.idle = true;               // nothing in flight: stop() may cut the linger short
         if (stopping) co_return;
         c.stream.expires_after(linger_time);
         while (drained < linger_max_bytes) {
@@ -334,13 +361,20 @@ struct server::impl {
             if (!pec) peer = ep.address().to_string();
         }
         try {
+            c->idle_since = std::chrono::steady_clock::now();
+            c->idle_limit = cfg.header_timeout;
+            watch_idle(c);
             for (;;) {
                 if (stopping) break;
                 if (buffer.size() == 0) {
                     c->idle = true;
                     if (stopping) break;  // stop() cancels idle reads; re-check after announcing idleness
-                    stream.expires_after(first ? cfg.header_timeout : cfg.idle_timeout);
-                    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+                    if (!first) {
+                        c->idle_since = std::chrono::steady_clock::now();
+                        c->idle_limit = cfg.idle_timeout;
+                    }
+                    // On the socket itself: watch_idle bounds this wait, not the stream's timer.
+                    auto [ec, n] = co_await stream.socket().async_read_some(buffer.prepare(16 * 1024), use_tuple);
                     c->idle = false;
                     if (ec) break;  // closed by the client, idle timeout, or stop()
                     buffer.commit(n);
@@ -412,6 +446,7 @@ struct server::impl {
         } catch (const std::exception& e) {
             spdlog::error("http session: {}", e.what());
         }
+        c->idle_timer.cancel();
         beast::error_code ignored;
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
         stream.close();
