@@ -108,6 +108,7 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
     const auto drain_until = stop_at + std::chrono::seconds(5);
     std::size_t issued = 0, sent = 0, inflight = 0;
     bool measuring = true;
+    bool closing = false;  // the drain is over: what is still in flight ends unanswered
     std::function<void(std::shared_ptr<conn>)> send;
     std::function<void(std::shared_ptr<conn>, steady::time_point)> read;
 
@@ -132,6 +133,7 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
         c->sock.async_read_some(net::buffer(*buf), [&, c, buf, intended](boost::system::error_code ec, std::size_t n) {
             if (ec) {
                 --inflight;
+                if (closing) return;  // closed here after the drain: counted as unfinished
                 ++f.failed;
                 if (f.failed <= 3) std::fprintf(stderr, "%s: reading an answer: %s\n", name.c_str(), ec.message().c_str());
                 return;
@@ -163,6 +165,7 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
         net::async_write(c->sock, net::buffer(c->out), [&, c, intended](boost::system::error_code ec, std::size_t) {
             if (ec) {
                 --inflight;
+                if (closing) return;
                 ++f.failed;
                 if (f.failed <= 3) std::fprintf(stderr, "%s: sending a request: %s\n", name.c_str(), ec.message().c_str());
                 return;
@@ -199,6 +202,7 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
             tick.async_wait([&](boost::system::error_code) { on_tick(); });
         } else {
             f.late = inflight + due.size();
+            closing = true;
             for (auto& c : cs) {
                 boost::system::error_code ignored;
                 c->sock.close(ignored);
