@@ -166,7 +166,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // HyperClockCache: a lookup takes no lock (the LRU cache locks a shard's mutex on every
     // lookup and release, once per block a read touches); its table is sized for 4 KiB entries,
     // the point-lookup families' block size and below the index families' 16 KiB. A 50-row list
-    // costs its io thread 2-7 µs less, a read by id 0.1-1.3 µs (docs/performance.md, "One idle
+    // costs its io thread 2-7 µs less, a read by id up to 1.7 µs (docs/performance.md, "One idle
     // timer per connection; the block cache without locks").
     opts.db_write_buffer_size = 128u << 20;
     opts.write_buffer_size = 32u << 20;
