@@ -244,13 +244,14 @@ struct server::impl {
         c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
         std::vector<char> scratch(64 * 1024);
         std::size_t drained = 0;
+        // The linger is an idle wait like the keep-alive one: watch_idle ends it at linger_time,
+        // and the reads go to the socket itself, not through the stream's own timer.
         c.idle_since = std::chrono::steady_clock::now();
-        c.idle_limit = linger_time;  // watch_idle's deadline is the linger's own
-        c.idle = true;               // nothing in flight: stop() may cut the linger short
+        c.idle_limit = linger_time;
+        c.idle = true;  // nothing in flight: stop() may cut the linger short
         if (stopping) co_return;
-        c.stream.expires_after(linger_time);
         while (drained < linger_max_bytes) {
-            auto [rec, rn] = co_await c.stream.async_read_some(net::buffer(scratch), use_tuple);
+            auto [rec, rn] = co_await c.stream.socket().async_read_some(net::buffer(scratch), use_tuple);
             if (rec) break;
             drained += rn;
         }

@@ -217,6 +217,25 @@ TEST_CASE("server: a connection that sends nothing, a header that stops, and an 
         CHECK(rest.bytes.starts_with("HTTP/1.1 200"));
         CHECK(rest.bytes.find("HTTP/1.1", 1) == std::string::npos);
     }
+    {
+        // Refused before its body (a Content-Length over every limit): the server answers 413 and
+        // ends its side at once, then drains what still comes for a while (the linger) and closes.
+        // Once it has closed, a byte sent is answered with a reset, which fails a later send.
+        auto refused = connect();
+        net::write(refused, net::buffer(std::string("POST /v1/programs HTTP/1.1\r\nHost: x\r\n"
+                                                    "Content-Type: application/json\r\n"
+                                                    "Content-Length: 1073741824\r\n\r\n")));
+        const auto got = read_until_closed(refused);
+        CHECK(got.closed);
+        CHECK(got.bytes.starts_with("HTTP/1.1 413"));
+        CHECK(f.bus.calls.empty());
+        boost::system::error_code ec;
+        for (int probe = 0; probe < 300 && !ec; ++probe) {  // 30 s: far above the 2 s linger
+            net::write(refused, net::buffer("x", 1), ec);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));  // paces the probes only
+        }
+        CHECK(ec);  // the linger ended and the server closed the connection
+    }
     srv.stop();
 }
 
