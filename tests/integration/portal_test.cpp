@@ -407,8 +407,8 @@ TEST_CASE("portal: an administrator ends every session of a portal account (a st
 
     auto types = w.history_types(client);
     CHECK(count(types, "PortalSessionEnded") == 2);
-    CHECK(d.log_text().find("recovery: all sessions ended of portal account " + account) != std::string::npos);
-    CHECK(d.log_text().find("phone stolen, reported by the client") != std::string::npos);
+    CHECK(d.log_shows("recovery: all sessions ended of portal account " + account));
+    CHECK(d.log_shows("phone stolen, reported by the client"));
 }
 
 TEST_CASE("portal: an administrator gives a client who lost their password a temporary one, and the client must choose "

@@ -156,6 +156,15 @@ std::string carelogd::log_text() const {
     return ss.str();
 }
 
+bool carelogd::log_shows(const std::string& text, std::chrono::seconds limit) const {
+    auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        if (log_text().find(text) != std::string::npos) return true;
+        if (std::chrono::steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
 void carelogd::wait_ready(std::chrono::seconds limit) {
     auto until = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < until) {

@@ -54,6 +54,9 @@ public:
     http_client client() const { return http_client("127.0.0.1", port_); }
     std::string log_path() const { return log_; }
     std::string log_text() const;
+    // carelogd logs through an asynchronous logger: a line reaches the file shortly after the work
+    // that logged it. Reads the log until it holds `text` (true) or `limit` has passed (false).
+    bool log_shows(const std::string& text, std::chrono::seconds limit = std::chrono::seconds(30)) const;
 
 private:
     carelogd_options opts_;
