@@ -5,10 +5,12 @@
 // (what a consumer poll returns while catching up). Prints events/s, the appliers' own CPU per
 // event and the whole process's (RocksDB's flushes and compactions included), so a change to the
 // apply path can be judged by CPU, which moves far less than a rate when other work shares the
-// machine.
+// machine. Then, if asked, times single client reads and 50-client pages on the store as the
+// applying left it, and again after merging the families reads use into one sorted run each.
 #include <CLI/CLI.hpp>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -58,6 +60,12 @@ int main(int argc, char** argv) {
     app.add_flag("--keep", keep, "leave the store (and RocksDB's LOG) behind");
     std::size_t reads = 0;
     app.add_option("--reads", reads, "then this many single client reads (GET /v1/clients/{id}'s store call), timed");
+    std::size_t lists = 0;
+    app.add_option("--lists", lists, "then this many 50-client pages (GET /v1/clients?limit=50's store call), timed");
+    bool merge = false;
+    app.add_flag("--merge", merge,
+                 "then merge the families reads use into one sorted run each (what carelogd does once quiet) and "
+                 "time the reads and pages again");
     std::size_t audit_pages = 0;
     app.add_option("--audit-pages", audit_pages, "then this many pages of 500 of an agency's audit trail, timed");
     CLI11_PARSE(app, argc, argv);
@@ -68,7 +76,7 @@ int main(int argc, char** argv) {
     bench::generate(shape, [&](int p, const std::string& agency, const std::string& type,
                                const std::vector<std::uint8_t>& b) {
         by_partition[static_cast<std::size_t>(p)].push_back({agency, b});
-        if ((reads || audit_pages) && type == "ClientAdded")
+        if ((reads || lists || audit_pages) && type == "ClientAdded")
             if (auto e = events::decode(b)) clients.emplace_back(agency, e->aggregate_id);
     });
 
@@ -119,26 +127,58 @@ int main(int argc, char** argv) {
     const double cpu = process_cpu_s() - cpu0;
     double own = 0;
     for (double c : applier_cpu) own += c;
-    // Single reads of clients spread over the whole store, as the client read's handler asks.
-    double read_us = 0;
-    std::size_t found = 0;
-    if (reads && !clients.empty() && !failed) {
-        const projections::client_viewer admin{"bench", "administration"};
+    // Single reads of clients spread over the whole store, as the client read's handler asks, and
+    // first pages of 50 clients, agency after agency, as the list's handler asks.
+    std::vector<std::string> agencies;
+    for (const auto& [agency, client] : clients)
+        if (std::find(agencies.begin(), agencies.end(), agency) == agencies.end()) agencies.push_back(agency);
+    std::size_t found = 0, paged = 0;
+    const projections::client_viewer admin{"bench", "administration"};
+    auto time_reads = [&] {
+        if (!reads || clients.empty() || failed) return 0.0;
         const double r0 = thread_cpu_s();
         for (std::size_t i = 0; i < reads; ++i) {
             const auto& [agency, client] = clients[(i * 7919) % clients.size()];
             if (store.client_text_for(agency, client, admin)) ++found;
         }
-        read_us = (thread_cpu_s() - r0) / static_cast<double>(reads) * 1e6;
+        return (thread_cpu_s() - r0) / static_cast<double>(reads) * 1e6;
+    };
+    auto time_lists = [&] {
+        if (!lists || agencies.empty() || failed) return 0.0;
+        projections::client_filter f;
+        f.stored_bytes = true;
+        const double r0 = thread_cpu_s();
+        for (std::size_t i = 0; i < lists; ++i)
+            if (auto p = store.list_clients(agencies[i % agencies.size()], admin, f, 50, std::nullopt))
+                paged += p->stored.size();
+        return (thread_cpu_s() - r0) / static_cast<double>(lists) * 1e6;
+    };
+    auto runs_text = [&] {
+        std::string t;
+        for (const auto& [family, runs] : store.read_family_runs()) t += " " + family + " " + std::to_string(runs);
+        return t;
+    };
+    const std::string runs_before = runs_text();
+    const double read_us = time_reads(), list_us = time_lists();
+    double merged_read_us = 0, merged_list_us = 0, merge_s = 0;
+    std::string runs_after;
+    if (merge && !failed) {
+        const std::atomic<bool> never{false};
+        const auto m0 = std::chrono::steady_clock::now();
+        if (auto m = store.merge_read_families(never); !m) {
+            std::fprintf(stderr, "merge: %s\n", m.error().detail.c_str());
+            failed = true;
+        }
+        merge_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+        runs_after = runs_text();
+        merged_read_us = time_reads();
+        merged_list_us = time_lists();
     }
     // Pages of the audit listing (GET /v1/audit/events?limit=500), agency after agency, walking
     // each agency's trail from its newest change.
     double page_us = 0;
     std::size_t listed = 0;
     if (audit_pages && !clients.empty() && !failed) {
-        std::vector<std::string> agencies;
-        for (const auto& [agency, client] : clients)
-            if (std::find(agencies.begin(), agencies.end(), agency) == agencies.end()) agencies.push_back(agency);
         const double r0 = thread_cpu_s();
         std::optional<std::string> cursor;
         for (std::size_t i = 0, a = 0; i < audit_pages; ++i) {
@@ -169,10 +209,15 @@ int main(int argc, char** argv) {
     std::printf("applybench: %.2f s, %.0f events/s; CPU per event: appliers %.1f us, process %.1f us; with the "
                 "closing flush %.2f s, process %.1f us\n",
                 secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed, cpu_closed / n * 1e6);
-    if (reads)
-        std::printf("applybench: %zu single client reads, %zu found: %.2f us of CPU each\n", reads, found, read_us);
+    if (reads || lists)
+        std::printf("applybench: sorted runs:%s; %zu single client reads: %.2f us of CPU each; %zu pages of 50 "
+                    "clients: %.2f us each\n",
+                    runs_before.c_str(), reads, read_us, lists, list_us);
+    if (merge)
+        std::printf("applybench: merged in %.2f s into sorted runs:%s; client reads %.2f us, pages %.2f us\n", merge_s,
+                    runs_after.c_str(), merged_read_us, merged_list_us);
     if (audit_pages)
         std::printf("applybench: %zu audit pages of up to 500, %zu items: %.0f us of CPU per page\n", audit_pages,
                     listed, page_us);
-    return applied == shape.events && quarantined == 0 && found == reads && !failed ? 0 : 1;
+    return applied == shape.events && quarantined == 0 && found == reads * (merge ? 2 : 1) && !failed ? 0 : 1;
 }

@@ -33,6 +33,7 @@
 #include "carelog/writer/engine.hpp"
 #include "carelog/writer/placement.hpp"
 #include "carelog/kafka/kafka.hpp"
+#include "carelog/projections/quiet_merge.hpp"
 #include "carelog/projections/store.hpp"
 
 using namespace carelog;
@@ -132,7 +133,7 @@ int main(int argc, char** argv) {
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
                 data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info", web_dir;
     int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2, projection_threads = 0,
-        writer_groups = 1, start_wait_s = 60, writer_gather_ms = 40, writer_gather_batch = 512;
+        writer_groups = 1, start_wait_s = 60, writer_gather_ms = 40, writer_gather_batch = 512, quiet_merge_ms = 5000;
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
     app.add_option("--brokers", brokers, "Kafka bootstrap servers")->envname("CARELOG_BROKERS");
     app.add_option("--topic-prefix", prefix, "prefix of carelog's topics")->envname("CARELOG_TOPIC_PREFIX");
@@ -172,6 +173,12 @@ int main(int argc, char** argv) {
                    "commands queued that end a lane's gathering early: a transaction's worth")
         ->envname("CARELOG_WRITER_GATHER_BATCH")
         ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
+    app.add_option("--quiet-merge-ms", quiet_merge_ms,
+                   "once no record has been applied for this long, the families reads use are merged into one "
+                   "sorted run each (0: never)")
+        ->envname("CARELOG_QUIET_MERGE_MS")
+        ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app.add_option("--start-wait-s", start_wait_s, "how long to wait for Kafka at start")
         ->envname("CARELOG_START_WAIT_S");
@@ -354,6 +361,9 @@ int main(int argc, char** argv) {
         spdlog::critical("cannot start the projection consumer: {}", r.error().detail);
         return 3;
     }
+    std::optional<projections::quiet_merge> merge_when_quiet;
+    if (quiet_merge_ms > 0)
+        merge_when_quiet.emplace(**store, projections::quiet_merge::options{std::chrono::milliseconds(quiet_merge_ms)});
     local_snapshots snapshots(**store);
     writer::engine_options wopts;
     wopts.groups = writer_groups;
@@ -379,7 +389,7 @@ int main(int argc, char** argv) {
     }
     runner.set_extra_metrics([&] {
         return bus.metrics_text() + (mailer ? mailer->metrics_text() : std::string()) + (*views)->metrics_text() +
-               access.metrics_text();
+               access.metrics_text() + (merge_when_quiet ? merge_when_quiet->metrics_text() : std::string());
     });
     bus.start();
     // Once this node has caught up with the log, what the catch-up filled goes back to the system:

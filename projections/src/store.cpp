@@ -7,6 +7,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -491,6 +492,49 @@ std::vector<quarantined_record> store::quarantined() const {
 }
 
 std::uint64_t store::applied_count() const { return impl_->applied.load(std::memory_order_relaxed); }
+
+// ---------------------------------------------------------------- the families requests read
+
+namespace {
+std::vector<std::pair<const char*, rocksdb::ColumnFamilyHandle*>> read_families(const store::impl& s) {
+    return {{"clients", s.clients}, {"client_index", s.client_index}, {"staff", s.staff},
+            {"staff_index", s.staff_index}, {"identity", s.identity}};
+}
+
+// Level 0's files are a run each; a deeper level, when it holds files, is one run.
+int sorted_runs(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
+    rocksdb::ColumnFamilyMetaData meta;
+    db.GetColumnFamilyMetaData(cf, &meta);
+    int runs = 0;
+    for (const auto& level : meta.levels)
+        runs += level.level == 0 ? static_cast<int>(level.files.size()) : (level.files.empty() ? 0 : 1);
+    return runs;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, int>> store::read_family_runs() const {
+    std::vector<std::pair<std::string, int>> out;
+    for (const auto& [name, cf] : read_families(*impl_)) out.emplace_back(name, sorted_runs(*impl_->db, cf));
+    return out;
+}
+
+result<void> store::merge_read_families(const std::atomic<bool>& cancel) {
+    rocksdb::CompactRangeOptions o;
+    // Automatic compactions go on beside it; it never makes the appliers' writes stall.
+    o.exclusive_manual_compaction = false;
+    o.allow_write_stall = false;
+    // RocksDB only reads the flag; its declaration asks for a pointer to non-const.
+    o.canceled = const_cast<std::atomic<bool>*>(&cancel);
+    for (const auto& [name, cf] : read_families(*impl_)) {
+        if (cancel.load()) return fail(errc::unavailable, "merging the read families: cancelled");
+        if (sorted_runs(*impl_->db, cf) <= 1) continue;
+        auto s = impl_->db->CompactRange(o, cf, nullptr, nullptr);
+        if (s.IsManualCompactionPaused() || cancel.load())
+            return fail(errc::unavailable, std::string("merging ") + name + ": cancelled");
+        if (!s.ok()) return fail(errc::unavailable, std::string("merging ") + name + ": " + s.ToString());
+    }
+    return {};
+}
 
 // ---------------------------------------------------------------- local state
 

@@ -16,6 +16,7 @@
 // resumes exactly where its data ends (nothing applied twice, nothing skipped).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -289,6 +290,16 @@ public:
     // the indexes are right. Reads everything: not for the request path.
     result<std::size_t> staff_index_problems() const;
     std::uint64_t applied_count() const;  // records applied since open (for metrics)
+
+    // ---- the shape of the families requests read ----
+    // The families a request reads by key or in order (the client and staff views, their listing
+    // indexes, the identity lookups), each with the number of sorted runs it holds now: a point
+    // read consults every run's filter, and a listing merges every run as it steps.
+    std::vector<std::pair<std::string, int>> read_family_runs() const;
+    // Merges each of those families that holds more than one sorted run into one run. Blocking.
+    // `cancel` set from another thread ends it early (errc::unavailable); what was merged by then
+    // stays merged, and nothing a read sees changes either way.
+    result<void> merge_read_families(const std::atomic<bool>& cancel);
 
     // ---- local state of this node (not a read model): opaque blobs under a namespace ----
     // Used by the command path for its per-partition snapshots: all blobs and the offset in one batch.

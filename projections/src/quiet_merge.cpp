@@ -1,0 +1,88 @@
+#include "carelog/projections/quiet_merge.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "carelog/base/thread_name.hpp"
+
+namespace carelog::projections {
+
+quiet_merge::quiet_merge(store& s, options o)
+    : store_(s), o_(o), watcher_([this](std::stop_token stop) { watch(stop); }) {}
+
+quiet_merge::~quiet_merge() {
+    watcher_.request_stop();
+    if (watcher_.joinable()) watcher_.join();
+    cancel_ = true;
+    if (merger_.joinable()) merger_.join();
+}
+
+void quiet_merge::watch(std::stop_token stop) {
+    name_this_thread("quiet-merge");
+    std::mutex mu;
+    std::condition_variable_any never_notified;
+    std::unique_lock lock(mu);
+    std::uint64_t seen = store_.applied_count();
+    merged_at_ = seen;  // what the store held at start is not this node's writing: left as it is
+    auto changed_at = std::chrono::steady_clock::now();
+    while (!stop.stop_requested()) {
+        never_notified.wait_for(lock, stop, o_.look_every, [] { return false; });
+        if (stop.stop_requested()) break;
+        const auto now = std::chrono::steady_clock::now();
+        const auto applied = store_.applied_count();
+        if (applied != seen) {
+            seen = applied;
+            changed_at = now;
+            if (merging_) cancel_ = true;  // records again: the merge gives way
+            continue;
+        }
+        if (merging_ || applied == merged_at_ || now - changed_at < o_.quiet_after) continue;
+        if (merger_.joinable()) merger_.join();  // the last merge has ended (merging_ is false)
+        cancel_ = false;
+        merging_ = true;
+        merger_ = std::jthread([this, applied] {
+            name_this_thread("quiet-merge-run");
+            const auto started = std::chrono::steady_clock::now();
+            auto r = store_.merge_read_families(cancel_);
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                   started)
+                                .count();
+            if (r) {
+                ++merged_;
+                merged_at_ = applied;
+                spdlog::info("projections: quiet for {} ms, the read families merged into one sorted run each in {} ms",
+                             o_.quiet_after.count(), ms);
+            } else if (cancel_) {
+                ++cancelled_;
+                spdlog::info("projections: records applied again, the merge of the read families gave way after {} ms",
+                             ms);
+            } else {
+                merged_at_ = applied;  // tried again once more records have been applied
+                spdlog::warn("projections: {}", r.error().detail);
+            }
+            merging_ = false;
+        });
+    }
+}
+
+std::string quiet_merge::metrics_text() const {
+    std::string s =
+        "# HELP carelog_projection_quiet_merges_total Merges of the read families into one sorted run each, "
+        "by how they ended.\n"
+        "# TYPE carelog_projection_quiet_merges_total counter\n"
+        "carelog_projection_quiet_merges_total{outcome=\"merged\"} " +
+        std::to_string(merged_.load()) +
+        "\n"
+        "carelog_projection_quiet_merges_total{outcome=\"gave_way\"} " +
+        std::to_string(cancelled_.load()) +
+        "\n"
+        "# HELP carelog_projection_sorted_runs Sorted runs a read of the family looks into.\n"
+        "# TYPE carelog_projection_sorted_runs gauge\n";
+    for (const auto& [family, runs] : store_.read_family_runs())
+        s += "carelog_projection_sorted_runs{family=\"" + family + "\"} " + std::to_string(runs) + "\n";
+    return s;
+}
+
+}  // namespace carelog::projections
