@@ -10,7 +10,9 @@
 namespace carelog::projections {
 
 quiet_merge::quiet_merge(store& s, options o)
-    : store_(s), o_(o), watcher_([this](std::stop_token stop) { watch(stop); }) {}
+    // What the store holds now is not this node's writing: left as it is. Taken here, not on the
+    // watcher's thread, so a record applied before that thread runs still counts as new.
+    : store_(s), o_(o), merged_at_(s.applied_count()), watcher_([this](std::stop_token stop) { watch(stop); }) {}
 
 quiet_merge::~quiet_merge() {
     watcher_.request_stop();
@@ -24,8 +26,7 @@ void quiet_merge::watch(std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any never_notified;
     std::unique_lock lock(mu);
-    std::uint64_t seen = store_.applied_count();
-    merged_at_ = seen;  // what the store held at start is not this node's writing: left as it is
+    std::uint64_t seen = merged_at_;
     auto changed_at = std::chrono::steady_clock::now();
     while (!stop.stop_requested()) {
         never_notified.wait_for(lock, stop, o_.look_every, [] { return false; });
@@ -77,6 +78,11 @@ std::string quiet_merge::metrics_text() const {
         "\n"
         "carelog_projection_quiet_merges_total{outcome=\"gave_way\"} " +
         std::to_string(cancelled_.load()) +
+        "\n"
+        "# HELP carelog_projection_quiet_merge_running Whether a merge of the read families is under way.\n"
+        "# TYPE carelog_projection_quiet_merge_running gauge\n"
+        "carelog_projection_quiet_merge_running " +
+        std::string(merging_.load() ? "1" : "0") +
         "\n"
         "# HELP carelog_projection_sorted_runs Sorted runs a read of the family looks into.\n"
         "# TYPE carelog_projection_sorted_runs gauge\n";

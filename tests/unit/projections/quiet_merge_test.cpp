@@ -1,5 +1,6 @@
 // The read families merged into one sorted run each: what a read answers is the same before and
-// after, a cancelled merge changes nothing a read sees, and a quiet store is merged by itself.
+// after, a cancelled merge changes nothing a read sees, a quiet store is merged by itself, and a
+// record applied during a merge makes it give way.
 #include <chrono>
 #include <thread>
 
@@ -143,4 +144,40 @@ TEST_CASE("quiet merge: once no record has been applied for a while, the store m
         CHECK(s.runs("clients") == 1);
     }
     check_indexes(*s.db);
+}
+
+TEST_CASE("quiet merge: a record applied during a merge makes it give way, and the next quiet stretch merges",
+          "[projections][merge][threads]") {
+    // A store whose merge takes long enough to be caught under way: ~100,000 clients in 4 runs.
+    spread_store s;
+    for (int flush = 0; flush < 3; ++flush) {
+        for (int i = 0; i < 33'000; ++i, ++s.next)
+            REQUIRE(s.f.push(agency, uuid(s.next), ClientAdded{"Cy", "Ro" + std::to_string(s.next % 911), "1985-04-12",
+                                                                "", "", ""}) == apply_outcome::applied);
+        REQUIRE(s.db->flush_memtables());
+    }
+    REQUIRE(s.runs("client_index") >= 4);
+    const auto running = "carelog_projection_quiet_merge_running";
+    const auto merged = "carelog_projection_quiet_merges_total{outcome=\"merged\"}";
+    const auto gave_way = "carelog_projection_quiet_merges_total{outcome=\"gave_way\"}";
+    quiet_merge m(*s.db, {std::chrono::milliseconds(50), std::chrono::milliseconds(5)});
+    REQUIRE(s.f.push(agency, uuid(s.next++), ClientAdded{"Di", "Ma", "1985-04-12", "", "", ""}) ==
+            apply_outcome::applied);
+    // Pacing only: the merge starts 50 ms after that record; the bounds are hang guards.
+    for (int i = 0; i < 10000 && metrics_line(m, running) != "1" && metrics_line(m, merged) == "0"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE(metrics_line(m, running) == "1");
+    REQUIRE(s.f.push(agency, uuid(s.next++), ClientAdded{"Ed", "Na", "1985-04-12", "", "", ""}) ==
+            apply_outcome::applied);
+    for (int i = 0; i < 600 && metrics_line(m, gave_way) == "0" && metrics_line(m, merged) == "0"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(metrics_line(m, gave_way) == "1");
+    CHECK(metrics_line(m, merged) == "0");
+
+    // Quiet again: this time the merge runs to its end.
+    for (int i = 0; i < 600 && metrics_line(m, merged) == "0"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(metrics_line(m, merged) == "1");
+    CHECK(s.runs("client_index") == 1);
+    CHECK(s.runs("clients") == 1);
 }

@@ -31,7 +31,8 @@ public:
     quiet_merge(const quiet_merge&) = delete;
     quiet_merge& operator=(const quiet_merge&) = delete;
 
-    // Prometheus text: merges finished and cancelled, and each read family's sorted runs now.
+    // Prometheus text: merges finished and cancelled, whether one is under way, and each read
+    // family's sorted runs now.
     std::string metrics_text() const;
 
 private:
@@ -41,7 +42,7 @@ private:
     options o_;
     std::atomic<bool> cancel_{false};
     std::atomic<bool> merging_{false};
-    std::atomic<std::uint64_t> merged_at_{0};  // applied_count() the last merge (or start) left behind
+    std::atomic<std::uint64_t> merged_at_;  // applied_count() the last merge (or the start) left behind
     std::atomic<std::uint64_t> merged_{0};
     std::atomic<std::uint64_t> cancelled_{0};
     std::jthread merger_;  // one merge at a time; joined before the next starts
