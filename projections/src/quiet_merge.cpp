@@ -17,6 +17,7 @@ quiet_merge::quiet_merge(store& s, options o)
 quiet_merge::~quiet_merge() {
     watcher_.request_stop();
     if (watcher_.joinable()) watcher_.join();
+    stopping_ = true;
     cancel_ = true;
     if (merger_.joinable()) merger_.join();
 }
@@ -55,6 +56,8 @@ void quiet_merge::watch(std::stop_token stop) {
                 merged_at_ = applied;
                 spdlog::info("projections: quiet for {} ms, the read families merged into one sorted run each in {} ms",
                              o_.quiet_after.count(), ms);
+            } else if (stopping_) {
+                spdlog::info("projections: the merge of the read families stopped with the node after {} ms", ms);
             } else if (cancel_) {
                 ++cancelled_;
                 spdlog::info("projections: records applied again, the merge of the read families gave way after {} ms",

@@ -42,6 +42,7 @@ private:
     options o_;
     std::atomic<bool> cancel_{false};
     std::atomic<bool> merging_{false};
+    std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> merged_at_;  // applied_count() the last merge (or the start) left behind
     std::atomic<std::uint64_t> merged_{0};
     std::atomic<std::uint64_t> cancelled_{0};
