@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
     };
     const std::string runs_before = runs_text();
     const double read_us = time_reads(), list_us = time_lists();
+    const std::size_t paged_before = paged;
     double merged_read_us = 0, merged_list_us = 0, merge_s = 0;
     std::string runs_after;
     if (merge && !failed) {
@@ -211,13 +212,14 @@ int main(int argc, char** argv) {
                 secs, n / secs, own / n * 1e6, cpu / n * 1e6, closed, cpu_closed / n * 1e6);
     if (reads || lists)
         std::printf("applybench: sorted runs:%s; %zu single client reads: %.2f us of CPU each; %zu pages of 50 "
-                    "clients: %.2f us each\n",
-                    runs_before.c_str(), reads, read_us, lists, list_us);
+                    "clients (%zu clients listed in all): %.2f us each\n",
+                    runs_before.c_str(), reads, read_us, lists, paged_before, list_us);
     if (merge)
-        std::printf("applybench: merged in %.2f s into sorted runs:%s; client reads %.2f us, pages %.2f us\n", merge_s,
-                    runs_after.c_str(), merged_read_us, merged_list_us);
+        std::printf("applybench: merged in %.2f s into sorted runs:%s; client reads %.2f us, pages %.2f us (%zu "
+                    "clients listed)\n",
+                    merge_s, runs_after.c_str(), merged_read_us, merged_list_us, paged - paged_before);
     if (audit_pages)
         std::printf("applybench: %zu audit pages of up to 500, %zu items: %.0f us of CPU per page\n", audit_pages,
                     listed, page_us);
-    return applied == shape.events && quarantined == 0 && found == reads * (merge ? 2 : 1) && !failed ? 0 : 1;
+    return applied == shape.events && quarantined == 0 && found == reads * (merge ? 2 : 1) && (!merge || paged == 2 * paged_before) && !failed ? 0 : 1;
 }

@@ -306,6 +306,18 @@ double jit_seconds(int pid) {
     return s;
 }
 
+// Every series of one metric in Prometheus text: (its labels as printed, its value as printed).
+std::vector<std::pair<std::string, std::string>> series_of(const std::string& text, const std::string& name) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const std::string opener = "\n" + name + "{";
+    for (auto at = text.find(opener); at != std::string::npos; at = text.find(opener, at + 1)) {
+        const auto labels = at + opener.size(), close = text.find("} ", labels);
+        if (close == std::string::npos) break;
+        out.emplace_back(text.substr(labels, close - labels), text.substr(close + 2, text.find('\n', close) - close - 2));
+    }
+    return out;
+}
+
 // Waits (at most 20 s) until the process uses under 5 % of a core over 200 ms: the work a scenario
 // left behind (views drained, consumed and stored) is then counted in its CPU figures.
 void wait_cpu_quiet(int pid) {
@@ -538,11 +550,7 @@ int main(int argc, char** argv) {
             http_client c(host, port);
             auto m = c.get("/metrics", {});
             bool quiet = m.status == 200 && m.body.find("carelog_writer_queued_commands 0\n") != std::string::npos;
-            for (std::size_t at = m.body.find("\ncarelog_projection_lag{"); quiet && at != std::string::npos;
-                 at = m.body.find("\ncarelog_projection_lag{", at + 1)) {
-                auto sp = m.body.find("} ", at);
-                quiet = sp != std::string::npos && m.body.compare(sp + 2, 2, "0\n") == 0;
-            }
+            for (const auto& [partition, lag] : series_of(m.body, "carelog_projection_lag")) quiet = quiet && lag == "0";
             if (quiet) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
@@ -704,14 +712,9 @@ int main(int argc, char** argv) {
                 auto m = c.get("/metrics", {});
                 std::string runs;
                 bool merged = true;
-                for (std::size_t at = m.body.find("\ncarelog_projection_sorted_runs{"); at != std::string::npos;
-                     at = m.body.find("\ncarelog_projection_sorted_runs{", at + 1)) {
-                    const auto end = m.body.find('\n', at + 1);
-                    const auto line = m.body.substr(at + 1, end - at - 1);
-                    const auto family = line.substr(line.find('"') + 1, line.rfind('"') - line.find('"') - 1);
-                    const int n = std::atoi(line.c_str() + line.rfind(' ') + 1);
-                    runs += " " + family + " " + std::to_string(n);
-                    merged = merged && n <= 1;
+                for (const auto& [family, n] : series_of(m.body, "carelog_projection_sorted_runs")) {
+                    runs += " " + family + " " + n;  // family="clients" 4
+                    merged = merged && std::atoi(n.c_str()) <= 1;
                 }
                 if (i == 0) first_runs = runs;
                 if (merged) break;

@@ -12,18 +12,17 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "carelog/api/app.hpp"
 #include "carelog/audit/access_runner.hpp"
 #include "carelog/audit/view_sink.hpp"
+#include "carelog/base/stoppable_sleep.hpp"
 #include "carelog/notify/kafka_notification_sink.hpp"
 #include "carelog/notify/notifier.hpp"
 #include "carelog/api/projection_runner.hpp"
@@ -400,13 +399,8 @@ int main(int argc, char** argv) {
     // sets on its own thread, announced to no one, so this thread looks at the two flags every
     // 100 ms (a stop ends the wait at once).
     std::jthread trim_after_catch_up([&](std::stop_token stop) {
-        std::mutex mu;
-        std::condition_variable_any never_notified;
-        std::unique_lock lock(mu);
-        while (!(runner.ready() && bus.caught_up())) {
-            never_notified.wait_for(lock, stop, std::chrono::milliseconds(100), [] { return false; });
-            if (stop.stop_requested()) return;
-        }
+        while (!(runner.ready() && bus.caught_up()))
+            if (!sleep_unless_stopped(stop, std::chrono::milliseconds(100))) return;
         const auto resident_mib = [] {
             std::ifstream status("/proc/self/status");
             for (std::string line; std::getline(status, line);)

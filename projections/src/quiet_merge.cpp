@@ -2,9 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <mutex>
-
+#include "carelog/base/stoppable_sleep.hpp"
 #include "carelog/base/thread_name.hpp"
 
 namespace carelog::projections {
@@ -24,14 +22,9 @@ quiet_merge::~quiet_merge() {
 
 void quiet_merge::watch(std::stop_token stop) {
     name_this_thread("quiet-merge");
-    std::mutex mu;
-    std::condition_variable_any never_notified;
-    std::unique_lock lock(mu);
     std::uint64_t seen = merged_at_;
     auto changed_at = std::chrono::steady_clock::now();
-    while (!stop.stop_requested()) {
-        never_notified.wait_for(lock, stop, o_.look_every, [] { return false; });
-        if (stop.stop_requested()) break;
+    while (sleep_unless_stopped(stop, o_.look_every)) {
         const auto now = std::chrono::steady_clock::now();
         const auto applied = store_.applied_count();
         if (applied != seen) {

@@ -12,6 +12,7 @@
 #include "carelog/base/secrets.hpp"
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/kafka/kafka.hpp"
+#include "metrics_text.hpp"
 #include "process.hpp"
 
 using namespace carelog;
@@ -34,13 +35,6 @@ std::vector<events::envelope> logins_of(const carelogd& d, const std::string& ag
             out.push_back(std::move(*e));
     }
     return out;
-}
-
-std::string metric(const std::string& text, const std::string& name) {
-    auto at = text.find("\n" + name + " ");
-    if (at == std::string::npos) return "";
-    auto start = at + name.size() + 2;
-    return text.substr(start, text.find('\n', start) - start);
 }
 
 }  // namespace
@@ -81,10 +75,10 @@ TEST_CASE("chain: a forged session record produced straight to the topic is quar
     std::string text;
     for (int i = 0; i < 100; ++i) {
         text = c.get("/metrics").body;
-        if (metric(text, "carelog_projection_quarantined_total") == "1") break;
+        if (metric_value(text, "carelog_projection_quarantined_total") == "1") break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    CHECK(metric(text, "carelog_projection_quarantined_total") == "1");
+    CHECK(metric_value(text, "carelog_projection_quarantined_total") == "1");
     CHECK(d.log_shows("does not follow the agency's last applied sequence"));
     std::vector<std::string> quarantined;
     for (int i = 0; i < 50 && quarantined.empty(); ++i) {
@@ -106,5 +100,5 @@ TEST_CASE("chain: a forged session record produced straight to the topic is quar
     INFO(r.body);
     CHECK(r.status == 201);
     CHECK(c.get("/v1/clients/" + str(r.json(), "id"), genuine).status == 200);
-    CHECK(metric(c.get("/metrics").body, "carelog_projection_quarantined_total") == "1");
+    CHECK(metric_value(c.get("/metrics").body, "carelog_projection_quarantined_total") == "1");
 }

@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "metrics_text.hpp"
 #include "process.hpp"
 
 using namespace carelog::testing;
@@ -239,10 +240,9 @@ TEST_CASE("hostile: header floods, a slow client and 5,000 idle connections are 
         const auto refused_so_far = [&] {
             auto m = c.get("/metrics");
             REQUIRE(m.status == 200);
-            const std::string name = "\ncarelog_http_connections_refused_total ";
-            const auto at = m.body.find(name);
-            REQUIRE(at != std::string::npos);
-            return std::stoull(m.body.substr(at + name.size()));
+            const auto value = metric_value(m.body, "carelog_http_connections_refused_total");
+            REQUIRE_FALSE(value.empty());
+            return std::stoull(value);
         };
         const std::size_t beyond_cap = fds.size() - 1000;
         std::uint64_t refused = refused_so_far();

@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "metrics_text.hpp"
 #include "process.hpp"
 
 using namespace carelog::testing;
@@ -33,10 +34,8 @@ std::string header(const std::string& message, const std::string& name) {
 }
 
 double metric(http_client& c, const std::string& name) {
-    auto text = c.get("/metrics").body;
-    std::smatch m;
-    if (!std::regex_search(text, m, std::regex("(^|\\n)" + name + " ([0-9.e+]+)"))) return -1;
-    return std::stod(m[2]);
+    const auto value = metric_value(c.get("/metrics").body, name);
+    return value.empty() ? -1 : std::stod(value);
 }
 
 }  // namespace
