@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
     std::string http_addr = "127.0.0.1:8080", brokers = "127.0.0.1:9092", prefix = "carelog.",
                 data_dir = "var/data", operator_key, secret_key_hex, smtp_url, smtp_from = "carelog@localhost", public_url, log_level = "info", web_dir;
     int partitions = 12, replication = 1, min_isr = 1, kafka_timeout_ms = 5000, io_threads = 2, projection_threads = 0,
-        writer_groups = 1, start_wait_s = 60, writer_gather_ms = 40, writer_gather_batch = 512, quiet_merge_ms = 5000;
+        writer_groups = 1, start_wait_s = 60, writer_gather_ms = 40, writer_gather_batch = 512, quiet_merge_ms = 5000,
+        page_cache_mb = static_cast<int>(projections::default_page_cache_bytes >> 20);
     app.add_option("--http-addr", http_addr, "address:port to listen on")->envname("CARELOG_HTTP_ADDR");
     app.add_option("--brokers", brokers, "Kafka bootstrap servers")->envname("CARELOG_BROKERS");
     app.add_option("--topic-prefix", prefix, "prefix of carelog's topics")->envname("CARELOG_TOPIC_PREFIX");
@@ -178,6 +179,11 @@ int main(int argc, char** argv) {
                    "sorted run each (0: never)")
         ->envname("CARELOG_QUIET_MERGE_MS")
         ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--page-cache-mb", page_cache_mb,
+                   "memory for listing pages kept until their agency's next change (0: none kept)")
+        ->envname("CARELOG_PAGE_CACHE_MB")
+        ->check(CLI::Range(0, 4096))
         ->capture_default_str();
     app.add_option("--start-wait-s", start_wait_s, "how long to wait for Kafka at start")
         ->envname("CARELOG_START_WAIT_S");
@@ -278,6 +284,7 @@ int main(int argc, char** argv) {
         spdlog::critical("cannot open the projection store in {}: {}", data_dir, store.error().detail);
         return 2;
     }
+    (*store)->keep_pages(static_cast<std::size_t>(page_cache_mb) << 20);
     // A data dir belongs to one topic: offsets of another topic would skip or repeat events.
     const std::string topic = kcfg.events_topic();
     if (auto bound = (*store)->get_local("node", "topic"); bound && *bound != topic) {
@@ -388,7 +395,8 @@ int main(int argc, char** argv) {
     }
     runner.set_extra_metrics([&] {
         return bus.metrics_text() + (mailer ? mailer->metrics_text() : std::string()) + (*views)->metrics_text() +
-               access.metrics_text() + (merge_when_quiet ? merge_when_quiet->metrics_text() : std::string());
+               access.metrics_text() + (merge_when_quiet ? merge_when_quiet->metrics_text() : std::string()) +
+               (*store)->page_cache_metrics_text();
     });
     bus.start();
     // Once this node has caught up with the log, what the catch-up filled goes back to the system:

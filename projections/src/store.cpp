@@ -404,11 +404,32 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
     if (w.empty()) return out;
     if (auto r = w.write(*impl_->db, /*wal=*/false); !r) return std::unexpected(r.error());
     impl_->applied.fetch_add(out.applied, std::memory_order_relaxed);
+    // The kept listing pages of every agency this batch wrote to are no longer the answer; they go
+    // before anyone waiting for the batch is answered (see page_cache.hpp).
+    for (const auto& [agency, link] : links)
+        if (link) impl_->pages.changed(agency);
     if (!out.changed.empty()) {
         std::lock_guard listeners(impl_->listeners_mu);
         for (const auto& f : impl_->listeners) f(out.changed);
     }
     return out;
+}
+
+void store::keep_pages(std::size_t max_bytes) { impl_->pages.set_max_bytes(max_bytes); }
+
+std::string store::page_cache_metrics_text() const {
+    const auto t = impl_->pages.totals();
+    return "# HELP carelog_projection_page_cache_lookups_total Listing pages asked for that could be kept, by "
+           "whether a kept page answered.\n"
+           "# TYPE carelog_projection_page_cache_lookups_total counter\n"
+           "carelog_projection_page_cache_lookups_total{outcome=\"hit\"} " + std::to_string(t.hits) + "\n"
+           "carelog_projection_page_cache_lookups_total{outcome=\"miss\"} " + std::to_string(t.misses) + "\n"
+           "# HELP carelog_projection_page_cache_pages Listing pages kept in memory.\n"
+           "# TYPE carelog_projection_page_cache_pages gauge\n"
+           "carelog_projection_page_cache_pages " + std::to_string(t.pages) + "\n"
+           "# HELP carelog_projection_page_cache_bytes Bytes of the listing pages kept in memory.\n"
+           "# TYPE carelog_projection_page_cache_bytes gauge\n"
+           "carelog_projection_page_cache_bytes " + std::to_string(t.bytes) + "\n";
 }
 
 void store::add_change_listener(change_listener f) {

@@ -290,9 +290,19 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
     const auto scope = client_views::scope_of(viewer.staff_type);
     if (scope == client_scope::none) return out;
 
+    const auto q_words = f.q ? staff_directory::query_words(*f.q) : std::vector<std::string>{};
+    // Everyone in name order is the same page for every viewer who sees all: it may be kept
+    // (page_cache.hpp), and the agency's version is taken before the store is read.
+    const bool keepable = q_words.empty() && scope == client_scope::all && f.stored_bytes;
+    std::string kept_key;
+    std::uint64_t version = 0;
+    if (keepable) {
+        kept_key = page_cache::key_of("clients", limit, after.value_or(""));
+        if (auto kept = impl_->pages.find(agency_id, kept_key)) return *kept;
+        version = impl_->pages.version(agency_id);
+    }
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     const auto* snap = snapshot.snapshot();
-    const auto q_words = f.q ? staff_directory::query_words(*f.q) : std::vector<std::string>{};
     std::string last;
     std::optional<error> failure;
     // Index entries are candidates; the view decides (visibility and the name query).
@@ -335,7 +345,7 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
         }
         for (auto it = after ? found->upper_bound(*after) : found->begin(); it != found->end(); ++it)
             if (!emit(*it)) break;
-    } else if (scope == client_scope::all && f.stored_bytes) {
+    } else if (keepable) {
         // Everyone listed in name order: the name-order entries hold the views (a store written
         // before they did has empty values; those views are read by key), handed on as the bytes
         // they are stored as: one range read, no parse, no print.
@@ -364,6 +374,7 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
             },
             snap);
         if (!r) return std::unexpected(r.error());
+        if (!failure) impl_->pages.keep(agency_id, version, std::move(kept_key), std::make_shared<const page>(out));
     } else {
         const auto prefix = scope == client_scope::all ? keys::make(ik::by_name, agency_id)
                                                        : keys::make(ik::assigned, agency_id, viewer.staff_id);

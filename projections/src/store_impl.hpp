@@ -99,6 +99,7 @@
 #include "carelog/events/event_json.hpp"
 #include "json_util.hpp"
 #include "keys.hpp"
+#include "page_cache.hpp"
 #include "client_views.hpp"
 #include "staff_directory.hpp"
 
@@ -262,6 +263,8 @@ struct store::impl {
     std::atomic<std::uint64_t> applied{0};
     std::mutex listeners_mu;
     std::vector<change_listener> listeners;
+    // Listing pages kept until their agency's next applied record (page_cache.hpp).
+    page_cache pages{default_page_cache_bytes};
 
     ~impl() {
         if (!db) return;

@@ -19,6 +19,7 @@
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/base/secrets.hpp"
 #include "carelog/kafka/kafka.hpp"
+#include "metrics_text.hpp"
 #include "process.hpp"
 
 using namespace carelog;
@@ -183,6 +184,19 @@ TEST_CASE("clients: create, list and get with and without a consistency token / 
     REQUIRE(page.json().at("next_cursor").is_string());
     CHECK(ids_of(c.get("/v1/clients?limit=1&cursor=" + str(page.json(), "next_cursor"), a.admin)) ==
           std::vector<std::string>{bob});
+    // A first page kept in memory never hides a client added since: ten times over, the page is
+    // read twice (the second answer is the kept page), a client is added, and the very next read
+    // names it.
+    for (int i = 0; i < 10; ++i) {
+        auto before = ids_of(c.get("/v1/clients?limit=500", a.admin));
+        CHECK(ids_of(c.get("/v1/clients?limit=500", a.admin)) == before);
+        before.push_back(a.client(c, "Zed" + std::to_string(i), "Zulu"));  // last in name order
+        CHECK(ids_of(c.get("/v1/clients?limit=500", a.admin)) == before);
+    }
+    const auto hits = carelog::testing::metric_value(c.get("/metrics").body,
+                                                     "carelog_projection_page_cache_lookups_total{outcome=\"hit\"}");
+    REQUIRE(!hits.empty());
+    CHECK(std::stol(hits) >= 10);
 
     // a therapy_counseling therapist
     auto staff = c.post("/v1/staff",

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,6 +65,9 @@ struct client_filter {
     // what is listed, instead of parsed into page::items: the HTTP edge copies them through.
     bool stored_bytes = false;
 };
+
+// Listing pages kept per agency (store::keep_pages): 16 MiB, ~1,000 first pages of 50 clients.
+inline constexpr std::size_t default_page_cache_bytes = 16u << 20;
 
 struct page {
     boost::json::array items;
@@ -290,6 +294,15 @@ public:
     // the indexes are right. Reads everything: not for the request path.
     result<std::size_t> staff_index_problems() const;
     std::uint64_t applied_count() const;  // records applied since open (for metrics)
+
+    // ---- listing pages kept in memory ----
+    // A listing served as stored bytes (list_clients of a viewer who sees every client, without a
+    // name query) keeps its page until the agency's next applied record; a page asked for again
+    // before that is answered from memory, the same answer the store would give. At most
+    // max_bytes of pages (default_page_cache_bytes at open); 0 keeps none.
+    void keep_pages(std::size_t max_bytes);
+    // carelog_projection_page_cache_* lines for /metrics.
+    std::string page_cache_metrics_text() const;
 
     // ---- the shape of the families requests read ----
     // The families a request reads by key or in order (the client and staff views, their listing
