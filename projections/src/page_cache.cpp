@@ -2,17 +2,21 @@
 
 #include <algorithm>
 
+#include <boost/json/serialize.hpp>
+
+#include "keys.hpp"
+
 namespace carelog::projections {
 
 page_cache::page_cache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
-std::string page_cache::key_of(std::string_view listing, int limit, std::string_view after) {
-    std::string k(listing);
-    k.push_back('\0');
-    k += std::to_string(limit);
-    k.push_back('\0');
-    k += after;
-    return k;
+std::string page_cache::key_of(std::string_view listing, std::initializer_list<const std::optional<std::string>*> params,
+                               int limit, std::string_view after) {
+    keys::tuple k;
+    k.add(listing);
+    for (const auto* p : params) k.add(*p ? "+" + **p : std::string("-"));  // absent and "" differ
+    k.add(std::to_string(limit)).add(after);
+    return k.str();
 }
 
 std::uint64_t page_cache::version(const std::string& agency) const {
@@ -26,7 +30,7 @@ std::shared_ptr<const page> page_cache::find(const std::string& agency, const st
     if (auto a = agencies_.find(agency); a != agencies_.end())
         if (auto p = a->second.pages.find(key); p != a->second.pages.end()) {
             ++hits_;
-            return p->second;
+            return p->second.p;
         }
     ++misses_;
     return nullptr;
@@ -35,17 +39,17 @@ std::shared_ptr<const page> page_cache::find(const std::string& agency, const st
 std::size_t page_cache::bytes_of(const std::string& key, const page& p) {
     std::size_t n = key.size() + p.next_cursor.value_or("").size();
     for (const auto& s : p.stored) n += s.size();
+    for (const auto& v : p.items) n += boost::json::serialize(v).size();  // parsed views: about their text
     return n;
 }
 
 void page_cache::keep(const std::string& agency, std::uint64_t version, std::string key, std::shared_ptr<const page> p) {
-    std::lock_guard lock(mu_);
-    if (max_bytes_ == 0) return;
     const std::size_t size = bytes_of(key, *p);
-    if (size > max_bytes_) return;
+    std::lock_guard lock(mu_);
+    if (size > max_bytes_) return;  // also: nothing is kept at 0
     auto& a = agencies_[agency];
     if (a.version != version) return;  // the agency changed while the page was read
-    auto [it, inserted] = a.pages.try_emplace(key, p);
+    auto [it, inserted] = a.pages.try_emplace(key, held{std::move(p), size});
     if (!inserted) return;  // another reader kept the same answer first
     bytes_ += size;
     ++pages_;
@@ -57,7 +61,7 @@ void page_cache::changed(const std::string& agency) {
     std::lock_guard lock(mu_);
     auto& a = agencies_[agency];
     ++a.version;
-    for (const auto& [key, p] : a.pages) bytes_ -= bytes_of(key, *p);
+    for (const auto& [key, h] : a.pages) bytes_ -= h.bytes;
     pages_ -= a.pages.size();
     a.pages.clear();
 }
@@ -77,7 +81,7 @@ void page_cache::evict_locked() {
         if (a == agencies_.end() || a->second.version != k.version) continue;
         auto p = a->second.pages.find(k.key);
         if (p == a->second.pages.end()) continue;
-        bytes_ -= bytes_of(k.key, *p->second);
+        bytes_ -= p->second.bytes;
         --pages_;
         a->second.pages.erase(p);
     }

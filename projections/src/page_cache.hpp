@@ -17,8 +17,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,9 +31,10 @@ class page_cache {
 public:
     explicit page_cache(std::size_t max_bytes = 0);
 
-    // What a listing is keyed by besides its agency: which listing, and every parameter that
-    // decides its answer.
-    static std::string key_of(std::string_view listing, int limit, std::string_view after);
+    // What a listing is keyed by besides its agency: which listing, every parameter that decides
+    // its answer (`params`, each present one as its own component), the limit and the cursor.
+    static std::string key_of(std::string_view listing, std::initializer_list<const std::optional<std::string>*> params,
+                              int limit, std::string_view after);
 
     // The agency's version now: take it before reading the store for a page to keep.
     std::uint64_t version(const std::string& agency) const;
@@ -51,9 +54,13 @@ public:
     counts totals() const;
 
 private:
+    struct held {
+        std::shared_ptr<const page> p;
+        std::size_t bytes;  // bytes_of, taken once when kept
+    };
     struct agency_pages {
         std::uint64_t version = 0;
-        std::unordered_map<std::string, std::shared_ptr<const page>> pages;
+        std::unordered_map<std::string, held> pages;
     };
     static std::size_t bytes_of(const std::string& key, const page& p);
     void evict_locked();

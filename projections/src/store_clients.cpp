@@ -297,7 +297,7 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
     std::string kept_key;
     std::uint64_t version = 0;
     if (keepable) {
-        kept_key = page_cache::key_of("clients", limit, after.value_or(""));
+        kept_key = page_cache::key_of("clients", {}, limit, after.value_or(""));
         if (auto kept = impl_->pages.find(agency_id, kept_key)) return *kept;
         version = impl_->pages.version(agency_id);
     }

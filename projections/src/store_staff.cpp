@@ -128,6 +128,16 @@ result<page> store::list_staff(const std::string& agency_id, const staff_filter&
         after = std::move(*raw);
     }
 
+    // The answer depends on the agency's staff and the parameters alone (not on who asks): kept
+    // until the agency's next applied record (page_cache.hpp); the version is taken before the
+    // store is read.
+    const std::optional<std::string> active =
+        f.active ? std::optional<std::string>(*f.active ? "1" : "0") : std::nullopt;
+    auto kept_key = page_cache::key_of("staff", {&f.role, &f.type, &f.location_id, &f.program_id, &f.q, &active},
+                                       limit, after.value_or(""));
+    if (auto kept = impl_->pages.find(agency_id, kept_key)) return *kept;
+    const auto version = impl_->pages.version(agency_id);
+
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     const auto* snap = snapshot.snapshot();
     const auto q_words = f.q ? staff_directory::query_words(*f.q) : std::vector<std::string>{};
@@ -188,6 +198,7 @@ result<page> store::list_staff(const std::string& agency_id, const staff_filter&
         if (!r) return std::unexpected(r.error());
     }
     if (failure) return fail(*failure);
+    impl_->pages.keep(agency_id, version, std::move(kept_key), std::make_shared<const page>(out));
     return out;
 }
 

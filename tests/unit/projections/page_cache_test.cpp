@@ -210,3 +210,38 @@ TEST_CASE("page cache: reads racing with changes never answer older than the sto
     CHECK(x.kept_ids(agency, 10) == expected);
     CHECK(x.lookups("hit") > 0);
 }
+
+TEST_CASE("page cache: a staff directory page is kept per filter until the agency changes",
+          "[projections][staff][page_cache]") {
+    pages_fixture x;
+    x.f.push(agency, "s1", staff_created("Ann", "Lee", "alee", "therapist"));
+    x.f.push(agency, "s2", staff_created("Bo", "Diaz", "bdiaz", "supervisor"));
+    auto usernames = [&](const staff_filter& f) {
+        auto p = x.db->list_staff(agency, f, 50, std::nullopt);
+        REQUIRE(p.has_value());
+        std::vector<std::string> out;
+        for (const auto& v : p->items) out.emplace_back(v.as_object().at("username").as_string());
+        return out;
+    };
+    staff_filter therapists;
+    therapists.role = "therapist";
+    staff_filter active;
+    active.active = true;
+    const std::vector<std::string> all_therapists{"alee", "tjones"};
+    CHECK(usernames(therapists) == all_therapists);
+    CHECK(usernames(active) == std::vector<std::string>{"alee", "bdiaz", "tjones"});
+    const long hits = x.lookups("hit");
+    CHECK(usernames(therapists) == all_therapists);  // each filter its own page, kept
+    CHECK(usernames(active) == std::vector<std::string>{"alee", "bdiaz", "tjones"});
+    CHECK(usernames({}) == std::vector<std::string>{"alee", "bdiaz", "tjones"});
+    CHECK(x.lookups("hit") == hits + 2);
+
+    // A deactivation leaves the kept pages behind at once, whatever filter they were for.
+    x.f.push(agency, "s1", StaffDeactivated{""});
+    CHECK(usernames(active) == std::vector<std::string>{"bdiaz", "tjones"});
+    CHECK(usernames(therapists) == all_therapists);  // the role list still names them
+    staff_filter inactive;
+    inactive.active = false;
+    CHECK(usernames(inactive) == std::vector<std::string>{"alee"});
+    CHECK(x.lookups("hit") == hits + 2);
+}

@@ -66,7 +66,7 @@ struct client_filter {
     bool stored_bytes = false;
 };
 
-// Listing pages kept per agency (store::keep_pages): 16 MiB, ~1,000 first pages of 50 clients.
+// Listing pages kept per agency (store::keep_pages): 16 MiB, ~1,000 pages of 50 clients.
 inline constexpr std::size_t default_page_cache_bytes = 16u << 20;
 
 struct page {
@@ -296,10 +296,11 @@ public:
     std::uint64_t applied_count() const;  // records applied since open (for metrics)
 
     // ---- listing pages kept in memory ----
-    // A listing served as stored bytes (list_clients of a viewer who sees every client, without a
-    // name query) keeps its page until the agency's next applied record; a page asked for again
-    // before that is answered from memory, the same answer the store would give. At most
-    // max_bytes of pages (default_page_cache_bytes at open); 0 keeps none.
+    // A listing page whose answer depends on the agency's state and the parameters alone (the
+    // staff directory with any filter; the client list of a viewer who sees every client, without
+    // a name query) is kept until the agency's next applied record; a page asked for again before
+    // that is answered from memory, the same answer the store would give. At most max_bytes of
+    // pages (default_page_cache_bytes at open); 0 keeps none.
     void keep_pages(std::size_t max_bytes);
     // carelog_projection_page_cache_* lines for /metrics.
     std::string page_cache_metrics_text() const;
