@@ -19,21 +19,19 @@ std::string page_cache::key_of(std::string_view listing, std::initializer_list<c
     return k.str();
 }
 
-std::uint64_t page_cache::version(const std::string& agency) const {
+page_cache::lookup page_cache::find(const std::string& agency, const std::string& key) const {
     std::lock_guard lock(mu_);
-    auto it = agencies_.find(agency);
-    return it == agencies_.end() ? 0 : it->second.version;
-}
-
-std::shared_ptr<const page> page_cache::find(const std::string& agency, const std::string& key) const {
-    std::lock_guard lock(mu_);
-    if (auto a = agencies_.find(agency); a != agencies_.end())
-        if (auto p = a->second.pages.find(key); p != a->second.pages.end()) {
-            ++hits_;
-            return p->second.p;
-        }
+    auto a = agencies_.find(agency);
+    if (a == agencies_.end()) {
+        ++misses_;
+        return {};
+    }
+    if (auto p = a->second.pages.find(key); p != a->second.pages.end()) {
+        ++hits_;
+        return {p->second.p, a->second.version};
+    }
     ++misses_;
-    return nullptr;
+    return {nullptr, a->second.version};
 }
 
 std::size_t page_cache::bytes_of(const std::string& key, const page& p) {

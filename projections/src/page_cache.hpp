@@ -5,10 +5,11 @@
 //
 // Exactness: store::apply_batch calls changed(agency) for every agency of a written batch, after
 // the batch is in RocksDB and before anyone waiting for it is answered, which drops the agency's
-// pages and moves its version on. A reader takes the version (version()) before it reads the
-// store, and keep() only holds a page whose agency's version is still that one. A page read across
-// a change is therefore never kept, and a kept page is always the store's answer as of the last
-// applied record of its agency: read-your-own-writes holds as it does for reads of the store.
+// pages and moves its version on. A reader takes the version (find(), when nothing is kept)
+// before it reads the store, and keep() only holds a page whose agency's version is still that
+// one. A page read across a change is therefore never kept, and a kept page is always the store's
+// answer as of the last applied record of its agency: read-your-own-writes holds as it does for
+// reads of the store.
 //
 // Bounded: at most `max_bytes` of page bytes; beyond that the oldest kept pages go first. With
 // max_bytes 0 nothing is kept.
@@ -36,11 +37,14 @@ public:
     static std::string key_of(std::string_view listing, std::initializer_list<const std::optional<std::string>*> params,
                               int limit, std::string_view after);
 
-    // The agency's version now: take it before reading the store for a page to keep.
-    std::uint64_t version(const std::string& agency) const;
-    // The page kept for (agency, key), if any.
-    std::shared_ptr<const page> find(const std::string& agency, const std::string& key) const;
-    // Keeps p unless the agency changed since `version` was taken.
+    // The page kept for (agency, key), if any; otherwise the agency's version now, to pass to
+    // keep() with the page then read from the store (so it is taken before that read).
+    struct lookup {
+        std::shared_ptr<const page> kept;
+        std::uint64_t version = 0;
+    };
+    lookup find(const std::string& agency, const std::string& key) const;
+    // Keeps p unless the agency changed since find() gave `version`.
     void keep(const std::string& agency, std::uint64_t version, std::string key, std::shared_ptr<const page> p);
     // A batch with records of the agency has been written: its pages are no longer the answer.
     void changed(const std::string& agency);

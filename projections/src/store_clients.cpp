@@ -298,8 +298,9 @@ result<page> store::list_clients(const std::string& agency_id, const client_view
     std::uint64_t version = 0;
     if (keepable) {
         kept_key = page_cache::key_of("clients", {}, limit, after.value_or(""));
-        if (auto kept = impl_->pages.find(agency_id, kept_key)) return *kept;
-        version = impl_->pages.version(agency_id);
+        auto found = impl_->pages.find(agency_id, kept_key);
+        if (found.kept) return *found.kept;
+        version = found.version;
     }
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     const auto* snap = snapshot.snapshot();

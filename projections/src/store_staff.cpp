@@ -135,8 +135,9 @@ result<page> store::list_staff(const std::string& agency_id, const staff_filter&
         f.active ? std::optional<std::string>(*f.active ? "1" : "0") : std::nullopt;
     auto kept_key = page_cache::key_of("staff", {&f.role, &f.type, &f.location_id, &f.program_id, &f.q, &active},
                                        limit, after.value_or(""));
-    if (auto kept = impl_->pages.find(agency_id, kept_key)) return *kept;
-    const auto version = impl_->pages.version(agency_id);
+    auto found = impl_->pages.find(agency_id, kept_key);
+    if (found.kept) return *found.kept;
+    const auto version = found.version;
 
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     const auto* snap = snapshot.snapshot();
