@@ -1,8 +1,8 @@
 // The projections store: RocksDB read models fed record by record from the event topic. The key
 // layout, durability and the chain are described in store_impl.hpp; each read model lives in its
-// own file (store_agencies.cpp, store_staff.cpp, store_clients.cpp, store_audit.cpp). This file opens the store,
-// applies batches of records (the chain check, the quarantine, the visitor that hands each record
-// to its read models), and keeps offsets, the quarantine and the node's local state.
+// own file (store_impl.hpp lists them). This file opens the store, applies batches of records (the
+// chain check, the quarantine, the visitor that hands each record to the read models it feeds),
+// and keeps offsets, the quarantine and the node's local state.
 #include "store_impl.hpp"
 
 #include <rocksdb/cache.h>
@@ -31,27 +31,37 @@ struct record_applier {
     const events::envelope& e;
     std::span<const std::uint8_t> bytes;
     using kept = result<history_kind>;
+    using read_model = result<void> (store::impl::*)(write_set&, const events::envelope&);
 
     kept agency() { return kept_in(s.apply_agency(w, e, bytes), history_kind::agency); }
-    kept staff() { return kept_in(s.apply_staff(w, e, bytes), history_kind::staff); }
-    kept client() { return kept_in(s.apply_client(w, e, bytes), history_kind::client); }
+    kept staff(std::initializer_list<read_model> also = {}) {
+        for (auto m : also)
+            if (auto r = (s.*m)(w, e); !r) return std::unexpected(r.error());
+        return kept_in(s.apply_staff(w, e, bytes), history_kind::staff);
+    }
+    // The client's view and history, then the client's other read models the event feeds, unless
+    // the client's views have seen the record already (apply_client).
+    kept client(std::initializer_list<read_model> also = {}) {
+        auto news = s.apply_client(w, e, bytes);
+        if (!news) return std::unexpected(news.error());
+        if (*news)
+            for (auto m : also)
+                if (auto r = (s.*m)(w, e); !r) return std::unexpected(r.error());
+        return history_kind::client;
+    }
     static kept kept_in(result<void>&& r, history_kind where) {
         if (!r) return std::unexpected(r.error());
         return where;
     }
+    static constexpr read_model portal = &store::impl::apply_portal;
+    static constexpr read_model threads = &store::impl::apply_threads;
+    static constexpr read_model kiosk = &store::impl::apply_kiosk;
+    static constexpr read_model identity = &store::impl::apply_identity;
 
     kept operator()(const events::AgencyCreated&) { return agency(); }
     kept operator()(const events::AgencySettingsChanged&) { return agency(); }
-    kept operator()(const events::LocationAdded& l) {
-        w.put(s.agencies, keys::make("l", e.agency_id, l.location_id),
-              json::serialize(json::object{{"id", l.location_id}, {"name", l.name}, {"address", l.address}}));
-        return agency();
-    }
-    kept operator()(const events::ProgramAdded& p) {
-        w.put(s.agencies, keys::make("p", e.agency_id, p.program_id),
-              json::serialize(json::object{{"id", p.program_id}, {"name", p.name}}));
-        return agency();
-    }
+    kept operator()(const events::LocationAdded&) { return agency(); }
+    kept operator()(const events::ProgramAdded&) { return agency(); }
     kept operator()(const events::StaffCreated&) { return staff(); }
     kept operator()(const events::StaffProfileUpdated&) { return staff(); }
     kept operator()(const events::RoleAssigned&) { return staff(); }
@@ -61,51 +71,37 @@ struct record_applier {
     kept operator()(const events::ModulePermissionGranted&) { return staff(); }
     kept operator()(const events::ModulePermissionRevoked&) { return staff(); }
     kept operator()(const events::StaffDeactivated&) { return staff(); }
-    // Clients and the client portal: the client's views and indexes and its history (client_views).
+
+    kept operator()(const events::ClientAdded&) { return client(); }
+    kept operator()(const events::StaffAssignedToClient&) { return client(); }
+    kept operator()(const events::StaffUnassignedFromClient&) { return client(); }
+    kept operator()(const events::PortalSessionTouched&) { return client(); }
+    kept operator()(const events::InvitationSent&) { return client({portal}); }
+    kept operator()(const events::InvitationResent&) { return client({portal}); }
+    kept operator()(const events::InvitationRevoked&) { return client({portal}); }
+    kept operator()(const events::InvitationAccepted&) { return client({portal}); }
+    kept operator()(const events::PortalUsernameChosen&) { return client({portal}); }
+    kept operator()(const events::PortalAccountLocked&) { return client({portal}); }
+    kept operator()(const events::PortalAccountUnlocked&) { return client({portal}); }
+    kept operator()(const events::PortalPasswordChanged&) { return client({portal}); }
+    kept operator()(const events::PortalLoginSucceeded&) { return client({portal, identity}); }
+    kept operator()(const events::PortalSessionEnded&) { return client({identity}); }
+    kept operator()(const events::PortalPasswordResetRequested&) { return client({identity}); }
+    kept operator()(const events::MessageSent&) { return client({threads}); }
+    kept operator()(const events::KioskSessionStarted&) { return client({kiosk, identity}); }
+    kept operator()(const events::KioskFormSubmitted&) { return client({kiosk}); }
     // A PortalLoginFailed for an unknown username belongs to the agency: it feeds no client.
-#define CARELOG_CLIENT_EVENT(T) \
-    kept operator()(const events::T&) { return client(); }
-    CARELOG_CLIENT_EVENT(ClientAdded)
-    CARELOG_CLIENT_EVENT(StaffAssignedToClient)
-    CARELOG_CLIENT_EVENT(StaffUnassignedFromClient)
-    CARELOG_CLIENT_EVENT(InvitationSent)
-    CARELOG_CLIENT_EVENT(InvitationResent)
-    CARELOG_CLIENT_EVENT(InvitationRevoked)
-    CARELOG_CLIENT_EVENT(InvitationAccepted)
-    CARELOG_CLIENT_EVENT(PortalUsernameChosen)
-    CARELOG_CLIENT_EVENT(PortalLoginSucceeded)
-    CARELOG_CLIENT_EVENT(PortalAccountLocked)
-    CARELOG_CLIENT_EVENT(PortalAccountUnlocked)
-    CARELOG_CLIENT_EVENT(PortalSessionEnded)
-    CARELOG_CLIENT_EVENT(MessageSent)
-    CARELOG_CLIENT_EVENT(KioskSessionStarted)
-    CARELOG_CLIENT_EVENT(KioskFormSubmitted)
-    CARELOG_CLIENT_EVENT(PortalSessionTouched)
-    CARELOG_CLIENT_EVENT(PortalPasswordChanged)
-    CARELOG_CLIENT_EVENT(PortalPasswordResetRequested)
-#undef CARELOG_CLIENT_EVENT
     kept operator()(const events::PortalLoginFailed&) {
         if (e.aggregate_type == "Agency") return history_kind::none;
-        return client();
+        return client({portal});
     }
     // Identity events (PasswordChanged, LoginSucceeded, SessionEnded, ...): the staff member's
-    // history and view version. A LoginFailed for an unknown username belongs to the agency
-    // (envelope aggregate_type "Agency"): it feeds no staff view.
-    // Sessions and reset links are also indexed by their hash, so a bearer token or a reset link
-    // finds its staff member; whether it is still good is the domain's call (aggregates::
-    // check_session / find_reset_token over the staff member's folded events).
-    kept operator()(const events::LoginSucceeded& x) {
-        w.put(s.identity, keys::make("s", e.agency_id, x.session_id), e.aggregate_id);
-        return staff();
-    }
-    kept operator()(const events::SessionEnded& x) {
-        w.del(s.identity, keys::make("s", e.agency_id, x.session_id));
-        return staff();
-    }
-    kept operator()(const events::PasswordResetRequested& x) {
-        w.put(s.identity, keys::make("r", e.agency_id, x.token_hash), e.aggregate_id);
-        return staff();
-    }
+    // history and view version; sessions and reset links also by their hash (store_identity.cpp).
+    // A LoginFailed for an unknown username belongs to the agency (envelope aggregate_type
+    // "Agency"): it feeds no staff view.
+    kept operator()(const events::LoginSucceeded&) { return staff({identity}); }
+    kept operator()(const events::SessionEnded&) { return staff({identity}); }
+    kept operator()(const events::PasswordResetRequested&) { return staff({identity}); }
     template <class Identity>
     kept operator()(const Identity&) {
         if (e.aggregate_type == "Agency") return history_kind::none;

@@ -8,6 +8,12 @@ result<void> store::impl::apply_agency(write_set& w, const events::envelope& e, 
     const auto key = keys::make("a", e.agency_id);
     w.put_borrowed(agencies, keys::make("e", e.agency_id) + keys::be64(e.sequence),
           std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (const auto* l = std::get_if<events::LocationAdded>(&e.data))
+        w.put(agencies, keys::make("l", e.agency_id, l->location_id),
+              json::serialize(json::object{{"id", l->location_id}, {"name", l->name}, {"address", l->address}}));
+    if (const auto* p = std::get_if<events::ProgramAdded>(&e.data))
+        w.put(agencies, keys::make("p", e.agency_id, p->program_id),
+              json::serialize(json::object{{"id", p->program_id}, {"name", p->name}}));
     auto old = read_json(w, agencies, key);
     if (!old) return std::unexpected(old.error());
     std::optional<json::object> view = *old;

@@ -1,11 +1,16 @@
 #pragma once
 // The projections store's inside, shared by the files that make it up:
 //   store.cpp           open, the consumer side (apply_batch: chain check, quarantine, the visitor
-//                       that hands each record to its read models), offsets, local state
-//   store_agencies.cpp  the agencies read model: agency views, slugs, locations, programs
-//   store_staff.cpp     the staff read models: views, indexes, history, as_of, sessions, reset links
-//   store_clients.cpp   the clients read models: views, indexes, invitations, portal accounts,
-//                       threads and messages, kiosk sessions, history, portal and kiosk tokens
+//                       that hands each record to the read models it feeds), offsets, local state
+//   store_listing.hpp   the paging the directory listings share (cursor, page, index walk, name search)
+// and one file per read model:
+//   store_agencies.cpp  agency settings: agency views, slugs, locations, programs
+//   store_staff.cpp     the staff directory: views, indexes, the listing, history, as_of
+//   store_clients.cpp   clients: views, indexes, the list by visibility, assignments, history, as_of
+//   store_portal.cpp    the client portal: invitations, portal accounts
+//   store_threads.cpp   messaging: threads and their messages
+//   store_kiosk.cpp     kiosk sessions
+//   store_identity.cpp  identity: staff and portal sessions, reset links, kiosk tokens by hash
 //   store_audit.cpp     the audit trail: changes and record views by time, actor and subject
 // Each read model's file holds both what it writes (store::impl::apply_*) and what it answers.
 //
@@ -290,33 +295,13 @@ struct store::impl {
     template <class Fn>
     result<void> scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn,
                       const rocksdb::Snapshot* snap = nullptr) const {
-        return scan_range(cf, prefix, std::nullopt, fn, snap);
-    }
-
-    // Calls fn(suffix, value) for every key under prefix strictly after prefix + *after (every key
-    // under prefix when there is no `after`), in key order, while fn returns true; suffix is the
-    // key without the prefix. The paging of every listing.
-    template <class Fn>
-    result<void> scan_after(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
-                            const std::optional<std::string>& after, Fn&& fn,
-                            const rocksdb::Snapshot* snap = nullptr) const {
-        return scan_range(
-            cf, prefix, after, [&](std::string_view k, std::string_view v) { return fn(k.substr(prefix.size()), v); },
-            snap);
-    }
-
-    // fn(key, value) for the keys under prefix, from prefix + *after exclusive (or the first).
-    template <class Fn>
-    result<void> scan_range(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
-                            const std::optional<std::string>& after, Fn&& fn, const rocksdb::Snapshot* snap) const {
         rocksdb::ReadOptions ro;
         ro.snapshot = snap;
         std::string upper = keys::prefix_successor(prefix);
         rocksdb::Slice upper_slice(upper);
         if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
         std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
-        std::string start = std::string(prefix) + after.value_or("");
-        if (after) start.push_back('\0');  // strictly after the cursor's suffix
+        const rocksdb::Slice start(prefix.data(), prefix.size());
         for (it->Seek(start); it->Valid(); it->Next()) {
             auto k = it->key().ToStringView();
             if (!k.starts_with(prefix)) break;
@@ -380,10 +365,43 @@ struct store::impl {
     // The agency's last applied record (sequence, hash), as the batch being built leaves it.
     result<std::optional<chain_link>> chain_of(write_set& w, const std::string& agency) const;
 
-    // ---- the projections of one record ----
+    // ---- the projections of one record: each read model keeps what its events say ----
     result<void> apply_agency(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
     result<void> apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
-    result<void> apply_client(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
+    // The client's view and history. True when the record is news to the client's views; false
+    // for a re-published record (at or below the view's version), whose history entry alone is
+    // rewritten: the client's other read models skip it as well.
+    result<bool> apply_client(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes);
+    // The client's other read models and identity: each one's events change it, any other event
+    // leaves it as it is.
+    result<void> apply_portal(write_set& w, const events::envelope& e);
+    result<void> apply_threads(write_set& w, const events::envelope& e);
+    result<void> apply_kiosk(write_set& w, const events::envelope& e);
+    result<void> apply_identity(write_set& w, const events::envelope& e);
+
+    // Read-modify-write of the JSON view `key` through the batch; an absent view stays absent.
+    template <class Fn>
+    result<void> update_json(write_set& w, rocksdb::ColumnFamilyHandle* cf, const std::string& key, Fn&& fn) const {
+        auto v = read_json(w, cf, key);
+        if (!v) return std::unexpected(v.error());
+        if (!*v) return {};
+        fn(**v);
+        w.put(cf, key, json::serialize(**v));
+        return {};
+    }
+    // The views ("kind", agency, id) in the clients family of the ids an index entry lists under
+    // prefix (a client's invitations, threads or kiosk sessions), in index order.
+    json::array views_listed(const std::string& kind, const std::string& agency, const std::string& prefix) const {
+        std::vector<std::string> ids;
+        or_throw(scan(client_index, prefix, [&](std::string_view, std::string_view v) {
+            ids.emplace_back(v);
+            return true;
+        }));
+        json::array out;
+        for (const auto& id : ids)
+            if (auto v = or_throw(read_json(clients, keys::make(kind, agency, id)))) out.emplace_back(std::move(*v));
+        return out;
+    }
     // Every applied event is a change in the audit trail (store_audit.cpp), which refers to the
     // history entry that apply_* wrote for it (`where`) instead of storing its bytes again.
     void apply_audit_change(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes,

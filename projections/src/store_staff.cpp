@@ -1,6 +1,6 @@
-// The staff read models: staff views and their indexes (staff_directory), each member's events
-// (history, as_of, the identity cache's fold) and the session and reset-link lookups.
-#include "store_impl.hpp"
+// The staff directory: staff views and their indexes (staff_directory), the listing, and each
+// member's events (history, as_of, the identity cache's fold).
+#include "store_listing.hpp"
 
 namespace carelog::projections {
 
@@ -62,71 +62,11 @@ std::optional<std::string> store::staff_id_by_username(const std::string& agency
     return id;
 }
 
-namespace {
-
-// Walks the staff whose order suffix is in every one of the sorted index ranges `prefixes`
-// (leapfrog intersection: each range is ordered by (username, id), so the walk seeks every
-// iterator to the largest suffix any of them is at, and emits a suffix when all agree). The most
-// selective index bounds the work. Starts strictly after `after` when given; stops when emit
-// returns false.
-template <class Emit>
-result<void> intersect(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap,
-                       const std::vector<std::string>& prefixes, const std::optional<std::string>& after,
-                       Emit&& emit) {
-    rocksdb::ReadOptions ro;
-    ro.snapshot = snap;
-    std::vector<std::unique_ptr<rocksdb::Iterator>> its;
-    for (std::size_t i = 0; i < prefixes.size(); ++i) its.emplace_back(db.NewIterator(ro, cf));
-
-    auto check = [&]() -> result<void> {
-        for (auto& it : its)
-            if (!it->status().ok()) return fail(errc::internal, status_text("iterate", it->status()));
-        return {};
-    };
-    // The first suffix >= target (> target when exclusive) in range i, or nullopt at its end.
-    auto seek = [&](std::size_t i, const std::string& target, bool exclusive) -> std::optional<std::string> {
-        std::string k = prefixes[i] + target;
-        if (exclusive) k.push_back('\0');  // no (username, id) suffix lies between target and this
-        its[i]->Seek(k);
-        if (!its[i]->Valid()) return std::nullopt;
-        auto key = its[i]->key().ToStringView();
-        if (!key.starts_with(prefixes[i])) return std::nullopt;
-        return std::string(key.substr(prefixes[i].size()));
-    };
-
-    std::string target = after.value_or("");
-    bool exclusive = after.has_value();
-    for (;;) {
-        std::string highest;
-        bool agree = true;
-        for (std::size_t i = 0; i < its.size(); ++i) {
-            auto s = seek(i, target, exclusive);
-            if (!s) return check();
-            if (i > 0 && *s != highest) agree = false;
-            if (i == 0 || *s > highest) highest = std::move(*s);
-        }
-        if (agree) {
-            if (!emit(highest)) return check();
-            exclusive = true;
-        } else {
-            exclusive = false;
-        }
-        target = std::move(highest);
-    }
-}
-
-}  // namespace
-
 result<page> store::list_staff(const std::string& agency_id, const staff_filter& f, int limit,
                                const std::optional<std::string>& cursor) const {
-    if (limit < 1 || limit > 500) return fail(error::validation("limit", "must be between 1 and 500"));
-    std::optional<std::string> after;
-    if (cursor) {
-        auto raw = keys::base64url_decode(*cursor);
-        auto parts = raw ? keys::parse(*raw) : std::nullopt;
-        if (!parts || parts->size() != 2) return fail(errc::malformed, "the cursor is not one this server gave out");
-        after = std::move(*raw);
-    }
+    if (auto r = listing::check_limit(limit); !r) return std::unexpected(r.error());
+    auto after = listing::after_cursor(cursor, 2);  // (lower(username), id)
+    if (!after) return std::unexpected(after.error());
 
     // The answer depends on the agency's staff and the parameters alone (not on who asks): kept
     // until the agency's next applied record (page_cache.hpp); the version is taken before the
@@ -134,7 +74,7 @@ result<page> store::list_staff(const std::string& agency_id, const staff_filter&
     const std::optional<std::string> active =
         f.active ? std::optional<std::string>(*f.active ? "1" : "0") : std::nullopt;
     auto kept_key = page_cache::key_of("staff", {&f.role, &f.type, &f.location_id, &f.program_id, &f.q, &active},
-                                       limit, after.value_or(""));
+                                       limit, after->value_or(""));
     auto found = impl_->pages.find(agency_id, kept_key);
     if (found.kept) return *found.kept;
     const auto version = found.version;
@@ -143,63 +83,34 @@ result<page> store::list_staff(const std::string& agency_id, const staff_filter&
     const auto* snap = snapshot.snapshot();
     const auto q_words = f.q ? staff_directory::query_words(*f.q) : std::vector<std::string>{};
 
-    page out;
-    std::string last;
-    std::optional<error> failure;
+    listing::page_builder pages(limit);
     // Index entries are candidates; the view decides (every filter is checked on it).
-    auto emit = [&](const std::string& suffix) -> bool {
+    auto emit = [&](std::string_view suffix, auto&&...) -> bool {
         auto parts = keys::parse(suffix);
         if (!parts || parts->size() != 2) return true;
-        auto view = impl_->read_json(impl_->staff, keys::make(agency_id, (*parts)[1]), snap);
-        if (!view) {
-            failure = view.error();
-            return false;
-        }
-        if (!*view || !staff_directory::matches(**view, f, q_words)) return true;
-        if (out.items.size() == static_cast<std::size_t>(limit)) {
-            out.next_cursor = keys::base64url_encode(last);
-            return false;
-        }
-        out.items.emplace_back(std::move(**view));
-        last = suffix;
-        return true;
+        return pages.offer(*impl_, impl_->staff, keys::make(agency_id, (*parts)[1]), snap, suffix,
+                           [&](const json::object& view) { return staff_directory::matches(view, f, q_words); });
     };
 
+    using namespace staff_directory;
     if (!q_words.empty()) {
-        // Name search: the staff having, for every word, a token starting with it. Token ranges
-        // are ordered by token, not username, so the (usually small) matches are collected.
-        std::optional<std::set<std::string>> found;
-        const auto base = keys::make(staff_directory::index_kind::name_token, agency_id);
-        for (const auto& w : q_words) {
-            std::set<std::string> hits;
-            auto r = impl_->scan(
-                impl_->staff_index, base + keys::escape(w),
-                [&](std::string_view k, std::string_view) {
-                    auto parts = keys::parse(k.substr(base.size()));
-                    if (parts && parts->size() == 3 && (!found || found->contains(keys::make((*parts)[1], (*parts)[2]))))
-                        hits.insert(keys::make((*parts)[1], (*parts)[2]));
-                    return true;
-                },
-                snap);
-            if (!r) return std::unexpected(r.error());
-            found = std::move(hits);
-        }
-        for (auto it = after ? found->upper_bound(*after) : found->begin(); it != found->end(); ++it)
-            if (!emit(*it)) break;
+        auto matches = listing::name_matches(*impl_, impl_->staff_index, keys::make(index_kind::name_token, agency_id),
+                                             q_words, 2, snap);
+        if (!matches) return std::unexpected(matches.error());
+        listing::each_after(*matches, *after, emit);
     } else {
         std::vector<std::string> prefixes;
-        using namespace staff_directory;
         if (f.role) prefixes.push_back(keys::make(index_kind::role, agency_id, *f.role));
         if (f.type) prefixes.push_back(keys::make(index_kind::type, agency_id, *f.type));
         if (f.location_id) prefixes.push_back(keys::make(index_kind::location, agency_id, *f.location_id));
         if (f.program_id) prefixes.push_back(keys::make(index_kind::program, agency_id, *f.program_id));
         if (f.active) prefixes.push_back(keys::make(index_kind::active, agency_id, *f.active ? "1" : "0"));
         if (prefixes.empty()) prefixes.push_back(keys::make(index_kind::username, agency_id));
-        auto r = intersect(*impl_->db, impl_->staff_index, snap, prefixes, after, emit);
-        if (!r) return std::unexpected(r.error());
+        if (auto r = listing::walk(*impl_, impl_->staff_index, snap, prefixes, *after, emit); !r)
+            return std::unexpected(r.error());
     }
-    if (failure) return fail(*failure);
-    impl_->pages.keep(agency_id, version, std::move(kept_key), std::make_shared<const page>(out));
+    auto out = std::move(pages).finish();
+    if (out) impl_->pages.keep(agency_id, version, std::move(kept_key), std::make_shared<const page>(*out));
     return out;
 }
 
@@ -225,14 +136,6 @@ std::optional<json::object> store::staff_as_of(const std::string& agency_id, con
 }
 
 // ---------------------------------------------------------------- identity lookups
-
-std::optional<std::string> store::session_staff(const std::string& agency_id, const std::string& session_id) const {
-    return or_throw(impl_->read(impl_->identity, keys::make("s", agency_id, session_id)));
-}
-
-std::optional<std::string> store::reset_token_staff(const std::string& agency_id, const std::string& token_hash) const {
-    return or_throw(impl_->read(impl_->identity, keys::make("r", agency_id, token_hash)));
-}
 
 std::vector<events::envelope> store::staff_events(const std::string& agency_id, const std::string& staff_id,
                                                   std::uint64_t after_version) const {
