@@ -17,20 +17,13 @@
 #include "handlers.hpp"
 #include "identity.hpp"
 #include "limits.hpp"
+#include "login.hpp"
 
 namespace carelog::api::detail {
 
 namespace json = boost::json;
 
 namespace {
-
-std::unexpected<error> invalid_credentials() { return fail(errc::unauthenticated, "invalid credentials"); }
-
-std::string trimmed(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return std::string(v);
-}
 
 const aggregates::staff_state* member_of(const folded_state& s, const std::string& id) {
     if (!s) return nullptr;
@@ -74,99 +67,79 @@ std::optional<problem> policy_problem(const events::Settings& policy, std::strin
 // ---------------------------------------------------------------- login / logout
 
 http_result<http_response> login(request_context& rc) {
-    auto body = parse_json_body(rc.req);
-    if (!body) return std::unexpected(body.error());
-    body_reader r(*body);
-    std::string slug = r.required_string("agency");
-    std::string username = trimmed(r.required_string("username"));
-    std::string password = r.required_string("password");
-    auto totp = r.optional_string("totp");
-    const bool cookie = r.optional_bool("cookie").value_or(false);
-    if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    if (auto wait = admit_login(rc.ctx, "staff", slug, username)) return rate_limited(*wait, "login attempts for this account");
-    // Lets a client log in right after the command that created the account (read-your-writes).
-    if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
-
-    if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
-    auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
-    if (!agency) {
-        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
-        return invalid_credentials();
-    }
-    if (!rc.ctx.store.staff_id_by_username(*agency, username) && !record_unknown_login(rc.ctx, "staff", *agency)) {
-        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
-        return invalid_credentials();
-    }
-    const std::string token = new_agency_token(*agency);
-    const std::string sid = token_hash(token);
-    auto ua = header(rc.req, "User-Agent");
-
-    folded_state state;
-    std::string staff_id;
-    micros now = 0;
-    auto build = [&]() -> http_result<aggregates::command> {
-        now = rc.ctx.clock.now();
-        aggregates::record_login c;
-        c.username = username;
-        c.session_id = sid;
-        c.ip = rc.peer;
-        c.user_agent = ua ? std::string(*ua) : std::string();
-        c.now = now;
-        staff_id = rc.ctx.store.staff_id_by_username(*agency, username).value_or("");
-        state = staff_id.empty() ? nullptr : identity_state(rc.ctx, *agency, staff_id);
-        const auto* member = member_of(state, staff_id);
-        if (member) {
-            c.checked_password_hash = member->profile.password_hash;
-            auto ok = bounded_verify(rc.ctx, member->profile.password_hash, password);
-            if (!ok) return std::unexpected(problem(ok.error()));
-            c.password_ok = *ok;
-        } else if (auto d = bounded_dummy_check(rc.ctx, password); !d) {
-            return std::unexpected(problem(d.error()));
-        }
-        if (totp && !totp->empty()) {
-            c.totp_provided = true;
-            if (member) {
-                c.checked_mfa_secret = member->credentials.mfa_secret_sealed;
-                auto m = verify_code(rc.ctx, *member, trimmed(*totp), now);
-                c.totp_ok = m.ok;
-                c.totp_step = m.step;
-            }
-        }
-        return aggregates::command{std::move(c)};
+    auto known = [&](const std::string& agency, const std::string& username) {
+        return rc.ctx.store.staff_id_by_username(agency, username).has_value();
     };
-    std::optional<problem> refused;
-    auto res = submit_retrying(rc, *agency, "anonymous", build, refused);
-    if (refused) return std::unexpected(std::move(*refused));
-    if (!res) {
-        if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
-        return invalid_credentials();
-    }
-    auto outcome = res->body.if_contains("login");
-    const auto* member = member_of(state, staff_id);
-    if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !member) return invalid_credentials();
+    return run_login(rc, login_kind::staff, known, [&](login_attempt& a) -> http_result<http_response> {
+        folded_state state;
+        std::string staff_id;
+        micros now = 0;
+        auto build = [&]() -> http_result<aggregates::command> {
+            now = rc.ctx.clock.now();
+            aggregates::record_login c;
+            c.username = a.username;
+            c.session_id = a.session_id;
+            c.ip = rc.peer;
+            c.user_agent = a.user_agent;
+            c.now = now;
+            staff_id = rc.ctx.store.staff_id_by_username(a.agency_id, a.username).value_or("");
+            state = staff_id.empty() ? nullptr : identity_state(rc.ctx, a.agency_id, staff_id);
+            const auto* member = member_of(state, staff_id);
+            if (member) {
+                c.checked_password_hash = member->profile.password_hash;
+                auto ok = bounded_verify(rc.ctx, member->profile.password_hash, a.password);
+                if (!ok) return std::unexpected(problem(ok.error()));
+                c.password_ok = *ok;
+            } else if (auto d = bounded_dummy_check(rc.ctx, a.password); !d) {
+                return std::unexpected(problem(d.error()));
+            }
+            if (a.totp && !a.totp->empty()) {
+                c.totp_provided = true;
+                if (member) {
+                    c.checked_mfa_secret = member->credentials.mfa_secret_sealed;
+                    auto m = verify_code(rc.ctx, *member, trimmed(*a.totp), now);
+                    c.totp_ok = m.ok;
+                    c.totp_step = m.step;
+                }
+            }
+            return aggregates::command{std::move(c)};
+        };
+        std::optional<problem> refused;
+        auto res = submit_retrying(rc, a.agency_id, "anonymous", build, refused);
+        if (refused) return std::unexpected(std::move(*refused));
+        if (!res) {
+            if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
+            return invalid_credentials();
+        }
+        auto outcome = res->body.if_contains("login");
+        const auto* member = member_of(state, staff_id);
+        if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !member)
+            return invalid_credentials();
 
-    // The session is usable at once on this node: wait until its LoginSucceeded is applied.
-    auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
-    (void)applied;
-    bool enrol = false;
-    if (auto e = res->body.if_contains("mfa_enrollment_required"); e && e->is_bool()) enrol = e->as_bool();
-    json::object out;
-    // A browser keeps the token in an HttpOnly cookie, out of the page's reach, and proves its
-    // unsafe requests with the CSRF token instead.
-    if (cookie)
-        out["csrf_token"] = csrf_token(rc.ctx.cfg, sid);
-    else
-        out["token"] = token;
-    // The session ends after this much inactivity (each request moves it on).
-    out["expires_at"] = format_rfc3339(now + aggregates::idle_timeout(*state));
-    out["password_change_required"] =
-        aggregates::restriction_of(*state, *member, now) == aggregates::session_restriction::change_password;
-    out["mfa_enrollment_required"] = enrol;
-    out["staff"] = staff_summary(*member);
-    auto http = json_response(200, out);
-    http.set("X-Consistency-Token", res->consistency_token);
-    if (cookie) http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, staff_cookie, token));
-    return http;
+        // The session is usable at once on this node: wait until its LoginSucceeded is applied.
+        auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
+        (void)applied;
+        bool enrol = false;
+        if (auto e = res->body.if_contains("mfa_enrollment_required"); e && e->is_bool()) enrol = e->as_bool();
+        json::object out;
+        // A browser keeps the token in an HttpOnly cookie, out of the page's reach, and proves its
+        // unsafe requests with the CSRF token instead.
+        if (a.cookie)
+            out["csrf_token"] = csrf_token(rc.ctx.cfg, a.session_id);
+        else
+            out["token"] = a.token;
+        // The session ends after this much inactivity (each request moves it on).
+        out["expires_at"] = format_rfc3339(now + aggregates::idle_timeout(*state));
+        out["password_change_required"] =
+            aggregates::restriction_of(*state, *member, now) == aggregates::session_restriction::change_password;
+        out["mfa_enrollment_required"] = enrol;
+        out["staff"] = staff_summary(*member);
+        auto http = json_response(200, out);
+        http.set("X-Consistency-Token", res->consistency_token);
+        if (a.cookie)
+            http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, staff_cookie, a.token));
+        return http;
+    });
 }
 
 http_result<http_response> logout(request_context& rc) {

@@ -26,6 +26,7 @@
 #include "handlers.hpp"
 #include "identity.hpp"
 #include "limits.hpp"
+#include "login.hpp"
 #include "portal.hpp"
 
 namespace carelog::api::detail {
@@ -33,8 +34,6 @@ namespace carelog::api::detail {
 namespace json = boost::json;
 
 namespace {
-
-std::unexpected<error> invalid_credentials() { return fail(errc::unauthenticated, "invalid credentials"); }
 
 // A new portal password the agency's policy refuses: 422 naming each rule on "new_password".
 std::optional<problem> portal_policy_problem(const events::Settings& policy, const std::string& password,
@@ -45,12 +44,6 @@ std::optional<problem> portal_policy_problem(const events::Settings& policy, con
     std::vector<field_error> errs;
     for (auto& v : violations) errs.push_back({"new_password", std::move(v)});
     return problem(error{errc::validation, "the new password does not satisfy the agency's policy", errs});
-}
-
-std::string trimmed(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return std::string(v);
 }
 
 micros idle_of(const aggregates::agency_state& s) {
@@ -64,86 +57,65 @@ json::object account_summary(const aggregates::client_state& c, const aggregates
 }  // namespace
 
 http_result<http_response> portal_login(request_context& rc) {
-    auto body = parse_json_body(rc.req);
-    if (!body) return std::unexpected(body.error());
-    body_reader r(*body);
-    std::string slug = r.required_string("agency");
-    std::string username = trimmed(r.required_string("username"));
-    std::string password = r.required_string("password");
-    const bool cookie = r.optional_bool("cookie").value_or(false);
-    if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    if (auto wait = admit_login(rc.ctx, "portal", slug, username)) return rate_limited(*wait, "login attempts for this account");
-    // Lets a client log in right after registering (read-your-writes).
-    if (auto ok = await_consistency(rc.ctx, rc.req); !ok) return std::unexpected(ok.error());
-
-    if (aggregates::is_valid_slug(slug)) catch_up(rc.ctx, uuid_v5(slug));
-    auto agency = aggregates::is_valid_slug(slug) ? rc.ctx.store.agency_id_by_slug(slug) : std::nullopt;
-    if (!agency) {
-        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
-        return invalid_credentials();
-    }
-    if (!rc.ctx.store.portal_account_by_username(*agency, username) && !record_unknown_login(rc.ctx, "portal", *agency)) {
-        if (auto d = bounded_dummy_check(rc.ctx, password); !d) return std::unexpected(problem(d.error()));
-        return invalid_credentials();
-    }
-    const std::string token = new_agency_token(*agency);
-    const std::string sid = token_hash(token);
-    auto ua = header(rc.req, "User-Agent");
-
-    folded_state state;
-    aggregates::portal_account_ref ref;
-    micros now = 0;
-    auto build = [&]() -> http_result<aggregates::command> {
-        now = rc.ctx.clock.now();
-        aggregates::record_portal_login c;
-        c.username = username;
-        c.session_id = sid;
-        c.ip = rc.peer;
-        c.user_agent = ua ? std::string(*ua) : std::string();
-        c.now = now;
-        state.reset();
-        ref = {};
-        if (auto account = rc.ctx.store.portal_account_by_username(*agency, username)) {
-            state = client_state(rc.ctx, *agency, string_field(*account, "client_id"));
-            if (state) ref = aggregates::find_portal_account_by_username(*state, username);
-        }
-        if (ref.account) {
-            c.checked_password_hash = ref.account->password_hash;
-            auto ok = bounded_verify(rc.ctx, ref.account->password_hash, password);
-            if (!ok) return std::unexpected(problem(ok.error()));
-            c.password_ok = *ok;
-        } else if (auto d = bounded_dummy_check(rc.ctx, password); !d) {
-            return std::unexpected(problem(d.error()));
-        }
-        return aggregates::command{std::move(c)};
+    auto known = [&](const std::string& agency, const std::string& username) {
+        return rc.ctx.store.portal_account_by_username(agency, username).has_value();
     };
-    std::optional<problem> refused;
-    auto res = submit_retrying(rc, *agency, "anonymous", build, refused);
-    wipe(password);
-    if (refused) return std::unexpected(std::move(*refused));
-    if (!res) {
-        if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
-        return invalid_credentials();
-    }
-    auto outcome = res->body.if_contains("portal_login");
-    if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !ref.account)
-        return invalid_credentials();
+    return run_login(rc, login_kind::portal, known, [&](login_attempt& a) -> http_result<http_response> {
+        folded_state state;
+        aggregates::portal_account_ref ref;
+        micros now = 0;
+        auto build = [&]() -> http_result<aggregates::command> {
+            now = rc.ctx.clock.now();
+            aggregates::record_portal_login c;
+            c.username = a.username;
+            c.session_id = a.session_id;
+            c.ip = rc.peer;
+            c.user_agent = a.user_agent;
+            c.now = now;
+            state.reset();
+            ref = {};
+            if (auto account = rc.ctx.store.portal_account_by_username(a.agency_id, a.username)) {
+                state = client_state(rc.ctx, a.agency_id, string_field(*account, "client_id"));
+                if (state) ref = aggregates::find_portal_account_by_username(*state, a.username);
+            }
+            if (ref.account) {
+                c.checked_password_hash = ref.account->password_hash;
+                auto ok = bounded_verify(rc.ctx, ref.account->password_hash, a.password);
+                if (!ok) return std::unexpected(problem(ok.error()));
+                c.password_ok = *ok;
+            } else if (auto d = bounded_dummy_check(rc.ctx, a.password); !d) {
+                return std::unexpected(problem(d.error()));
+            }
+            return aggregates::command{std::move(c)};
+        };
+        std::optional<problem> refused;
+        auto res = submit_retrying(rc, a.agency_id, "anonymous", build, refused);
+        if (refused) return std::unexpected(std::move(*refused));
+        if (!res) {
+            if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
+            return invalid_credentials();
+        }
+        auto outcome = res->body.if_contains("portal_login");
+        if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !ref.account)
+            return invalid_credentials();
 
-    // The session is usable at once on this node: wait until its PortalLoginSucceeded is applied.
-    auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
-    (void)applied;  // durable either way; a lagging node only delays the first request
-    json::object out{{"expires_at", format_rfc3339(now + idle_of(*state))},
-                     {"portal_account", account_summary(*ref.client, *ref.account)},
-                     {"require_password_change", ref.account->require_password_change}};
-    // In a browser the token stays in an HttpOnly cookie; the page gets the CSRF token instead.
-    if (cookie)
-        out["csrf_token"] = csrf_token(rc.ctx.cfg, sid);
-    else
-        out["token"] = token;
-    auto http = json_response(200, out);
-    http.set("X-Consistency-Token", res->consistency_token);
-    if (cookie) http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, portal_cookie, token));
-    return http;
+        // The session is usable at once on this node: wait until its PortalLoginSucceeded is applied.
+        auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
+        (void)applied;  // durable either way; a lagging node only delays the first request
+        json::object out{{"expires_at", format_rfc3339(now + idle_of(*state))},
+                         {"portal_account", account_summary(*ref.client, *ref.account)},
+                         {"require_password_change", ref.account->require_password_change}};
+        // In a browser the token stays in an HttpOnly cookie; the page gets the CSRF token instead.
+        if (a.cookie)
+            out["csrf_token"] = csrf_token(rc.ctx.cfg, a.session_id);
+        else
+            out["token"] = a.token;
+        auto http = json_response(200, out);
+        http.set("X-Consistency-Token", res->consistency_token);
+        if (a.cookie)
+            http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, portal_cookie, a.token));
+        return http;
+    });
 }
 
 http_result<http_response> portal_logout(request_context& rc) {
