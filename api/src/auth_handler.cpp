@@ -104,41 +104,20 @@ http_result<http_response> login(request_context& rc) {
             }
             return aggregates::command{std::move(c)};
         };
-        std::optional<problem> refused;
-        auto res = submit_retrying(rc, a.agency_id, "anonymous", build, refused);
-        if (refused) return std::unexpected(std::move(*refused));
-        if (!res) {
-            if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
-            return invalid_credentials();
-        }
-        auto outcome = res->body.if_contains("login");
+        auto res = submit_login(rc, a, "login", build);
+        if (!res) return std::unexpected(std::move(res.error()));
         const auto* member = member_of(state, staff_id);
-        if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !member)
-            return invalid_credentials();
-
-        // The session is usable at once on this node: wait until its LoginSucceeded is applied.
-        auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
-        (void)applied;
+        if (!member) return invalid_credentials();
         bool enrol = false;
         if (auto e = res->body.if_contains("mfa_enrollment_required"); e && e->is_bool()) enrol = e->as_bool();
         json::object out;
-        // A browser keeps the token in an HttpOnly cookie, out of the page's reach, and proves its
-        // unsafe requests with the CSRF token instead.
-        if (a.cookie)
-            out["csrf_token"] = csrf_token(rc.ctx.cfg, a.session_id);
-        else
-            out["token"] = a.token;
         // The session ends after this much inactivity (each request moves it on).
         out["expires_at"] = format_rfc3339(now + aggregates::idle_timeout(*state));
         out["password_change_required"] =
             aggregates::restriction_of(*state, *member, now) == aggregates::session_restriction::change_password;
         out["mfa_enrollment_required"] = enrol;
         out["staff"] = staff_summary(*member);
-        auto http = json_response(200, out);
-        http.set("X-Consistency-Token", res->consistency_token);
-        if (a.cookie)
-            http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, staff_cookie, a.token));
-        return http;
+        return login_succeeded(rc, a, std::move(out), staff_cookie, res->consistency_token);
     });
 }
 

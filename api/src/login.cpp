@@ -3,6 +3,7 @@
 #include "carelog/aggregates/agency.hpp"
 #include "carelog/api/request.hpp"
 #include "carelog/base/ids.hpp"
+#include "browser_session.hpp"
 #include "limits.hpp"
 
 namespace carelog::api::detail {
@@ -48,6 +49,37 @@ http_result<http_response> run_login(request_context& rc, login_kind kind,
     a.session_id = token_hash(a.token);
     if (auto ua = header(rc.req, "User-Agent")) a.user_agent = std::string(*ua);
     return decide(a);
+}
+
+http_result<command_result> submit_login(request_context& rc, const login_attempt& a, std::string_view outcome_field,
+                                         const std::function<http_result<aggregates::command>()>& build) {
+    std::optional<problem> refused;
+    auto res = submit_retrying(rc, a.agency_id, "anonymous", build, refused);
+    if (refused) return std::unexpected(std::move(*refused));
+    if (!res) {
+        if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
+        return invalid_credentials();
+    }
+    auto outcome = res->body.if_contains(outcome_field);
+    if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded") return invalid_credentials();
+    // The session is usable at once on this node: wait until the login's events are applied
+    // (durable either way; a lagging node only delays the session's first request).
+    (void)wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
+    return std::move(*res);
+}
+
+http_response login_succeeded(request_context& rc, const login_attempt& a, boost::json::object out,
+                              std::string_view cookie_name, const std::string& consistency_token) {
+    // A browser keeps the token in an HttpOnly cookie, out of the page's reach, and proves its
+    // unsafe requests with the CSRF token instead.
+    if (a.cookie)
+        out["csrf_token"] = csrf_token(rc.ctx.cfg, a.session_id);
+    else
+        out["token"] = a.token;
+    auto http = json_response(200, out);
+    http.set("X-Consistency-Token", consistency_token);
+    if (a.cookie) http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, cookie_name, a.token));
+    return http;
 }
 
 }  // namespace carelog::api::detail

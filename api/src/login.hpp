@@ -47,6 +47,18 @@ http_result<http_response> run_login(request_context& rc, login_kind kind,
                                                               const std::string& username)>& known,
                                      const std::function<http_result<http_response>(login_attempt&)>& decide);
 
+// Submits the login's command (build, retried on a stale check as submit_retrying does) and
+// answers whether the log says it succeeded: the command's result when its body has
+// `outcome_field` "succeeded"; a 503 when the log could not take it; else invalid_credentials().
+http_result<command_result> submit_login(request_context& rc, const login_attempt& a, std::string_view outcome_field,
+                                         const std::function<http_result<aggregates::command>()>& build);
+
+// The 200 of a login that succeeded: `out` with the session's token, or for a browser the CSRF
+// token, the session's token going into the HttpOnly cookie `cookie_name`; the consistency token
+// of the login's events.
+http_response login_succeeded(request_context& rc, const login_attempt& a, boost::json::object out,
+                              std::string_view cookie_name, const std::string& consistency_token);
+
 // `v` without leading and trailing spaces and tabs (usernames and codes as typed).
 std::string trimmed(std::string_view v);
 

@@ -88,33 +88,13 @@ http_result<http_response> portal_login(request_context& rc) {
             }
             return aggregates::command{std::move(c)};
         };
-        std::optional<problem> refused;
-        auto res = submit_retrying(rc, a.agency_id, "anonymous", build, refused);
-        if (refused) return std::unexpected(std::move(*refused));
-        if (!res) {
-            if (res.error().code == errc::unavailable) return std::unexpected(problem(res.error()));
-            return invalid_credentials();
-        }
-        auto outcome = res->body.if_contains("portal_login");
-        if (!outcome || !outcome->is_string() || outcome->as_string() != "succeeded" || !ref.account)
-            return invalid_credentials();
-
-        // The session is usable at once on this node: wait until its PortalLoginSucceeded is applied.
-        auto applied = wait_applied(rc.ctx, res->consistency_token, rc.ctx.cfg.read_wait);
-        (void)applied;  // durable either way; a lagging node only delays the first request
+        auto res = submit_login(rc, a, "portal_login", build);
+        if (!res) return std::unexpected(std::move(res.error()));
+        if (!ref.account) return invalid_credentials();
         json::object out{{"expires_at", format_rfc3339(now + idle_of(*state))},
                          {"portal_account", account_summary(*ref.client, *ref.account)},
                          {"require_password_change", ref.account->require_password_change}};
-        // In a browser the token stays in an HttpOnly cookie; the page gets the CSRF token instead.
-        if (a.cookie)
-            out["csrf_token"] = csrf_token(rc.ctx.cfg, a.session_id);
-        else
-            out["token"] = a.token;
-        auto http = json_response(200, out);
-        http.set("X-Consistency-Token", res->consistency_token);
-        if (a.cookie)
-            http.set(boost::beast::http::field::set_cookie, session_cookie(rc.ctx.cfg, portal_cookie, a.token));
-        return http;
+        return login_succeeded(rc, a, std::move(out), portal_cookie, res->consistency_token);
     });
 }
 
