@@ -8,6 +8,7 @@
 #include "carelog/api/request.hpp"
 #include "carelog/base/ids.hpp"
 #include "handlers.hpp"
+#include "identity.hpp"
 
 namespace carelog::api::detail {
 
@@ -44,6 +45,7 @@ http_result<http_response> create_agency(request_context& rc) {
     std::string last = admin.required_string("last_name");
     std::string email = admin.required_string("email");
     std::string password = admin.required_string("password");
+    const wiped guard{&password};
     if (r.has("slug") && !slug.empty() && !aggregates::is_valid_slug(slug))
         r.add_error("slug", "must be 3 to 63 lower-case letters, digits or hyphens");
     std::vector<std::string> usernames;

@@ -17,7 +17,7 @@
 #include "handlers.hpp"
 #include "identity.hpp"
 #include "limits.hpp"
-#include "login.hpp"
+#include "credentials.hpp"
 
 namespace carelog::api::detail {
 
@@ -163,6 +163,7 @@ http_result<http_response> change_password(request_context& rc) {
     body_reader r(*body);
     std::string current = r.required_string("current_password");
     std::string fresh = r.required_string("new_password");
+    const wiped guard{&current, &fresh};
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
 
     auto build = [&]() -> http_result<aggregates::command> {
@@ -176,14 +177,9 @@ http_result<http_response> change_password(request_context& rc) {
         c.checked_password_hash = member->profile.password_hash;
         auto current_ok = bounded_verify(rc.ctx, c.checked_password_hash, current);
         if (!current_ok) return std::unexpected(problem(current_ok.error()));
-        auto same = bounded_verify(rc.ctx, c.checked_password_hash, fresh);
-        if (!same) return std::unexpected(problem(same.error()));
         c.current_ok = *current_ok;
-        c.new_same_as_current = *same;
-        auto hash = hash_password(fresh);
-        if (!hash) return fail(errc::internal, "the password could not be hashed");
-        c.new_password_hash = std::move(*hash);
-        c.new_password_policy_ok = true;
+        if (auto ok = set_new_password(rc.ctx, c, c.checked_password_hash, fresh); !ok)
+            return std::unexpected(ok.error());
         c.now = rc.ctx.clock.now();
         return aggregates::command{std::move(c)};
     };
@@ -237,39 +233,23 @@ http_result<http_response> request_password_reset(request_context& rc) {
 }
 
 http_result<http_response> confirm_password_reset(request_context& rc) {
-    auto body = parse_json_body(rc.req);
-    if (!body) return std::unexpected(body.error());
-    body_reader r(*body);
-    std::string token = trimmed(r.required_string("token"));
-    std::string fresh = r.required_string("new_password");
-    if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    const auto bad_link = [] { return fail(error::validation("token", "the reset link is invalid, already used or expired")); };
-
-    auto agency = token_agency(token);
-    if (!agency) return bad_link();
-    catch_up(rc.ctx, *agency);
-    const std::string th = token_hash(token);
-    auto staff_id = rc.ctx.store.reset_token_staff(*agency, th);
-    if (!staff_id) return bad_link();
-    auto build = [&]() -> http_result<aggregates::command> {
-        auto state = identity_state(rc.ctx, *agency, *staff_id);
-        micros now = rc.ctx.clock.now();
-        const auto* member = state ? aggregates::find_reset_token(*state, th, now) : nullptr;
-        if (!member) return bad_link();
-        if (auto p = policy_problem(state->settings, fresh, *member, "new_password")) return std::unexpected(*p);
-        aggregates::confirm_password_reset c;
-        c.token_hash = th;
-        auto same = bounded_verify(rc.ctx, member->profile.password_hash, fresh);
-        if (!same) return std::unexpected(problem(same.error()));
-        c.new_same_as_current = *same;
-        auto hash = hash_password(fresh);
-        if (!hash) return fail(errc::internal, "the password could not be hashed");
-        c.new_password_hash = std::move(*hash);
-        c.new_password_policy_ok = true;
-        c.now = now;
-        return aggregates::command{std::move(c)};
-    };
-    return submit_checked(rc, *agency, *staff_id, build, 200);
+    auto owner = [&](const std::string& agency, const std::string& hash) { return rc.ctx.store.reset_token_staff(agency, hash); };
+    return run_reset_confirmation(rc, owner, [&](reset_confirmation& r) {
+        auto build = [&]() -> http_result<aggregates::command> {
+            auto state = identity_state(rc.ctx, r.agency_id, r.owner_id);
+            micros now = rc.ctx.clock.now();
+            const auto* member = state ? aggregates::find_reset_token(*state, r.token_hash, now) : nullptr;
+            if (!member) return bad_reset_link();
+            if (auto p = policy_problem(state->settings, r.new_password, *member, "new_password")) return std::unexpected(*p);
+            aggregates::confirm_password_reset c;
+            c.token_hash = r.token_hash;
+            if (auto ok = set_new_password(rc.ctx, c, member->profile.password_hash, r.new_password); !ok)
+                return std::unexpected(ok.error());
+            c.now = now;
+            return aggregates::command{std::move(c)};
+        };
+        return submit_checked(rc, r.agency_id, r.owner_id, build, 200);
+    });
 }
 
 // ---------------------------------------------------------------- TOTP

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "carelog/aggregates/agency.hpp"
 #include "carelog/api/app.hpp"
@@ -82,6 +84,20 @@ totp_secret new_totp_secret();
 
 // Zeroes a string holding a secret before it is freed.
 void wipe(std::string& s);
+
+// Wipes the strings it guards when it goes out of scope, however the handler holding it returns.
+class wiped {
+public:
+    wiped(std::initializer_list<std::string*> secrets) : secrets_(secrets) {}
+    wiped(const wiped&) = delete;
+    wiped& operator=(const wiped&) = delete;
+    ~wiped() {
+        for (auto* s : secrets_) wipe(*s);
+    }
+
+private:
+    std::vector<std::string*> secrets_;
+};
 
 // The domain reports a check against stale data (a password hash or TOTP secret that changed
 // between our read and its decision) as a conflict saying so; the caller reads again and retries.

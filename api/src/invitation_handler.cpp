@@ -168,6 +168,7 @@ http_result<http_response> portal_register(request_context& rc) {
     std::string token = r.required_string("token");
     std::string username = r.required_string("username");
     std::string password = r.required_string("password");
+    const wiped guard{&password};
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     const auto bad_link = [] {
         return fail(error::validation("token", "the invitation link is invalid, replaced, revoked, expired or already used"));

@@ -26,7 +26,7 @@
 #include "handlers.hpp"
 #include "identity.hpp"
 #include "limits.hpp"
-#include "login.hpp"
+#include "credentials.hpp"
 #include "portal.hpp"
 
 namespace carelog::api::detail {
@@ -235,6 +235,7 @@ http_result<http_response> change_portal_password(request_context& rc) {
     body_reader r(*body);
     std::string current = r.required_string("current_password");
     std::string fresh = r.required_string("new_password");
+    const wiped guard{&current, &fresh};
     if (auto f = r.finish(); !f) return std::unexpected(f.error());
     auto build = [&]() -> http_result<aggregates::command> {
         auto state = client_state(rc.ctx, rc.who.agency_id, rc.who.client_id);
@@ -248,21 +249,13 @@ http_result<http_response> change_portal_password(request_context& rc) {
         cmd.checked_password_hash = c.portal->password_hash;
         auto current_ok = bounded_verify(rc.ctx, cmd.checked_password_hash, current);
         if (!current_ok) return std::unexpected(problem(current_ok.error()));
-        auto same = bounded_verify(rc.ctx, cmd.checked_password_hash, fresh);
-        if (!same) return std::unexpected(problem(same.error()));
         cmd.current_ok = *current_ok;
-        cmd.new_same_as_current = *same;
-        auto hash = hash_password(fresh);
-        if (!hash) return fail(errc::internal, "the password could not be hashed");
-        cmd.new_password_hash = std::move(*hash);
-        cmd.new_password_policy_ok = true;
+        if (auto ok = set_new_password(rc.ctx, cmd, cmd.checked_password_hash, fresh); !ok)
+            return std::unexpected(ok.error());
         cmd.now = rc.ctx.clock.now();
         return aggregates::command{std::move(cmd)};
     };
-    auto res = submit_checked(rc, rc.who.agency_id, rc.who.portal_account_id, build, 200);
-    wipe(current);
-    wipe(fresh);
-    return res;
+    return submit_checked(rc, rc.who.agency_id, rc.who.portal_account_id, build, 200);
 }
 
 namespace {
@@ -315,45 +308,31 @@ http_result<http_response> request_portal_password_reset(request_context& rc) {
 
 // POST /v1/portal/password-reset/confirm: a new password with the link's token; ends every session.
 http_result<http_response> confirm_portal_password_reset(request_context& rc) {
-    auto body = parse_json_body(rc.req);
-    if (!body) return std::unexpected(body.error());
-    body_reader r(*body);
-    std::string token = trimmed(r.required_string("token"));
-    std::string fresh = r.required_string("new_password");
-    if (auto f = r.finish(); !f) return std::unexpected(f.error());
-    const auto bad_link = [] { return fail(error::validation("token", "the reset link is invalid, already used or expired")); };
-
-    auto agency = token_agency(token);
-    if (!agency) return bad_link();
-    catch_up(rc.ctx, *agency);
-    const std::string th = token_hash(token);
-    auto client_id = rc.ctx.store.portal_reset_token_client(*agency, th);
-    if (!client_id) return bad_link();
-    std::string account_id;
-    auto build = [&]() -> http_result<aggregates::command> {
-        auto state = client_state(rc.ctx, *agency, *client_id);
-        const micros now = rc.ctx.clock.now();
-        auto ref = state ? aggregates::find_portal_reset_token(*state, th, now) : aggregates::portal_account_ref{};
-        if (!ref.account) return bad_link();
-        account_id = ref.account->id;
-        if (auto p = portal_policy_problem(state->settings, fresh, ref.account->username)) return std::unexpected(*p);
-        aggregates::confirm_portal_password_reset c;
-        c.token_hash = th;
-        auto same = bounded_verify(rc.ctx, ref.account->password_hash, fresh);
-        if (!same) return std::unexpected(problem(same.error()));
-        c.new_same_as_current = *same;
-        auto hash = hash_password(fresh);
-        if (!hash) return fail(errc::internal, "the password could not be hashed");
-        c.new_password_hash = std::move(*hash);
-        c.new_password_policy_ok = true;
-        c.now = now;
-        return aggregates::command{std::move(c)};
+    auto owner = [&](const std::string& agency, const std::string& hash) {
+        return rc.ctx.store.portal_reset_token_client(agency, hash);
     };
-    auto res = submit_checked(rc, *agency, "anonymous", build, 200);
-    wipe(fresh);
-    if (res && !account_id.empty())
-        spdlog::info("portal: password reset with a link for portal account {} (agency {})", account_id, *agency);
-    return res;
+    return run_reset_confirmation(rc, owner, [&](reset_confirmation& r) {
+        std::string account_id;
+        auto build = [&]() -> http_result<aggregates::command> {
+            auto state = client_state(rc.ctx, r.agency_id, r.owner_id);
+            const micros now = rc.ctx.clock.now();
+            auto ref = state ? aggregates::find_portal_reset_token(*state, r.token_hash, now) : aggregates::portal_account_ref{};
+            if (!ref.account) return bad_reset_link();
+            account_id = ref.account->id;
+            if (auto p = portal_policy_problem(state->settings, r.new_password, ref.account->username))
+                return std::unexpected(*p);
+            aggregates::confirm_portal_password_reset c;
+            c.token_hash = r.token_hash;
+            if (auto ok = set_new_password(rc.ctx, c, ref.account->password_hash, r.new_password); !ok)
+                return std::unexpected(ok.error());
+            c.now = now;
+            return aggregates::command{std::move(c)};
+        };
+        auto res = submit_checked(rc, r.agency_id, "anonymous", build, 200);
+        if (res && !account_id.empty())
+            spdlog::info("portal: password reset with a link for portal account {} (agency {})", account_id, r.agency_id);
+        return res;
+    });
 }
 
 }  // namespace carelog::api::detail

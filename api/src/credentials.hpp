@@ -1,6 +1,8 @@
-// Private to api/: what the staff login (auth_handler.cpp) and the portal login (portal_handler.cpp)
-// have in common before each decides its own command: the request, the per-account limit,
-// read-your-writes, the agency by its slug, and one answer for every refusal.
+// Private to api/: what the staff's credential handlers (auth_handler.cpp) and the portal's
+// (portal_handler.cpp) have in common around the command each decides. For a login: the request,
+// the per-account limit, read-your-writes, the agency by its slug, one answer for every refusal,
+// and the token or cookie of a session that opened. For a reset link's confirmation: the request,
+// whom the link was sent for, one answer for every bad link, and the new password's checks.
 #pragma once
 
 #include <functional>
@@ -9,7 +11,9 @@
 #include <string_view>
 
 #include "handlers.hpp"
+#include "carelog/api/password_policy.hpp"
 #include "identity.hpp"
+#include "limits.hpp"
 
 namespace carelog::api::detail {
 
@@ -58,6 +62,47 @@ http_result<command_result> submit_login(request_context& rc, const login_attemp
 // of the login's events.
 http_response login_succeeded(request_context& rc, const login_attempt& a, boost::json::object out,
                               std::string_view cookie_name, const std::string& consistency_token);
+
+// A reset link's confirmation as both kinds read it: {token, new_password}. The new password is
+// wiped when the confirmation ends.
+struct reset_confirmation {
+    std::string agency_id;
+    std::string token_hash;
+    std::string owner_id;      // whom the link was sent for: the staff member, or the client
+    std::string new_password;
+
+    reset_confirmation() = default;
+    reset_confirmation(const reset_confirmation&) = delete;
+    reset_confirmation& operator=(const reset_confirmation&) = delete;
+    ~reset_confirmation() { wipe(new_password); }
+};
+
+// The one answer for a link that is unknown, replaced, used or expired: 422 on "token".
+std::unexpected<error> bad_reset_link();
+
+// Runs a reset link's confirmation: reads the body, finds the token's agency (caught up with the
+// log first) and whom `owner(agency_id, token_hash)` says the link was sent for (bad_reset_link()
+// when no one), then `decide` answers.
+http_result<http_response> run_reset_confirmation(
+    request_context& rc,
+    const std::function<std::optional<std::string>(const std::string& agency_id, const std::string& token_hash)>& owner,
+    const std::function<http_result<http_response>(reset_confirmation&)>& decide);
+
+// What a confirmation's command says of its new password, which the agency's policy accepted:
+// whether it is the current one (`current_hash`, checked under the node's bound on password
+// checks) and its Argon2id hash.
+template <class Confirm>
+http_result<void> set_new_password(app_context& ctx, Confirm& c, const std::string& current_hash,
+                                   const std::string& fresh) {
+    auto same = bounded_verify(ctx, current_hash, fresh);
+    if (!same) return std::unexpected(problem(same.error()));
+    c.new_same_as_current = *same;
+    auto hash = hash_password(fresh);
+    if (!hash) return fail(errc::internal, "the password could not be hashed");
+    c.new_password_hash = std::move(*hash);
+    c.new_password_policy_ok = true;
+    return {};
+}
 
 // `v` without leading and trailing spaces and tabs (usernames and codes as typed).
 std::string trimmed(std::string_view v);

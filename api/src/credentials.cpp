@@ -1,4 +1,4 @@
-#include "login.hpp"
+#include "credentials.hpp"
 
 #include "carelog/aggregates/agency.hpp"
 #include "carelog/api/request.hpp"
@@ -49,6 +49,34 @@ http_result<http_response> run_login(request_context& rc, login_kind kind,
     a.session_id = token_hash(a.token);
     if (auto ua = header(rc.req, "User-Agent")) a.user_agent = std::string(*ua);
     return decide(a);
+}
+
+std::unexpected<error> bad_reset_link() {
+    return fail(error::validation("token", "the reset link is invalid, already used or expired"));
+}
+
+http_result<http_response> run_reset_confirmation(
+    request_context& rc, const std::function<std::optional<std::string>(const std::string&, const std::string&)>& owner,
+    const std::function<http_result<http_response>(reset_confirmation&)>& decide) {
+    reset_confirmation c;
+    std::string token;
+    {
+        auto body = parse_json_body(rc.req);
+        if (!body) return std::unexpected(body.error());
+        body_reader r(*body);
+        token = trimmed(r.required_string("token"));
+        c.new_password = r.required_string("new_password");
+        if (auto f = r.finish(); !f) return std::unexpected(f.error());
+    }
+    auto agency = token_agency(token);
+    if (!agency) return bad_reset_link();
+    catch_up(rc.ctx, *agency);
+    c.token_hash = token_hash(token);
+    auto who = owner(*agency, c.token_hash);
+    if (!who) return bad_reset_link();
+    c.agency_id = std::move(*agency);
+    c.owner_id = std::move(*who);
+    return decide(c);
 }
 
 http_result<command_result> submit_login(request_context& rc, const login_attempt& a, std::string_view outcome_field,
