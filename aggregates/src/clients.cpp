@@ -14,6 +14,7 @@
 
 namespace carelog::aggregates {
 using detail::decision;
+using detail::emitter;
 using detail::field_errors;
 using detail::check_new_password;
 using detail::stale_password_check;
@@ -23,19 +24,6 @@ namespace {
 
 std::unexpected<error> agency_not_found() { return fail(errc::not_found, "agency not found"); }
 std::unexpected<error> client_not_found() { return fail(errc::not_found, "client not found"); }
-
-// Appends events to one client with consecutive versions.
-class emitter {
-public:
-    explicit emitter(const client_state& c) : id_(c.id), version_(c.version) {}
-    void add(events::payload p) { out_.push_back({id_, ++version_, std::move(p)}); }
-    std::vector<events::decided_event> take() { return std::move(out_); }
-
-private:
-    std::string id_;
-    std::uint64_t version_;
-    std::vector<events::decided_event> out_;
-};
 
 template <class Map>
 const client_state* client_via(const agency_state& s, const Map& index, std::string_view key) {

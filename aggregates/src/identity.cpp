@@ -10,6 +10,7 @@
 
 namespace carelog::aggregates {
 using detail::decision;
+using detail::emitter;
 using detail::field_errors;
 using detail::check_new_password;
 using detail::stale_password_check;
@@ -19,19 +20,6 @@ namespace why = events::login_failure;
 namespace {
 
 std::unexpected<error> agency_not_found() { return fail(errc::not_found, "agency not found"); }
-
-// Appends events to one aggregate with consecutive versions.
-class emitter {
-public:
-    explicit emitter(const staff_state& st) : id_(st.id), version_(st.version) {}
-    void add(events::payload p) { out_.push_back({id_, ++version_, std::move(p)}); }
-    std::vector<events::decided_event> take() { return std::move(out_); }
-
-private:
-    std::string id_;
-    std::uint64_t version_;
-    std::vector<events::decided_event> out_;
-};
 
 result<const staff_state*> active_staff(const agency_state& s, const std::string& id) {
     if (!s.exists) return agency_not_found();

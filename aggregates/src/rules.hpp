@@ -1,5 +1,6 @@
-// Field checks shared by the Agency and Staff decisions. Every check appends to one list of field
-// errors, so a request learns about all of its problems at once instead of one per round trip.
+// What the decisions share: field checks, and the emitter of one aggregate's events. Every check
+// appends to one list of field errors, so a request learns about all of its problems at once
+// instead of one per round trip.
 #pragma once
 
 #include "carelog/base/overloaded.hpp"
@@ -30,6 +31,21 @@ public:
 
 private:
     std::vector<field_error> list_;
+};
+
+// Appends events to one aggregate (a staff member, a client) with consecutive versions after its
+// current one.
+class emitter {
+public:
+    template <class State>
+    explicit emitter(const State& aggregate) : id_(aggregate.id), version_(aggregate.version) {}
+    void add(events::payload p) { out_.push_back({id_, ++version_, std::move(p)}); }
+    std::vector<events::decided_event> take() { return std::move(out_); }
+
+private:
+    std::string id_;
+    std::uint64_t version_;
+    std::vector<events::decided_event> out_;
 };
 
 // Code points of valid UTF-8.
