@@ -140,11 +140,12 @@ http_result<http_response> unassign_client_staff(request_context& rc) { return c
 
 http_result<http_response> client_history(request_context& rc) {
     query_reader q(rc.url.params());
+    const int limit = q.limit(100);
+    auto cursor = q.string("cursor");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     const auto& id = rc.param("id");
     if (!visible_client(rc, id)) return fail(errc::not_found, "no such client");
-    return json_response(200, json::object{{"items", rc.ctx.store.client_history(rc.who.agency_id, id)},
-                                           {"next_cursor", nullptr}});
+    return page_response(rc.ctx.store.client_history_page(rc.who.agency_id, id, limit, cursor));
 }
 
 // POST /v1/clients/import (text/csv, ?dry_run=true). The file is parsed on its own (per-line

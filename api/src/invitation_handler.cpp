@@ -112,12 +112,14 @@ http_result<http_response> send_portal_invitation(request_context& rc) {
 
 http_result<http_response> list_portal_invitations(request_context& rc) {
     query_reader q(rc.url.params());
+    const int limit = q.limit(50);
+    auto cursor = q.string("cursor");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     const auto& client_id = rc.param("id");
     if (!visible_client(rc, client_id)) return fail(errc::not_found, "no such client");
-    return json_response(200, json::object{{"items", rc.ctx.store.client_invitations(rc.who.agency_id, client_id,
-                                                                                      rc.ctx.clock.now())},
-                                           {"next_cursor", nullptr}});
+    auto page = list_page(rc.ctx.store.client_invitations(rc.who.agency_id, client_id, rc.ctx.clock.now()), limit, cursor);
+    if (!page) return std::unexpected(page.error());
+    return json_response(200, *page);
 }
 
 http_result<http_response> resend_portal_invitation(request_context& rc) {

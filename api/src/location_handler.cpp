@@ -20,8 +20,12 @@ http_result<http_response> add_location(request_context& rc) {
 
 http_result<http_response> list_locations(request_context& rc) {
     query_reader q(rc.url.params());
+    const int limit = q.limit(50);
+    auto cursor = q.string("cursor");
     if (auto f = q.finish(); !f) return std::unexpected(f.error());
-    return json_response(200, json::object{{"items", rc.ctx.store.locations(rc.who.agency_id)}, {"next_cursor", nullptr}});
+    auto page = list_page(rc.ctx.store.locations(rc.who.agency_id), limit, cursor);
+    if (!page) return std::unexpected(page.error());
+    return json_response(200, *page);
 }
 
 }  // namespace carelog::api::detail

@@ -57,9 +57,9 @@ const route routes[] = {
     {{"PATCH", "/v1/agency/settings", session, P::agency_settings, 200, true, "changeAgencySettings", "Change some of the agency's settings", "agency", "SettingsPatch", "CommandResult", ""}, change_settings},
 
     {{"POST", "/v1/locations", session, P::locations_manage, 201, true, "addLocation", "Add a location", "agency", "NewLocation", "CommandResult", ""}, add_location},
-    {{"GET", "/v1/locations", session, P::agency_read, 200, false, "listLocations", "The agency's locations", "agency", "", "LocationList", ""}, list_locations},
+    {{"GET", "/v1/locations", session, P::agency_read, 200, false, "listLocations", "The agency's locations", "agency", "", "LocationList", "limit,cursor"}, list_locations},
     {{"POST", "/v1/programs", session, P::programs_manage, 201, true, "addProgram", "Add a program", "agency", "NewProgram", "CommandResult", ""}, add_program},
-    {{"GET", "/v1/programs", session, P::agency_read, 200, false, "listPrograms", "The agency's programs", "agency", "", "ProgramList", ""}, list_programs},
+    {{"GET", "/v1/programs", session, P::agency_read, 200, false, "listPrograms", "The agency's programs", "agency", "", "ProgramList", "limit,cursor"}, list_programs},
 
     {{"POST", "/v1/staff", session, P::staff_create, 201, true, "createStaff", "Add a staff member (username rule, temporary password)", "staff", "NewStaff", "StaffCreated", ""}, create_staff},
     {{"GET", "/v1/staff", session, P::staff_read, 200, false, "listStaff", "Staff directory, filtered and paged", "staff", "", "StaffList", "role,type,location_id,program_id,q,active,limit,cursor"}, list_staff},
@@ -76,7 +76,7 @@ const route routes[] = {
     {{"POST", "/v1/staff/{id}/mfa/reset", session, P::staff_mfa_reset, 200, true, "resetStaffMfa", "Remove the staff member's TOTP (lost device): they enrol again at their next login", "staff", "RecoveryBody", "CommandResult", ""}, reset_staff_mfa},
     {{"POST", "/v1/staff/{id}/temporary-password", session, P::staff_password_reset, 200, true, "setStaffTemporaryPassword", "Give the staff member a temporary password (generated unless given; shown once): unlocks the account, ends every session, must be changed at the next login", "staff", "TemporaryPasswordBody", "CommandResult", ""}, set_staff_temporary_password},
     {{"POST", "/v1/staff/{id}/sessions/end", session, P::staff_sessions, 200, true, "endStaffSessions", "End every session of the staff member", "staff", "RecoveryBody", "CommandResult", ""}, end_staff_sessions},
-    {{"GET", "/v1/staff/{id}/history", session, P::events_read, 200, false, "staffHistory", "The staff member's events, oldest first", "staff", "", "EventList", ""}, staff_history},
+    {{"GET", "/v1/staff/{id}/history", session, P::events_read, 200, false, "staffHistory", "The staff member's events, oldest first, paged (100 by default)", "staff", "", "EventList", "limit,cursor"}, staff_history},
 
     // the client portal, messaging and kiosk (portal_handler.cpp, message_handler.cpp, kiosk_handler.cpp)
     {{"POST", "/v1/portal/login", none, "", 200, false, "portalLogin", "Portal login: agency slug + portal username + password", "portal", "PortalLoginRequest", "PortalLoginResult", ""}, portal_login},
@@ -106,9 +106,9 @@ const route routes[] = {
     {{"GET", "/v1/clients/{id}", session, P::clients_read, 200, false, "getClient", "A client (404 when the caller may not see it; as_of: the client as it was at that time)", "clients", "", "Client", "as_of"}, get_client},
     {{"PUT", "/v1/clients/{id}/staff/{staff_id}", session, P::clients_assign_staff, 200, true, "assignClientStaff", "Assign a staff member to the client", "clients", "", "CommandResult", ""}, assign_client_staff},
     {{"DELETE", "/v1/clients/{id}/staff/{staff_id}", session, P::clients_assign_staff, 200, true, "unassignClientStaff", "Unassign a staff member from the client", "clients", "", "CommandResult", ""}, unassign_client_staff},
-    {{"GET", "/v1/clients/{id}/history", session, P::events_read, 200, false, "clientHistory", "The client's events, oldest first", "clients", "", "EventList", ""}, client_history},
+    {{"GET", "/v1/clients/{id}/history", session, P::events_read, 200, false, "clientHistory", "The client's events, oldest first, paged (100 by default)", "clients", "", "EventList", "limit,cursor"}, client_history},
     {{"POST", "/v1/clients/{id}/portal/invitations", session, P::portal_invite, 201, true, "sendPortalInvitation", "Invite the client to the portal: the link goes out as a notification", "portal", "NewInvitation", "InvitationResult", ""}, send_portal_invitation},
-    {{"GET", "/v1/clients/{id}/portal/invitations", session, P::clients_read, 200, false, "listPortalInvitations", "The client's invitations with their state (sent, registered, expired, revoked)", "portal", "", "InvitationList", ""}, list_portal_invitations},
+    {{"GET", "/v1/clients/{id}/portal/invitations", session, P::clients_read, 200, false, "listPortalInvitations", "The client's invitations with their state (sent, registered, expired, revoked)", "portal", "", "InvitationList", "limit,cursor"}, list_portal_invitations},
     {{"POST", "/v1/portal/invitations/{id}/resend", session, P::portal_invite, 200, true, "resendPortalInvitation", "Send a new link (the old one stops working)", "portal", "InvitationResend", "InvitationResult", ""}, resend_portal_invitation},
     {{"POST", "/v1/portal/invitations/{id}/revoke", session, P::portal_invite, 200, true, "revokePortalInvitation", "Revoke an invitation (its link stops working)", "portal", "", "InvitationResult", ""}, revoke_portal_invitation},
     {{"POST", "/v1/portal/register", none, "", 201, true, "registerPortalAccount", "Register with an invitation link's token: choose a portal username (never changes) and password", "portal", "PortalRegistration", "PortalRegistered", ""}, portal_register},

@@ -308,11 +308,12 @@ http_result<http_response> deactivate_staff(request_context& rc) {
 
 http_result<http_response> staff_history(request_context& rc) {
     query_reader q(rc.url.params());
+    const int limit = q.limit(100);
+    auto cursor = q.string("cursor");
     if (auto ok = q.finish(); !ok) return std::unexpected(ok.error());
     const std::string& id = rc.param("id");
     if (!rc.ctx.store.staff(rc.who.agency_id, id)) return fail(errc::not_found, "no such staff member");
-    return json_response(200, json::object{{"items", rc.ctx.store.staff_history(rc.who.agency_id, id)},
-                                           {"next_cursor", nullptr}});
+    return page_response(rc.ctx.store.staff_history_page(rc.who.agency_id, id, limit, cursor));
 }
 
 }  // namespace carelog::api::detail

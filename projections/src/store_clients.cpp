@@ -164,6 +164,11 @@ json::array store::client_history(const std::string& agency_id, const std::strin
     return out;
 }
 
+result<page> store::client_history_page(const std::string& agency_id, const std::string& client_id, int limit,
+                                       const std::optional<std::string>& cursor) const {
+    return listing::history(*impl_, impl_->client_events, keys::make(agency_id, client_id), limit, cursor);
+}
+
 result<std::size_t> store::client_index_problems() const {
     namespace ik = client_views::index_kind;
     rocksdb::ManagedSnapshot snapshot(impl_->db);

@@ -187,4 +187,31 @@ result<void> walk(const store::impl& s, rocksdb::ColumnFamilyHandle* cf, const r
     }
 }
 
+// A page of one aggregate's history, oldest first: the stored envelopes under `prefix` ((agency,
+// id) in staff_events or client_events, each key ending in be64(version) be64(sequence)) as
+// events::listing_json renders them (no secrets). The cursor is the last item's 16-byte suffix.
+inline result<page> history(const store::impl& s, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
+                            int limit, const std::optional<std::string>& cursor) {
+    if (auto r = check_limit(limit); !r) return std::unexpected(r.error());
+    std::optional<std::string> after;
+    if (cursor) {
+        auto raw = keys::base64url_decode(*cursor);
+        if (!raw || raw->size() != 16) return fail(errc::malformed, "the cursor is not one this server gave out");
+        after = std::move(*raw);
+    }
+    page_builder pages(limit);
+    std::optional<std::string> corrupt;
+    auto r = walk(s, cf, nullptr, {prefix}, after, [&](std::string_view suffix, std::string_view value) {
+        if (suffix.size() != 16) return true;
+        auto e = decode_stored(value);
+        if (!e) return !(corrupt = e.error().detail);
+        if (!pages.room()) return false;
+        pages.add(events::listing_json(*e), suffix);
+        return true;
+    });
+    if (!r) return std::unexpected(r.error());
+    if (corrupt) return fail(errc::internal, "a stored event does not decode: " + *corrupt);
+    return std::move(pages).finish();
+}
+
 }  // namespace carelog::projections::listing

@@ -128,6 +128,11 @@ json::array store::staff_history(const std::string& agency_id, const std::string
     return out;
 }
 
+result<page> store::staff_history_page(const std::string& agency_id, const std::string& staff_id, int limit,
+                                      const std::optional<std::string>& cursor) const {
+    return listing::history(*impl_, impl_->staff_events, keys::make(agency_id, staff_id), limit, cursor);
+}
+
 std::optional<json::object> store::staff_as_of(const std::string& agency_id, const std::string& staff_id,
                                                micros as_of) const {
     return impl_->fold_as_of(impl_->staff_events, keys::make(agency_id, staff_id), as_of,

@@ -85,6 +85,46 @@ TEST_CASE("foundation: an agency and its staff are written to Kafka and read bac
         CHECK(evs[0].at("aggregate_version").as_int64() == 1);
         CHECK(hist.body.find("password_hash") == std::string::npos);
     }
+    SECTION("the history pages with limit and cursor, oldest first, and refuses a cursor it never gave") {
+        std::string last = token;
+        for (const char* role : {"biller", "therapist", "biller", "therapist", "biller"}) {
+            auto r = c.put("/v1/staff/" + staff_id + "/role", json::object{{"role", role}}, h);
+            REQUIRE(r.status == 200);
+            last = str(r.json(), "consistency_token");
+        }
+        auto hh = h;
+        hh["X-Consistency-Token"] = last;
+        std::vector<std::string> types;
+        std::string path = "/v1/staff/" + staff_id + "/history?limit=2";
+        int pages = 0;
+        for (;;) {
+            auto page = c.get(path, hh);
+            INFO(page.body);
+            REQUIRE(page.status == 200);
+            ++pages;
+            const auto body = page.json();
+            const auto& items = body.at("items").as_array();
+            REQUIRE(items.size() <= 2);
+            for (const auto& e : items)
+                types.push_back(str(e, "event_type") + ":" + std::to_string(e.at("aggregate_version").as_int64()));
+            const auto& next = body.at("next_cursor");
+            if (next.is_null()) break;
+            path = "/v1/staff/" + staff_id + "/history?limit=2&cursor=" + std::string(next.as_string());
+            REQUIRE(pages < 10);
+        }
+        CHECK(pages == 3);
+        CHECK(types == std::vector<std::string>{"StaffCreated:1", "RoleAssigned:2", "RoleAssigned:3", "RoleAssigned:4",
+                                                "RoleAssigned:5", "RoleAssigned:6"});
+        auto whole = c.get("/v1/staff/" + staff_id + "/history", hh);
+        REQUIRE(whole.status == 200);
+        CHECK(whole.json().at("items").as_array().size() == 6);
+        CHECK(whole.json().at("next_cursor").is_null());
+
+        auto bad = c.get("/v1/staff/" + staff_id + "/history?cursor=AAAA", hh);
+        CHECK(bad.status == 422);
+        CHECK(bad.body.find("cursor") != std::string::npos);
+        CHECK(c.get("/v1/staff/" + staff_id + "/history?limit=0", hh).status == 422);
+    }
 }
 
 TEST_CASE("foundation: username collisions fall back to the middle initial, then 409", "[integration][staff]") {

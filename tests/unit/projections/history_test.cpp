@@ -42,6 +42,73 @@ TEST_CASE("staff history: the staff member's events, oldest first, as event list
     CHECK(db->staff_history(a, uuid(999)).empty());
 }
 
+TEST_CASE("histories page: every event once, oldest first, whatever the limit; foreign cursors refused",
+          "[projections][history][paging]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    feeder f{db.get()};
+    const auto a = uuid(1), todd = uuid(100), ann = uuid(101), client = uuid(300);
+    f.agency_event(a, agency_created("A", "a"));
+    f.push(a, todd, staff_created("Todd", "Jones", "tjones", "therapist"));
+    f.push(a, ann, staff_created("Ann", "Lee", "alee", "therapist"));
+    f.agency_event(a, LocationAdded{uuid(11), "Main", ""});  // the agency's: in no staff history
+    for (int i = 0; i < 24; ++i) {
+        f.push(a, todd, RoleAssigned{i % 2 ? "biller" : "therapist"});
+        if (i % 5 == 0) f.push(a, ann, RoleAssigned{"biller"});
+    }
+    const auto whole = db->staff_history(a, todd);
+    REQUIRE(whole.size() == 25);
+
+    // Every page, following next_cursor; the event ids in order.
+    auto pages_of = [&](const std::string& who, int limit, int* pages) {
+        std::vector<std::string> ids;
+        std::optional<std::string> cursor;
+        *pages = 0;
+        for (;;) {
+            auto p = db->staff_history_page(a, who, limit, cursor);
+            REQUIRE(p.has_value());
+            REQUIRE(p->items.size() <= static_cast<std::size_t>(limit));
+            ++*pages;
+            for (const auto& e : p->items) ids.emplace_back(e.as_object().at("event_id").as_string());
+            if (!p->next_cursor) break;
+            REQUIRE(p->items.size() == static_cast<std::size_t>(limit));
+            cursor = p->next_cursor;
+            REQUIRE(*pages < 100);
+        }
+        return ids;
+    };
+    std::vector<std::string> expected;
+    for (const auto& e : whole) expected.emplace_back(e.as_object().at("event_id").as_string());
+    for (int limit : {1, 4, 24, 25, 26, 500}) {
+        INFO("limit " << limit);
+        int pages = 0;
+        CHECK(pages_of(todd, limit, &pages) == expected);
+        CHECK(pages == (25 + limit - 1) / limit);  // no empty trailing page
+    }
+    int pages = 0;
+    CHECK(pages_of(ann, 2, &pages).size() == 6);
+    CHECK(pages_of(uuid(999), 10, &pages).empty());
+
+    // A client's history pages the same way.
+    f.push(a, client, ClientAdded{"Bo", "Diaz", "1985-04-12", "", "", ""});
+    f.push(a, client, StaffAssignedToClient{todd});
+    auto first = db->client_history_page(a, client, 1, std::nullopt);
+    REQUIRE(first.has_value());
+    REQUIRE(first->items.size() == 1);
+    CHECK(first->items[0].as_object().at("event_type").as_string() == "ClientAdded");
+    REQUIRE(first->next_cursor);
+    auto second = db->client_history_page(a, client, 1, first->next_cursor);
+    REQUIRE(second.has_value());
+    CHECK(second->items[0].as_object().at("event_type").as_string() == "StaffAssignedToClient");
+    CHECK_FALSE(second->next_cursor);
+
+    // Limits outside 1..500, and cursors this listing never gave out, are refused.
+    CHECK(db->staff_history_page(a, todd, 0, std::nullopt).error().code == errc::validation);
+    CHECK(db->staff_history_page(a, todd, 501, std::nullopt).error().code == errc::validation);
+    for (const std::string& bad : {std::string(), std::string("not base64!"), std::string("AAAA"), std::string(30, 'A')})
+        CHECK(db->staff_history_page(a, todd, 5, bad).error().code == errc::malformed);
+}
+
 TEST_CASE("staff as of: the view at a time folds the events up to it", "[projections][history]") {
     temp_dir dir;
     auto db = open_store(dir);

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { get, post, put } from '../lib/api';
+import { allOf, get, post, put } from '../lib/api';
 import { Link } from '../lib/router';
 import { describePreview, readyToPreview, type UsernamePreview } from '../lib/username';
 import { Check, Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
@@ -35,7 +35,7 @@ export function StaffPage() {
   const places = useLoad(
     () =>
       can(session, 'agency.read')
-        ? Promise.all([get<{ items: Named[] }>('/v1/locations'), get<{ items: Named[] }>('/v1/programs')])
+        ? Promise.all([allOf<Named>('/v1/locations'), allOf<Named>('/v1/programs')])
         : Promise.resolve([{ items: [] }, { items: [] }] as { items: Named[] }[]),
     [],
   );

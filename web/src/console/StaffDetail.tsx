@@ -3,7 +3,7 @@
 // temporary password, end sessions) and the member's timeline. Controls the session's permissions
 // do not allow are hidden or disabled; the server stays the authority and its refusals show here.
 import { useEffect, useState, type FormEvent } from 'react';
-import { get, post, put } from '../lib/api';
+import { allOf, get, post, put } from '../lib/api';
 import { Link } from '../lib/router';
 import { staffChanges, type StaffEditable } from '../lib/staffEdit';
 import { Check, Field, FormError, Select, Status, fieldError, useLoad } from '../lib/ui';
@@ -30,8 +30,8 @@ interface Named { id: string; name: string }
 export function StaffDetailPage({ id }: { id: string }) {
   const { session } = useSession();
   const member = useLoad(() => get<Member>(`/v1/staff/${id}`), [id]);
-  const locations = useLoad(() => (can(session, 'agency.read') ? get<{ items: Named[] }>('/v1/locations') : Promise.resolve({ items: [] })), []);
-  const programs = useLoad(() => (can(session, 'agency.read') ? get<{ items: Named[] }>('/v1/programs') : Promise.resolve({ items: [] })), []);
+  const locations = useLoad(() => (can(session, 'agency.read') ? allOf<Named>('/v1/locations') : Promise.resolve({ items: [] })), []);
+  const programs = useLoad(() => (can(session, 'agency.read') ? allOf<Named>('/v1/programs') : Promise.resolve({ items: [] })), []);
   const staff = useLoad(() => get<{ items: { id: string; first_name: string; last_name: string }[] }>('/v1/staff?limit=200'), []);
   const [historyKey, setHistoryKey] = useState(0);
   if (!member.data) return <Status loading={member.loading} error={member.error} />;

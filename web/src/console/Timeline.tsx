@@ -1,10 +1,11 @@
-import { get } from '../lib/api';
+import { allOf } from '../lib/api';
 import { timeline, type HistoryEvent, type NameOf } from '../lib/timeline';
 import { Status, useLoad } from '../lib/ui';
 
 /** A history endpoint's events as a list, newest first, each with when and by whom. */
 export function Timeline({ path, title, nameOf, self }: { path: string; title: string; nameOf: NameOf; self?: string }) {
-  const history = useLoad(() => get<{ items: HistoryEvent[] }>(path), [path]);
+  // The history pages oldest first; the timeline shows it newest first, so it reads every page.
+  const history = useLoad(() => allOf<HistoryEvent>(path), [path]);
   const entries = history.data ? timeline(history.data.items, nameOf, self) : [];
   return (
     <section aria-labelledby={`${title}-timeline`} className="timeline-section">

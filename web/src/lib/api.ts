@@ -1,6 +1,7 @@
 // The API as the browser uses it: same origin, the session in an HttpOnly cookie (never in
 // script-readable storage), the CSRF token kept in memory and sent on every unsafe request.
 // Problem bodies (application/problem+json) become ApiError with the per-field messages.
+import { collectPages, withCursor, type Page } from './pages';
 
 export interface FieldError {
   field: string;
@@ -77,4 +78,10 @@ export function explain(e: unknown): string {
     return e.detail || e.title;
   }
   return 'The server could not be reached. Check your connection and try again.';
+}
+
+/** Every item of a paged listing at `path`, 500 a page, as one {items}. */
+export async function allOf<T>(path: string): Promise<{ items: T[] }> {
+  const first = `${path}${path.includes('?') ? '&' : '?'}limit=500`;
+  return { items: await collectPages((cursor) => get<Page<T>>(withCursor(first, cursor))) };
 }

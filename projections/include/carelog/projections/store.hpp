@@ -194,6 +194,9 @@ public:
                             const std::optional<std::string>& cursor) const;
     // The staff member's events, oldest first, as event listings (events::listing_json).
     boost::json::array staff_history(const std::string& agency_id, const std::string& staff_id) const;
+    // The same a page at a time (limit 1..500; cursor: the previous page's next_cursor).
+    result<page> staff_history_page(const std::string& agency_id, const std::string& staff_id, int limit,
+                                    const std::optional<std::string>& cursor) const;
     // The staff view built from the events with occurred_at <= as_of; nullopt if none.
     // The agency view (its settings) built from its events with occurred_at <= as_of; nullopt if none.
     std::optional<boost::json::object> agency_as_of(const std::string& agency_id, micros as_of) const;
@@ -246,6 +249,9 @@ public:
                                              micros now) const;  // oldest first
     // The client's events, oldest first, as event listings (events::listing_json).
     boost::json::array client_history(const std::string& agency_id, const std::string& client_id) const;
+    // The same a page at a time (limit 1..500; cursor: the previous page's next_cursor).
+    result<page> client_history_page(const std::string& agency_id, const std::string& client_id, int limit,
+                                     const std::optional<std::string>& cursor) const;
     // The client view built from the client's events with occurred_at <= as_of; nullopt if none.
     std::optional<boost::json::object> client_as_of(const std::string& agency_id, const std::string& client_id,
                                                      micros as_of) const;
