@@ -76,23 +76,12 @@ http_result<http_response> login(request_context& rc) {
         micros now = 0;
         auto build = [&]() -> http_result<aggregates::command> {
             now = rc.ctx.clock.now();
-            aggregates::record_login c;
-            c.username = a.username;
-            c.session_id = a.session_id;
-            c.ip = rc.peer;
-            c.user_agent = a.user_agent;
-            c.now = now;
             staff_id = rc.ctx.store.staff_id_by_username(a.agency_id, a.username).value_or("");
             state = staff_id.empty() ? nullptr : identity_state(rc.ctx, a.agency_id, staff_id);
             const auto* member = member_of(state, staff_id);
-            if (member) {
-                c.checked_password_hash = member->profile.password_hash;
-                auto ok = bounded_verify(rc.ctx, member->profile.password_hash, a.password);
-                if (!ok) return std::unexpected(problem(ok.error()));
-                c.password_ok = *ok;
-            } else if (auto d = bounded_dummy_check(rc.ctx, a.password); !d) {
-                return std::unexpected(problem(d.error()));
-            }
+            aggregates::record_login c;
+            if (auto ok = describe_attempt(rc, a, now, member ? &member->profile.password_hash : nullptr, c); !ok)
+                return std::unexpected(ok.error());
             if (a.totp && !a.totp->empty()) {
                 c.totp_provided = true;
                 if (member) {

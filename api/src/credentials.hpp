@@ -51,6 +51,29 @@ http_result<http_response> run_login(request_context& rc, login_kind kind,
                                                               const std::string& username)>& known,
                                      const std::function<http_result<http_response>(login_attempt&)>& decide);
 
+// What a login's command (record_login, record_portal_login) says of the attempt: its username,
+// session id, address, user agent and time, and whether the password matches `hash`, the
+// account's current hash (nullptr for no account: the same password work, so the time tells
+// nothing).
+template <class Login>
+http_result<void> describe_attempt(request_context& rc, const login_attempt& a, micros now, const std::string* hash,
+                                   Login& c) {
+    c.username = a.username;
+    c.session_id = a.session_id;
+    c.ip = rc.peer;
+    c.user_agent = a.user_agent;
+    c.now = now;
+    if (!hash) {
+        if (auto d = bounded_dummy_check(rc.ctx, a.password); !d) return std::unexpected(problem(d.error()));
+        return {};
+    }
+    c.checked_password_hash = *hash;
+    auto ok = bounded_verify(rc.ctx, *hash, a.password);
+    if (!ok) return std::unexpected(problem(ok.error()));
+    c.password_ok = *ok;
+    return {};
+}
+
 // Submits the login's command (build, retried on a stale check as submit_retrying does) and
 // answers whether the log says it succeeded: the command's result when its body has
 // `outcome_field` "succeeded"; a 503 when the log could not take it; else invalid_credentials().

@@ -66,26 +66,15 @@ http_result<http_response> portal_login(request_context& rc) {
         micros now = 0;
         auto build = [&]() -> http_result<aggregates::command> {
             now = rc.ctx.clock.now();
-            aggregates::record_portal_login c;
-            c.username = a.username;
-            c.session_id = a.session_id;
-            c.ip = rc.peer;
-            c.user_agent = a.user_agent;
-            c.now = now;
             state.reset();
             ref = {};
             if (auto account = rc.ctx.store.portal_account_by_username(a.agency_id, a.username)) {
                 state = client_state(rc.ctx, a.agency_id, string_field(*account, "client_id"));
                 if (state) ref = aggregates::find_portal_account_by_username(*state, a.username);
             }
-            if (ref.account) {
-                c.checked_password_hash = ref.account->password_hash;
-                auto ok = bounded_verify(rc.ctx, ref.account->password_hash, a.password);
-                if (!ok) return std::unexpected(problem(ok.error()));
-                c.password_ok = *ok;
-            } else if (auto d = bounded_dummy_check(rc.ctx, a.password); !d) {
-                return std::unexpected(problem(d.error()));
-            }
+            aggregates::record_portal_login c;
+            if (auto ok = describe_attempt(rc, a, now, ref.account ? &ref.account->password_hash : nullptr, c); !ok)
+                return std::unexpected(ok.error());
             return aggregates::command{std::move(c)};
         };
         auto res = submit_login(rc, a, "portal_login", build);
