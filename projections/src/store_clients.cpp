@@ -152,16 +152,7 @@ std::vector<std::string> store::assigned_client_ids(const std::string& agency_id
 }
 
 json::array store::client_history(const std::string& agency_id, const std::string& client_id) const {
-    json::array out;
-    std::optional<std::string> corrupt;
-    or_throw(impl_->scan(impl_->client_events, keys::make(agency_id, client_id), [&](std::string_view, std::string_view v) {
-        auto e = decode_stored(v);
-        if (!e) return !(corrupt = e.error().detail);
-        out.emplace_back(events::listing_json(*e));
-        return true;
-    }));
-    if (corrupt) throw store_error("stored client event does not decode: " + *corrupt);
-    return out;
+    return listing::whole_history(*impl_, impl_->client_events, keys::make(agency_id, client_id));
 }
 
 result<page> store::client_history_page(const std::string& agency_id, const std::string& client_id, int limit,

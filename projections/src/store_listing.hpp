@@ -214,4 +214,18 @@ inline result<page> history(const store::impl& s, rocksdb::ColumnFamilyHandle* c
     return std::move(pages).finish();
 }
 
+// The whole history, page after page of the walk above; throws store_error as the store's other
+// unpaged reads do.
+inline boost::json::array whole_history(const store::impl& s, rocksdb::ColumnFamilyHandle* cf,
+                                        const std::string& prefix) {
+    boost::json::array out;
+    std::optional<std::string> cursor;
+    do {
+        auto p = or_throw(history(s, cf, prefix, 500, cursor));
+        for (auto& item : p.items) out.push_back(std::move(item));
+        cursor = std::move(p.next_cursor);
+    } while (cursor);
+    return out;
+}
+
 }  // namespace carelog::projections::listing

@@ -115,17 +115,7 @@ result<page> store::list_staff(const std::string& agency_id, const staff_filter&
 }
 
 json::array store::staff_history(const std::string& agency_id, const std::string& staff_id) const {
-    json::array out;
-    std::optional<std::string> corrupt;
-    or_throw(impl_->scan(impl_->staff_events, keys::make(agency_id, staff_id),
-                         [&](std::string_view, std::string_view v) {
-                             auto e = decode_stored(v);
-                             if (!e) return !(corrupt = e.error().detail);
-                             out.emplace_back(events::listing_json(*e));
-                             return true;
-                         }));
-    if (corrupt) throw store_error("stored staff event does not decode: " + *corrupt);
-    return out;
+    return listing::whole_history(*impl_, impl_->staff_events, keys::make(agency_id, staff_id));
 }
 
 result<page> store::staff_history_page(const std::string& agency_id, const std::string& staff_id, int limit,

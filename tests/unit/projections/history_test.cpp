@@ -152,3 +152,18 @@ TEST_CASE("staff as of: the view at a time folds the events up to it", "[project
     CHECK_FALSE(db->staff_as_of(a, uuid(999), f.clock));
     CHECK_FALSE(db->staff_as_of(uuid(2), id, f.clock));
 }
+
+TEST_CASE("a whole history longer than a page is read to its end, in order", "[projections][history][paging]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    feeder f{db.get()};
+    const auto a = uuid(1), todd = uuid(100);
+    f.agency_event(a, agency_created("A", "a"));
+    f.push(a, todd, staff_created("Todd", "Jones", "tjones", "therapist"));
+    for (int i = 0; i < 520; ++i) f.push(a, todd, RoleAssigned{i % 2 ? "biller" : "therapist"});
+
+    const auto whole = db->staff_history(a, todd);
+    REQUIRE(whole.size() == 521);  // more than the 500 of one page
+    for (std::size_t i = 0; i < whole.size(); ++i)
+        CHECK(whole[i].as_object().at("aggregate_version").to_number<std::size_t>() == i + 1);
+}
