@@ -1,7 +1,7 @@
 // The API as the browser uses it: same origin, the session in an HttpOnly cookie (never in
 // script-readable storage), the CSRF token kept in memory and sent on every unsafe request.
 // Problem bodies (application/problem+json) become ApiError with the per-field messages.
-import { collectPages, withCursor, type Page } from './pages';
+import { collectPages, withCursor, withParam, type Page } from './pages';
 
 export interface FieldError {
   field: string;
@@ -82,6 +82,6 @@ export function explain(e: unknown): string {
 
 /** Every item of a paged listing at `path`, 500 a page, as one {items}. */
 export async function allOf<T>(path: string): Promise<{ items: T[] }> {
-  const first = `${path}${path.includes('?') ? '&' : '?'}limit=500`;
+  const first = withParam(path, 'limit', '500');
   return { items: await collectPages((cursor) => get<Page<T>>(withCursor(first, cursor))) };
 }

@@ -19,8 +19,12 @@ export async function collectPages<T>(fetchPage: (cursor?: string) => Promise<Pa
   return items;
 }
 
+/** `path` with `name`=`value` added to its query, encoded. */
+export function withParam(path: string, name: string, value: string): string {
+  return `${path}${path.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}`;
+}
+
 /** `path` with `cursor` added to its query when there is one. */
 export function withCursor(path: string, cursor?: string): string {
-  if (!cursor) return path;
-  return `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`;
+  return cursor ? withParam(path, 'cursor', cursor) : path;
 }
