@@ -19,13 +19,15 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
-#include <map>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -318,6 +320,44 @@ std::vector<std::pair<std::string, std::string>> series_of(const std::string& te
     return out;
 }
 
+// One histogram of Prometheus text without other labels: its bounds (+Inf last) and cumulative counts.
+struct histogram_counts {
+    std::vector<double> le, cumulative;
+
+    static histogram_counts of(const std::string& text, const std::string& name) {
+        histogram_counts h;
+        for (const auto& [labels, value] : series_of(text, name + "_bucket")) {
+            if (!labels.starts_with("le=\"")) continue;
+            const auto bound = labels.substr(4, labels.size() - 5);
+            h.le.push_back(bound == "+Inf" ? std::numeric_limits<double>::infinity() : std::strtod(bound.c_str(), nullptr));
+            h.cumulative.push_back(std::strtod(value.c_str(), nullptr));
+        }
+        return h;
+    }
+    // What was observed between `before` and this.
+    histogram_counts since(const histogram_counts& before) const {
+        histogram_counts d = *this;
+        if (before.cumulative.size() == d.cumulative.size())
+            for (std::size_t i = 0; i < d.cumulative.size(); ++i) d.cumulative[i] -= before.cumulative[i];
+        return d;
+    }
+    double count() const { return cumulative.empty() ? 0 : cumulative.back(); }
+    // The q-quantile as Prometheus's histogram_quantile() estimates it: linear within its bucket;
+    // the last finite bound when it falls in +Inf.
+    double quantile(double q) const {
+        if (count() <= 0) return 0;
+        const double rank = q * count();
+        for (std::size_t i = 0; i < le.size(); ++i) {
+            if (cumulative[i] < rank) continue;
+            if (std::isinf(le[i])) return i > 0 ? le[i - 1] : 0;
+            const double lo = i > 0 ? le[i - 1] : 0, below = i > 0 ? cumulative[i - 1] : 0;
+            const double in = cumulative[i] - below;
+            return in > 0 ? lo + (le[i] - lo) * (rank - below) / in : le[i];
+        }
+        return le.empty() ? 0 : le.back();
+    }
+};
+
 // Waits (at most 20 s) until the process uses under 5 % of a core over 200 ms: the work a scenario
 // left behind (views drained, consumed and stored) is then counted in its CPU figures.
 void wait_cpu_quiet(int pid) {
@@ -603,6 +643,11 @@ int main(int argc, char** argv) {
 
     // A counter of carelogd's /metrics (0 when it cannot be read): how many transactions a
     // scenario's commands took.
+    auto metrics_text = [&] {
+        http_client c(host, port);
+        auto m = c.get("/metrics", {});
+        return m.status == 200 ? m.body : std::string();
+    };
     auto metric = [&](const std::string& name) {
         http_client c(host, port);
         auto m = c.get("/metrics", {});
@@ -624,8 +669,25 @@ int main(int argc, char** argv) {
         const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid), self0 = cpu_seconds(::getpid());
         const auto threads0 = cpu_by_thread(pid), broker_threads0 = cpu_by_thread(broker_pid);
         const double txns0 = cpu ? metric("carelog_writer_transactions_total") : 0.0;
+        const auto writer0 = metrics_text();
         all.push_back(open_loop(name, host, port, rate, seconds, conns, make, ok));
         print(all.back());
+        // carelogd's own account of the same commands: its commits, beside the bare transactional
+        // producer's commit times above, and the commands' wait for their writer.
+        {
+            const auto writer1 = metrics_text();
+            auto delta = [&](const std::string& h) {
+                return histogram_counts::of(writer1, h).since(histogram_counts::of(writer0, h));
+            };
+            const auto waits = delta("carelog_writer_queue_wait_seconds"), produces = delta("carelog_writer_produce_seconds"),
+                       commits = delta("carelog_writer_commit_seconds"), sizes = delta("carelog_writer_transaction_commands");
+            std::printf("%-26s carelogd's histograms, p50 / p99: a command's wait for its writer %.1f / %.1f ms, "
+                        "produce to acknowledgement %.1f / %.1f ms, commit %.1f / %.1f ms; %.0f / %.0f commands per "
+                        "transaction\n",
+                        "", waits.quantile(0.5) * 1e3, waits.quantile(0.99) * 1e3, produces.quantile(0.5) * 1e3,
+                        produces.quantile(0.99) * 1e3, commits.quantile(0.5) * 1e3, commits.quantile(0.99) * 1e3,
+                        sizes.quantile(0.5), sizes.quantile(0.99));
+        }
         if (cpu) {
             wait_cpu_quiet(pid);
             wait_cpu_quiet(broker_pid);

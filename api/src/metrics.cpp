@@ -3,18 +3,16 @@
 // relaxed atomic increments on a slot found by hashing (method, route): no lock, no allocation.
 #include "carelog/api/metrics.hpp"
 
+#include "carelog/base/histogram.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cstdio>
 #include <functional>
 #include <vector>
 
 namespace carelog::api {
 namespace {
-
-constexpr std::array<double, 12> bucket_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                               0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
 constexpr std::array<std::string_view, 8> methods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"};
 constexpr std::array<std::string_view, 5> classes{"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -33,9 +31,7 @@ struct slot {
     std::array<char, 160> route{};
     std::size_t route_len = 0;
     std::array<std::atomic<std::uint64_t>, classes.size()> by_class{};
-    std::array<std::atomic<std::uint64_t>, bucket_bounds.size()> buckets{};  // not cumulative
-    std::atomic<std::uint64_t> count{0};
-    std::atomic<std::uint64_t> sum_us{0};
+    histogram seconds;  // duration_bounds
 
     std::string_view route_name() const { return {route.data(), route_len}; }
 };
@@ -56,12 +52,6 @@ std::string escape(std::string_view v) {
         out.push_back(c);
     }
     return out;
-}
-
-std::string fmt_double(double d) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.9g", d);
-    return buf;
 }
 
 }  // namespace
@@ -101,14 +91,7 @@ void metrics::observe(std::string_view method, std::string_view route, int statu
     slot& s = impl_->find(method_index(method), route);
     const auto cls = static_cast<std::size_t>(std::clamp(status / 100, 1, 5) - 1);
     s.by_class[cls].fetch_add(1, std::memory_order_relaxed);
-    const double seconds = static_cast<double>(latency.count()) / 1e6;
-    for (std::size_t i = 0; i < bucket_bounds.size(); ++i)
-        if (seconds <= bucket_bounds[i]) {
-            s.buckets[i].fetch_add(1, std::memory_order_relaxed);
-            break;
-        }
-    s.count.fetch_add(1, std::memory_order_relaxed);
-    s.sum_us.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, latency.count())), std::memory_order_relaxed);
+    s.seconds.observe(static_cast<double>(latency.count()) / 1e6);
 }
 
 std::uint64_t metrics::connection_refused() {
@@ -136,23 +119,9 @@ std::string metrics::text() const {
         }
     out += "# HELP carelog_http_request_duration_seconds Time to answer a request, by route template.\n";
     out += "# TYPE carelog_http_request_duration_seconds histogram\n";
-    for (const slot* s : ready) {
-        std::string labels =
-            "method=\"" + std::string(methods[s->method]) + "\",route=\"" + escape(s->route_name()) + "\"";
-        std::uint64_t cumulative = 0;
-        for (std::size_t i = 0; i < bucket_bounds.size(); ++i) {
-            cumulative += s->buckets[i].load(std::memory_order_relaxed);
-            out += "carelog_http_request_duration_seconds_bucket{" + labels + ",le=\"" + fmt_double(bucket_bounds[i]) +
-                   "\"} " + std::to_string(cumulative) + "\n";
-        }
-        const auto count = s->count.load(std::memory_order_relaxed);
-        out += "carelog_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
-               std::to_string(std::max(count, cumulative)) + "\n";
-        out += "carelog_http_request_duration_seconds_sum{" + labels + "} " +
-               fmt_double(static_cast<double>(s->sum_us.load(std::memory_order_relaxed)) / 1e6) + "\n";
-        out += "carelog_http_request_duration_seconds_count{" + labels + "} " + std::to_string(std::max(count, cumulative)) +
-               "\n";
-    }
+    for (const slot* s : ready)
+        s->seconds.render(out, "carelog_http_request_duration_seconds",
+                          "method=\"" + std::string(methods[s->method]) + "\",route=\"" + escape(s->route_name()) + "\"");
     out += "# HELP carelog_http_connections_refused_total Connections closed unread: over the total or the "
            "per-address cap.\n";
     out += "# TYPE carelog_http_connections_refused_total counter\n";

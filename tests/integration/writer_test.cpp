@@ -16,6 +16,7 @@
 #include "carelog/writer/engine.hpp"
 #include "carelog/writer/snapshot.hpp"
 
+#include "metrics_text.hpp"
 #include "process.hpp"
 #include "../unit/aggregates/fixtures.hpp"
 
@@ -294,8 +295,8 @@ namespace {
 // Submits n new clients of one agency (created first) at once on a lane with options `o`, and
 // checks that every one is answered, that one transaction holds them all (their records are
 // contiguous in the partition: a commit's marker takes an offset between two transactions), and
-// that the log holds each once, chained.
-void answered_in_one_transaction(const writer::engine_options& o, int n) {
+// that the log holds each once, chained. Returns the engine's metrics once all were answered.
+std::string answered_in_one_transaction(const writer::engine_options& o, int n) {
     topic_fixture f;
     auto e = f.start(o);
     REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
@@ -314,6 +315,7 @@ void answered_in_one_transaction(const writer::engine_options& o, int n) {
     }
     std::sort(offsets.begin(), offsets.end());
     CHECK(offsets.back() - offsets.front() == n - 1);
+    auto metrics = e->metrics_text();
     e->stop();
 
     auto evs = f.read_all();
@@ -321,6 +323,7 @@ void answered_in_one_transaction(const writer::engine_options& o, int n) {
     int added = 0;
     for (const auto& ev : evs) added += std::holds_alternative<events::ClientAdded>(ev.data) ? 1 : 0;
     CHECK(added == n);
+    return metrics;
 }
 }  // namespace
 
@@ -330,7 +333,21 @@ TEST_CASE("writer: a lane under load gathers what arrives within its gather time
     writer::engine_options o;
     o.gather = std::chrono::milliseconds(3000);
     o.gather_from = 1;  // every batch counts as load: the one after the agency's waits for the gather time
-    answered_in_one_transaction(o, 40);
+    const auto m = answered_in_one_transaction(o, 40);
+
+    // What an operator reads of it: two transactions (the agency's, then the 40 gathered), each
+    // with its commit timed, and every command's wait for its writer.
+    using carelog::testing::metric_value;
+    CHECK(metric_value(m, "carelog_writer_transactions_total") == "2");
+    CHECK(metric_value(m, "carelog_writer_commit_seconds_count") == "2");
+    CHECK(metric_value(m, R"(carelog_writer_commit_seconds_bucket{le="+Inf"})") == "2");
+    CHECK(metric_value(m, "carelog_writer_transaction_commands_count") == "2");
+    CHECK(metric_value(m, "carelog_writer_transaction_commands_sum") == "41");
+    CHECK(metric_value(m, R"(carelog_writer_transaction_commands_bucket{le="1"})") == "1");
+    CHECK(metric_value(m, R"(carelog_writer_transaction_commands_bucket{le="25"})") == "1");
+    CHECK(metric_value(m, R"(carelog_writer_transaction_commands_bucket{le="50"})") == "2");
+    CHECK(metric_value(m, "carelog_writer_queue_wait_seconds_count") == "41");
+    CHECK(m.find("# TYPE carelog_writer_commit_seconds histogram\n") != std::string::npos);
 }
 
 TEST_CASE("writer: a lane gathering stops as soon as a transaction's worth of commands is queued", "[integration][writer]") {

@@ -37,6 +37,7 @@
 #include <unordered_set>
 #include <variant>
 
+#include "carelog/base/histogram.hpp"
 #include "carelog/base/thread_name.hpp"
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/writer/agency_log.hpp"
@@ -127,13 +128,27 @@ std::size_t queue_weight(std::size_t rows, const engine_options& o) {
     return rows > o.bulk_rows ? std::min(rows, std::max<std::size_t>(1, o.bulk_chunk)) : rows;
 }
 
+// Commands per transaction: 1 to 5,000.
+constexpr std::array<double, 12> command_bounds{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
+double seconds_of(steady::duration d) { return std::chrono::duration<double>(d).count(); }
+
 }  // namespace
+
+// Where a command's time goes, for an operator: its wait for its writer, the produce and the
+// commit of its transaction, and how many commands a transaction carries (engine::metrics_text).
+struct engine::timings {
+    histogram queue_wait;                       // seconds from submit to decide
+    histogram produce;                          // seconds from a transaction's begin to its records' acknowledgement
+    histogram commit;                           // seconds of each commit_transaction call
+    histogram per_transaction{command_bounds};  // commands in each transaction handed to a commit
+};
 
 class engine::lane {
 public:
     lane(const kafka::config& cfg, int group, std::vector<int> partitions, snapshot_store& local, clock_source& clock,
-         id_source& ids, const engine_options& opts)
-        : cfg_(cfg), group_(group), local_(local), clock_(clock), ids_(ids), opts_(opts) {
+         id_source& ids, const engine_options& opts, timings& times)
+        : cfg_(cfg), group_(group), local_(local), clock_(clock), ids_(ids), opts_(opts), times_(times) {
         for (int p : partitions) {
             parts_.emplace(p, part{});
             parts_[p].partition = p;
@@ -374,6 +389,7 @@ private:
         auto now = steady::now();
         for (auto& w : items) {
             if (auto* s = std::get_if<single_cmd>(&w)) {
+                times_.queue_wait.observe(seconds_of(now - (s->deadline - opts_.queue_timeout)));
                 if (now > s->deadline) {
                     s->done(not_accepted("the command waited too long for its writer and was not decided"));
                     continue;
@@ -381,6 +397,7 @@ private:
                 decide_single(*t, *s);
             } else {
                 auto& b = std::get<batch_cmd>(w);
+                times_.queue_wait.observe(seconds_of(now - (b.deadline - opts_.queue_timeout)));
                 if (now > b.deadline) {
                     b.done(not_accepted("the batch waited too long for its writer and was not decided"));
                     continue;
@@ -405,9 +422,11 @@ private:
 
         t->producer = inflight_ ? 1 - inflight_->producer : next_producer_;
         auto& prod = *producers_[static_cast<std::size_t>(t->producer)];
+        const auto producing = steady::now();
         auto begun = prod.begin();
         std::expected<std::vector<std::int64_t>, kafka::txn_error> offs =
             begun ? prod.produce(t->records) : std::unexpected(begun.error());
+        times_.produce.observe(seconds_of(steady::now() - producing));
         if (!offs) {
             spdlog::warn("writer {}: producing a batch of {} records failed: {}", name_, t->records.size(),
                          offs.error().err.detail);
@@ -790,6 +809,7 @@ private:
     // ------------------------------------------------------------------ committing
 
     void start_commit(std::unique_ptr<txn> t) {
+        times_.per_transaction.observe(static_cast<double>(t->answers.size()));
         std::lock_guard lk(cmu_);
         inflight_ = std::move(t);
         commit_result_.reset();
@@ -819,7 +839,9 @@ private:
                 r = std::unexpected(kafka::txn_error{error::make(errc::unavailable, "aborted by the test hook"),
                                                      a ? kafka::txn_outcome::not_committed : kafka::txn_outcome::unknown});
             } else {
+                const auto began = steady::now();
                 r = prod.commit();
+                times_.commit.observe(seconds_of(steady::now() - began));
             }
             {
                 std::lock_guard lk(cmu_);
@@ -1385,6 +1407,7 @@ private:
     clock_source& clock_;
     id_source& ids_;
     engine_options opts_;
+    timings& times_;
     std::string name_;
 
     mutable std::mutex mu_;
@@ -1439,7 +1462,7 @@ private:
 
 engine::engine(kafka::config cfg, int partitions, snapshot_store& local, clock_source& clock, id_source& ids,
                engine_options opts)
-    : cfg_(std::move(cfg)), partitions_(partitions), opts_(std::move(opts)) {
+    : cfg_(std::move(cfg)), partitions_(partitions), opts_(std::move(opts)), timings_(std::make_unique<timings>()) {
     opts_.groups = std::clamp(opts_.groups, 1, std::max(1, partitions_));
     std::set<int> owned(opts_.owned_groups.begin(), opts_.owned_groups.end());
     lanes_.resize(static_cast<std::size_t>(opts_.groups));
@@ -1449,7 +1472,7 @@ engine::engine(kafka::config cfg, int partitions, snapshot_store& local, clock_s
         if (!owned.empty() && !owned.contains(g)) continue;
         std::vector<int> ps;
         for (int p = g; p < partitions_; p += opts_.groups) ps.push_back(p);
-        auto l = std::make_unique<lane>(cfg_, g, ps, local, clock, ids, opts_);
+        auto l = std::make_unique<lane>(cfg_, g, ps, local, clock, ids, opts_, *timings_);
         l->cfg_partitions_ = partitions_;
         l->resident_budget_ = opts_.resident_aggregates / static_cast<std::size_t>(std::max(1, lanes));
         lanes_[static_cast<std::size_t>(g)] = std::move(l);
@@ -1543,6 +1566,20 @@ std::string engine::metrics_text() const {
          "answered from the log after a rebuild).\n"
          "# TYPE carelog_writer_failed_transactions_total counter\n";
     s += "carelog_writer_failed_transactions_total " + std::to_string(fails) + "\n";
+    s += "# HELP carelog_writer_queue_wait_seconds Time a command waited for its writer before it was decided.\n"
+         "# TYPE carelog_writer_queue_wait_seconds histogram\n";
+    timings_->queue_wait.render(s, "carelog_writer_queue_wait_seconds");
+    s += "# HELP carelog_writer_produce_seconds Time from a writer's transaction begun to its records acknowledged "
+         "by the broker (their offsets are the consistency tokens); the writer decides nothing meanwhile.\n"
+         "# TYPE carelog_writer_produce_seconds histogram\n";
+    timings_->produce.render(s, "carelog_writer_produce_seconds");
+    s += "# HELP carelog_writer_commit_seconds Time Kafka took to commit a writer's transaction (its records "
+         "acknowledged and the coordinator's answer); commands are answered after it.\n"
+         "# TYPE carelog_writer_commit_seconds histogram\n";
+    timings_->commit.render(s, "carelog_writer_commit_seconds");
+    s += "# HELP carelog_writer_transaction_commands Commands carried by each transaction handed to a commit.\n"
+         "# TYPE carelog_writer_transaction_commands histogram\n";
+    timings_->per_transaction.render(s, "carelog_writer_transaction_commands");
     s += "# HELP carelog_writer_queued_commands Commands waiting for a writer.\n"
          "# TYPE carelog_writer_queued_commands gauge\n";
     s += "carelog_writer_queued_commands " + std::to_string(queued) + "\n";

@@ -121,9 +121,12 @@ public:
     class lane;
 
 private:
+    struct timings;
+
     kafka::config cfg_;
     int partitions_;
     engine_options opts_;
+    std::unique_ptr<timings> timings_;          // every lane's, one set per engine
     std::vector<std::unique_ptr<lane>> lanes_;  // by group; null when not owned
 };
 
