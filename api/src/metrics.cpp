@@ -3,13 +3,13 @@
 // relaxed atomic increments on a slot found by hashing (method, route): no lock, no allocation.
 #include "carelog/api/metrics.hpp"
 
-#include "carelog/base/histogram.hpp"
-
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <functional>
 #include <vector>
+
+#include "carelog/base/histogram.hpp"
 
 namespace carelog::api {
 namespace {

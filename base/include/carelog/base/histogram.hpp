@@ -3,6 +3,7 @@
 // renders the text.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -21,8 +22,10 @@ public:
     static constexpr std::size_t max_bounds = 16;
 
     histogram() noexcept : histogram(duration_bounds) {}
-    // `bounds` ascending; at most max_bounds of them are kept.
-    explicit histogram(std::span<const double> bounds) noexcept;
+    // `bounds` ascending, and kept as given (a constant that outlives the histogram); at most
+    // max_bounds of them count.
+    explicit histogram(std::span<const double> bounds) noexcept
+        : bounds_(bounds.first(std::min(bounds.size(), max_bounds))) {}
 
     void observe(double value) noexcept;
 
@@ -31,14 +34,10 @@ public:
     void render(std::string& out, std::string_view name, std::string_view labels = {}) const;
 
 private:
-    std::array<double, max_bounds> bounds_{};
-    std::size_t size_ = 0;
+    std::span<const double> bounds_;
     std::array<std::atomic<std::uint64_t>, max_bounds> buckets_{};  // each its own range, not cumulative
     std::atomic<std::uint64_t> count_{0};
     std::atomic<std::uint64_t> sum_millionths_{0};  // an integer sum: the same observations print the same sum
 };
-
-// A number as Prometheus text prints it here ("%.9g": 0.0025, 120, 1e-06).
-std::string metric_number(double value);
 
 }  // namespace carelog
