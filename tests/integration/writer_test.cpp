@@ -87,6 +87,11 @@ public:
             cv_.notify_all();
         };
     }
+    // True once `n` arrived; false if they did not within `bound`.
+    bool arrived(std::size_t n, std::chrono::seconds bound) {
+        std::unique_lock lk(mu_);
+        return cv_.wait_for(lk, bound, [&] { return got_.size() >= n; });
+    }
     std::map<std::size_t, result<writer::command_result>>& wait(std::size_t n) {
         std::unique_lock lk(mu_);
         REQUIRE(cv_.wait_for(lk, std::chrono::seconds(120), [&] { return got_.size() >= n; }));
@@ -240,6 +245,63 @@ TEST_CASE("writer: a transaction aborted mid-batch refuses all its commands, lea
     auto all = f.read_all();
     check_chain(all, f.agency);
     CHECK(all.size() == evs.size() + 1);
+}
+
+TEST_CASE("writer: a batch is answered when its commit returns, while the lane still waits for the next batch's "
+          "acknowledgements",
+          "[integration][writer]") {
+    topic_fixture f;
+    writer::engine_options o;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::uint64_t producing = 0;  // the transaction the lane is about to produce
+    bool release = false;
+    std::uint64_t held = 0;  // the transaction held before its produce, once chosen
+    o.before_produce = [&](int, std::uint64_t txn) {
+        std::unique_lock lk(mu);
+        producing = txn;
+        cv.notify_all();
+        if (txn == held) cv.wait(lk, [&] { return release; });
+    };
+    auto e = f.start(o);
+    REQUIRE(submit_sync(*e, f.agency, f.create()).has_value());
+
+    // A: one command, produced and handed to the committer. B: queued after A's produce, so it is
+    // the next batch, whose produce the test holds until A is answered.
+    answers a;
+    {
+        std::lock_guard lk(mu);
+        held = producing + 2;
+    }
+    e->submit(f.agency, writer::command_meta{"operator", "", "test"}, f.client(1), a.slot(0));
+    {
+        std::unique_lock lk(mu);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(30), [&] { return producing == held - 1; }));
+    }
+    e->submit(f.agency, writer::command_meta{"operator", "", "test"}, f.client(2), a.slot(1));
+    {
+        std::unique_lock lk(mu);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(30), [&] { return producing == held; }));
+    }
+    // A's answer arrives while B's produce has not even started: the committer answered it. (The
+    // bound only keeps a lane that answers late from hanging the suite: B's produce waits for A's
+    // answer, so such a lane never answers A.)
+    const bool answered = a.arrived(1, std::chrono::seconds(60));
+    {
+        std::lock_guard lk(mu);
+        release = true;
+    }
+    cv.notify_all();
+    CHECK(answered);
+    auto& both = a.wait(2);
+    REQUIRE(both.at(1).has_value());
+    e->stop();
+
+    // Both are in the log, in the order they were answered.
+    std::vector<std::string> added;
+    for (const auto& ev : f.read_all())
+        if (std::holds_alternative<events::ClientAdded>(ev.data)) added.push_back(ev.aggregate_id);
+    CHECK(added == std::vector<std::string>{both.at(0)->aggregate_id, both.at(1)->aggregate_id});
 }
 
 TEST_CASE("writer: an event larger than the log takes is refused alone (too_large) and its neighbours commit",

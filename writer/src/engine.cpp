@@ -3,10 +3,12 @@
 // A lane's thread runs this loop:
 //   take what is queued -> decide it against memory (which already holds the transaction still
 //   committing) -> produce it on the producer that is not committing, every record acknowledged ->
-//   wait for the previous commit -> answer the previous batch -> hand this one to the committer.
+//   wait for the previous commit -> hand this one to the committer.
 // So a commit's round trip (EndTxn and its markers) overlaps the next batch's deciding and
-// producing, and the two transactional ids never wait on each other's markers. Records of a batch
-// are acknowledged before the next batch is produced, so the log keeps every agency's order.
+// producing, and the two transactional ids never wait on each other's markers. The committer
+// answers a batch's commands as soon as its commit returns (publish), not when the lane next
+// looks. Records of a batch are acknowledged before the next batch is produced, so the log keeps
+// every agency's order.
 //
 // A batch job of many rows (a client import) runs as a bulk job beside that loop, so it does not
 // hold the lane's other agencies: its rows are decided and produced a chunk per turn of the loop,
@@ -272,6 +274,7 @@ private:
         std::vector<std::pair<std::shared_ptr<idem_record>, std::size_t>> idem_tokens;  // record -> last record
         kafka::txn_outcome outcome = kafka::txn_outcome::not_committed;  // when it failed
         bool produced = false;
+        bool published = false;  // its commit is known outside the lane (publish)
     };
 
     // ------------------------------------------------------------------ the loop
@@ -422,6 +425,7 @@ private:
 
         t->producer = inflight_ ? 1 - inflight_->producer : next_producer_;
         auto& prod = *producers_[static_cast<std::size_t>(t->producer)];
+        if (opts_.before_produce) opts_.before_produce(group_, t->number);
         const auto producing = steady::now();
         auto begun = prod.begin();
         std::expected<std::vector<std::int64_t>, kafka::txn_error> offs =
@@ -783,6 +787,7 @@ private:
 
     // Answers a decided command whose transaction committed (or that appended nothing).
     void deliver_decided(answer& a, const txn& t) {
+        if (!a.done && !a.batch) return;  // answered already
         if (a.replay) {
             deliver(a, replay_of(*a.replay));
             return;
@@ -842,6 +847,13 @@ private:
                 const auto began = steady::now();
                 r = prod.commit();
                 times_.commit.observe(seconds_of(steady::now() - began));
+                if (r) {
+                    try {
+                        publish(*t);
+                    } catch (const std::exception& e) {  // the lane answers the rest (committed)
+                        spdlog::error("writer {}: answering transaction {}: {}", name_, t->number, e.what());
+                    }
+                }
             }
             {
                 std::lock_guard lk(cmu_);
@@ -879,15 +891,39 @@ private:
         return true;
     }
 
-    void committed(txn& t) {
+    // What a commit makes true outside the lane, done by the thread that learns of it first (the
+    // committer, so that an answer does not wait for the lane's next produce to return): the
+    // partitions' committed ends advance (a login or read that waits for its agency's writer waits
+    // for them), the counters count it, and every command it decided is answered. Replays are
+    // answered by the lane (committed), which owns the idempotency records whose tokens they carry.
+    void publish(txn& t) {
+        std::map<int, std::int64_t> ends;
+        for (std::size_t i = 0; i < t.records.size(); ++i) {
+            auto& end = ends[t.records[i].partition];
+            end = std::max(end, t.offsets[i] + 1);
+        }
+        for (const auto& [p, end] : ends) {
+            auto& committed_end = *committed_end_.at(p);
+            auto seen = committed_end.load();
+            while (seen < end && !committed_end.compare_exchange_weak(seen, end)) {
+            }
+        }
         ++transactions_;
         appended_ += t.records.size();
+        t.published = true;
+        for (auto& a : t.answers)
+            if (!a.replay) deliver_decided(a, t);
+    }
+
+    // The lane's side of a commit: its own bookkeeping, then every answer publish did not give
+    // (an answer given once is not given again: deliver empties its slot).
+    void committed(txn& t) {
+        if (!t.published) publish(t);
         if (t.producer < 2) next_producer_ = 1 - t.producer;
         for (std::size_t i = 0; i < t.records.size(); ++i) {
             auto& P = parts_.at(t.records[i].partition);
             P.next_offset = std::max(P.next_offset, t.offsets[i] + 1);
         }
-        for (auto& [p, P] : parts_) committed_end_.at(p)->store(P.next_offset);
         for (auto& [rec, idx] : t.idem_tokens) rec->token = make_token(t.records[idx].partition, t.offsets[idx]);
         for (auto& a : t.answers) deliver_decided(a, t);
     }

@@ -91,6 +91,9 @@ struct engine_options {
     // committer thread while the lane produces the next one, so the abort is seen where a real
     // failed commit is.
     std::function<bool(int group, std::uint64_t txn)> fail_commit;
+    // Tests only: called on the lane before it produces a batch (not a bulk job's rows), with its
+    // transaction number; the lane waits for it to return.
+    std::function<void(int group, std::uint64_t txn)> before_produce;
 };
 
 class engine final : public command_bus {
