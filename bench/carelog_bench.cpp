@@ -641,19 +641,17 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
 
-    // A counter of carelogd's /metrics (0 when it cannot be read): how many transactions a
-    // scenario's commands took.
+    // carelogd's /metrics (empty when it cannot be read), and one counter of it (0 when absent):
+    // how many transactions a scenario's commands took.
     auto metrics_text = [&] {
         http_client c(host, port);
         auto m = c.get("/metrics", {});
         return m.status == 200 ? m.body : std::string();
     };
-    auto metric = [&](const std::string& name) {
-        http_client c(host, port);
-        auto m = c.get("/metrics", {});
+    auto metric = [](const std::string& text, const std::string& name) {
         const std::string line = "\n" + name + " ";
-        const auto at = m.body.find(line);
-        return m.status == 200 && at != std::string::npos ? std::strtod(m.body.c_str() + at + line.size(), nullptr) : 0.0;
+        const auto at = text.find(line);
+        return at != std::string::npos ? std::strtod(text.c_str() + at + line.size(), nullptr) : 0.0;
     };
     std::vector<figures> all;
     auto run = [&](const std::string& group, const std::string& name, double rate, const request_fn& make, int ok) {
@@ -668,8 +666,8 @@ int main(int argc, char** argv) {
         }
         const double server0 = cpu_seconds(pid), broker0 = cpu_seconds(broker_pid), self0 = cpu_seconds(::getpid());
         const auto threads0 = cpu_by_thread(pid), broker_threads0 = cpu_by_thread(broker_pid);
-        const double txns0 = cpu ? metric("carelog_writer_transactions_total") : 0.0;
         const auto writer0 = metrics_text();
+        const double txns0 = metric(writer0, "carelog_writer_transactions_total");
         all.push_back(open_loop(name, host, port, rate, seconds, conns, make, ok));
         print(all.back());
         // carelogd's own account of the same commands: its commits, beside the bare transactional
@@ -692,7 +690,7 @@ int main(int argc, char** argv) {
             wait_cpu_quiet(pid);
             wait_cpu_quiet(broker_pid);
             const double n = static_cast<double>(std::max<std::size_t>(all.back().ok, 1));
-            const double txns = metric("carelog_writer_transactions_total") - txns0;
+            const double txns = metric(metrics_text(), "carelog_writer_transactions_total") - txns0;
             std::printf("%-26s CPU per command: carelogd %.1f us, broker %.1f us, this load generator %.1f us; %.0f "
                         "transactions, %.0f commands each\n",
                         "", (cpu_seconds(pid) - server0) * 1e6 / n, (cpu_seconds(broker_pid) - broker0) * 1e6 / n,

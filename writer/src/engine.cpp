@@ -897,15 +897,10 @@ private:
     // for them), the counters count it, and every command it decided is answered. Replays are
     // answered by the lane (committed), which owns the idempotency records whose tokens they carry.
     void publish(txn& t) {
-        std::map<int, std::int64_t> ends;
         for (std::size_t i = 0; i < t.records.size(); ++i) {
-            auto& end = ends[t.records[i].partition];
-            end = std::max(end, t.offsets[i] + 1);
-        }
-        for (const auto& [p, end] : ends) {
-            auto& committed_end = *committed_end_.at(p);
+            auto& committed_end = *committed_end_.at(t.records[i].partition);
             auto seen = committed_end.load();
-            while (seen < end && !committed_end.compare_exchange_weak(seen, end)) {
+            while (seen <= t.offsets[i] && !committed_end.compare_exchange_weak(seen, t.offsets[i] + 1)) {
             }
         }
         ++transactions_;
