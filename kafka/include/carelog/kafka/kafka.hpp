@@ -184,8 +184,11 @@ struct reader_tuning {
 };
 // For a reader that follows the log as long as the process runs (the projections, the audit
 // model): its end is reported up to 250 ms late (once, at start), and it asks 4 times a second
-// while nothing is written.
-inline constexpr reader_tuning follow_tuning{.idle_fetch_ms = 250};
+// while nothing is written. It applies as it reads, ~15,000 records (~11 MB) a second per
+// applier while catching up, so 16 MiB fetched ahead outlasts librdkafka's one-second pause and
+// the applier never waits for the broker; each reader of a rebuild holds ~65 MiB less than with
+// 64 MiB ahead (docs/performance.md, "A rebuild's peak memory").
+inline constexpr reader_tuning follow_tuning{.max_kbytes = 16384, .idle_fetch_ms = 250};
 
 // Reads committed records (isolation.level=read_committed) of the given partitions from the
 // given offsets. `poll` hands records to the callback and reports partitions that reached their
