@@ -1,6 +1,6 @@
 // carelog-applybench: the projections' apply path alone, without Kafka and without the writer.
 // The log of log_shape.hpp is generated in memory, then applied to a fresh store in a temporary
-// directory as projection_runner applies it: one applier thread per --threads, each with the
+// directory as projections::runner applies it: one applier thread per --threads, each with the
 // partitions p % threads == its index, taking up to --poll records of one partition at a time
 // (what a consumer poll returns while catching up). Prints events/s, the appliers' own CPU per
 // event and the whole process's (RocksDB's flushes and compactions included), so a change to the

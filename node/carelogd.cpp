@@ -25,7 +25,6 @@
 #include "carelog/base/stoppable_sleep.hpp"
 #include "carelog/notify/kafka_notification_sink.hpp"
 #include "carelog/notify/notifier.hpp"
-#include "carelog/api/projection_runner.hpp"
 #include "carelog/api/server.hpp"
 #include "carelog/api/static_files.hpp"
 #include "carelog/api/writer_gateway.hpp"
@@ -33,6 +32,7 @@
 #include "carelog/writer/placement.hpp"
 #include "carelog/kafka/kafka.hpp"
 #include "carelog/projections/quiet_merge.hpp"
+#include "carelog/projections/runner.hpp"
 #include "carelog/projections/store.hpp"
 
 using namespace carelog;
@@ -361,7 +361,7 @@ int main(int argc, char** argv) {
 
     system_clock clock;
     random_ids ids;
-    api::projection_runner runner(kcfg, *n, **store, clock, projection_threads);
+    projections::runner runner(kcfg, *n, **store, clock, projection_threads);
     if (auto r = with_retry("starting projections", std::chrono::seconds(start_wait_s), [&] { return runner.start(); });
         !r) {
         spdlog::critical("cannot start the projection consumer: {}", r.error().detail);

@@ -135,7 +135,7 @@ private:
     std::chrono::milliseconds delay_{0};
 };
 
-class fake_status final : public projection_status {
+class fake_status final : public projections::status {
 public:
     // token -> answer; a token not in the map is applied when its offset is at most `applied`
     // (the fake projections are complete unless a test says otherwise) and throws past it.
@@ -154,7 +154,7 @@ public:
     std::vector<std::jthread> answering;
 
     void when_applied(const std::string& token, std::chrono::milliseconds timeout, applied_callback done) override {
-        if (answer_after.count() == 0 || timeout.count() == 0) return projection_status::when_applied(token, timeout, std::move(done));
+        if (answer_after.count() == 0 || timeout.count() == 0) return projections::status::when_applied(token, timeout, std::move(done));
         auto answer = answer_of(token, timeout);
         ++slow_waits;
         answering.emplace_back([this, answer, done = std::move(done), d = answer_after] {

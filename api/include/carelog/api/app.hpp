@@ -19,6 +19,7 @@
 #include "carelog/api/rate_limit.hpp"
 #include "carelog/base/ids.hpp"
 #include "carelog/base/secrets.hpp"
+#include "carelog/projections/status.hpp"
 #include "carelog/projections/store.hpp"
 
 namespace carelog::api {
@@ -65,7 +66,7 @@ std::shared_ptr<node_limits> make_node_limits(const rate_limit_config& c);
 struct app_context {
     config cfg;
     command_bus& commands;
-    projection_status& projections_status;
+    projections::status& projections_status;
     projections::store& store;
     clock_source& clock;
     id_source& ids;

@@ -2,8 +2,6 @@
 // once its events are durably in Kafka (or an error saying what the log holds).
 #pragma once
 
-#include <chrono>
-#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -61,27 +59,6 @@ public:
         (void)agency_id;
         return {};
     }
-};
-
-// Read-your-writes: consistency tokens name a point in the log; projections report when they
-// have applied it.
-class projection_status {
-public:
-    virtual ~projection_status() = default;
-    // True once the projections applied the command behind `token`; false after `timeout`.
-    // A malformed token is errc::malformed.
-    virtual result<bool> wait_for(const std::string& token, std::chrono::milliseconds timeout) = 0;
-    // The same without blocking: `done` is called exactly once, from any thread, with what
-    // wait_for would answer (true when applied, false once `timeout` passed, or the error). The
-    // default blocks the caller in wait_for; a real projection registers the waiter instead.
-    using applied_callback = std::function<void(result<bool>)>;
-    virtual void when_applied(const std::string& token, std::chrono::milliseconds timeout, applied_callback done) {
-        done(wait_for(token, timeout));
-    }
-    // True once the projections caught up with the log as it was when the server started.
-    virtual bool ready() const = 0;
-    // Prometheus text lines for lag and counters (may be empty).
-    virtual std::string metrics_text() const = 0;
 };
 
 }  // namespace carelog::api

@@ -14,18 +14,19 @@
 #include <thread>
 #include <vector>
 
-#include "carelog/api/command_bus.hpp"
+#include "carelog/base/ids.hpp"
 #include "carelog/kafka/kafka.hpp"
+#include "carelog/projections/status.hpp"
 #include "carelog/projections/store.hpp"
 
-namespace carelog::api {
+namespace carelog::projections {
 
-class projection_runner final : public projection_status {
+class runner final : public status {
 public:
     // `apply_threads`: how many appliers (0: one per core; at most one per partition).
-    projection_runner(kafka::config cfg, int partitions, projections::store& store, clock_source& clock,
-                      int apply_threads = 0);
-    ~projection_runner() override;
+    runner(kafka::config cfg, int partitions, projections::store& store, clock_source& clock,
+           int apply_threads = 0);
+    ~runner() override;
 
     // Opens the consumer at the stored offsets and starts the thread; fails if Kafka is unreachable.
     result<void> start();
@@ -88,4 +89,4 @@ private:
     std::unique_ptr<kafka::producer> quarantine_out_;
 };
 
-}  // namespace carelog::api
+}  // namespace carelog::projections

@@ -1,4 +1,4 @@
-#include "carelog/api/projection_runner.hpp"
+#include "carelog/projections/runner.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +8,7 @@
 #include "carelog/base/thread_name.hpp"
 #include "carelog/projections/polled_batch.hpp"
 
-namespace carelog::api {
+namespace carelog::projections {
 
 namespace {
 int apply_threads_for(int wanted, int partitions) {
@@ -17,8 +17,8 @@ int apply_threads_for(int wanted, int partitions) {
 }
 }  // namespace
 
-projection_runner::projection_runner(kafka::config cfg, int partitions, projections::store& store,
-                                     clock_source& clock, int apply_threads)
+runner::runner(kafka::config cfg, int partitions, projections::store& store, clock_source& clock,
+               int apply_threads)
     : cfg_(std::move(cfg)), partitions_(partitions), apply_threads_(apply_threads_for(apply_threads, partitions)),
       store_(store), clock_(clock),
       eof_seen_(new std::atomic<bool>[static_cast<std::size_t>(partitions)]),
@@ -30,9 +30,9 @@ projection_runner::projection_runner(kafka::config cfg, int partitions, projecti
     }
 }
 
-projection_runner::~projection_runner() { stop(); }
+runner::~runner() { stop(); }
 
-result<void> projection_runner::start() {
+result<void> runner::start() {
     auto hwm = kafka::high_watermarks(cfg_, cfg_.events_topic(), partitions_);
     if (!hwm) return std::unexpected(hwm.error());
     start_hwm_ = *hwm;
@@ -64,7 +64,7 @@ result<void> projection_runner::start() {
     return {};
 }
 
-void projection_runner::stop() {
+void runner::stop() {
     stopping_ = true;
     for (auto& a : appliers_)
         if (a->thread.joinable()) a->thread.join();
@@ -72,7 +72,7 @@ void projection_runner::stop() {
     expire_waiters(true);
 }
 
-void projection_runner::applied_to(int p, std::int64_t next) {
+void runner::applied_to(int p, std::int64_t next) {
     auto& end = applied_end_[static_cast<std::size_t>(p)];
     if (next <= end.load()) return;
     {
@@ -93,7 +93,7 @@ void projection_runner::applied_to(int p, std::int64_t next) {
     for (auto& done : ready) done(true);
 }
 
-void projection_runner::expire_waiters(bool all) {
+void runner::expire_waiters(bool all) {
     if (waiting_.load() == 0) return;
     auto now = std::chrono::steady_clock::now();
     std::vector<applied_callback> late;
@@ -113,7 +113,7 @@ void projection_runner::expire_waiters(bool all) {
     for (auto& done : late) done(false);
 }
 
-void projection_runner::run(applier& a) {
+void runner::run(applier& a) {
     projections::polled_batch batch;
     std::vector<std::pair<int, std::int64_t>> eofs;
     while (!stopping_) {
@@ -132,7 +132,7 @@ void projection_runner::run(applier& a) {
     }
 }
 
-bool projection_runner::apply_polled(std::span<const projections::incoming_record> records) {
+bool runner::apply_polled(std::span<const projections::incoming_record> records) {
     for (int attempt = 0;; ++attempt) {
         auto out = store_.apply_batch(records, clock_.now());
         if (out) {
@@ -150,8 +150,8 @@ bool projection_runner::apply_polled(std::span<const projections::incoming_recor
     }
 }
 
-void projection_runner::quarantine(const projections::quarantined_record& q,
-                                   std::span<const projections::incoming_record> records) {
+void runner::quarantine(const projections::quarantined_record& q,
+                        std::span<const projections::incoming_record> records) {
     ++quarantined_;
     spdlog::error("projection: quarantined record at {} partition {} offset {}: {}; it is not applied",
                   cfg_.events_topic(), q.partition, q.offset, q.reason);
@@ -169,7 +169,7 @@ void projection_runner::quarantine(const projections::quarantined_record& q,
     }
 }
 
-void projection_runner::reached_end(int p, std::int64_t next) {
+void runner::reached_end(int p, std::int64_t next) {
     // Past transaction markers: the stored offset moves to the end, so a restart starts there.
     if (next > applied_end_[static_cast<std::size_t>(p)].load()) {
         if (auto a = store_.advance(p, next); !a)
@@ -188,7 +188,7 @@ void projection_runner::reached_end(int p, std::int64_t next) {
     }
 }
 
-result<bool> projection_runner::wait_for(const std::string& token, std::chrono::milliseconds timeout) {
+result<bool> runner::wait_for(const std::string& token, std::chrono::milliseconds timeout) {
     int p = 0;
     std::int64_t off = 0;
     if (!parse_token(token, p, off) || p >= partitions_)
@@ -200,8 +200,8 @@ result<bool> projection_runner::wait_for(const std::string& token, std::chrono::
     return cv_.wait_for(lk, timeout, [&] { return end.load() > off; });
 }
 
-void projection_runner::when_applied(const std::string& token, std::chrono::milliseconds timeout,
-                                     applied_callback done) {
+void runner::when_applied(const std::string& token, std::chrono::milliseconds timeout,
+                          applied_callback done) {
     int p = 0;
     std::int64_t off = 0;
     if (!parse_token(token, p, off) || p >= partitions_)
@@ -224,9 +224,9 @@ void projection_runner::when_applied(const std::string& token, std::chrono::mill
     done(true);
 }
 
-bool projection_runner::ready() const { return ready_; }
+bool runner::ready() const { return ready_; }
 
-std::string projection_runner::metrics_text() const {
+std::string runner::metrics_text() const {
     std::string s;
     s += "# HELP carelog_projection_lag Records on the topic not yet applied to the projections.\n"
          "# TYPE carelog_projection_lag gauge\n";
@@ -254,4 +254,4 @@ std::string projection_runner::metrics_text() const {
     return s;
 }
 
-}  // namespace carelog::api
+}  // namespace carelog::projections
