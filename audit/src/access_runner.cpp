@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "carelog/base/metric_text.hpp"
 #include "carelog/base/thread_name.hpp"
 #include "carelog/projections/polled_batch.hpp"
 
@@ -71,22 +72,19 @@ void access_runner::run() {
 
 std::string access_runner::metrics_text() const {
     std::string s;
-    s += "# HELP carelog_audit_lag Record views on the access topic not yet in the audit read model.\n"
-         "# TYPE carelog_audit_lag gauge\n";
+    metric_text::family(s, "carelog_audit_lag", "gauge",
+                        "Record views on the access topic not yet in the audit read model.");
     for (int p = 0; p < partitions_; ++p) {
         auto hwm = reader_ ? reader_->high_watermark(p) : -1;
         auto lag = hwm < 0 ? 0 : std::max<std::int64_t>(0, hwm - store_.next_access_offset(p));
-        s += "carelog_audit_lag{partition=\"" + std::to_string(p) + "\"} " + std::to_string(lag) + "\n";
+        metric_text::sample(s, "carelog_audit_lag", metric_text::partition_label(p), lag);
     }
-    s += "# HELP carelog_audit_views_applied_total Record views applied to the audit read model since start.\n"
-         "# TYPE carelog_audit_views_applied_total counter\n"
-         "carelog_audit_views_applied_total " + std::to_string(applied_.load()) + "\n";
-    s += "# HELP carelog_audit_views_rejected_total Records of the access topic that did not decode (logged).\n"
-         "# TYPE carelog_audit_views_rejected_total counter\n"
-         "carelog_audit_views_rejected_total " + std::to_string(rejected_.load()) + "\n";
-    s += "# HELP carelog_audit_apply_errors_total Local storage errors while applying record views (retried).\n"
-         "# TYPE carelog_audit_apply_errors_total counter\n"
-         "carelog_audit_apply_errors_total " + std::to_string(apply_errors_.load()) + "\n";
+    metric_text::single(s, "carelog_audit_views_applied_total", "counter",
+                        "Record views applied to the audit read model since start.", applied_.load());
+    metric_text::single(s, "carelog_audit_views_rejected_total", "counter",
+                        "Records of the access topic that did not decode (logged).", rejected_.load());
+    metric_text::single(s, "carelog_audit_apply_errors_total", "counter",
+                        "Local storage errors while applying record views (retried).", apply_errors_.load());
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "carelog/base/consistency_token.hpp"
+#include "carelog/base/metric_text.hpp"
 #include "carelog/base/thread_name.hpp"
 #include "carelog/projections/polled_batch.hpp"
 
@@ -228,28 +229,23 @@ bool runner::ready() const { return ready_; }
 
 std::string runner::metrics_text() const {
     std::string s;
-    s += "# HELP carelog_projection_lag Records on the topic not yet applied to the projections.\n"
-         "# TYPE carelog_projection_lag gauge\n";
+    metric_text::family(s, "carelog_projection_lag", "gauge", "Records on the topic not yet applied to the projections.");
     for (int p = 0; p < partitions_; ++p) {
         const auto a = static_cast<std::size_t>(p % apply_threads_);
         auto hwm = a < appliers_.size() ? appliers_[a]->reader->high_watermark(p) : -1;
         auto pos = store_.next_offset(p);
         auto lag = hwm < 0 ? 0 : std::max<std::int64_t>(0, hwm - pos);
-        s += "carelog_projection_lag{partition=\"" + std::to_string(p) + "\"} " + std::to_string(lag) + "\n";
+        metric_text::sample(s, "carelog_projection_lag", metric_text::partition_label(p), lag);
     }
-    s += "# HELP carelog_projection_applied_total Records applied to the projections since start.\n"
-         "# TYPE carelog_projection_applied_total counter\n"
-         "carelog_projection_applied_total " + std::to_string(applied_.load()) + "\n";
-    s += "# HELP carelog_projection_quarantined_total Records quarantined since start (undecodable or not "
-         "continuing their agency's chain).\n"
-         "# TYPE carelog_projection_quarantined_total counter\n"
-         "carelog_projection_quarantined_total " + std::to_string(quarantined_.load()) + "\n";
-    s += "# HELP carelog_projection_apply_errors_total Local storage errors while applying (retried).\n"
-         "# TYPE carelog_projection_apply_errors_total counter\n"
-         "carelog_projection_apply_errors_total " + std::to_string(apply_errors_.load()) + "\n";
-    s += "# HELP carelog_projection_ready Whether the projections caught up with the log since start.\n"
-         "# TYPE carelog_projection_ready gauge\n"
-         "carelog_projection_ready " + std::string(ready_ ? "1" : "0") + "\n";
+    metric_text::single(s, "carelog_projection_applied_total", "counter",
+                        "Records applied to the projections since start.", applied_.load());
+    metric_text::single(s, "carelog_projection_quarantined_total", "counter",
+                        "Records quarantined since start (undecodable or not continuing their agency's chain).",
+                        quarantined_.load());
+    metric_text::single(s, "carelog_projection_apply_errors_total", "counter",
+                        "Local storage errors while applying (retried).", apply_errors_.load());
+    metric_text::single(s, "carelog_projection_ready", "gauge",
+                        "Whether the projections caught up with the log since start.", ready_ ? 1 : 0);
     if (extra_metrics_) s += extra_metrics_();
     return s;
 }
