@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "carelog/base/histogram.hpp"
+#include "carelog/base/metric_text.hpp"
 
 namespace carelog::api {
 namespace {
@@ -107,26 +108,25 @@ std::string metrics::text() const {
         return std::pair(a->route_name(), methods[a->method]) < std::pair(b->route_name(), methods[b->method]);
     });
     std::string out;
-    out += "# HELP carelog_http_requests_total HTTP requests by method, route template and status class.\n";
-    out += "# TYPE carelog_http_requests_total counter\n";
+    constexpr std::string_view requests = "carelog_http_requests_total";
+    metric_text::family(out, requests, "counter", "HTTP requests by method, route template and status class.");
     for (const slot* s : ready)
         for (std::size_t c = 0; c < classes.size(); ++c) {
             auto n = s->by_class[c].load(std::memory_order_relaxed);
             if (n == 0) continue;
-            out += "carelog_http_requests_total{method=\"" + std::string(methods[s->method]) + "\",route=\"" +
-                   escape(s->route_name()) + "\",status_class=\"" + std::string(classes[c]) + "\"} " +
-                   std::to_string(n) + "\n";
+            metric_text::sample(out, requests,
+                                "{method=\"" + std::string(methods[s->method]) + "\",route=\"" +
+                                    escape(s->route_name()) + "\",status_class=\"" + std::string(classes[c]) + "\"}",
+                                n);
         }
-    out += "# HELP carelog_http_request_duration_seconds Time to answer a request, by route template.\n";
-    out += "# TYPE carelog_http_request_duration_seconds histogram\n";
+    constexpr std::string_view duration = "carelog_http_request_duration_seconds";
+    metric_text::family(out, duration, "histogram", "Time to answer a request, by route template.");
     for (const slot* s : ready)
-        s->seconds.render(out, "carelog_http_request_duration_seconds",
+        s->seconds.render(out, duration,
                           "method=\"" + std::string(methods[s->method]) + "\",route=\"" + escape(s->route_name()) + "\"");
-    out += "# HELP carelog_http_connections_refused_total Connections closed unread: over the total or the "
-           "per-address cap.\n";
-    out += "# TYPE carelog_http_connections_refused_total counter\n";
-    out += "carelog_http_connections_refused_total " +
-           std::to_string(impl_->refused_connections.load(std::memory_order_relaxed)) + "\n";
+    metric_text::single(out, "carelog_http_connections_refused_total", "counter",
+                        "Connections closed unread: over the total or the per-address cap.",
+                        impl_->refused_connections.load(std::memory_order_relaxed));
     return out;
 }
 

@@ -2,6 +2,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "carelog/base/metric_text.hpp"
 #include "handlers.hpp"
 
 namespace carelog::api::detail {
@@ -26,10 +27,10 @@ http_result<http_response> metrics_text(request_context& rc) {
     if (!projections.empty() && projections.back() != '\n') projections.push_back('\n');
     body += projections;
     if (rc.ctx.limits)
-        body += "# HELP carelog_logins_unknown_unrecorded_total Failed logins for unknown usernames answered but not "
-                "recorded in the log (beyond the agency's budget on this node).\n"
-                "# TYPE carelog_logins_unknown_unrecorded_total counter\ncarelog_logins_unknown_unrecorded_total " +
-                std::to_string(rc.ctx.limits->unknown_logins_unrecorded.load(std::memory_order_relaxed)) + "\n";
+        metric_text::single(body, "carelog_logins_unknown_unrecorded_total", "counter",
+                            "Failed logins for unknown usernames answered but not recorded in the log (beyond the "
+                            "agency's budget on this node).",
+                            rc.ctx.limits->unknown_logins_unrecorded.load(std::memory_order_relaxed));
     res.body() = std::move(body);
     res.prepare_payload();
     return res;

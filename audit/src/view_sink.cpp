@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "carelog/base/metric_text.hpp"
 #include "carelog/base/thread_name.hpp"
 
 namespace carelog::audit {
@@ -242,10 +243,7 @@ void kafka_view_sink::send(std::string_view arena, std::size_t n) {
 
 std::string kafka_view_sink::metrics_text() const {
     auto c = out_->stats();
-    auto line = [](std::string& out, const char* name, const char* type, const char* help, std::uint64_t v) {
-        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-               std::to_string(v) + "\n";
-    };
+    auto line = metric_text::single<std::uint64_t>;
     std::string out;
     line(out, "carelog_access_views_delivered_total", "counter", "Record views acknowledged by the access topic.",
          c.delivered);

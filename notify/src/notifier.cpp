@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "carelog/base/metric_text.hpp"
 #include "carelog/notify/notifications.hpp"
 
 namespace carelog::notify {
@@ -250,15 +251,12 @@ void notifier::run() {
 
 std::string notifier::metrics_text() const {
     std::string out;
-    out += "# HELP carelog_notifications_sent_total Notifications accepted by the SMTP server.\n";
-    out += "# TYPE carelog_notifications_sent_total counter\n";
-    out += "carelog_notifications_sent_total " + std::to_string(sent_.load()) + "\n";
-    out += "# HELP carelog_notifications_retried_total Delivery attempts that failed and will be retried.\n";
-    out += "# TYPE carelog_notifications_retried_total counter\n";
-    out += "carelog_notifications_retried_total " + std::to_string(retried_.load()) + "\n";
-    out += "# HELP carelog_notifications_undeliverable_total Notifications given up (refused, unopenable, expired).\n";
-    out += "# TYPE carelog_notifications_undeliverable_total counter\n";
-    out += "carelog_notifications_undeliverable_total " + std::to_string(undeliverable_.load()) + "\n";
+    metric_text::single(out, "carelog_notifications_sent_total", "counter",
+                        "Notifications accepted by the SMTP server.", sent_.load());
+    metric_text::single(out, "carelog_notifications_retried_total", "counter",
+                        "Delivery attempts that failed and will be retried.", retried_.load());
+    metric_text::single(out, "carelog_notifications_undeliverable_total", "counter",
+                        "Notifications given up (refused, unopenable, expired).", undeliverable_.load());
     return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "carelog/base/metric_text.hpp"
 #include "carelog/base/stoppable_sleep.hpp"
 #include "carelog/base/thread_name.hpp"
 
@@ -65,25 +66,17 @@ void quiet_merge::watch(std::stop_token stop) {
 }
 
 std::string quiet_merge::metrics_text() const {
-    std::string s =
-        "# HELP carelog_projection_quiet_merges_total Merges of the read families into one sorted run each, "
-        "by how they ended.\n"
-        "# TYPE carelog_projection_quiet_merges_total counter\n"
-        "carelog_projection_quiet_merges_total{outcome=\"merged\"} " +
-        std::to_string(merged_.load()) +
-        "\n"
-        "carelog_projection_quiet_merges_total{outcome=\"gave_way\"} " +
-        std::to_string(cancelled_.load()) +
-        "\n"
-        "# HELP carelog_projection_quiet_merge_running Whether a merge of the read families is under way.\n"
-        "# TYPE carelog_projection_quiet_merge_running gauge\n"
-        "carelog_projection_quiet_merge_running " +
-        std::string(merging_.load() ? "1" : "0") +
-        "\n"
-        "# HELP carelog_projection_sorted_runs Sorted runs a read of the family looks into.\n"
-        "# TYPE carelog_projection_sorted_runs gauge\n";
+    std::string s;
+    constexpr std::string_view merges = "carelog_projection_quiet_merges_total";
+    metric_text::family(s, merges, "counter", "Merges of the read families into one sorted run each, by how they ended.");
+    metric_text::sample(s, merges, R"({outcome="merged"})", merged_.load());
+    metric_text::sample(s, merges, R"({outcome="gave_way"})", cancelled_.load());
+    metric_text::single(s, "carelog_projection_quiet_merge_running", "gauge",
+                        "Whether a merge of the read families is under way.", merging_.load() ? 1 : 0);
+    constexpr std::string_view runs_name = "carelog_projection_sorted_runs";
+    metric_text::family(s, runs_name, "gauge", "Sorted runs a read of the family looks into.");
     for (const auto& [family, runs] : store_.read_family_runs())
-        s += "carelog_projection_sorted_runs{family=\"" + family + "\"} " + std::to_string(runs) + "\n";
+        metric_text::sample(s, runs_name, "{family=\"" + family + "\"}", runs);
     return s;
 }
 

@@ -12,6 +12,8 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include "carelog/base/metric_text.hpp"
+
 namespace carelog::projections {
 
 namespace {
@@ -415,17 +417,16 @@ void store::keep_pages(std::size_t max_bytes) { impl_->pages.set_max_bytes(max_b
 
 std::string store::page_cache_metrics_text() const {
     const auto t = impl_->pages.totals();
-    return "# HELP carelog_projection_page_cache_lookups_total Listing pages asked for that could be kept, by "
-           "whether a kept page answered.\n"
-           "# TYPE carelog_projection_page_cache_lookups_total counter\n"
-           "carelog_projection_page_cache_lookups_total{outcome=\"hit\"} " + std::to_string(t.hits) + "\n"
-           "carelog_projection_page_cache_lookups_total{outcome=\"miss\"} " + std::to_string(t.misses) + "\n"
-           "# HELP carelog_projection_page_cache_pages Listing pages kept in memory.\n"
-           "# TYPE carelog_projection_page_cache_pages gauge\n"
-           "carelog_projection_page_cache_pages " + std::to_string(t.pages) + "\n"
-           "# HELP carelog_projection_page_cache_bytes Bytes of the listing pages kept in memory.\n"
-           "# TYPE carelog_projection_page_cache_bytes gauge\n"
-           "carelog_projection_page_cache_bytes " + std::to_string(t.bytes) + "\n";
+    std::string s;
+    constexpr std::string_view lookups = "carelog_projection_page_cache_lookups_total";
+    metric_text::family(s, lookups, "counter",
+                        "Listing pages asked for that could be kept, by whether a kept page answered.");
+    metric_text::sample(s, lookups, R"({outcome="hit"})", t.hits);
+    metric_text::sample(s, lookups, R"({outcome="miss"})", t.misses);
+    metric_text::single(s, "carelog_projection_page_cache_pages", "gauge", "Listing pages kept in memory.", t.pages);
+    metric_text::single(s, "carelog_projection_page_cache_bytes", "gauge", "Bytes of the listing pages kept in memory.",
+                        t.bytes);
+    return s;
 }
 
 void store::add_change_listener(change_listener f) {

@@ -16,6 +16,7 @@
 
 #include "carelog/events/envelope_codec.hpp"
 
+#include "metrics_text.hpp"
 #include "process.hpp"
 
 using namespace carelog;
@@ -296,6 +297,7 @@ TEST_CASE("faults: a second carelogd on the same topic fences the first", "[inte
     CHECK(fenced.body.find("fenced") != std::string::npos);
     auto metrics = c1.get("/metrics").body;
     CHECK(metrics.find("carelog_writer_fenced{partition=") != std::string::npos);
+    CHECK(carelog::testing::format_problem(metrics) == "");
 }
 
 TEST_CASE("faults: a poisoned record is quarantined with its offset and the projection goes on",

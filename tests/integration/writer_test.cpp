@@ -742,6 +742,7 @@ namespace {
 
 std::uint64_t resident_of(const writer::engine& e) {
     const auto text = e.metrics_text();
+    CHECK(carelog::testing::format_problem(text) == "");
     const std::string name = "\ncarelog_writer_resident_aggregates ";
     const auto at = text.find(name);
     REQUIRE(at != std::string::npos);

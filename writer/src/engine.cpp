@@ -40,6 +40,7 @@
 #include <variant>
 
 #include "carelog/base/histogram.hpp"
+#include "carelog/base/metric_text.hpp"
 #include "carelog/base/thread_name.hpp"
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/writer/agency_log.hpp"
@@ -1584,50 +1585,47 @@ std::string engine::metrics_text() const {
         cmds += l->commands();
         queued += l->queued();
     }
-    s += "# HELP carelog_writer_events_appended_total Events committed to the log by this process.\n"
-         "# TYPE carelog_writer_events_appended_total counter\n";
-    s += "carelog_writer_events_appended_total " + std::to_string(appended) + "\n";
-    s += "# HELP carelog_writer_commands_total Commands decided by this process's writers.\n"
-         "# TYPE carelog_writer_commands_total counter\n";
-    s += "carelog_writer_commands_total " + std::to_string(cmds) + "\n";
-    s += "# HELP carelog_writer_transactions_total Committed transactions.\n"
-         "# TYPE carelog_writer_transactions_total counter\n";
-    s += "carelog_writer_transactions_total " + std::to_string(tx) + "\n";
-    s += "# HELP carelog_writer_failed_transactions_total Transactions that failed (their commands were "
-         "answered from the log after a rebuild).\n"
-         "# TYPE carelog_writer_failed_transactions_total counter\n";
-    s += "carelog_writer_failed_transactions_total " + std::to_string(fails) + "\n";
-    s += "# HELP carelog_writer_queue_wait_seconds Time a command waited for its writer before it was decided.\n"
-         "# TYPE carelog_writer_queue_wait_seconds histogram\n";
-    timings_->queue_wait.render(s, "carelog_writer_queue_wait_seconds");
-    s += "# HELP carelog_writer_produce_seconds Time from a writer's transaction begun to its records acknowledged "
-         "by the broker (their offsets are the consistency tokens); the writer decides nothing meanwhile.\n"
-         "# TYPE carelog_writer_produce_seconds histogram\n";
-    timings_->produce.render(s, "carelog_writer_produce_seconds");
-    s += "# HELP carelog_writer_commit_seconds Time Kafka took to commit a writer's transaction (its records "
-         "acknowledged and the coordinator's answer); commands are answered after it.\n"
-         "# TYPE carelog_writer_commit_seconds histogram\n";
-    timings_->commit.render(s, "carelog_writer_commit_seconds");
-    s += "# HELP carelog_writer_transaction_commands Commands carried by each transaction handed to a commit.\n"
-         "# TYPE carelog_writer_transaction_commands histogram\n";
-    timings_->per_transaction.render(s, "carelog_writer_transaction_commands");
-    s += "# HELP carelog_writer_queued_commands Commands waiting for a writer.\n"
-         "# TYPE carelog_writer_queued_commands gauge\n";
-    s += "carelog_writer_queued_commands " + std::to_string(queued) + "\n";
-    s += "# HELP carelog_writer_resident_aggregates Staff members and clients the writers hold in memory "
-         "(after the last snapshot; the others are read back from it when needed).\n"
-         "# TYPE carelog_writer_resident_aggregates gauge\n";
-    s += "carelog_writer_resident_aggregates " + std::to_string(resident) + "\n";
-    s += "# HELP carelog_writer_ready Whether the partition's writer is initialised and caught up.\n"
-         "# TYPE carelog_writer_ready gauge\n";
-    s += "# HELP carelog_writer_fenced Whether a newer process fenced this partition's writer.\n"
-         "# TYPE carelog_writer_fenced gauge\n";
+    using metric_text::family, metric_text::single;
+    single(s, "carelog_writer_events_appended_total", "counter", "Events committed to the log by this process.",
+           appended);
+    single(s, "carelog_writer_commands_total", "counter", "Commands decided by this process's writers.", cmds);
+    single(s, "carelog_writer_transactions_total", "counter", "Committed transactions.", tx);
+    single(s, "carelog_writer_failed_transactions_total", "counter",
+           "Transactions that failed (their commands were answered from the log after a rebuild).", fails);
+    auto histogram_family = [&](std::string_view name, std::string_view help, const histogram& h) {
+        family(s, name, "histogram", help);
+        h.render(s, name);
+    };
+    histogram_family("carelog_writer_queue_wait_seconds",
+                     "Time a command waited for its writer before it was decided.", timings_->queue_wait);
+    histogram_family("carelog_writer_produce_seconds",
+                     "Time from a writer's transaction begun to its records acknowledged by the broker (their "
+                     "offsets are the consistency tokens); the writer decides nothing meanwhile.",
+                     timings_->produce);
+    histogram_family("carelog_writer_commit_seconds",
+                     "Time Kafka took to commit a writer's transaction (its records acknowledged and the "
+                     "coordinator's answer); commands are answered after it.",
+                     timings_->commit);
+    histogram_family("carelog_writer_transaction_commands",
+                     "Commands carried by each transaction handed to a commit.", timings_->per_transaction);
+    single(s, "carelog_writer_queued_commands", "gauge", "Commands waiting for a writer.", queued);
+    single(s, "carelog_writer_resident_aggregates", "gauge",
+           "Staff members and clients the writers hold in memory (after the last snapshot; the others are read "
+           "back from it when needed).",
+           resident);
+    // Two families of one sample per partition: the ready samples, then the fenced ones.
+    std::string ready, fenced;
     for (int p = 0; p < partitions_; ++p) {
         const auto& l = lanes_[static_cast<std::size_t>(p % opts_.groups)];
         if (!l) continue;
-        s += "carelog_writer_ready{partition=\"" + std::to_string(p) + "\"} " + (l->ready() ? "1" : "0") + "\n";
-        s += "carelog_writer_fenced{partition=\"" + std::to_string(p) + "\"} " + (l->fenced() ? "1" : "0") + "\n";
+        const auto label = metric_text::partition_label(p);
+        metric_text::sample(ready, "carelog_writer_ready", label, l->ready() ? 1 : 0);
+        metric_text::sample(fenced, "carelog_writer_fenced", label, l->fenced() ? 1 : 0);
     }
+    family(s, "carelog_writer_ready", "gauge", "Whether the partition's writer is initialised and caught up.");
+    s += ready;
+    family(s, "carelog_writer_fenced", "gauge", "Whether a newer process fenced this partition's writer.");
+    s += fenced;
     return s;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "carelog/api/metrics.hpp"
+#include "metrics_text.hpp"
 
 using carelog::api::metrics;
 using namespace std::chrono_literals;
@@ -34,6 +35,7 @@ TEST_CASE("metrics: requests recorded from four threads are all counted, by meth
     for (auto& t : threads) t.join();
     m.observe("BREW", "-", 400, 7s);
     const auto text = m.text();
+    CHECK(carelog::testing::format_problem(text) == "");
     CHECK(line_value(text, R"(carelog_http_requests_total{method="GET",route="/v1/staff/{id}",status_class="2xx"})") ==
           "36000");
     CHECK(line_value(text, R"(carelog_http_requests_total{method="GET",route="/v1/staff/{id}",status_class="4xx"})") ==
