@@ -33,8 +33,12 @@ std::string header(const std::string& message, const std::string& name) {
     return m[2];
 }
 
+// One series of a carelogd's /metrics, whose page (with the notifier's families) must be one a
+// scraper groups as written.
 double metric(http_client& c, const std::string& name) {
-    const auto value = metric_value(c.get("/metrics").body, name);
+    const auto page = c.get("/metrics").body;
+    CHECK(carelog::testing::format_problem(page) == "");
+    const auto value = metric_value(page, name);
     return value.empty() ? -1 : std::stod(value);
 }
 
