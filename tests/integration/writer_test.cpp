@@ -893,6 +893,28 @@ TEST_CASE("writer: a rebuild snapshots while it catches up, so it can let go of 
     CHECK(whole.at(f.agency).state.clients.size() == static_cast<std::size_t>(n));
     check_same_log(snapshot_of(rounds, partition).at(f.agency), whole.at(f.agency));
 
+    // Holding up to 100,000 once live but two while catching up, the catch-up snapshots as it
+    // reads and goes live holding two (the default would hold all of them).
+    {
+        writer::engine_options few;
+        few.catch_up_resident_aggregates = 2;
+        memory_snapshots store;
+        auto e = f.start_with(store, few);
+        auto dup = submit_sync(*e, f.agency, clients[7]);  // decided once the catch-up is over
+        REQUIRE_FALSE(dup);
+        CHECK(dup.error().code == errc::conflict);
+        CHECK(resident_of(*e) <= 2 + 1);  // and the client the command read back
+        e->stop();
+        check_same_log(snapshot_of(store, partition).at(f.agency), whole.at(f.agency));
+    }
+    {
+        memory_snapshots store;
+        auto e = f.start_with(store, {});
+        REQUIRE_FALSE(submit_sync(*e, f.agency, clients[7]));
+        CHECK(resident_of(*e) == static_cast<std::size_t>(n) + 1);  // every client and the admin
+        e->stop();
+    }
+
     // Killed after its first snapshot write: the store holds that write alone, whose offset is
     // where its entries end; a restart replays the tail from there to the same state.
     memory_snapshots first_round;

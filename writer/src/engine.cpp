@@ -134,6 +134,11 @@ std::size_t queue_weight(std::size_t rows, const engine_options& o) {
 // Commands per transaction: 1 to 5,000.
 constexpr std::array<double, 12> command_bounds{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 
+// How a lane's catch-up reads the log: 32 MiB fetched ahead. Holding catch_up_resident_aggregates,
+// a rebuild of 1M events read as fast with 32 MiB as with 64 (18-21 s) and peaked ~30-40 MiB lower
+// (docs/performance.md, "A catch-up that keeps few aggregates").
+constexpr kafka::reader_tuning catch_up_reading{.max_kbytes = 32768};
+
 double seconds_of(steady::duration d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace
@@ -1064,7 +1069,7 @@ private:
         load_snapshots();
         for (auto& [p, P] : parts_) starts.push_back({p, P.next_offset});
         const auto loaded = steady::now();
-        auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts);
+        auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts, catch_up_reading);
         if (!reader) return std::unexpected(reader.error());
         std::set<int> open;
         for (const auto& s : starts) open.insert(s.partition);
@@ -1148,7 +1153,12 @@ private:
                      name_, parts_.size(), agencies, secs(loaded - loading), tail, secs(steady::now() - loaded),
                      secs(snapshotting));
         const auto last = steady::now();
-        if (tail > 0) snapshot_if_due(true);
+        if (tail > 0) {
+            snapshot_if_due(true);  // written before going on
+            // Live, the lane holds what it meets up to resident_aggregates; it starts from what
+            // the catch-up kept, as a restart starts from nothing.
+            evict_written(catch_up_budget_);
+        }
         spdlog::info("writer {}: the catch-up's last snapshot written in {:.2f} s", name_, secs(steady::now() - last));
         return {};
     }
@@ -1158,8 +1168,8 @@ private:
     bool snapshot_due() const { return steady::now() - last_snapshot_ >= opts_.snapshot_interval; }
 
     // Records read between two snapshots of a catch-up: each snapshot lets go of what the one
-    // before it wrote (evict_written), so a catch-up holds up to about the budget and twice this.
-    std::uint64_t catch_up_snapshot_every() const { return std::max<std::uint64_t>(resident_budget_ / 2, 1000); }
+    // before it wrote (evict_written), so a catch-up holds up to about its budget and twice this.
+    std::uint64_t catch_up_snapshot_every() const { return std::max<std::uint64_t>(catch_up_budget_ / 2, 1000); }
 
     static std::string namespace_of(int p) { return "writer-p" + std::to_string(p); }
 
@@ -1236,7 +1246,7 @@ private:
         if (!force && !snapshot_due()) return;
         last_snapshot_ = steady::now();
         hand_snapshots(force);
-        evict_written();
+        evict_written(resident_budget_);
     }
 
     // The snapshot of a catch-up, called by `init` between two polls, where memory equals the log
@@ -1245,7 +1255,7 @@ private:
     // the appliers' batches): what that has not written yet stays until a later round.
     void snapshot_catching_up() {
         if (bulk_) return;
-        evict_written();
+        evict_written(catch_up_budget_);
         last_snapshot_ = steady::now();
         hand_snapshots(false);
     }
@@ -1286,13 +1296,14 @@ private:
         scv_.wait(lk, [&] { return snapshots_.empty() && !snapshotting_; });
     }
 
-    // Lets go of staff members and clients beyond the lane's share of resident_aggregates: first
-    // those not looked up since the previous round, then others. An aggregate leaves memory only
+    // Lets go of staff members and clients beyond `budget` (the lane's share of
+    // resident_aggregates, or of catch_up_resident_aggregates while it catches up): first those
+    // not looked up since the previous round, then others. An aggregate leaves memory only
     // once its committed state is in the snapshot store: it has not changed since it was last taken
     // for a snapshot (its agency's `changed` marks), and the job that took it is written (the
     // snapshot thread's account, `written_`). A partition with a broken agency is not snapshotted
     // and keeps everything. Runs where memory equals the committed log (snapshot_if_due).
-    void evict_written() {
+    void evict_written(std::size_t budget) {
         auto resident = [&] {
             std::size_t n = 0;
             for (auto& [p, P] : parts_)
@@ -1300,14 +1311,14 @@ private:
             return n;
         };
         std::size_t held = resident();
-        if (held > resident_budget_) {
+        if (held > budget) {
             std::map<int, std::uint64_t> written;
             {
                 std::lock_guard lk(smu_);
                 for (auto& [p, P] : parts_)
                     if (auto it = written_.find(namespace_of(p)); it != written_.end()) written[p] = it->second;
             }
-            std::size_t over = held - resident_budget_;
+            std::size_t over = held - budget;
             for (int pass = 0; pass < 2 && over > 0; ++pass) {
                 for (auto& [p, P] : parts_) {
                     if (!P.broken.empty()) continue;
@@ -1468,6 +1479,7 @@ private:
 
 public:
     std::size_t resident_budget_ = 0;  // this lane's share of resident_aggregates
+    std::size_t catch_up_budget_ = 0;  // and of catch_up_resident_aggregates
 
 private:
     std::uint64_t snapshot_seq_ = 0;  // the last job number handed out (lane thread)
@@ -1507,6 +1519,8 @@ engine::engine(kafka::config cfg, int partitions, snapshot_store& local, clock_s
         auto l = std::make_unique<lane>(cfg_, g, ps, local, clock, ids, opts_, *timings_);
         l->cfg_partitions_ = partitions_;
         l->resident_budget_ = opts_.resident_aggregates / static_cast<std::size_t>(std::max(1, lanes));
+        l->catch_up_budget_ = std::min(opts_.catch_up_resident_aggregates, opts_.resident_aggregates) /
+                              static_cast<std::size_t>(std::max(1, lanes));
         lanes_[static_cast<std::size_t>(g)] = std::move(l);
     }
 }
