@@ -40,7 +40,7 @@ using namespace carelog;
 // jemalloc reads these at its first allocation (MALLOC_CONF in the environment overrides them).
 // Free pages go back to the system after 1 s instead of 10 s, by one thread of jemalloc's own
 // instead of whichever thread allocates next: a rebuild frees fetched records, write batches and
-// snapshot rounds as fast as it allocates them, and its peak was 50-75 MiB lower with no slower
+// snapshot rounds as fast as it allocates them, and its peak was 20-75 MiB lower with no slower
 // rebuild (docs/performance.md, "The allocator's free pages returned by its own thread").
 extern "C" {
 // NOLINTNEXTLINE: the name and type are jemalloc's

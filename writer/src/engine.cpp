@@ -1153,12 +1153,9 @@ private:
                      name_, parts_.size(), agencies, secs(loaded - loading), tail, secs(steady::now() - loaded),
                      secs(snapshotting));
         const auto last = steady::now();
-        if (tail > 0) {
-            snapshot_if_due(true);  // written before going on
-            // Live, the lane holds what it meets up to resident_aggregates; it starts from what
-            // the catch-up kept, as a restart starts from nothing.
-            evict_written(catch_up_budget_);
-        }
+        // Written before going on. Live, the lane holds what it meets up to resident_aggregates;
+        // it starts from what the catch-up kept, as a restart starts from nothing.
+        if (tail > 0) snapshot_if_due(true, catch_up_budget_);
         spdlog::info("writer {}: the catch-up's last snapshot written in {:.2f} s", name_, secs(steady::now() - last));
         return {};
     }
@@ -1238,15 +1235,17 @@ private:
     // at shutdown; never while a bulk job is open. Encodes on this thread what changed since the
     // last snapshot (take_changes: the changed aggregates and idempotency records of the changed
     // agencies, no copy of an agency) and hands the bytes to the snapshot thread, which writes
-    // them with the partition's next offset in one batch.
-    void snapshot_if_due(bool force) {
+    // them with the partition's next offset in one batch; then lets go of what is written beyond
+    // `budget` (the lane's share of resident_aggregates, or of the catch-up's at its end).
+    void snapshot_if_due(bool force) { snapshot_if_due(force, resident_budget_); }
+    void snapshot_if_due(bool force, std::size_t budget) {
         // A bulk job's open records may lie below the offsets committed since: no snapshot may
         // claim those offsets until it is committed or aborted.
         if (bulk_) return;
         if (!force && !snapshot_due()) return;
         last_snapshot_ = steady::now();
         hand_snapshots(force);
-        evict_written(resident_budget_);
+        evict_written(budget);
     }
 
     // The snapshot of a catch-up, called by `init` between two polls, where memory equals the log

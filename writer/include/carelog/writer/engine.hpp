@@ -82,9 +82,9 @@ struct engine_options {
     // The same while a lane catches up with the log (at start, and when it re-initialises), at
     // most resident_aggregates. A catch-up folds each aggregate's events and seldom meets it
     // again before the lane is live, so it keeps few: every round of its snapshots writes what
-    // was read and lets it go, and commands read back what they need. A rebuild of 1M events
-    // (100,000 staff) peaked at 507-525 MiB with 10,000-20,000 against 658-672 MiB with 100,000,
-    // and was no slower (docs/performance.md, "A catch-up that keeps few aggregates").
+    // was read and lets it go, and the lane goes live holding this many; commands read back what
+    // they need. A rebuild of 1M events (100,000 staff) peaked at 462-481 MiB against 658-695 MiB
+    // with 100,000, and was no slower (docs/performance.md, "A catch-up that keeps few aggregates").
     std::size_t catch_up_resident_aggregates = 10000;
     // A catch-up whose reader brings nothing (no record, no partition's end) for this long fails
     // (errc::unavailable); the lane tries again on its next command.
