@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     app.add_option("--smtp-from", smtp_from, "sender address of notification e-mails")->envname("CARELOG_SMTP_FROM");
     app.add_option("--public-url", public_url, "public base URL of this server")->envname("CARELOG_PUBLIC_URL");
     app.add_option("--web-dir", web_dir,
-                   "the built web console (index.html and assets/); default: ../web beside this binary (build/web)")
+                   "the built web console (index.html and assets/); default: ../web beside this binary when it is in a bin folder (build/bin -> build/web)")
         ->envname("CARELOG_WEB_DIR");
     app.add_option("--partitions", partitions, "partitions when creating the event topic")
         ->envname("CARELOG_PARTITIONS");
@@ -445,11 +445,19 @@ int main(int argc, char** argv) {
     api::app_context ctx{acfg, commands, runner, **store, clock, ids, m, sink->get()};
     ctx.views = views->get();
     {
+        // By default the console beside the install: <prefix>/bin/carelogd serves <prefix>/web, as
+        // build/bin/carelogd serves build/web. A binary outside a bin folder (a copy under var/ for
+        // an A/B run) has no default, so it never serves whatever web/ its parent folder holds.
         std::error_code ec;
         const bool given = !web_dir.empty();
+        const auto exe_dir = std::filesystem::canonical("/proc/self/exe", ec).parent_path();
         auto dir = given ? std::filesystem::path(web_dir)
-                         : std::filesystem::canonical("/proc/self/exe", ec).parent_path().parent_path() / "web";
-        if (auto site = api::static_site::load(dir)) {
+                   : exe_dir.filename() == "bin" ? exe_dir.parent_path() / "web"
+                                                 : std::filesystem::path();
+        if (dir.empty()) {
+            spdlog::info("no web console: {} is not in a bin folder and CARELOG_WEB_DIR is not set; serving the API only",
+                         exe_dir.string());
+        } else if (auto site = api::static_site::load(dir)) {
             ctx.web = *site;
             spdlog::info("serving the web console from {} ({} files)", dir.string(), (*site)->file_count());
         } else if (given) {

@@ -80,12 +80,22 @@ result<std::shared_ptr<const static_site>> static_site::load(const fs::path& dir
     std::error_code ec;
     if (!fs::is_regular_file(dir / "index.html", ec))
         return fail(errc::not_found, "no index.html in " + dir.string());
+    // The console's source (web/) has an index.html too, beside its package.json, its
+    // node_modules and its tests: none of that is for a browser, and node_modules alone is
+    // ~100 MB that would sit in memory.
+    if (fs::exists(dir / "package.json", ec))
+        return fail(errc::validation,
+                    dir.string() + " is the web console's source, not its build (ops/build builds it into build/web)");
     auto site = std::make_shared<static_site>();
     for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         const auto& entry = *it;
-        if (entry.is_symlink() || !entry.is_regular_file()) continue;
         const fs::path& p = entry.path();
+        if (p.filename().native().starts_with('.')) {  // hidden files and folders are never served
+            if (entry.is_directory()) it.disable_recursion_pending();
+            continue;
+        }
+        if (entry.is_symlink() || !entry.is_regular_file()) continue;
         if (p.extension() == ".gz") continue;  // read with the file it compresses
         if (entry.file_size() > max_file_size) return fail(errc::internal, p.string() + " is too large to serve");
         auto body = read_all(p);

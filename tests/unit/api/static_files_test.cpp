@@ -111,3 +111,32 @@ TEST_CASE("web: without index.html there is nothing to serve, and no site means 
     api_fixture f;
     CHECK(is_problem(f.request(verb::get, "/"), 404));
 }
+
+TEST_CASE("web: the console's source is refused, and hidden files are never served", "[api][web]") {
+    temp_dir source;
+    const std::filesystem::path src(source.str());
+    write(src / "index.html", index_html);
+    write(src / "package.json", R"({"name":"carelog-web"})");
+    write(src / "node_modules" / "react" / "index.js", "module.exports = {};");
+    auto refused = static_site::load(src);
+    REQUIRE(!refused.has_value());
+    CHECK(refused.error().code == errc::validation);
+    CHECK(refused.error().detail.find("source") != std::string::npos);
+
+    temp_dir built;
+    const std::filesystem::path out(built.str());
+    write(out / "index.html", index_html);
+    write(out / "assets" / "index-abc123.js", script);
+    write(out / ".env", "SECRET=1");
+    write(out / ".vite" / "manifest.json", "{}");
+    write(out / "assets" / ".cache", "x");
+    auto site = static_site::load(out);
+    REQUIRE(site.has_value());
+    CHECK((*site)->file_count() == 2);
+    api_fixture f;
+    f.ctx->web = *site;
+    CHECK(f.request(verb::get, "/assets/index-abc123.js").body() == script);
+    CHECK(is_problem(f.request(verb::get, "/.env"), 404));
+    CHECK(is_problem(f.request(verb::get, "/.vite/manifest.json"), 404));
+    CHECK(is_problem(f.request(verb::get, "/assets/.cache"), 404));
+}
