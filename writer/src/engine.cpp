@@ -1281,13 +1281,17 @@ private:
             P.unwritten.emplace_back(j.seq, std::move(keys));
             jobs.push_back(std::move(j));
         }
-        if (jobs.empty()) return;
-        {
-            std::lock_guard lk(smu_);
-            for (auto& j : jobs) snapshots_.push_back(std::move(j));
+        if (!jobs.empty()) {
+            {
+                std::lock_guard lk(smu_);
+                for (auto& j : jobs) snapshots_.push_back(std::move(j));
+            }
+            scv_.notify_all();
         }
-        scv_.notify_all();
-        if (force) wait_for_snapshots();  // at shutdown and after a rebuild: written before going on
+        // At shutdown and after a rebuild: everything handed so far is written before going on,
+        // also when this call found nothing new (a catch-up whose last round fell on the log's
+        // end), so that what follows (the catch-up's eviction) sees it written.
+        if (force) wait_for_snapshots();
     }
 
     void wait_for_snapshots() {
