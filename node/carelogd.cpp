@@ -77,11 +77,16 @@ private:
 template <class F>
 auto with_retry(const char* what, std::chrono::seconds limit, F f) {
     auto until = std::chrono::steady_clock::now() + limit;
+    auto pause = std::chrono::milliseconds(100);  // doubling to a second: a broker starting up is ready soon
     for (;;) {
         auto r = f();
         if (r || r.error().code != errc::unavailable || std::chrono::steady_clock::now() > until) return r;
-        spdlog::warn("{}: {} (retrying)", what, r.error().detail);
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (pause >= std::chrono::milliseconds(400))
+            spdlog::warn("{}: {} (retrying)", what, r.error().detail);
+        else
+            spdlog::debug("{}: {} (retrying)", what, r.error().detail);
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(1000));
     }
 }
 

@@ -1,8 +1,10 @@
 // Topic administration: create the event topic when missing, refuse one that could lose events.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "common.hpp"
 
@@ -42,6 +44,19 @@ result<int> partition_count(rd_kafka_t* rk, const std::string& topic, std::chron
     }
     rd_kafka_metadata_destroy(md);
     return missing ? 0 : n;
+}
+
+// A topic just created shows in the broker's metadata once the controller's record of it has
+// reached the broker (a few hundred ms on KRaft): asked every 25 ms, for at most cfg.timeout.
+result<int> wait_visible(rd_kafka_t* rk, const config& cfg, const std::string& topic) {
+    const auto until = std::chrono::steady_clock::now() + cfg.timeout;
+    for (;;) {
+        auto n = partition_count(rk, topic, cfg.timeout);
+        if (!n || *n > 0) return n;
+        if (std::chrono::steady_clock::now() >= until)
+            return fail(errc::unavailable, "topic " + topic + " not visible after creation");
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
 }
 
 result<void> create(rd_kafka_t* rk, const config& cfg, const std::string& topic, const std::string& retention_ms = "-1") {
@@ -134,11 +149,8 @@ result<int> ensure_topic(const config& cfg, const std::string& topic) {
     if (!n) return n;
     if (*n == 0) {
         if (auto c = create(rk->get(), cfg, topic); !c) return std::unexpected(c.error());
-        for (int i = 0; i < 50 && *n == 0; ++i) {
-            n = partition_count(rk->get(), topic, cfg.timeout);
-            if (!n) return n;
-        }
-        if (*n == 0) return fail(errc::unavailable, "topic " + topic + " not visible after creation");
+        n = wait_visible(rk->get(), cfg, topic);
+        if (!n) return n;
     }
     auto configs = describe(rk->get(), cfg, topic);
     if (!configs) return std::unexpected(configs.error());
@@ -168,12 +180,7 @@ result<int> ensure_notifications_topic(const config& cfg, const std::string& top
     auto n = partition_count(rk->get(), topic, cfg.timeout);
     if (!n || *n > 0) return n;
     if (auto c = create(rk->get(), cfg, topic, std::to_string(retention_ms)); !c) return std::unexpected(c.error());
-    for (int i = 0; i < 50 && *n == 0; ++i) {
-        n = partition_count(rk->get(), topic, cfg.timeout);
-        if (!n) return n;
-    }
-    if (*n == 0) return fail(errc::unavailable, "topic " + topic + " not visible after creation");
-    return *n;
+    return wait_visible(rk->get(), cfg, topic);
 }
 
 }  // namespace carelog::kafka
