@@ -37,6 +37,11 @@ result<void> runner::start() {
     auto hwm = kafka::high_watermarks(cfg_, cfg_.events_topic(), partitions_);
     if (!hwm) return std::unexpected(hwm.error());
     start_hwm_ = *hwm;
+    // A partition whose applied end is already at its high watermark (an empty topic, a clean
+    // restart) is caught up now: its end-of-partition event would come only after a fetch that
+    // the broker holds up to fetch.wait.max.ms for want of records.
+    for (int p = 0; p < partitions_; ++p)
+        if (applied_end_[static_cast<std::size_t>(p)].load() >= start_hwm_[static_cast<std::size_t>(p)]) caught_up(p);
     // Quarantined records are copied to a topic of their own: evidence kept with the log.
     if (auto t = kafka::ensure_topic(cfg_, cfg_.quarantine_topic()); !t) return std::unexpected(t.error());
     auto out = kafka::producer::create(cfg_);
@@ -178,15 +183,15 @@ void runner::reached_end(int p, std::int64_t next) {
         else
             applied_to(p, next);
     }
+    if (next >= start_hwm_[static_cast<std::size_t>(p)]) caught_up(p);
+}
+
+void runner::caught_up(int p) {
     auto& seen = eof_seen_[static_cast<std::size_t>(p)];
-    if (!seen && next >= start_hwm_[static_cast<std::size_t>(p)]) {
-        seen = true;
-        bool all = true;
-        for (int q = 0; q < partitions_; ++q) all = all && eof_seen_[static_cast<std::size_t>(q)];
-        if (all && !ready_.exchange(true)) {
-            spdlog::info("projections caught up with the log; ready");
-        }
-    }
+    if (seen.exchange(true)) return;
+    bool all = true;
+    for (int q = 0; q < partitions_; ++q) all = all && eof_seen_[static_cast<std::size_t>(q)];
+    if (all && !ready_.exchange(true)) spdlog::info("projections caught up with the log; ready");
 }
 
 result<bool> runner::wait_for(const std::string& token, std::chrono::milliseconds timeout) {

@@ -55,6 +55,8 @@ private:
     void quarantine(const projections::quarantined_record& q, std::span<const projections::incoming_record> records);
     // Partition p reached the end of the log at `next` (past transaction markers).
     void reached_end(int p, std::int64_t next);
+    // Partition p holds everything it held at start; once every partition does, the runner is ready.
+    void caught_up(int p);
     // Records that partition p is applied up to (not including) `next`, and answers the waiters
     // that were waiting for it.
     void applied_to(int p, std::int64_t next);
