@@ -62,6 +62,7 @@ result<std::unique_ptr<buffered_producer>> buffered_producer::create(const confi
     auto p = std::make_unique<impl>();
     auto conf = make_conf(cfg, {
                                    {"enable.idempotence", "true"},
+                                   {"partitioner", keyed_partitioner},
                                    {"acks", "all"},
                                    {"linger.ms", std::to_string(opts.linger_ms)},
                                    {"socket.nagle.disable", "true"},

@@ -17,6 +17,12 @@ struct rk_deleter {
 };
 using rk_ptr = std::unique_ptr<rd_kafka_t, rk_deleter>;
 
+// Every producer places a keyed record as the Java client does (murmur2 of the key, a random
+// partition for no key), which is where partition_for puts an agency: an agency's records of every
+// carelog topic share its partition number, and other producers agree. librdkafka's own default
+// (consistent_random, CRC32) would not.
+inline constexpr const char* keyed_partitioner = "murmur2_random";
+
 // Builds a conf from cfg (brokers, timeouts, logging through spdlog) plus extra settings.
 // Fails with the offending setting in the message.
 result<rd_kafka_conf_t*> make_conf(const config& cfg, const std::vector<std::pair<std::string, std::string>>& extra);

@@ -80,6 +80,7 @@ std::expected<std::unique_ptr<txn_producer>, txn_error> txn_producer::create(con
     long t = cfg.timeout.count();
     auto conf = make_conf(cfg, {
                                    {"transactional.id", transactional_id},
+                                   {"partitioner", keyed_partitioner},
                                    {"enable.idempotence", "true"},
                                    {"acks", "all"},
                                    {"linger.ms", std::to_string(opts.linger_ms)},
@@ -231,6 +232,7 @@ result<std::unique_ptr<producer>> producer::create(const config& cfg) {
                                    {"enable.idempotence", "true"},
                                    {"acks", "all"},
                                    {"linger.ms", "0"},
+                                   {"partitioner", keyed_partitioner},
                                    {"message.timeout.ms", std::to_string(std::max<long>(t, 1000))},
                                });
     if (!conf) return std::unexpected(conf.error());
