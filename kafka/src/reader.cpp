@@ -3,6 +3,7 @@
 // catch-up read to the end of one partition.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <optional>
@@ -56,8 +57,11 @@ result<std::unique_ptr<log_reader>> log_reader::open(const config& cfg, const st
     p->topic = topic;
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(starts.size()));
     for (const auto& s : starts) {
-        rd_kafka_topic_partition_list_add(list, topic.c_str(), s.partition)->offset =
-            s.offset <= 0 ? RD_KAFKA_OFFSET_BEGINNING : s.offset;
+        // An absolute offset, 0 for the beginning: librdkafka looks a logical one (BEGINNING) up
+        // with the partition's leader first, which it cannot ask before it has the topic's
+        // metadata and retries ~0.5 s later. A partition whose log starts later (retention)
+        // answers 0 with OFFSET_OUT_OF_RANGE, and auto.offset.reset=earliest starts it there.
+        rd_kafka_topic_partition_list_add(list, topic.c_str(), s.partition)->offset = std::max<std::int64_t>(s.offset, 0);
         p->positions[s.partition] = s.offset;
     }
     auto err = rd_kafka_assign(rk->get(), list);

@@ -1042,6 +1042,7 @@ private:
     // event ids with their positions (to answer commands whose commit outcome was unknown).
     result<void> init(std::unordered_map<std::string, std::pair<int, std::int64_t>>* seen = nullptr) {
         ready_ = false;
+        const auto fencing = steady::now();
         for (auto& p : producers_) p.reset();
         static constexpr const char* suffix[] = {"-a", "-b", "-bulk"};
         for (int i = 0; i < 3; ++i) {
@@ -1148,10 +1149,10 @@ private:
         std::size_t agencies = 0;
         for (auto& [p, P] : parts_) agencies += P.agencies.size();
         auto secs = [](steady::duration d) { return std::chrono::duration<double>(d).count(); };
-        spdlog::info("writer {}: ready ({} partitions, {} agencies; snapshots loaded in {:.2f} s, then {} events read "
-                     "from the log in {:.2f} s, {:.2f} s of it snapshotting)",
-                     name_, parts_.size(), agencies, secs(loaded - loading), tail, secs(steady::now() - loaded),
-                     secs(snapshotting));
+        spdlog::info("writer {}: ready ({} partitions, {} agencies; its producers initialised in {:.2f} s, snapshots "
+                     "loaded in {:.2f} s, then {} events read from the log in {:.2f} s, {:.2f} s of it snapshotting)",
+                     name_, parts_.size(), agencies, secs(loading - fencing), secs(loaded - loading), tail,
+                     secs(steady::now() - loaded), secs(snapshotting));
         const auto last = steady::now();
         // Written before going on. Live, the lane holds what it meets up to resident_aggregates;
         // it starts from what the catch-up kept, as a restart starts from nothing.
