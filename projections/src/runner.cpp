@@ -18,6 +18,30 @@ int apply_threads_for(int wanted, int partitions) {
 }
 }  // namespace
 
+std::vector<int> share_partitions(const std::vector<std::int64_t>& backlogs, int appliers) {
+    const int n = static_cast<int>(backlogs.size());
+    appliers = std::max(1, appliers);
+    std::vector<int> order(static_cast<std::size_t>(n));
+    for (int p = 0; p < n; ++p) order[static_cast<std::size_t>(p)] = p;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return backlogs[static_cast<std::size_t>(a)] > backlogs[static_cast<std::size_t>(b)];
+    });
+    std::vector<std::int64_t> load(static_cast<std::size_t>(appliers), 0);
+    std::vector<int> count(static_cast<std::size_t>(appliers), 0);
+    std::vector<int> out(static_cast<std::size_t>(n), 0);
+    for (int p : order) {
+        int best = 0;
+        for (int a = 1; a < appliers; ++a) {
+            const auto i = static_cast<std::size_t>(a), b = static_cast<std::size_t>(best);
+            if (load[i] < load[b] || (load[i] == load[b] && count[i] < count[b])) best = a;
+        }
+        out[static_cast<std::size_t>(p)] = best;
+        load[static_cast<std::size_t>(best)] += std::max<std::int64_t>(0, backlogs[static_cast<std::size_t>(p)]);
+        ++count[static_cast<std::size_t>(best)];
+    }
+    return out;
+}
+
 runner::runner(kafka::config cfg, int partitions, projections::store& store, clock_source& clock,
                int apply_threads)
     : cfg_(std::move(cfg)), partitions_(partitions), apply_threads_(apply_threads_for(apply_threads, partitions)),
@@ -47,13 +71,24 @@ result<void> runner::start() {
     auto out = kafka::producer::create(cfg_);
     if (!out) return std::unexpected(out.error());
     quarantine_out_ = std::move(*out);
+    std::vector<std::int64_t> backlogs(static_cast<std::size_t>(partitions_));
+    for (int p = 0; p < partitions_; ++p) {
+        const auto i = static_cast<std::size_t>(p);
+        backlogs[i] = std::max<std::int64_t>(0, start_hwm_[i] - applied_end_[i].load());
+    }
+    applier_of_ = share_partitions(backlogs, apply_threads_);
     for (int i = 0; i < apply_threads_; ++i) {
         auto a = std::make_unique<applier>();
         std::vector<kafka::log_reader::start> starts;
-        for (int p = i; p < partitions_; p += apply_threads_) {
+        std::int64_t backlog = 0;
+        for (int p = 0; p < partitions_; ++p) {
+            if (applier_of_[static_cast<std::size_t>(p)] != i) continue;
             a->partitions.push_back(p);
             starts.push_back({p, store_.next_offset(p)});
+            backlog += backlogs[static_cast<std::size_t>(p)];
         }
+        if (backlog > 0)
+            spdlog::info("projection applier {}: {} partitions, {} records behind", i, a->partitions.size(), backlog);
         auto reader = kafka::log_reader::open(cfg_, cfg_.events_topic(), starts, kafka::follow_tuning);
         if (!reader) {
             stop();
@@ -236,7 +271,9 @@ std::string runner::metrics_text() const {
     std::string s;
     metric_text::family(s, "carelog_projection_lag", "gauge", "Records on the topic not yet applied to the projections.");
     for (int p = 0; p < partitions_; ++p) {
-        const auto a = static_cast<std::size_t>(p % apply_threads_);
+        const auto a = p < static_cast<int>(applier_of_.size())
+                           ? static_cast<std::size_t>(applier_of_[static_cast<std::size_t>(p)])
+                           : appliers_.size();
         auto hwm = a < appliers_.size() ? appliers_[a]->reader->high_watermark(p) : -1;
         auto pos = store_.next_offset(p);
         auto lag = hwm < 0 ? 0 : std::max<std::int64_t>(0, hwm - pos);

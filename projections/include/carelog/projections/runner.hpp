@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +21,12 @@
 #include "carelog/projections/store.hpp"
 
 namespace carelog::projections {
+
+// Which applier takes each partition, given each partition's backlog at start (records not yet
+// applied): the largest backlog first, each to the applier with the least so far (ties: fewer
+// partitions, then the lower index), so a rebuild's appliers finish together even though agencies,
+// and so partitions, differ in size. Without backlogs that is partition p to applier p % appliers.
+std::vector<int> share_partitions(const std::vector<std::int64_t>& backlogs, int appliers);
 
 class runner final : public status {
 public:
@@ -40,7 +47,7 @@ public:
     void set_extra_metrics(std::function<std::string()> f) { extra_metrics_ = std::move(f); }
 
 private:
-    // One applier: a consumer of its partitions (p % appliers == its index) and its thread.
+    // One applier: a consumer of its partitions (share_partitions) and its thread.
     struct applier {
         std::vector<int> partitions;
         std::unique_ptr<kafka::log_reader> reader;
@@ -75,6 +82,7 @@ private:
     projections::store& store_;
     clock_source& clock_;
     std::vector<std::unique_ptr<applier>> appliers_;
+    std::vector<int> applier_of_;  // per partition: the index of the applier that takes it
     std::vector<std::int64_t> start_hwm_;
     std::unique_ptr<std::atomic<bool>[]> eof_seen_;
     // Per partition: the next offset not yet applied (what the store holds, without asking it).
