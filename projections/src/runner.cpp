@@ -61,21 +61,20 @@ result<void> runner::start() {
     auto hwm = kafka::high_watermarks(cfg_, cfg_.events_topic(), partitions_);
     if (!hwm) return std::unexpected(hwm.error());
     start_hwm_ = *hwm;
-    // A partition whose applied end is already at its high watermark (an empty topic, a clean
-    // restart) is caught up now: its end-of-partition event would come only after a fetch that
-    // the broker holds up to fetch.wait.max.ms for want of records.
-    for (int p = 0; p < partitions_; ++p)
-        if (applied_end_[static_cast<std::size_t>(p)].load() >= start_hwm_[static_cast<std::size_t>(p)]) caught_up(p);
+    // What each partition has to apply. One with nothing (an empty topic, a clean restart) is
+    // caught up now: its end-of-partition event would come only after a fetch that the broker
+    // holds up to fetch.wait.max.ms for want of records.
+    std::vector<std::int64_t> backlogs(static_cast<std::size_t>(partitions_));
+    for (int p = 0; p < partitions_; ++p) {
+        const auto i = static_cast<std::size_t>(p);
+        backlogs[i] = std::max<std::int64_t>(0, start_hwm_[i] - applied_end_[i].load());
+        if (backlogs[i] == 0) caught_up(p);
+    }
     // Quarantined records are copied to a topic of their own: evidence kept with the log.
     if (auto t = kafka::ensure_topic(cfg_, cfg_.quarantine_topic()); !t) return std::unexpected(t.error());
     auto out = kafka::producer::create(cfg_);
     if (!out) return std::unexpected(out.error());
     quarantine_out_ = std::move(*out);
-    std::vector<std::int64_t> backlogs(static_cast<std::size_t>(partitions_));
-    for (int p = 0; p < partitions_; ++p) {
-        const auto i = static_cast<std::size_t>(p);
-        backlogs[i] = std::max<std::int64_t>(0, start_hwm_[i] - applied_end_[i].load());
-    }
     applier_of_ = share_partitions(backlogs, apply_threads_);
     for (int i = 0; i < apply_threads_; ++i) {
         auto a = std::make_unique<applier>();

@@ -1055,6 +1055,7 @@ private:
             }
             producers_[static_cast<std::size_t>(i)] = std::move(*p);
         }
+        const auto fenced = steady::now();
         std::vector<kafka::log_reader::start> starts;
         std::uint64_t tail = 0;
         wait_for_snapshots();  // a batch being written meanwhile could pair one snapshot's offset with another's entries
@@ -1151,7 +1152,7 @@ private:
         auto secs = [](steady::duration d) { return std::chrono::duration<double>(d).count(); };
         spdlog::info("writer {}: ready ({} partitions, {} agencies; its producers initialised in {:.2f} s, snapshots "
                      "loaded in {:.2f} s, then {} events read from the log in {:.2f} s, {:.2f} s of it snapshotting)",
-                     name_, parts_.size(), agencies, secs(loading - fencing), secs(loaded - loading), tail,
+                     name_, parts_.size(), agencies, secs(fenced - fencing), secs(loaded - loading), tail,
                      secs(steady::now() - loaded), secs(snapshotting));
         const auto last = steady::now();
         // Written before going on. Live, the lane holds what it meets up to resident_aggregates;
