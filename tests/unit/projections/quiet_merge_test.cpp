@@ -112,7 +112,7 @@ TEST_CASE("quiet merge: once no record has been applied for a while, the store m
     spread_store s;
     const auto before = s.answers();
     auto until_merged = [&](quiet_merge& m, const std::string& count) {
-        // Pacing only: the merge starts 50 ms after the last record; the bound is a hang guard.
+        // Pacing only: the merge starts 250 ms after the last record; the bound is a hang guard.
         for (int i = 0; i < 600 && metrics_line(m, "carelog_projection_quiet_merges_total{outcome=\"merged\"}") != count;
              ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -120,10 +120,13 @@ TEST_CASE("quiet merge: once no record has been applied for a while, the store m
     };
     {
         // What the store held when the node started is left as it is. A merge it should not make
-        // would start 50-60 ms in: 300 ms is five times that window (a watcher that merges the
-        // start's store fails here), and no wait can make this check fail wrongly.
-        quiet_merge m(*s.db, {std::chrono::milliseconds(50), std::chrono::milliseconds(10)});
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        // would start 250-260 ms in: 1 s is four times that window (a watcher that merges the
+        // start's store fails here), and no wait can make this check fail wrongly. The window is
+        // wide so that add_some's records, applied one by one, are one quiet stretch's even on a
+        // loaded machine: a pause of a window between two of them would make two stretches, and
+        // two merges where the checks below count one (seen at 50 ms under ctest -j2).
+        quiet_merge m(*s.db, {std::chrono::milliseconds(250), std::chrono::milliseconds(10)});
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
         CHECK(metrics_line(m, "carelog_projection_quiet_merges_total{outcome=\"merged\"}") == "0");
         CHECK(s.runs("client_index") == 4);
 
@@ -136,7 +139,7 @@ TEST_CASE("quiet merge: once no record has been applied for a while, the store m
 
         // Quiet with nothing new applied: no merge again (the same window as above; a watcher that
         // merges every quiet stretch fails here).
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
         CHECK(metrics_line(m, "carelog_projection_quiet_merges_total{outcome=\"merged\"}") == "1");
 
         s.add_some(1);
