@@ -31,6 +31,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -81,13 +82,17 @@ using request_fn = std::function<std::string(std::size_t i)>;
 // One keep-alive connection: writes a request, reads one response (Content-Length bodies).
 struct conn : std::enable_shared_from_this<conn> {
     tcp::socket sock;
-    std::string in;
     std::string out;
-    // What a read lands in, reused: one allocated (and zeroed) per read was the generator's
-    // largest user-space cost.
-    std::array<char, 16384> received;
+    // What reads land in, reused and grown to the largest answer (a 50-row list fits whole): one
+    // allocated (and zeroed) per read was the generator's largest user-space cost, and a buffer
+    // smaller than an answer took two reads and a copy of it.
+    std::vector<char> in = std::vector<char>(64 * 1024);
+    std::size_t have = 0;     // bytes of the answer read so far
+    std::size_t scanned = 0;  // of those, searched for the header's end without finding it
+    std::size_t whole = 0;    // the answer's length, once its header is read (0 before)
     bool busy = false;
     explicit conn(net::io_context& io) : sock(io) {}
+    std::string_view text() const { return {in.data(), std::min<std::size_t>(have, 200)}; }
 };
 
 // Runs `make` at `rate` per second (0 = as fast as `conns` connections allow) for `seconds`.
@@ -103,6 +108,7 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
         auto c = std::make_shared<conn>(io);
         c->sock.connect(ep);
         c->sock.set_option(tcp::no_delay(true));
+        c->sock.non_blocking(true);
         cs.push_back(c);
     }
     std::deque<steady::time_point> due;  // requests due and not yet sent
@@ -128,14 +134,23 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
                 f.lat_ms.push_back(std::chrono::duration<double, std::milli>(now - intended).count());
             } else {
                 ++f.failed;
-                if (f.failed <= 3) std::fprintf(stderr, "%s: status %d: %.200s\n", name.c_str(), status, c->in.c_str());
+                if (f.failed <= 3) {
+                    const auto t = c->text();
+                    std::fprintf(stderr, "%s: status %d: %.*s\n", name.c_str(), status, static_cast<int>(t.size()), t.data());
+                }
             }
         }
         c->busy = false;
         idle.push_back(c);
     };
+    // Reads an answer: wait until the socket is readable, then read what it holds without
+    // blocking. (An asynchronous read would first try a read that, right after a request, finds
+    // nothing: one system call per request for nothing.)
     read = [&](std::shared_ptr<conn> c, steady::time_point intended) {
-        c->sock.async_read_some(net::buffer(c->received), [&, c, intended](boost::system::error_code ec, std::size_t n) {
+        c->sock.async_wait(tcp::socket::wait_read, [&, c, intended](boost::system::error_code ec) {
+            std::size_t n = 0;
+            if (!ec) n = c->sock.read_some(net::buffer(c->in.data() + c->have, c->in.size() - c->have), ec);
+            if (ec == net::error::would_block || ec == net::error::try_again) return read(c, intended);
             if (ec) {
                 --inflight;
                 if (closing) return;  // closed here after the drain: counted as unfinished
@@ -143,17 +158,29 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
                 if (f.failed <= 3) std::fprintf(stderr, "%s: reading an answer: %s\n", name.c_str(), ec.message().c_str());
                 return;
             }
-            c->in.append(c->received.data(), n);
-            auto hdr_end = c->in.find("\r\n\r\n");
-            if (hdr_end == std::string::npos) return read(c, intended);
-            std::size_t len = 0;
-            auto cl = c->in.find("Content-Length: ");
-            if (cl == std::string::npos) cl = c->in.find("content-length: ");
-            if (cl != std::string::npos && cl < hdr_end) len = std::stoul(c->in.substr(cl + 16));
-            if (c->in.size() < hdr_end + 4 + len) return read(c, intended);
-            int status = std::atoi(c->in.c_str() + 9);
-            c->in.erase(0, hdr_end + 4 + len);
+            c->have += n;
+            if (c->whole == 0) {
+                const std::string_view got(c->in.data(), c->have);
+                const auto from = c->scanned >= 3 ? c->scanned - 3 : 0;
+                const auto hdr_end = got.find("\r\n\r\n", from);
+                if (hdr_end == std::string_view::npos) {
+                    c->scanned = c->have;
+                    if (c->have == c->in.size()) c->in.resize(2 * c->in.size());
+                    return read(c, intended);
+                }
+                std::size_t len = 0;
+                const std::string_view head = got.substr(0, hdr_end);
+                auto cl = head.find("Content-Length: ");
+                if (cl == std::string_view::npos) cl = head.find("content-length: ");
+                if (cl != std::string_view::npos) len = std::strtoul(c->in.data() + cl + 16, nullptr, 10);
+                c->whole = hdr_end + 4 + len;
+                if (c->whole > c->in.size()) c->in.resize(c->whole);
+            }
+            if (c->have < c->whole) return read(c, intended);
+            const int status = std::atoi(c->in.data() + 9);
             finish(c, intended, status);
+            // One request in flight per connection: nothing follows an answer.
+            c->have = c->scanned = c->whole = 0;
             if (!due.empty() && !idle.empty()) {
                 auto next = idle.front();
                 idle.pop_front();
