@@ -21,7 +21,6 @@
 #include <map>
 #include <set>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -258,23 +257,6 @@ struct server::impl {
         }
     }
 
-    // The next bytes a keep-alive connection sends: a wait until the socket is readable, then a
-    // read that does not block (the socket is non-blocking). An asynchronous read would first try
-    // a read at once, and a client sends its next request only after it has read the answer, so
-    // that try finds nothing: one system call per request for nothing. Cancelled as a read is
-    // (watch_idle, stop()).
-    static net::awaitable<std::tuple<beast::error_code, std::size_t>> next_bytes(tcp::socket& sock,
-                                                                                net::mutable_buffer into) {
-        for (;;) {
-            auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
-            if (wec) co_return std::tuple<beast::error_code, std::size_t>{wec, 0};
-            beast::error_code ec;
-            const std::size_t n = sock.read_some(into, ec);
-            if (ec == net::error::would_block || ec == net::error::try_again) continue;
-            co_return std::tuple<beast::error_code, std::size_t>{ec, n};
-        }
-    }
-
     // Parses a request from what the connection has buffered, reading more only when the parser
     // needs more: a request that arrived whole, as nearly every one on a keep-alive connection
     // does, is parsed without an asynchronous operation, where Beast's async_read_header and
@@ -393,7 +375,7 @@ struct server::impl {
                         c->idle_limit = cfg.idle_timeout;
                     }
                     // On the socket itself: watch_idle bounds this wait, not the stream's timer.
-                    auto [ec, n] = co_await next_bytes(stream.socket(), buffer.prepare(16 * 1024));
+                    auto [ec, n] = co_await stream.socket().async_read_some(buffer.prepare(16 * 1024), use_tuple);
                     c->idle = false;
                     if (ec) break;  // closed by the client, idle timeout, or stop()
                     buffer.commit(n);
