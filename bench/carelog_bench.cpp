@@ -144,8 +144,9 @@ figures open_loop(const std::string& name, const std::string& host, unsigned sho
         idle.push_back(c);
     };
     // Reads an answer: wait until the socket is readable, then read what it holds without
-    // blocking. (An asynchronous read would first try a read that, right after a request, finds
-    // nothing: one system call per request for nothing.)
+    // blocking, into the connection's buffer. (As many system calls as an asynchronous read: that
+    // one first tries a read, which right after a request finds nothing, and Asio arms a wait for
+    // readability with an epoll_ctl.)
     read = [&](std::shared_ptr<conn> c, steady::time_point intended) {
         c->sock.async_wait(tcp::socket::wait_read, [&, c, intended](boost::system::error_code ec) {
             std::size_t n = 0;
