@@ -34,7 +34,11 @@ void quiet_merge::watch(std::stop_token stop) {
             if (merging_) cancel_ = true;  // records again: the merge gives way
             continue;
         }
-        if (merging_ || applied == merged_at_ || now - changed_at < o_.quiet_after) continue;
+        if (merging_ || now - changed_at < o_.quiet_after) continue;
+        if (applied == merged_at_) {
+            ++quiet_without_news_;
+            continue;
+        }
         if (merger_.joinable()) merger_.join();  // the last merge has ended (merging_ is false)
         cancel_ = false;
         merging_ = true;

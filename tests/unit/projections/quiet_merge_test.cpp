@@ -118,15 +118,24 @@ TEST_CASE("quiet merge: once no record has been applied for a while, the store m
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         return metrics_line(m, "carelog_projection_quiet_merges_total{outcome=\"merged\"}");
     };
+    // Until the watcher has looked `looks` more times at a store quiet for the window with nothing
+    // new, which is when it would have merged if it merged wrongly. Pacing only; the bound is a
+    // hang guard.
+    auto until_quiet_looks = [&](quiet_merge& m, std::uint64_t looks) {
+        const auto target = m.quiet_looks_without_news() + looks;
+        for (int i = 0; i < 3000 && m.quiet_looks_without_news() < target; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return m.quiet_looks_without_news() >= target;
+    };
     {
-        // What the store held when the node started is left as it is. A merge it should not make
-        // would start 250-260 ms in: 1 s is four times that window (a watcher that merges the
-        // start's store fails here), and no wait can make this check fail wrongly. The window is
-        // wide so that add_some's records, applied one by one, are one quiet stretch's even on a
-        // loaded machine: a pause of a window between two of them would make two stretches, and
-        // two merges where the checks below count one (seen at 50 ms under ctest -j2).
+        // What the store held when the node started is left as it is: the watcher finds it quiet
+        // for the window and merges nothing (a watcher that merges the start's store fails here).
+        // The window is wide so that add_some's records, applied one by one, are one quiet
+        // stretch's even on a loaded machine: a pause of a window between two of them would make
+        // two stretches, and two merges where the checks below count one (seen at 50 ms under
+        // ctest -j2).
         quiet_merge m(*s.db, {std::chrono::milliseconds(250), std::chrono::milliseconds(10)});
-        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        REQUIRE(until_quiet_looks(m, 3));
         CHECK(metrics_line(m, "carelog_projection_quiet_merges_total{outcome=\"merged\"}") == "0");
         CHECK(s.runs("client_index") == 4);
 
@@ -137,9 +146,9 @@ TEST_CASE("quiet merge: once no record has been applied for a while, the store m
         CHECK(s.runs("client_index") == 1);
         CHECK(s.answers().size() == before.size() + 6);
 
-        // Quiet with nothing new applied: no merge again (the same window as above; a watcher that
-        // merges every quiet stretch fails here).
-        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        // Quiet with nothing new applied: no merge again (a watcher that merges every quiet
+        // stretch fails here).
+        REQUIRE(until_quiet_looks(m, 3));
         CHECK(metrics_line(m, "carelog_projection_quiet_merges_total{outcome=\"merged\"}") == "1");
 
         s.add_some(1);

@@ -34,6 +34,9 @@ public:
     // Prometheus text: merges finished and cancelled, whether one is under way, and each read
     // family's sorted runs now.
     std::string metrics_text() const;
+    // How often the watcher has found the store quiet for the window with nothing applied since the
+    // last merge (or the start), and so merged nothing: what a wait for "no merge" waits on.
+    std::uint64_t quiet_looks_without_news() const { return quiet_without_news_.load(); }
 
 private:
     void watch(std::stop_token stop);
@@ -46,6 +49,7 @@ private:
     std::atomic<std::uint64_t> merged_at_;  // applied_count() the last merge (or the start) left behind
     std::atomic<std::uint64_t> merged_{0};
     std::atomic<std::uint64_t> cancelled_{0};
+    std::atomic<std::uint64_t> quiet_without_news_{0};
     std::jthread merger_;  // one merge at a time; joined before the next starts
     std::jthread watcher_;
 };
