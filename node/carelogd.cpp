@@ -478,6 +478,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     spdlog::info("carelogd listening on {}:{} (topic {}, data {})", sopts.address, srv.port(), topic, data_dir);
+    spdlog::info("running {}; {}", kafka::library_in_use(), projections::store::library_in_use());
     srv.run_until_signal();
     spdlog::info("stopping: HTTP drained; finishing writers");
     trim_after_catch_up.request_stop();

@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "carelog/base/shared_object.hpp"
 #include "common.hpp"
 
 namespace carelog::kafka {
@@ -13,6 +14,11 @@ using namespace detail;
 
 int partition_for(std::string_view key, int partition_count) {
     return rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), partition_count, nullptr, nullptr);
+}
+
+std::string library_in_use() {
+    return std::string("librdkafka ") + rd_kafka_version_str() + " from " +
+           shared_object_of(reinterpret_cast<const void*>(&rd_kafka_version_str));
 }
 
 namespace {

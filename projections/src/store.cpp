@@ -11,8 +11,10 @@
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/version.h>
 
 #include "carelog/base/metric_text.hpp"
+#include "carelog/base/shared_object.hpp"
 
 namespace carelog::projections {
 
@@ -150,6 +152,12 @@ private:
 
 store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 store::~store() = default;
+
+std::string store::library_in_use() {
+    using version_fn = std::string (*)(bool);
+    const version_fn fn = &rocksdb::GetRocksVersionAsString;
+    return "RocksDB " + fn(true) + " from " + shared_object_of(reinterpret_cast<const void*>(fn));
+}
 
 result<std::unique_ptr<store>> store::open(const std::string& dir) {
     rocksdb::Options opts;

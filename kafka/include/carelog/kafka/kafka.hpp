@@ -51,6 +51,9 @@ result<int> ensure_notifications_topic(const config& cfg, const std::string& top
 // producers agree on where an agency lives.
 int partition_for(std::string_view key, int partition_count);
 
+// The librdkafka this process runs: its version and the file it was loaded from.
+std::string library_in_use();
+
 struct header {
     std::string name;
     std::string value;

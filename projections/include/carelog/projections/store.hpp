@@ -144,6 +144,8 @@ class store {
 public:
     // Opens (creating if missing) the RocksDB database in `dir`.
     static result<std::unique_ptr<store>> open(const std::string& dir);
+    // The RocksDB this process runs: its version and the file it was loaded from.
+    static std::string library_in_use();
     ~store();
     store(const store&) = delete;
     store& operator=(const store&) = delete;
