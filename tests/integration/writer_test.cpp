@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <span>
+#include <thread>
 
 #include "carelog/events/envelope_codec.hpp"
 #include "carelog/kafka/kafka.hpp"
@@ -800,6 +801,15 @@ TEST_CASE("writer: holding two aggregates in memory, the writer decides against 
         check_decisions(*e, 0);
         // It let go of most of them (how many exactly depends on which snapshots were written yet).
         CHECK(resident_of(*e) < 2 + 12 + 1);
+        // An operator sees the rounds the live lane spent snapshotting, timed (an idle lane with
+        // commits behind it snapshots at once here: waited for, bounded).
+        std::string rounds = "0";
+        for (int i = 0; i < 100 && rounds == "0"; ++i) {
+            rounds = carelog::testing::metric_value(e->metrics_text(), "carelog_writer_snapshot_round_seconds_count");
+            if (rounds == "0") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        CHECK(rounds != "0");
+        CHECK(rounds != "");
         e->stop();
     }
     {

@@ -150,6 +150,7 @@ struct engine::timings {
     histogram produce;                          // seconds from a transaction's begin to its records' acknowledgement
     histogram commit;                           // seconds of each commit_transaction call
     histogram per_transaction{command_bounds};  // commands in each transaction handed to a commit
+    histogram snapshot_round;                   // seconds a live lane spent in one snapshot round
 };
 
 class engine::lane {
@@ -1245,9 +1246,12 @@ private:
         // claim those offsets until it is committed or aborted.
         if (bulk_) return;
         if (!force && !snapshot_due()) return;
-        last_snapshot_ = steady::now();
+        const auto began = steady::now();
+        last_snapshot_ = began;
         hand_snapshots(force);
         evict_written(budget);
+        // What commands arriving meanwhile wait for (a catch-up's rounds are not counted here).
+        if (ready_) times_.snapshot_round.observe(seconds_of(steady::now() - began));
     }
 
     // The snapshot of a catch-up, called by `init` between two polls, where memory equals the log
@@ -1627,6 +1631,10 @@ std::string engine::metrics_text() const {
                      timings_->commit);
     histogram_family("carelog_writer_transaction_commands",
                      "Commands carried by each transaction handed to a commit.", timings_->per_transaction);
+    histogram_family("carelog_writer_snapshot_round_seconds",
+                     "Time a writer spent in one round of its snapshots (handing changed aggregates to the "
+                     "snapshot thread, letting go of written ones); commands that arrive meanwhile wait.",
+                     timings_->snapshot_round);
     single(s, "carelog_writer_queued_commands", "gauge", "Commands waiting for a writer.", queued);
     single(s, "carelog_writer_resident_aggregates", "gauge",
            "Staff members and clients the writers hold in memory (after the last snapshot; the others are read "
