@@ -707,14 +707,14 @@ int main(int argc, char** argv) {
             };
             const auto waits = delta("carelog_writer_queue_wait_seconds"), produces = delta("carelog_writer_produce_seconds"),
                        commits = delta("carelog_writer_commit_seconds"), sizes = delta("carelog_writer_transaction_commands"),
-                       rounds = delta("carelog_writer_snapshot_round_seconds");
+                       turns = delta("carelog_writer_snapshot_turn_seconds");
             std::printf("%-26s carelogd's histograms, p50 / p99: a command's wait for its writer %.1f / %.1f ms, "
                         "produce to acknowledgement %.1f / %.1f ms, commit %.1f / %.1f ms; %.0f / %.0f commands per "
-                        "transaction; %.0f snapshot rounds, p50 / p99 %.1f / %.1f ms\n",
+                        "transaction; %.0f turns on snapshots, p50 / p99 %.1f / %.1f ms\n",
                         "", waits.quantile(0.5) * 1e3, waits.quantile(0.99) * 1e3, produces.quantile(0.5) * 1e3,
                         produces.quantile(0.99) * 1e3, commits.quantile(0.5) * 1e3, commits.quantile(0.99) * 1e3,
-                        sizes.quantile(0.5), sizes.quantile(0.99), rounds.count(), rounds.quantile(0.5) * 1e3,
-                        rounds.quantile(0.99) * 1e3);
+                        sizes.quantile(0.5), sizes.quantile(0.99), turns.count(), turns.quantile(0.5) * 1e3,
+                        turns.quantile(0.99) * 1e3);
         }
         if (cpu) {
             wait_cpu_quiet(pid);

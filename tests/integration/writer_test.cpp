@@ -752,6 +752,43 @@ std::uint64_t resident_of(const writer::engine& e) {
 
 }  // namespace
 
+TEST_CASE("writer: a snapshot round visits the lane's partitions one per turn, and falls due on an idle lane too",
+          "[integration][writer][snapshot]") {
+    topic_fixture f;
+    // One agency on each partition of the topic, all of them on the one lane.
+    std::map<int, std::string> agencies;
+    while (static_cast<int>(agencies.size()) < f.cfg.partitions) {
+        auto id = f.ids.next_uuid();
+        agencies.try_emplace(kafka::partition_for(id, f.cfg.partitions), id);
+    }
+    auto e = f.start();  // a round every second
+    int n = 0;
+    for (const auto& [p, id] : agencies) {
+        auto c = f.create();
+        c.agency_id = id;
+        c.slug = "turns-" + std::to_string(n);
+        c.admin_staff_id = f.ids.next_uuid();
+        REQUIRE(submit_sync(*e, id, c).has_value());
+        REQUIRE(submit_sync(*e, id, f.client(n)).has_value());
+        ++n;
+    }
+    // No command follows: the lane, idle, still snapshots every partition's agency, without a stop
+    // (waited for, bounded; a round falls due a second after the one before).
+    auto written = [&] {
+        int found = 0;
+        for (const auto& [p, id] : agencies)
+            if (f.snaps.get("writer-p" + std::to_string(p), "a/" + id)) ++found;
+        return found;
+    };
+    for (int i = 0; i < 100 && written() < f.cfg.partitions; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(written() == f.cfg.partitions);
+    // Each partition was its own turn, timed for an operator.
+    const auto turns = carelog::testing::metric_value(e->metrics_text(), "carelog_writer_snapshot_turn_seconds_count");
+    REQUIRE_FALSE(turns.empty());
+    CHECK(std::stoi(turns) >= f.cfg.partitions);
+    e->stop();
+}
+
 TEST_CASE("writer: holding two aggregates in memory, the writer decides against the ones it let go as it would with "
           "all of them, across a restart, and its snapshot stays the log's state",
           "[integration][writer][snapshot][restart]") {
@@ -801,15 +838,15 @@ TEST_CASE("writer: holding two aggregates in memory, the writer decides against 
         check_decisions(*e, 0);
         // It let go of most of them (how many exactly depends on which snapshots were written yet).
         CHECK(resident_of(*e) < 2 + 12 + 1);
-        // An operator sees the rounds the live lane spent snapshotting, timed (an idle lane with
+        // An operator sees the turns the live lane spent snapshotting, timed (an idle lane with
         // commits behind it snapshots at once here: waited for, bounded).
-        std::string rounds = "0";
-        for (int i = 0; i < 100 && rounds == "0"; ++i) {
-            rounds = carelog::testing::metric_value(e->metrics_text(), "carelog_writer_snapshot_round_seconds_count");
-            if (rounds == "0") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::string turns = "0";
+        for (int i = 0; i < 100 && turns == "0"; ++i) {
+            turns = carelog::testing::metric_value(e->metrics_text(), "carelog_writer_snapshot_turn_seconds_count");
+            if (turns == "0") std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        CHECK(rounds != "0");
-        CHECK(rounds != "");
+        CHECK(turns != "0");
+        CHECK(turns != "");
         e->stop();
     }
     {

@@ -150,7 +150,7 @@ struct engine::timings {
     histogram produce;                          // seconds from a transaction's begin to its records' acknowledgement
     histogram commit;                           // seconds of each commit_transaction call
     histogram per_transaction{command_bounds};  // commands in each transaction handed to a commit
-    histogram snapshot_round;                   // seconds a live lane spent in one snapshot round
+    histogram snapshot_turn;                    // seconds a live lane spent on snapshots in one turn
 };
 
 class engine::lane {
@@ -300,13 +300,19 @@ private:
                 auto gathered = [&] {
                     return stopping_ || queue_.size() >= gathered_enough() || steady::now() >= gather_until;
                 };
+                // A snapshot round under way goes on between batches, one partition per turn, and
+                // one falls due on an idle lane too while something is left to snapshot.
+                const bool to_snapshot = ready_ && !inflight_ && !bulk_ && snapshot_pending();
+                const auto snapshot_at = round_left_.empty() ? last_snapshot_ + opts_.snapshot_interval : steady::now();
                 auto woken = [&] {
                     return stopping_ || (!queue_.empty() && gathered()) || (inflight_ && commit_finished()) ||
-                           bulk_ || !held_.empty();
+                           bulk_ || !held_.empty() || (to_snapshot && steady::now() >= snapshot_at);
                 };
                 while (!woken()) {
                     if (!queue_.empty())
-                        cv_.wait_until(lk, gather_until);
+                        cv_.wait_until(lk, to_snapshot ? std::min(gather_until, snapshot_at) : gather_until);
+                    else if (to_snapshot)
+                        cv_.wait_until(lk, snapshot_at);
                     else
                         cv_.wait(lk);
                 }
@@ -387,7 +393,9 @@ private:
                 return;
             }
         }
-        if (inflight_ && snapshot_due()) finish_inflight();  // a moment where memory == the log
+        // A moment where memory equals the log for the next turn of a snapshot round: ending the
+        // pipeline is free once the commit returned, and paid for only when a round is late.
+        if (inflight_ && snapshot_wanted() && (commit_finished() || snapshot_overdue())) finish_inflight();
         if (!inflight_) snapshot_if_due(false);
         if (fenced_ || !ready_) {
             for (auto& w : items) refuse(w, not_accepted(fenced_ ? fenced_text() : "the writer is rebuilding"));
@@ -1235,24 +1243,63 @@ private:
 
     // Called only where memory equals the committed log: after a commit was answered with
     // nothing decided on top (the lane loop and `process`), at the end of a rebuild (`init`) and
-    // at shutdown; never while a bulk job is open. Encodes on this thread what changed since the
-    // last snapshot (take_changes: the changed aggregates and idempotency records of the changed
-    // agencies, no copy of an agency) and hands the bytes to the snapshot thread, which writes
-    // them with the partition's next offset in one batch; then lets go of what is written beyond
-    // `budget` (the lane's share of resident_aggregates, or of the catch-up's at its end).
+    // at shutdown; never while a bulk job is open. A round, due every snapshot_interval, visits
+    // the lane's partitions one per call, so a command arriving meanwhile waits for one
+    // partition's work, not the lane's: it encodes on this thread what changed in the partition
+    // since its last snapshot (take_changes: the changed aggregates and idempotency records of the
+    // changed agencies, no copy of an agency) and hands the bytes to the snapshot thread, which
+    // writes them with the partition's next offset in one batch; then lets go of what is written
+    // beyond `budget` (the lane's share of resident_aggregates, or of the catch-up's at its end),
+    // from that partition first and from all of them at the round's end. `force` (shutdown, the
+    // end of a rebuild) runs a whole round at once and waits until it is written.
     void snapshot_if_due(bool force) { snapshot_if_due(force, resident_budget_); }
     void snapshot_if_due(bool force, std::size_t budget) {
         // A bulk job's open records may lie below the offsets committed since: no snapshot may
-        // claim those offsets until it is committed or aborted.
-        if (bulk_) return;
-        if (!force && !snapshot_due()) return;
+        // claim those offsets until it is committed or aborted. A lane not ready (a rebuild after
+        // a failed transaction that could not read the log, or fenced) may hold decisions the log
+        // does not.
+        if (bulk_ || !ready_) return;
+        if (!force && !snapshot_wanted()) return;
         const auto began = steady::now();
-        last_snapshot_ = began;
-        hand_snapshots(force);
-        evict_written(budget);
+        // A whole round at once when forced, or when one is an interval late (a lane kept busy
+        // without an idle turn: `process` ended its pipeline for this moment).
+        const bool whole = force || snapshot_overdue();
+        if (round_left_.empty()) {
+            last_snapshot_ = began;
+            for (const auto& [p, P] : parts_) round_left_.push_back(p);
+        }
+        if (whole) {
+            for (const int p : round_left_)
+                if (auto it = parts_.find(p); it != parts_.end()) hand_snapshot(it->second);
+            round_left_.clear();
+            // At shutdown and after a rebuild: everything handed so far is written before going
+            // on, also when this round found nothing new (a catch-up whose last round fell on the
+            // log's end), so that the eviction below sees it written.
+            if (force) wait_for_snapshots();
+        } else {
+            const int p = round_left_.front();
+            round_left_.pop_front();
+            if (auto it = parts_.find(p); it != parts_.end()) {
+                hand_snapshot(it->second);
+                evict_written(budget, &it->second);
+            }
+        }
+        if (round_left_.empty()) evict_written(budget, nullptr);
         // What commands arriving meanwhile wait for (a catch-up's rounds are not counted here).
-        if (ready_) times_.snapshot_round.observe(seconds_of(steady::now() - began));
+        if (ready_) times_.snapshot_turn.observe(seconds_of(steady::now() - began));
     }
+
+    // A round under way, or one due.
+    bool snapshot_wanted() const { return !round_left_.empty() || snapshot_due(); }
+    // A round under way, or a change a round would write.
+    bool snapshot_pending() const {
+        if (!round_left_.empty()) return true;
+        for (const auto& [p, P] : parts_)
+            if (P.broken.empty() && (!P.dirty.empty() || !P.stale_keys.empty())) return true;
+        return false;
+    }
+    // Two intervals since the last round began, and it or the next is still not done.
+    bool snapshot_overdue() const { return steady::now() - last_snapshot_ >= 2 * opts_.snapshot_interval; }
 
     // The snapshot of a catch-up, called by `init` between two polls, where memory equals the log
     // read so far: lets go of what the snapshots written so far hold beyond the budget, then hands
@@ -1260,44 +1307,36 @@ private:
     // the appliers' batches): what that has not written yet stays until a later round.
     void snapshot_catching_up() {
         if (bulk_) return;
-        evict_written(catch_up_budget_);
+        evict_written(catch_up_budget_, nullptr);
         last_snapshot_ = steady::now();
-        hand_snapshots(false);
+        round_left_.clear();
+        for (auto& [p, P] : parts_) hand_snapshot(P);
     }
 
-    void hand_snapshots(bool force) {
-        std::vector<snapshot_job> jobs;
-        for (auto& [p, P] : parts_) {
-            if (P.dirty.empty() && P.stale_keys.empty()) continue;
-            // An agency whose chain broke in the log holds less than the log: a snapshot past the
-            // break would hide it from the next start, which must see the break again.
-            if (!P.broken.empty()) continue;
-            snapshot_job j;
-            j.ns = namespace_of(p);
-            j.offset = P.next_offset;
-            for (const auto& id : P.dirty)
-                if (auto it = P.agencies.find(id); it != P.agencies.end()) take_changes(id, it->second, j.entries);
-            P.dirty.clear();
-            for (auto& key : P.stale_keys) j.entries.emplace_back(std::move(key), std::string());
-            P.stale_keys.clear();
-            j.seq = ++snapshot_seq_;
-            std::vector<std::string> keys;
-            keys.reserve(j.entries.size());
-            for (const auto& [key, value] : j.entries) keys.push_back(key);
-            P.unwritten.emplace_back(j.seq, std::move(keys));
-            jobs.push_back(std::move(j));
+    // Hands what changed in `P` since its last job to the snapshot thread.
+    void hand_snapshot(part& P) {
+        if (P.dirty.empty() && P.stale_keys.empty()) return;
+        // An agency whose chain broke in the log holds less than the log: a snapshot past the
+        // break would hide it from the next start, which must see the break again.
+        if (!P.broken.empty()) return;
+        snapshot_job j;
+        j.ns = namespace_of(P.partition);
+        j.offset = P.next_offset;
+        for (const auto& id : P.dirty)
+            if (auto it = P.agencies.find(id); it != P.agencies.end()) take_changes(id, it->second, j.entries);
+        P.dirty.clear();
+        for (auto& key : P.stale_keys) j.entries.emplace_back(std::move(key), std::string());
+        P.stale_keys.clear();
+        j.seq = ++snapshot_seq_;
+        std::vector<std::string> keys;
+        keys.reserve(j.entries.size());
+        for (const auto& [key, value] : j.entries) keys.push_back(key);
+        P.unwritten.emplace_back(j.seq, std::move(keys));
+        {
+            std::lock_guard lk(smu_);
+            snapshots_.push_back(std::move(j));
         }
-        if (!jobs.empty()) {
-            {
-                std::lock_guard lk(smu_);
-                for (auto& j : jobs) snapshots_.push_back(std::move(j));
-            }
-            scv_.notify_all();
-        }
-        // At shutdown and after a rebuild: everything handed so far is written before going on,
-        // also when this call found nothing new (a catch-up whose last round fell on the log's
-        // end), so that what follows (the catch-up's eviction) sees it written.
-        if (force) wait_for_snapshots();
+        scv_.notify_all();
     }
 
     void wait_for_snapshots() {
@@ -1306,32 +1345,42 @@ private:
     }
 
     // Lets go of staff members and clients beyond `budget` (the lane's share of
-    // resident_aggregates, or of catch_up_resident_aggregates while it catches up): first those
-    // not looked up since the previous round, then others. An aggregate leaves memory only
-    // once its committed state is in the snapshot store: it has not changed since it was last taken
-    // for a snapshot (its agency's `changed` marks), and the job that took it is written (the
-    // snapshot thread's account, `written_`). A partition with a broken agency is not snapshotted
-    // and keeps everything. Runs where memory equals the committed log (snapshot_if_due).
-    void evict_written(std::size_t budget) {
+    // resident_aggregates, or of catch_up_resident_aggregates while it catches up), from `only`'s
+    // agencies (a round's turn) or from all partitions: those not looked up since that
+    // partition's previous turn, then, when all partitions are visited, others. An aggregate
+    // leaves memory only once its committed state is in the snapshot store: it has not changed
+    // since it was last taken for a snapshot (its agency's `changed` marks), and the job that took
+    // it is written (the snapshot thread's account, `written_`). A partition with a broken agency
+    // is not snapshotted and keeps everything. Runs where memory equals the committed log
+    // (snapshot_if_due).
+    void evict_written(std::size_t budget, part* only) {
         auto resident = [&] {
             std::size_t n = 0;
             for (auto& [p, P] : parts_)
                 for (auto& [agency, log] : P.agencies) n += log.state.staff.resident() + log.state.clients.resident();
             return n;
         };
+        auto visit = [&](auto&& f) {
+            if (only)
+                f(*only);
+            else
+                for (auto& [p, P] : parts_) f(P);
+        };
         std::size_t held = resident();
         if (held > budget) {
             std::map<int, std::uint64_t> written;
             {
                 std::lock_guard lk(smu_);
-                for (auto& [p, P] : parts_)
-                    if (auto it = written_.find(namespace_of(p)); it != written_.end()) written[p] = it->second;
+                visit([&](part& P) {
+                    if (auto it = written_.find(namespace_of(P.partition)); it != written_.end())
+                        written[P.partition] = it->second;
+                });
             }
             std::size_t over = held - budget;
-            for (int pass = 0; pass < 2 && over > 0; ++pass) {
-                for (auto& [p, P] : parts_) {
-                    if (!P.broken.empty()) continue;
-                    const auto done = written.contains(p) ? written[p] : 0;
+            for (int pass = 0; pass < (only ? 1 : 2) && over > 0; ++pass) {
+                visit([&](part& P) {
+                    if (!P.broken.empty() || over == 0) return;
+                    const auto done = written.contains(P.partition) ? written[P.partition] : 0;
                     while (!P.unwritten.empty() && P.unwritten.front().first <= done) P.unwritten.pop_front();
                     // The ids (the last part of the entry keys) of what those jobs took: an id
                     // found here may be another agency's or kind's, and then stays a round longer.
@@ -1355,15 +1404,16 @@ private:
                         let_go(log.state.clients, log.changed.clients);
                         if (over > 0) let_go(log.state.staff, log.changed.staff);
                     }
-                }
+                });
             }
             held = resident();
         }
-        for (auto& [p, P] : parts_)
+        visit([](part& P) {
             for (auto& [agency, log] : P.agencies) {
                 log.state.staff.forget_use();
                 log.state.clients.forget_use();
             }
+        });
         resident_.store(held);
     }
 
@@ -1501,7 +1551,8 @@ private:
     int next_producer_ = 0;
     std::map<int, part> parts_;
     std::uint64_t txn_counter_ = 0;
-    steady::time_point last_snapshot_ = steady::now();
+    steady::time_point last_snapshot_ = steady::now();  // when the last round began
+    std::deque<int> round_left_;                          // the partitions the round has yet to visit
 
     std::map<int, std::unique_ptr<std::atomic<std::int64_t>>> committed_end_;
     std::atomic<bool> ready_{false};
@@ -1631,10 +1682,11 @@ std::string engine::metrics_text() const {
                      timings_->commit);
     histogram_family("carelog_writer_transaction_commands",
                      "Commands carried by each transaction handed to a commit.", timings_->per_transaction);
-    histogram_family("carelog_writer_snapshot_round_seconds",
-                     "Time a writer spent in one round of its snapshots (handing changed aggregates to the "
-                     "snapshot thread, letting go of written ones); commands that arrive meanwhile wait.",
-                     timings_->snapshot_round);
+    histogram_family("carelog_writer_snapshot_turn_seconds",
+                     "Time a writer spent on its snapshots in one turn between batches (one partition's changed "
+                     "aggregates handed to the snapshot thread and its written ones let go; a whole round when "
+                     "one is late); commands that arrive meanwhile wait.",
+                     timings_->snapshot_turn);
     single(s, "carelog_writer_queued_commands", "gauge", "Commands waiting for a writer.", queued);
     single(s, "carelog_writer_resident_aggregates", "gauge",
            "Staff members and clients the writers hold in memory (after the last snapshot; the others are read "

@@ -71,10 +71,10 @@ struct engine_options {
     // agencies go on committing meanwhile; only its own agency's commands wait for it.
     std::size_t bulk_rows = 2000;
     std::size_t bulk_chunk = 2000;
-    // Dirty agencies are snapshotted this often. A round runs on the lane between batches, and
-    // commands arriving meanwhile wait for it; its cost grows with what changed since the last
-    // one, so rounds every second keep that wait short (docs/performance.md, "Snapshot rounds every
-    // second").
+    // Dirty agencies are snapshotted this often. A round runs on the lane between batches, one
+    // partition per turn, and commands arriving meanwhile wait for that turn; its cost grows with
+    // what changed since the last round, so rounds every second keep that wait short
+    // (docs/performance.md, "Snapshot rounds every second", "Snapshot rounds in turns").
     std::chrono::seconds snapshot_interval{1};
     // Staff members and clients the node's lanes hold in memory together (split evenly between
     // them). Beyond it, after each snapshot, a lane lets go of those whose committed state its
