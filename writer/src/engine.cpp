@@ -1276,15 +1276,16 @@ private:
             // on, also when this round found nothing new (a catch-up whose last round fell on the
             // log's end), so that the eviction below sees it written.
             if (force) wait_for_snapshots();
+            evict_written(budget, eviction::whole);
         } else {
             const int p = round_left_.front();
             round_left_.pop_front();
             if (auto it = parts_.find(p); it != parts_.end()) {
                 hand_snapshot(it->second);
-                evict_written(budget, &it->second);
+                evict_written(budget, eviction::turn, &it->second);
             }
+            if (round_left_.empty()) evict_written(budget, eviction::round_end);
         }
-        if (round_left_.empty()) evict_written(budget, nullptr);
         // What commands arriving meanwhile wait for (a catch-up's rounds are not counted here).
         if (ready_) times_.snapshot_turn.observe(seconds_of(steady::now() - began));
     }
@@ -1307,7 +1308,7 @@ private:
     // the appliers' batches): what that has not written yet stays until a later round.
     void snapshot_catching_up() {
         if (bulk_) return;
-        evict_written(catch_up_budget_, nullptr);
+        evict_written(catch_up_budget_, eviction::whole);
         last_snapshot_ = steady::now();
         round_left_.clear();
         for (auto& [p, P] : parts_) hand_snapshot(P);
@@ -1344,16 +1345,20 @@ private:
         scv_.wait(lk, [&] { return snapshots_.empty() && !snapshotting_; });
     }
 
+    // Which aggregates evict_written lets go of, first: in a round's turn, the turn's partition's
+    // not looked up since its previous turn; at the round's end, once every partition had its
+    // turn, any of all partitions; in a whole round, the first, then the second, of all partitions.
+    enum class eviction { turn, round_end, whole };
+
     // Lets go of staff members and clients beyond `budget` (the lane's share of
-    // resident_aggregates, or of catch_up_resident_aggregates while it catches up), from `only`'s
-    // agencies (a round's turn) or from all partitions: those not looked up since that
-    // partition's previous turn, then, when all partitions are visited, others. An aggregate
-    // leaves memory only once its committed state is in the snapshot store: it has not changed
-    // since it was last taken for a snapshot (its agency's `changed` marks), and the job that took
-    // it is written (the snapshot thread's account, `written_`). A partition with a broken agency
-    // is not snapshotted and keeps everything. Runs where memory equals the committed log
-    // (snapshot_if_due).
-    void evict_written(std::size_t budget, part* only) {
+    // resident_aggregates, or of catch_up_resident_aggregates while it catches up), as `how` says
+    // (`only` is a turn's partition). An aggregate leaves memory only once its committed state is
+    // in the snapshot store: it has not changed since it was last taken for a snapshot (its
+    // agency's `changed` marks), and the job that took it is written (the snapshot thread's
+    // account, `written_`). A partition with a broken agency is not snapshotted and keeps
+    // everything. Runs where memory equals the committed log (snapshot_if_due). What was looked up
+    // is forgotten for the partitions whose unused aggregates it considered.
+    void evict_written(std::size_t budget, eviction how, part* only = nullptr) {
         auto resident = [&] {
             std::size_t n = 0;
             for (auto& [p, P] : parts_)
@@ -1377,7 +1382,8 @@ private:
                 });
             }
             std::size_t over = held - budget;
-            for (int pass = 0; pass < (only ? 1 : 2) && over > 0; ++pass) {
+            const int first_pass = how == eviction::round_end ? 1 : 0, last_pass = how == eviction::turn ? 0 : 1;
+            for (int pass = first_pass; pass <= last_pass && over > 0; ++pass) {
                 visit([&](part& P) {
                     if (!P.broken.empty() || over == 0) return;
                     const auto done = written.contains(P.partition) ? written[P.partition] : 0;
@@ -1408,12 +1414,13 @@ private:
             }
             held = resident();
         }
-        visit([](part& P) {
-            for (auto& [agency, log] : P.agencies) {
-                log.state.staff.forget_use();
-                log.state.clients.forget_use();
-            }
-        });
+        if (how != eviction::round_end)
+            visit([](part& P) {
+                for (auto& [agency, log] : P.agencies) {
+                    log.state.staff.forget_use();
+                    log.state.clients.forget_use();
+                }
+            });
         resident_.store(held);
     }
 
