@@ -1400,7 +1400,8 @@ private:
                             std::vector<std::string> out;
                             for (const auto& [id, value] : map) {
                                 if (out.size() >= over) break;
-                                if (changed.contains(id) || (pass == 0 && map.used_recently(id))) continue;
+                                // The flat probe of use before the set of changes.
+                                if ((pass == 0 && map.used_recently(id)) || changed.contains(id)) continue;
                                 if (!pending.empty() && pending.contains(id)) continue;
                                 out.push_back(id);
                             }

@@ -556,11 +556,17 @@ void take_changes(const std::string& agency_id, agency_log& log, snapshot_entrie
     if (m.empty()) return;
     const std::string base = std::string(snapshot_prefix) + agency_id;
     out.emplace_back(base, encode_agency(log));  // the chain's end and the live record range, always
+    // A changed aggregate stays in memory until it is taken here (the writer evicts none that
+    // changed); the lookup falls back to reading one back only if that ever did not hold.
+    auto changed_one = [](auto& map, const std::string& id) {
+        auto it = map.find_resident(id);
+        return it != map.end() ? it : map.find(id);
+    };
     for (const auto& id : m.staff)
-        if (auto it = log.state.staff.find(id); it != log.state.staff.end())
+        if (auto it = changed_one(log.state.staff, id); it != log.state.staff.end())
             out.emplace_back(base + "/s/" + id, encode_staff(it->second));
     for (const auto& id : m.clients)
-        if (auto it = log.state.clients.find(id); it != log.state.clients.end())
+        if (auto it = changed_one(log.state.clients, id); it != log.state.clients.end())
             out.emplace_back(base + "/c/" + id, encode_client(it->second));
     for (const auto& key : m.commands)
         if (auto it = log.commands.find(key); it != log.commands.end())

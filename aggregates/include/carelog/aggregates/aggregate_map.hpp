@@ -107,6 +107,9 @@ public:
     bool empty() const { return ids_.size() == 0; }
     std::size_t resident() const { return resident_.size(); }
     bool in_memory(const std::string& id) const { return resident_.contains(id); }
+    // The aggregate if it is in memory, end() if not: nothing is read back and no use is counted
+    // (the writer's snapshots read what changed, which is always in memory, without it looking used).
+    iterator find_resident(const std::string& id) { return resident_.find(id); }
 
     // ---- changes ----
     // `value` is forwarded, not taken, so `emplace(x.id, std::move(x))` reads the id first.
