@@ -131,12 +131,14 @@ class write_set {
 public:
     void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
         auto& e = slot_for(cf, k);
+        bytes_ += v.size();
         e.owned.assign(v);
         e.value = e.owned;
         e.deleted = false;
     }
     void put_moved(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string&& v) {
         auto& e = slot_for(cf, k);
+        bytes_ += v.size();
         e.owned = std::move(v);
         e.value = e.owned;
         e.deleted = false;
@@ -144,6 +146,7 @@ public:
     // `v` must stay valid until write() returned.
     void put_borrowed(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
         auto& e = slot_for(cf, k);
+        bytes_ += v.size();
         e.owned.clear();
         e.value = v;
         e.deleted = false;
@@ -170,10 +173,10 @@ public:
     bool empty() const { return written_.empty(); }
     // `wal`: false for what can be rebuilt from the topic (see "Durability" above).
     result<void> write(rocksdb::DB& db, bool wal = true) {
-        // Sized once: a WriteBatch grows by doubling, copying what it holds at every step.
-        std::size_t bytes = 12;  // the batch's header
-        for (const auto& [slot, e] : written_) bytes += slot.size() + e.value.size() + 16;
-        rocksdb::WriteBatch batch(bytes);
+        // Sized once: a WriteBatch grows by doubling, copying what it holds at every step. The
+        // size is counted as the set is written (a value written over counts twice): one walk of
+        // the set's tree, not two, at a batch's end.
+        rocksdb::WriteBatch batch(12 + bytes_);  // 12: the batch's header
         for (const auto& [slot, e] : written_) {
             const rocksdb::Slice key(slot.data() + sizeof(std::uint32_t), slot.size() - sizeof(std::uint32_t));
             auto s = e.deleted ? batch.Delete(e.cf, key)
@@ -205,12 +208,16 @@ private:
     entry& slot_for(rocksdb::ColumnFamilyHandle* cf, std::string_view k) {
         set_probe(cf, k);
         auto it = written_.lower_bound(probe_);
-        if (it == written_.end() || it->first != probe_) it = written_.emplace_hint(it, probe_, entry{});
+        if (it == written_.end() || it->first != probe_) {
+            it = written_.emplace_hint(it, probe_, entry{});
+            bytes_ += probe_.size() + 16;  // the key and the record's framing
+        }
         it->second.cf = cf;
         return it->second;
     }
     std::map<std::string, entry, std::less<>> written_;
     std::string probe_;
+    std::size_t bytes_ = 0;  // what a WriteBatch of the set holds, at most
 };
 
 // FlatBuffers reads scalars in place, so the buffer must be aligned (the verifier checks offsets
