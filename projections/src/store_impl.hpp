@@ -176,17 +176,18 @@ public:
     bool empty() const { return entries_.empty(); }
     // `wal`: false for what can be rebuilt from the topic (see "Durability" above).
     result<void> write(rocksdb::DB& db, bool wal = true) {
-        // In (family, key) order: the family id leads each stored key, big-endian.
-        std::vector<std::uint32_t> order(entries_.size());
-        for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-        std::sort(order.begin(), order.end(),
-                  [&](std::uint32_t a, std::uint32_t b) { return key_of(entries_[a]) < key_of(entries_[b]); });
+        // In (family, key) order: the family id leads each stored key, big-endian. The keys are
+        // sorted as views beside their entries' indexes, so a comparison reads no entry.
+        std::vector<std::pair<std::string_view, std::uint32_t>> order;
+        order.reserve(entries_.size());
+        for (std::uint32_t i = 0; i < entries_.size(); ++i) order.emplace_back(key_of(entries_[i]), i);
+        std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
         // Sized once: a WriteBatch grows by doubling, copying what it holds at every step. The
         // size is counted as the set is written (a value written over counts twice).
         rocksdb::WriteBatch batch(12 + bytes_);  // 12: the batch's header
-        for (const auto i : order) {
+        for (const auto& [stored_key, i] : order) {
             const auto& e = entries_[i];
-            const auto k = key_of(e).substr(sizeof(std::uint32_t));
+            const auto k = stored_key.substr(sizeof(std::uint32_t));
             const rocksdb::Slice key(k.data(), k.size());
             const auto v = e.value();
             auto s = e.is == entry::kind::deleted ? batch.Delete(e.cf, key)
