@@ -12,6 +12,7 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/version.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include "carelog/base/metric_text.hpp"
 #include "carelog/base/shared_object.hpp"
@@ -167,19 +168,22 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // are flushed together, so what survives a crash is always a consistent cut with its offsets.
     opts.atomic_flush = true;
     // Memory: every family's memtables together stay under 128 MiB (14 families at RocksDB's
-    // default of 64 MiB each, twice, would allow 1.8 GiB); the WAL, which only the node's local
-    // state uses, is bounded too. Point lookups (views by id, identity hashes) skip files with a
-    // bloom filter; one 64 MiB block cache serves every family. The cache is RocksDB's
+    // default of 64 MiB each, twice, would allow 1.8 GiB). The bound holds strictly: a write
+    // waits while memtables, those being flushed included, hold that much, so appliers catching up
+    // faster than the flush thread writes do not pile up immutable memtables (a rebuild's peak RSS
+    // ~30-50 MiB lower, docs/performance.md, "Rebuild: the appliers' write set without a tree").
+    // The WAL, which only the node's local state uses, is bounded too. Point lookups (views by id,
+    // identity hashes) skip files with a bloom filter; one 64 MiB block cache serves every family. The cache is RocksDB's
     // HyperClockCache: a lookup takes no lock (the LRU cache locks a shard's mutex on every
     // lookup and release, once per block a read touches); its table is sized for 4 KiB entries,
     // the point-lookup families' block size and below the index families' 16 KiB. A 50-row list
     // costs its io thread 2-7 µs less, a read by id up to 1.7 µs (docs/performance.md, "One idle
     // timer per connection; the block cache without locks").
-    opts.db_write_buffer_size = 128u << 20;
+    opts.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(128u << 20, nullptr, /*allow_stall=*/true);
     opts.write_buffer_size = 32u << 20;
     opts.max_total_wal_size = 64u << 20;
     // Catching up, two appliers fill memtables faster than one flush thread empties them: room for
-    // four per family before writes stop (the 128 MiB above still bounds them all together).
+    // four per family before writes stop (the 128 MiB above bounds them all together).
     opts.max_write_buffer_number = 4;
     // Universal (tiered) compaction: sorted runs of similar size are merged, and everything once
     // the newer runs hold twice the oldest (max_size_amplification_percent 200, RocksDB's
