@@ -173,13 +173,14 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // faster than the flush thread writes do not pile up immutable memtables (a rebuild's peak RSS
     // ~30-50 MiB lower, docs/performance.md, "Rebuild: the appliers' write set without a tree").
     // The WAL, which only the node's local state uses, is bounded too. Point lookups (views by id,
-    // identity hashes) skip files with a bloom filter; one 64 MiB block cache serves every family. The cache is RocksDB's
-    // HyperClockCache: a lookup takes no lock (the LRU cache locks a shard's mutex on every
-    // lookup and release, once per block a read touches); its table is sized for 4 KiB entries,
-    // the point-lookup families' block size and below the index families' 16 KiB. A 50-row list
-    // costs its io thread 2-7 µs less, a read by id up to 1.7 µs (docs/performance.md, "One idle
-    // timer per connection; the block cache without locks").
-    opts.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(128u << 20, nullptr, /*allow_stall=*/true);
+    // identity hashes) skip files with a bloom filter; one 64 MiB block cache serves every
+    // family. The cache is RocksDB's HyperClockCache: a lookup takes no lock (the LRU cache locks
+    // a shard's mutex on every lookup and release, once per block a read touches); its table is
+    // sized for 4 KiB entries, the point-lookup families' block size and below the index
+    // families' 16 KiB. A 50-row list costs its io thread 2-7 µs less, a read by id up to 1.7 µs
+    // (docs/performance.md, "One idle timer per connection; the block cache without locks").
+    opts.write_buffer_manager =
+        std::make_shared<rocksdb::WriteBufferManager>(128u << 20, nullptr, /*allow_stall=*/true);
     opts.write_buffer_size = 32u << 20;
     opts.max_total_wal_size = 64u << 20;
     // Catching up, two appliers fill memtables faster than one flush thread empties them: room for

@@ -130,8 +130,9 @@ inline std::string offset_key(int partition) { return keys::be32(static_cast<std
 // bytes that outlive the set (a record's envelope, in the consumer's batch until apply_batch
 // returns) are referred to (put_borrowed).
 // The keys lie end to end in one buffer and are found by hash; they are sorted once, at write().
-// A tree of nodes (std::map) compared long shared prefixes at every level of every insert and
-// walked its cold nodes at the end: a third of the appliers' time in a rebuild.
+// A tree of nodes (std::map) would compare long shared prefixes (family, agency) at every level of
+// every insert and walk cold nodes at the end (docs/performance.md, "Rebuild: the appliers' write
+// set without a tree").
 class write_set {
 public:
     void put(rocksdb::ColumnFamilyHandle* cf, std::string_view k, std::string_view v) {
