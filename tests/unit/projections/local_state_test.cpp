@@ -76,3 +76,32 @@ TEST_CASE("local state: blobs of several namespaces written in one batch are the
     CHECK(db->get_local("writer-p1", "offset") == "7");
     CHECK(db->get_local("node", "topic") == "events");
 }
+
+TEST_CASE("local state: a large batch keeps every value, short ones included, and the last write of a key wins",
+          "[projections][local]") {
+    temp_dir dir;
+    auto db = open_store(dir);
+    // Thousands of keys in one write, out of key order; values short enough to live inside their
+    // string (written first, then moved as the batch grows) and long ones; some keys written twice.
+    kvs batch;
+    for (int i = 4999; i >= 0; --i) {
+        const auto key = "k/" + std::string(4 - std::to_string(i).size(), '0') + std::to_string(i);
+        batch.emplace_back(key, i % 3 == 0 ? std::string(200, static_cast<char>('a' + i % 26)) : std::to_string(i));
+    }
+    for (int i = 0; i < 5000; i += 7)
+        batch.emplace_back("k/" + std::string(4 - std::to_string(i).size(), '0') + std::to_string(i),
+                           "again " + std::to_string(i));
+    REQUIRE(db->put_local("big", batch));
+
+    const auto stored = db->scan_local("big", "k/");
+    REQUIRE(stored.size() == 5000);
+    for (int i = 0; i < 5000; ++i) {
+        const auto key = "k/" + std::string(4 - std::to_string(i).size(), '0') + std::to_string(i);
+        const auto want = i % 7 == 0   ? "again " + std::to_string(i)
+                          : i % 3 == 0 ? std::string(200, static_cast<char>('a' + i % 26))
+                                       : std::to_string(i);
+        INFO("key " << key);
+        CHECK(stored[static_cast<std::size_t>(i)].first == key);
+        CHECK(stored[static_cast<std::size_t>(i)].second == want);
+    }
+}
