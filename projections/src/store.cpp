@@ -171,7 +171,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     // default of 64 MiB each, twice, would allow 1.8 GiB). The bound holds strictly: a write
     // waits while memtables, those being flushed included, hold that much, so appliers catching up
     // faster than the flush thread writes do not pile up immutable memtables (a rebuild's peak RSS
-    // ~30-50 MiB lower, docs/performance.md, "Rebuild: the appliers' write set without a tree").
+    // ~30-80 MiB lower, docs/performance.md, "Rebuild: the appliers' write set without a tree").
     // The WAL, which only the node's local state uses, is bounded too. Point lookups (views by id,
     // identity hashes) skip files with a bloom filter; one 64 MiB block cache serves every
     // family. The cache is RocksDB's HyperClockCache: a lookup takes no lock (the LRU cache locks

@@ -780,7 +780,8 @@ TEST_CASE("writer: a snapshot round visits the lane's partitions one per turn, a
             if (f.snaps.get("writer-p" + std::to_string(p), "a/" + id)) ++found;
         return found;
     };
-    for (int i = 0; i < 100 && written() < f.cfg.partitions; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 100 && written() < f.cfg.partitions; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     CHECK(written() == f.cfg.partitions);
     // Each partition was its own turn, timed for an operator.
     const auto turns = carelog::testing::metric_value(e->metrics_text(), "carelog_writer_snapshot_turn_seconds_count");
