@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <latch>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -25,18 +26,20 @@ thread_local bool unsuspended_here = false;
 // Argon2id and other CPU-heavy work: a few threads, so io threads keep serving while it runs
 // (password_policy bounds how many hashes run at once on top of this).
 // Its threads are named "blocking-N" (not the name of the thread that first used the pool,
-// which they would inherit): each takes one naming task, held until all have taken theirs.
+// which they would inherit): each takes one naming task, held until all have taken theirs. The
+// tasks share ownership of the latch: the last arrival releases the caller, which may return
+// while the other tasks are still inside arrive_and_wait reading the latch.
 boost::asio::thread_pool& blocking_pool() {
     static boost::asio::thread_pool& pool = []() -> boost::asio::thread_pool& {
         const unsigned n = std::max(2u, std::thread::hardware_concurrency());
         static boost::asio::thread_pool p(n);
-        std::latch named(n);
+        auto named = std::make_shared<std::latch>(n);
         for (unsigned i = 0; i < n; ++i)
-            boost::asio::post(p, [i, &named] {
+            boost::asio::post(p, [i, named] {
                 name_this_thread("blocking-" + std::to_string(i));
-                named.arrive_and_wait();
+                named->arrive_and_wait();
             });
-        named.wait();
+        named->wait();
         return p;
     }();
     return pool;
