@@ -1,5 +1,7 @@
 // A small blocking HTTP/1.1 client for integration tests and benchmarks (Boost.Beast), one
-// connection per client, reconnecting when the server closed it.
+// connection per client, reconnecting when the server closed it. Every connect, write and read is
+// bounded by `timeout`: a server that never answers fails the caller (beast::error::timeout)
+// instead of holding a test or a benchmark for good.
 #pragma once
 
 #include <boost/asio/connect.hpp>
@@ -8,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,6 +34,7 @@ public:
     http_client(std::string host, unsigned short port) : host_(std::move(host)), port_(port) {}
 
     std::map<std::string, std::string> default_headers;
+    std::chrono::seconds timeout{120};
 
     http_reply request(const std::string& method, const std::string& target, const std::string& body = "",
                        const std::map<std::string, std::string>& headers = {},
@@ -49,11 +53,11 @@ public:
                     req.body() = body;
                     req.prepare_payload();
                 }
-                http::write(*stream_, req);
                 boost::beast::flat_buffer buf;
                 http::response_parser<http::string_body> parser;
                 parser.body_limit(64u << 20);
-                http::read(*stream_, buf, parser);
+                bounded([&](auto done) { http::async_write(*stream_, req, done); });
+                bounded([&](auto done) { http::async_read(*stream_, buf, parser, done); });
                 auto res = parser.release();
                 http_reply out;
                 out.status = static_cast<int>(res.result_int());
@@ -65,9 +69,11 @@ public:
                 }
                 if (!res.keep_alive()) stream_.reset();
                 return out;
-            } catch (const boost::system::system_error&) {
+            } catch (const boost::system::system_error& e) {
                 stream_.reset();
-                if (attempt == 1) throw;
+                // A closed keep-alive connection is tried once more; a request that timed out may
+                // have been acted on, so it is not sent again.
+                if (attempt == 1 || e.code() == boost::beast::error::timeout) throw;
             }
         }
         return {};
@@ -90,11 +96,24 @@ public:
     }
 
 private:
+    // Runs one asynchronous operation on this client's own io_context under the stream's timer,
+    // throwing what it failed with.
+    template <class Start>
+    void bounded(Start start) {
+        boost::system::error_code ec;
+        stream_->expires_after(timeout);
+        start([&ec](const boost::system::error_code& e, auto&&...) { ec = e; });
+        ioc_.restart();
+        ioc_.run();
+        if (ec) throw boost::system::system_error(ec);
+    }
+
     void ensure_connected() {
         if (stream_) return;
         boost::asio::ip::tcp::resolver resolver(ioc_);
+        auto endpoints = resolver.resolve(host_, std::to_string(port_));
         stream_.emplace(ioc_);
-        stream_->connect(resolver.resolve(host_, std::to_string(port_)));
+        bounded([&](auto done) { stream_->async_connect(endpoints, done); });
     }
 
     std::string host_;

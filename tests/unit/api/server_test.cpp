@@ -333,3 +333,25 @@ TEST_CASE("server: reads that wait for the projections hold no io thread, and an
     CHECK(f.status.slow_waits == 2);  // one each: a read tried first on the thread began no wait
     srv.stop();
 }
+
+TEST_CASE("test client: a server that accepts and never answers fails the request with a timeout, sent once",
+          "[api][server][client]") {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    carelog::testing::http_client client("127.0.0.1", silent.local_endpoint().port());
+    client.timeout = std::chrono::seconds(1);
+    try {
+        (void)client.get("/healthz");
+        FAIL("the request was answered");
+    } catch (const boost::system::system_error& e) {
+        CHECK(e.code() == boost::beast::error::timeout);
+    }
+    // The connection was taken from the backlog once: the request was not sent again.
+    boost::asio::ip::tcp::socket first(io);
+    silent.accept(first);
+    silent.non_blocking(true);
+    boost::asio::ip::tcp::socket second(io);
+    boost::system::error_code ec;
+    silent.accept(second, ec);
+    CHECK(ec == boost::asio::error::would_block);
+}
