@@ -9,7 +9,6 @@
 
 #include "carelog/api/problem.hpp"
 #include "carelog/api/request.hpp"
-#include "fiber.hpp"
 #include "router_internal.hpp"
 
 namespace carelog::api {
@@ -25,8 +24,6 @@ handled dispatch(app_context& ctx, const http_request& req, std::string_view pee
         spdlog::error("api: {} {} threw: {}", std::string_view(req.method_string().data(), req.method_string().size()),
                       h.route, e.what());
         h.response = problem_response(error::make(errc::internal, "the server failed to answer this request"));
-    } catch (const fiber::needs_fiber&) {
-        throw;  // tried without a fiber: the server runs it again on one
     } catch (...) {
         spdlog::error("api: request threw a non-standard exception");
         h.response = problem_response(error::make(errc::internal, "the server failed to answer this request"));

@@ -111,10 +111,10 @@ http_result<http_response> submit_checked(request_context& rc, const std::string
 }
 
 result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout) {
-    if (!fiber::current()) {
-        fiber::may_block();
-        return ctx.projections_status.wait_for(token, timeout);
-    }
+    if (!fiber::current()) return ctx.projections_status.wait_for(token, timeout);
+    // Applied already, as a token usually is by the time a later request carries it: answered
+    // without suspending the fiber.
+    if (auto now = ctx.projections_status.wait_for(token, std::chrono::milliseconds(0)); !now || *now) return now;
     // On a fiber: the projections answer when they get there (or the time runs out); the fiber is
     // suspended meanwhile and no thread is held.
     return fiber::await<result<bool>>([&](std::function<void(result<bool>)> done) {

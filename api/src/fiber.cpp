@@ -21,7 +21,6 @@ namespace carelog::api::fiber {
 
 namespace {
 thread_local yield* current_fiber = nullptr;
-thread_local bool unsuspended_here = false;
 
 // Argon2id and other CPU-heavy work: a few threads, so io threads keep serving while it runs
 // (password_policy bounds how many hashes run at once on top of this).
@@ -107,25 +106,9 @@ scope::~scope() { current_fiber = saved_; }
 void scope::suspending() noexcept { current_fiber = nullptr; }
 void scope::restore(yield* y) noexcept { current_fiber = y; }
 
-// The thread's current fiber is cleared as well: a fiber suspended (or ended) earlier on this
-// thread may still be named there, and the code run here is on none.
-unsuspended::unsuspended() noexcept : saved_(unsuspended_here), saved_fiber_(current_fiber) {
-    unsuspended_here = true;
-    current_fiber = nullptr;
-}
-unsuspended::~unsuspended() {
-    unsuspended_here = saved_;
-    current_fiber = saved_fiber_;
-}
-
-void may_block() {
-    if (unsuspended_here) throw needs_fiber{};
-}
-
 void sleep(std::chrono::milliseconds d) {
     yield* y = current();
     if (!y) {
-        may_block();
         std::this_thread::sleep_for(d);
         return;
     }
@@ -146,7 +129,6 @@ void spawn_detached(std::function<void()> work) {
     };
     yield* y = current();
     if (!y) {
-        may_block();
         run(work);
         return;
     }
@@ -161,7 +143,6 @@ void spawn_detached(std::function<void()> work) {
 
 void run_blocking(const std::function<void()>& work) {
     if (!current()) {
-        may_block();
         work();
         return;
     }

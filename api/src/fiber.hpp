@@ -1,8 +1,8 @@
-// Request fibers: the server runs every handler on a stackful coroutine (Boost.Asio spawn) on the
-// connection's io thread, so a handler written as plain sequential code can wait for the write
-// engine, a projection or a password hash without holding a thread: the wait suspends the fiber
-// and the io thread serves other connections. Outside a fiber (unit tests, tools) the same calls
-// simply block the calling thread.
+// Connection fibers: the server runs each connection, its handlers included, on a stackful
+// coroutine (Boost.Asio spawn) on the connection's io thread, so a handler written as plain
+// sequential code can wait for the write engine, a projection or a password hash without holding
+// a thread: the wait suspends the fiber and the io thread serves other connections. Outside a
+// fiber (unit tests, tools) the same calls simply block the calling thread.
 #pragma once
 
 #include <chrono>
@@ -24,8 +24,8 @@ using yield = boost::asio::basic_yield_context<boost::asio::any_io_executor>;
 // The stacks fibers run on (a Boost.Context StackAllocator): 256 KiB each (JSON parsing, RocksDB
 // reads and the domain's decide run on them; Argon2id runs on the blocking pool), mapped once with a
 // guard page below (an overflow faults instead of writing over the heap), and kept for the next
-// fiber when one ends. A fiber per request would otherwise map (or malloc) and fault in a fresh
-// stack for every request, and give its pages back after.
+// fiber when one ends. A connection's fiber would otherwise map (or malloc) and fault in a fresh
+// stack for every connection, and give its pages back after.
 class recycled_stack {
 public:
     static constexpr std::size_t bytes = 256 * 1024;
@@ -58,36 +58,12 @@ private:
     yield* saved_;
 };
 
-// A read is first tried on its io thread without a fiber (server.cpp `run_handler`): most never
-// wait, and a fiber costs a stack switch and two rounds through the scheduler. Within `unsuspended`
-// a wait that would block the thread throws `needs_fiber` instead, before it starts anything, and
-// the server runs the request again from the start on a fiber. It is no std::exception, so no
-// handler's catch takes it.
-struct needs_fiber {};
-
-class unsuspended {
-public:
-    unsuspended() noexcept;
-    ~unsuspended();
-    unsuspended(const unsuspended&) = delete;
-    unsuspended& operator=(const unsuspended&) = delete;
-
-private:
-    bool saved_;
-    yield* saved_fiber_;
-};
-
-// Called where code without a fiber is about to block its thread: throws needs_fiber within
-// `unsuspended`, else returns.
-void may_block();
-
 // Suspends the current fiber until `start(complete)` calls `complete(value)` (from any thread),
 // and returns the value. Without a fiber, blocks the calling thread instead.
 template <class T>
 T await(const std::function<void(std::function<void(T)>)>& start) {
     yield* y = current();
     if (!y) {
-        may_block();
         auto p = std::make_shared<std::promise<T>>();
         auto f = p->get_future();
         start([p](T v) { p->set_value(std::move(v)); });

@@ -6,10 +6,13 @@
 //
 // Threads: N io threads, each running an io_context of its own (Beast's io_context per thread);
 // the acceptor hands connections to them in turn, and a connection lives on its thread for its
-// life, so its handlers never need a strand and the io threads share no queue. Handlers run on
-// their connection's thread: a GET first directly on it, and any request that waits on a fiber
-// (fiber.hpp), so a command, a consistency wait or a password hash suspends the fiber instead of
-// holding a thread, and thousands of requests can wait for the write engine on two io threads.
+// life, so its handlers never need a strand and the io threads share no queue. Each connection
+// runs on a fiber of its own (fiber.hpp), its handlers on that fiber: a command, a consistency
+// wait or a password hash suspends the fiber instead of holding a thread, and thousands of
+// requests can wait for the write engine on two io threads. A fiber per connection, not per
+// request: a request costs no fiber's start and end and no trip through the scheduler to and from
+// it; an open connection holds a stack (fiber.hpp: 256 KiB mapped, the pages it has touched
+// resident).
 #include "carelog/api/server.hpp"
 
 #include <array>
@@ -206,7 +209,10 @@ struct server::impl {
                 std::lock_guard lock(m);
                 conns.insert(c);
             }
-            net::co_spawn(c->stream.get_executor(), session(c), [this, c, peer](std::exception_ptr e) {
+            auto ex = c->stream.get_executor();
+            net::spawn(
+                ex, std::allocator_arg, fiber::recycled_stack{}, [this, c](fiber::yield y) { session(c, std::move(y)); },
+                [this, c, peer](std::exception_ptr e) {
                 if (e) {
                     try {
                         std::rethrow_exception(e);
@@ -228,18 +234,19 @@ struct server::impl {
     }
 
     // Answers a request the parser refused (no handler ran), then closes with a linger.
-    net::awaitable<void> refuse(connection& c, const problem& p, unsigned version, std::string_view method,
-                                std::chrono::steady_clock::time_point t0) {
+    void refuse(connection& c, const problem& p, unsigned version, std::string_view method,
+                std::chrono::steady_clock::time_point t0, fiber::yield& y) {
         http_response res = problem_response(p, version == 10 ? 10 : 11);
         res.keep_alive(false);
         res.set(http::field::cache_control, "no-store");
         res.prepare_payload();
         c.stream.expires_after(ctx.cfg.header_timeout);
-        auto [ec, n] = co_await http::async_write(c.stream, res, use_tuple);
+        beast::error_code ec;
+        http::async_write(c.stream, res, y[ec]);
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
         ctx.m.observe(method, "-", p.spec.status, us);
         log_request(method, "-", p.spec.status, us);
-        if (ec) co_return;
+        if (ec) return;
         beast::error_code ignored;
         c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
         std::vector<char> scratch(64 * 1024);
@@ -249,9 +256,10 @@ struct server::impl {
         c.idle_since = std::chrono::steady_clock::now();
         c.idle_limit = linger_time;
         c.idle = true;  // nothing in flight: stop() may cut the linger short
-        if (stopping) co_return;
+        if (stopping) return;
         while (drained < linger_max_bytes) {
-            auto [rec, rn] = co_await c.stream.socket().async_read_some(net::buffer(scratch), use_tuple);
+            beast::error_code rec;
+            const std::size_t rn = c.stream.socket().async_read_some(net::buffer(scratch), y[rec]);
             if (rec) break;
             drained += rn;
         }
@@ -259,38 +267,38 @@ struct server::impl {
 
     // Parses a request from what the connection has buffered, reading more only when the parser
     // needs more: a request that arrived whole, as nearly every one on a keep-alive connection
-    // does, is parsed without an asynchronous operation, where Beast's async_read_header and
-    // async_read each pass their completion through the scheduler. The loop is Beast's own
-    // (read_some_op in boost/beast/http/impl/read.hpp): parse, and read when the parser says
-    // need_more. It stops once the header is parsed when `header_only`, else at the message's end;
-    // `timeout` bounds the reads of this phase together, from its first read.
-    static net::awaitable<beast::error_code> parse(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                                   http::request_parser<http::string_body>& parser,
-                                                   bool header_only, std::chrono::steady_clock::duration timeout) {
+    // does, is parsed without an asynchronous operation. The loop is Beast's own (read_some_op in
+    // boost/beast/http/impl/read.hpp): parse, and read when the parser says need_more. It stops
+    // once the header is parsed when `header_only`, else at the message's end; `timeout` bounds
+    // the reads of this phase together, from its first read.
+    static beast::error_code parse(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                   http::request_parser<http::string_body>& parser, bool header_only,
+                                   std::chrono::steady_clock::duration timeout, fiber::yield& y) {
         bool timed = false;
         for (;;) {
-            if (header_only ? parser.is_header_done() : parser.is_done()) co_return beast::error_code{};
+            if (header_only ? parser.is_header_done() : parser.is_done()) return {};
             if (buffer.size() > 0) {
                 beast::error_code ec;
                 const std::size_t used = parser.put(buffer.data(), ec);
                 buffer.consume(used);
                 if (!ec && used > 0) continue;
-                if (ec && ec != http::error::need_more) co_return ec;
+                if (ec && ec != http::error::need_more) return ec;
             }
             const std::size_t size = beast::read_size(buffer, 64 * 1024);
-            if (size == 0) co_return http::error::buffer_overflow;
+            if (size == 0) return http::error::buffer_overflow;
             if (!timed) {
                 stream.expires_after(timeout);
                 timed = true;
             }
-            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(size), use_tuple);
+            beast::error_code ec;
+            const std::size_t n = stream.async_read_some(buffer.prepare(size), y[ec]);
             if (ec == net::error::eof) {
-                if (!parser.got_some()) co_return http::error::end_of_stream;
+                if (!parser.got_some()) return http::error::end_of_stream;
                 beast::error_code eof_ec;
                 parser.put_eof(eof_ec);  // a request never ends at the end of the stream: partial_message
-                co_return eof_ec;
+                return eof_ec;
             }
-            if (ec) co_return ec;
+            if (ec) return ec;
             buffer.commit(n);
         }
     }
@@ -302,54 +310,34 @@ struct server::impl {
     // Transfer-Encoding goes through the serializer); skipping it and the asynchronous
     // operation's round through the scheduler is most of what an answer's write costs in user
     // space.
-    net::awaitable<beast::error_code> send(connection& c, http_response& res) {
+    beast::error_code send(connection& c, http_response& res, fiber::yield& y) {
+        beast::error_code ec;
         if (res.find(http::field::transfer_encoding) != res.end()) {
             c.stream.expires_after(ctx.cfg.idle_timeout);
-            auto [ec, n] = co_await http::async_write(c.stream, res, use_tuple);
-            co_return ec;
+            http::async_write(c.stream, res, y[ec]);
+            return ec;
         }
         render_head(res, c.head);
         const std::array<net::const_buffer, 2> bufs{net::buffer(c.head), net::buffer(res.body())};
         const std::size_t total = c.head.size() + res.body().size();
-        beast::error_code ec;
         std::size_t sent = c.stream.socket().write_some(bufs, ec);  // the socket is non-blocking
         if (ec == net::error::would_block || ec == net::error::try_again) {
             ec = {};
             sent = 0;
         }
-        if (ec || sent == total) co_return ec;
+        if (ec || sent == total) return ec;
         beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(bufs);
         rest.consume(sent);
         c.stream.expires_after(ctx.cfg.idle_timeout);
-        auto [wec, wn] = co_await net::async_write(c.stream, rest, use_tuple);
-        co_return wec;
+        net::async_write(c.stream, rest, y[ec]);
+        return ec;
     }
 
-    // Runs the handler on a fiber on this connection's thread (see fiber.hpp). `req` is a
-    // reference to the session's own shared_ptr and the work a named local: GCC 12 destroys some
-    // temporaries of a co_await full-expression twice (PR c++/99576).
-    net::awaitable<handled> run_handler(const std::shared_ptr<const http_request>& req, const std::string& peer) {
-        // A GET changes nothing before its first wait, if it has one: tried here first, and run
-        // again from the start on a fiber when it would wait (fiber::unsuspended).
-        if (req->method() == http::verb::get) {
-            try {
-                fiber::unsuspended here;
-                co_return dispatch(ctx, *req, peer);
-            } catch (const fiber::needs_fiber&) {
-            }
-        }
-        auto out = std::make_shared<handled>();
-        auto work = [this, keep = req, from = peer, out](fiber::yield y) {
-            fiber::scope on(y);
-            *out = dispatch(ctx, *keep, from);
-        };
-        auto ex = co_await net::this_coro::executor;
-        auto stack = fiber::recycled_stack{};
-        co_await net::spawn(ex, std::allocator_arg, std::move(stack), std::move(work), net::use_awaitable);
-        co_return std::move(*out);
-    }
-
-    net::awaitable<void> session(std::shared_ptr<connection> c) {
+    // A connection's life, on its own fiber (fiber.hpp): read a request, run its handler on this
+    // fiber, answer, and again while the connection is kept alive. A handler that waits (the write
+    // engine, a projection, a password hash) suspends the fiber, and the io thread serves other
+    // connections meanwhile; one that does not wait answers without a switch.
+    void session(const std::shared_ptr<connection>& c, fiber::yield y) {
         const config& cfg = ctx.cfg;
         auto& stream = c->stream;
         beast::flat_buffer buffer(cfg.header_limit + 128 * 1024);
@@ -375,7 +363,8 @@ struct server::impl {
                         c->idle_limit = cfg.idle_timeout;
                     }
                     // On the socket itself: watch_idle bounds this wait, not the stream's timer.
-                    auto [ec, n] = co_await stream.socket().async_read_some(buffer.prepare(16 * 1024), use_tuple);
+                    beast::error_code ec;
+                    const std::size_t n = stream.socket().async_read_some(buffer.prepare(16 * 1024), y[ec]);
                     c->idle = false;
                     if (ec) break;  // closed by the client, idle timeout, or stop()
                     buffer.commit(n);
@@ -388,7 +377,7 @@ struct server::impl {
                 // The largest route limit until the request line names the route (Beast refuses a
                 // Content-Length over the limit while parsing the header).
                 parser.body_limit(max_body_limit(cfg));
-                auto hec = co_await parse(stream, buffer, parser, true, cfg.header_timeout);
+                auto hec = parse(stream, buffer, parser, true, cfg.header_timeout, y);
                 const std::size_t limit =
                     body_limit_for(cfg, sv(parser.get().method_string()), sv(parser.get().target()));
                 if (!hec) {
@@ -404,13 +393,13 @@ struct server::impl {
                 if (!hec && !parser.is_done()) {
                     if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
                         http::response<http::empty_body> cont{http::status::continue_, version};
-                        auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
+                        beast::error_code cec;
+                        http::async_write(stream, cont, y[cec]);
                         if (cec) break;
                     }
-                    hec = co_await parse(stream, buffer, parser, false, cfg.body_timeout);
+                    hec = parse(stream, buffer, parser, false, cfg.body_timeout, y);
                 }
                 if (hec) {
-                    // Named, not temporaries inside the co_await expression (see run_handler).
                     std::optional<problem> refusal;
                     if (hec == http::error::body_limit) {
                         refusal.emplace(problem(error::make(
@@ -421,26 +410,27 @@ struct server::impl {
                                hec != http::error::end_of_stream && hec != http::error::partial_message) {
                         refusal.emplace(problem(error::make(errc::malformed, "malformed HTTP request")));
                     }
-                    if (refusal) co_await refuse(*c, *refusal, version, method, t0);
+                    if (refusal) refuse(*c, *refusal, version, method, t0, y);
                     // timeouts, resets, a client gone mid-request: nobody to answer
                     break;
                 }
 
                 stream.expires_never();  // handlers bound their own waits (bus and consistency timeouts)
-                const std::shared_ptr<const http_request> req = std::make_shared<http_request>(parser.release());
+                const http_request req = parser.release();
                 handled h;
                 try {
-                    h = co_await run_handler(req, peer);
+                    const fiber::scope on(y);
+                    h = dispatch(ctx, req, peer);
                 } catch (const std::exception& e) {
                     spdlog::error("http handler failed: {}", e.what());
                     h.response = problem_response(error::make(errc::internal, "the server failed to answer this request"),
-                                                  req->version());
+                                                  req.version());
                     h.route = "-";
                 }
-                bool keep = req->keep_alive() && !stopping;
+                bool keep = req.keep_alive() && !stopping;
                 h.response.keep_alive(keep);
-                auto wec = co_await send(*c, h.response);
-                log_request(sv(req->method_string()), h.route, h.response.result_int(),
+                auto wec = send(*c, h.response, y);
+                log_request(sv(req.method_string()), h.route, h.response.result_int(),
                             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
                 if (wec || !keep) break;
             }

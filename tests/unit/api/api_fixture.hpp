@@ -165,6 +165,8 @@ public:
     }
     result<bool> wait_for(const std::string& token, std::chrono::milliseconds timeout) override {
         auto answer = answer_of(token, timeout);
+        // Projections that get there only answer_after from now are not there yet.
+        if (answer_after.count() != 0 && timeout.count() == 0 && answer) return false;
         if (answer_after.count() != 0 && timeout.count() != 0) {
             ++slow_waits;
             std::this_thread::sleep_for(answer_after);
