@@ -145,10 +145,13 @@ public:
 
 private:
     static std::uint64_t hash(const std::string& id) { return std::hash<std::string>{}(id); }
+    // An id not among ids_ is nowhere: the common lookup of a new aggregate's id ends in the
+    // compact hash set, without a probe of the resident map. Every resident id is among ids_.
     iterator find_hashed(const std::string& id, std::uint64_t h) {
         if (source_) used_.insert(h);
+        if (!ids_.contains(h)) return resident_.end();
         auto it = resident_.find(id);
-        if (it != resident_.end() || !source_ || !ids_.contains(h)) return it;
+        if (it != resident_.end() || !source_) return it;
         auto loaded = (*source_)(id);
         if (!loaded) return resident_.end();
         return resident_.emplace(id, std::move(*loaded)).first;
