@@ -4,19 +4,19 @@
 
 namespace carelog::writer {
 
-std::vector<stamped> stamp(const agency_log& log, const std::vector<events::decided_event>& decided,
+std::vector<stamped> stamp(const agency_log& log, std::vector<events::decided_event> decided,
                            const stamp_meta& meta, id_source& ids) {
     std::vector<stamped> out;
     out.reserve(decided.size());
     std::uint64_t seq = log.sequence;
     sha256_digest prev = log.last_hash;
-    for (const auto& d : decided) {
+    for (auto& d : decided) {
         stamped s;
         auto& e = s.env;
         e.event_id = ids.next_uuid();
         e.agency_id = meta.agency_id;
         e.aggregate_type = std::string(events::aggregate_type_of(d));
-        e.aggregate_id = d.aggregate_id;
+        e.aggregate_id = std::move(d.aggregate_id);
         e.aggregate_version = d.aggregate_version;
         e.sequence = ++seq;
         e.occurred_at = meta.now;
@@ -25,7 +25,7 @@ std::vector<stamped> stamp(const agency_log& log, const std::vector<events::deci
         e.correlation_id = meta.correlation_id;
         e.causation_id = meta.command_id;
         e.prev_hash = prev;
-        e.data = d.data;
+        e.data = std::move(d.data);
         s.bytes = events::encode(e);
         prev = e.hash;
         out.push_back(std::move(s));

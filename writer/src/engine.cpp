@@ -542,7 +542,7 @@ private:
         }
         agency_log& log = existing ? *existing : log_of(P, s.agency_id);
         std::string cmd_id = s.meta.idempotency_key.empty() ? ids_.next_uuid() : s.meta.idempotency_key;
-        auto out = append(t, P, log, s.agency_id, *decided,
+        auto out = append(t, P, log, s.agency_id, std::move(*decided),
                           stamp_meta{s.agency_id, s.meta.actor_id, cmd_id, s.meta.correlation_id, clock_.now()});
         if (!out) {
             a.res = std::unexpected(out.error());
@@ -571,9 +571,9 @@ private:
     // Stamps decided events onto `log`, applies them and queues their records. Refuses (and
     // applies nothing) when an event is larger than the log accepts.
     result<std::vector<events::envelope>> append(txn& t, part& P, agency_log& log, const std::string& agency,
-                                                 const std::vector<events::decided_event>& decided,
+                                                 std::vector<events::decided_event> decided,
                                                  const stamp_meta& meta) {
-        auto stamped_events = stamp(log, decided, meta, ids_);
+        auto stamped_events = stamp(log, std::move(decided), meta, ids_);
         for (const auto& s : stamped_events)
             if (s.bytes.size() > opts_.max_event_bytes)
                 return fail(errc::too_large, "the command's event would take " + std::to_string(s.bytes.size()) +
@@ -588,9 +588,10 @@ private:
             o.partition = P.partition;
             o.key = agency;
             o.value = std::move(s.bytes);
-            o.headers = {{"event-type", std::string(events::event_type_name(s.env.data))},
-                         {"schema-version", std::to_string(s.env.schema_version)},
-                         {"content-type", events::content_type}};
+            o.headers.reserve(3);
+            o.headers.push_back({"event-type", std::string(events::event_type_name(s.env.data))});
+            o.headers.push_back({"schema-version", std::to_string(s.env.schema_version)});
+            o.headers.push_back({"content-type", events::content_type});
             t.records.push_back(std::move(o));
             out.push_back(std::move(s.env));
         }
@@ -628,7 +629,7 @@ private:
         stamp_meta meta{b.agency_id, b.meta.actor_id, cmd_id, b.meta.correlation_id, clock_.now()};
         if (b.dry_run) {
             std::vector<events::envelope> evs;
-            for (auto& s : stamp(work, *decided, meta, ids_)) {
+            for (auto& s : stamp(work, std::move(*decided), meta, ids_)) {
                 bool ok = apply(work, s.env, "");
                 (void)ok;
                 evs.push_back(std::move(s.env));
@@ -636,7 +637,7 @@ private:
             a.job_results.push_back(result_of(std::move(evs)));
             return;
         }
-        auto out = append(t, P, work, b.agency_id, *decided, meta);
+        auto out = append(t, P, work, b.agency_id, std::move(*decided), meta);
         if (!out) {
             a.job_results.push_back(std::unexpected(out.error()));
             return;

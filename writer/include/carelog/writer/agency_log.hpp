@@ -68,12 +68,13 @@ struct stamp_meta {
 };
 
 // Wraps decided events in envelopes continuing the agency's sequence and hash chain and encodes
-// them (the hash is computed while encoding). Does not change `log`.
+// them (the hash is computed while encoding). Does not change `log`; the events' data move into
+// the envelopes.
 struct stamped {
     events::envelope env;
     std::vector<std::uint8_t> bytes;
 };
-std::vector<stamped> stamp(const agency_log& log, const std::vector<events::decided_event>& decided,
+std::vector<stamped> stamp(const agency_log& log, std::vector<events::decided_event> decided,
                            const stamp_meta& meta, id_source& ids);
 
 // Folds one event of the agency into the log: aggregate state, sequence, chain, idempotency record,
