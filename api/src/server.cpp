@@ -209,24 +209,36 @@ struct server::impl {
                 std::lock_guard lock(m);
                 conns.insert(c);
             }
-            auto ex = c->stream.get_executor();
-            net::spawn(
-                ex, std::allocator_arg, fiber::recycled_stack{}, [this, c](fiber::yield y) { session(c, std::move(y)); },
-                [this, c, peer](std::exception_ptr e) {
-                if (e) {
-                    try {
-                        std::rethrow_exception(e);
-                    } catch (const std::exception& ex) {
-                        spdlog::error("http session ended by exception: {}", ex.what());
-                    } catch (...) {
-                        spdlog::error("http session ended by an unknown exception");
-                    }
-                }
+            auto ended = [this, c, peer] {
                 std::lock_guard lock(m);
                 conns.erase(c);
                 if (auto it = per_address.find(peer); it != per_address.end() && --it->second == 0) per_address.erase(it);
                 cv.notify_all();
-            });
+            };
+            try {
+                net::spawn(
+                    c->stream.get_executor(), std::allocator_arg, fiber::recycled_stack{},
+                    [this, c](fiber::yield y) { session(c, std::move(y)); },
+                    [ended](std::exception_ptr e) {
+                        if (e) {
+                            try {
+                                std::rethrow_exception(e);
+                            } catch (const std::exception& ex) {
+                                spdlog::error("http session ended by exception: {}", ex.what());
+                            } catch (...) {
+                                spdlog::error("http session ended by an unknown exception");
+                            }
+                        }
+                        ended();
+                    });
+            } catch (const std::exception& e) {
+                // No stack for its fiber (the mapping failed): this connection is closed unserved,
+                // and the server goes on accepting.
+                spdlog::error("http: connection from {} closed unserved: {}", peer.to_string(), e.what());
+                beast::error_code ignored;
+                c->stream.socket().close(ignored);
+                ended();
+            }
         }
         std::lock_guard lock(m);
         accepting = false;
