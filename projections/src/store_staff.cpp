@@ -6,7 +6,10 @@ namespace carelog::projections {
 
 result<void> store::impl::apply_staff(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
     const auto key = keys::make(e.agency_id, e.aggregate_id);
-    auto old = read_json(w, staff, key);
+    // A StaffCreated reads no view, as a ClientAdded reads none (store_clients.cpp).
+    auto old = std::holds_alternative<events::StaffCreated>(e.data)
+                   ? result<std::optional<json::object>>(std::optional<json::object>())
+                   : read_json(w, staff, key);
     if (!old) return std::unexpected(old.error());
     std::optional<json::object> view = *old;
     staff_directory::evolve(view, e);
