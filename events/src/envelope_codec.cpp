@@ -536,31 +536,17 @@ std::vector<std::uint8_t> encode(envelope& e) {
     return out;
 }
 
-result<sha256_digest> compute_hash(std::span<const std::uint8_t> bytes) {
-    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0) {
-        std::vector<std::uint8_t> aligned(bytes.begin(), bytes.end());  // see decode
-        return compute_hash(std::span<const std::uint8_t>(aligned));
-    }
-    auto env = verified(bytes);
-    if (!env) return std::unexpected(env.error());
-    // In place: the bytes before the hash field, 32 zero bytes where it is, the bytes after it.
-    const auto* h = (*env)->hash();
+namespace {
+// The chain hash of a verified, 8-byte aligned buffer, in place: SHA-256 of the bytes before the
+// hash field, 32 zero bytes where it is, the bytes after it.
+sha256_digest hash_of(std::span<const std::uint8_t> bytes, const fb::Envelope* env) {
+    const auto* h = env->hash();
     const auto at = static_cast<std::size_t>(h->data() - bytes.data());
     static constexpr sha256_digest zero{};
     return sha256({bytes.first(at), std::span<const std::uint8_t>(zero), bytes.subspan(at + zero.size())});
 }
 
-result<envelope> decode(std::span<const std::uint8_t> bytes) {
-    // FlatBuffers reads scalars (8 bytes at most) in place: a buffer at an address that is not
-    // 8-byte aligned (a Kafka payload, a RocksDB value) is copied first rather than read with
-    // undefined behaviour.
-    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0) {
-        std::vector<std::uint8_t> aligned(bytes.begin(), bytes.end());
-        return decode(std::span<const std::uint8_t>(aligned));
-    }
-    auto v = verified(bytes);
-    if (!v) return std::unexpected(v.error());
-    const fb::Envelope* env = *v;
+result<envelope> decode_verified(const fb::Envelope* env) {
     auto p = decode_payload(env);
     if (!p) return std::unexpected(p.error());
     envelope e{};
@@ -580,6 +566,43 @@ result<envelope> decode(std::span<const std::uint8_t> bytes) {
     e.schema_version = env->schema_version();
     e.data = std::move(*p);
     return e;
+}
+
+// FlatBuffers reads scalars (8 bytes at most) in place: a buffer at an address that is not 8-byte
+// aligned (a Kafka payload, a RocksDB value) is read from an aligned copy rather than with
+// undefined behaviour. `fn` gets the aligned bytes.
+template <class Fn>
+auto on_aligned(std::span<const std::uint8_t> bytes, Fn&& fn) {
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0) return fn(bytes);
+    std::vector<std::uint8_t> aligned(bytes.begin(), bytes.end());  // operator new: 16-byte aligned
+    return fn(std::span<const std::uint8_t>(aligned));
+}
+}  // namespace
+
+result<sha256_digest> compute_hash(std::span<const std::uint8_t> bytes) {
+    return on_aligned(bytes, [](std::span<const std::uint8_t> b) -> result<sha256_digest> {
+        auto env = verified(b);
+        if (!env) return std::unexpected(env.error());
+        return hash_of(b, *env);
+    });
+}
+
+result<envelope> decode(std::span<const std::uint8_t> bytes) {
+    return on_aligned(bytes, [](std::span<const std::uint8_t> b) -> result<envelope> {
+        auto env = verified(b);
+        if (!env) return std::unexpected(env.error());
+        return decode_verified(*env);
+    });
+}
+
+result<hashed_envelope> decode_and_hash(std::span<const std::uint8_t> bytes) {
+    return on_aligned(bytes, [](std::span<const std::uint8_t> b) -> result<hashed_envelope> {
+        auto env = verified(b);
+        if (!env) return std::unexpected(env.error());
+        auto e = decode_verified(*env);
+        if (!e) return std::unexpected(e.error());
+        return hashed_envelope{std::move(*e), hash_of(b, *env)};
+    });
 }
 
 }  // namespace carelog::events

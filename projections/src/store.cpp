@@ -314,9 +314,9 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
 
 namespace {
 // What a record must be to be applied after `link` (the agency's last applied record): the next
-// sequence, naming the last record's hash, its own hash recomputed from its bytes, and keyed by
-// its agency. "" when it is; the reason when it is not.
-std::string chain_problem(const events::envelope& e, std::span<const std::uint8_t> bytes, std::string_view key,
+// sequence, naming the last record's hash, its own hash (`recomputed` from its bytes), and keyed
+// by its agency. "" when it is; the reason when it is not.
+std::string chain_problem(const events::envelope& e, const sha256_digest& recomputed, std::string_view key,
                           const std::optional<chain_link>& link) {
     if (!key.empty() && key != e.agency_id)
         return "keyed " + std::string(key) + " but names agency " + e.agency_id;
@@ -326,8 +326,7 @@ std::string chain_problem(const events::envelope& e, std::span<const std::uint8_
                std::to_string(last);
     const sha256_digest none{};
     if (e.prev_hash != (link ? link->hash : none)) return "prev_hash is not the hash of the agency's last record";
-    auto h = events::compute_hash(bytes);
-    if (!h || *h != e.hash) return "hash does not match the record's bytes";
+    if (recomputed != e.hash) return "hash does not match the record's bytes";
     return {};
 }
 
@@ -369,11 +368,13 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
         }
         n->second = rec.offset + 1;
 
-        auto env = decode_aligned(rec.value);
+        // Decoded and its hash recomputed in one pass: one verification, one aligned copy.
+        auto checked = events::decode_and_hash(rec.value);
+        const events::envelope* env = checked ? &checked->decoded : nullptr;
         std::string reason;
         std::optional<chain_link>* link = nullptr;
-        if (!env) {
-            reason = env.error().detail;
+        if (!checked) {
+            reason = checked.error().detail;
         } else {
             auto it = links.find(env->agency_id);
             if (it == links.end()) {
@@ -382,7 +383,7 @@ result<batch_outcome> store::apply_batch(std::span<const incoming_record> record
                 it = links.emplace(env->agency_id, std::move(*l)).first;
             }
             link = &it->second;
-            reason = chain_problem(*env, rec.value, rec.key, *link);
+            reason = chain_problem(*env, checked->recomputed, rec.key, *link);
         }
         if (!reason.empty()) {
             json::object q{{"partition", rec.partition}, {"offset", rec.offset}, {"reason", reason}, {"at", now}};

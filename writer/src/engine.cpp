@@ -1113,14 +1113,15 @@ private:
                     P.next_offset = rec.offset + 1;
                     std::string agency(rec.key);
                     if (P.broken.contains(agency)) return;
-                    auto e = events::decode(rec.value);
-                    if (!e) {
+                    auto checked = events::decode_and_hash(rec.value);
+                    if (!checked) {
                         spdlog::error("partition {} offset {}: undecodable record of agency {}: {}; the writer "
                                       "stops appending for that agency",
-                                      rec.partition, rec.offset, agency, e.error().detail);
+                                      rec.partition, rec.offset, agency, checked.error().detail);
                         P.broken.insert(agency);
                         return;
                     }
+                    auto* e = &checked->decoded;
                     if (e->agency_id != agency) {
                         spdlog::error("partition {} offset {}: record keyed {} names agency {}; the writer stops "
                                       "appending for that agency",
@@ -1128,7 +1129,7 @@ private:
                         P.broken.insert(agency);
                         return;
                     }
-                    if (auto h = events::compute_hash(rec.value); !h || *h != e->hash) {
+                    if (checked->recomputed != e->hash) {
                         spdlog::error("partition {} offset {}: record of agency {} does not match its own hash; "
                                       "the writer stops appending for that agency",
                                       rec.partition, rec.offset, agency);

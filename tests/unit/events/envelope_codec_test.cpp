@@ -251,6 +251,50 @@ TEST_CASE("events: a flipped byte anywhere is refused or breaks the hash", "[eve
     }
 }
 
+static bool same_envelope(const envelope& a, const envelope& b) {
+    return a.event_id == b.event_id && a.agency_id == b.agency_id && a.aggregate_type == b.aggregate_type &&
+           a.aggregate_id == b.aggregate_id && a.aggregate_version == b.aggregate_version && a.sequence == b.sequence &&
+           a.occurred_at == b.occurred_at && a.actor_id == b.actor_id && a.command_id == b.command_id &&
+           a.correlation_id == b.correlation_id && a.causation_id == b.causation_id && a.prev_hash == b.prev_hash &&
+           a.hash == b.hash && a.schema_version == b.schema_version && a.data == b.data;
+}
+
+TEST_CASE("events: decode_and_hash answers what decode and compute_hash answer, in one pass",
+          "[events][codec][hash]") {
+    auto e = make_envelope(full_staff());
+    const auto bytes = encode(e);
+    // A Kafka payload or a RocksDB value sits at any address: one byte off 8-byte alignment too.
+    std::vector<std::uint8_t> shifted(bytes.size() + 1);
+    std::memcpy(shifted.data() + 1, bytes.data(), bytes.size());
+    for (auto at : {std::span<const std::uint8_t>(bytes), std::span<const std::uint8_t>(shifted).subspan(1)}) {
+        auto both = decode_and_hash(at);
+        REQUIRE(both.has_value());
+        CHECK(both->recomputed == e.hash);
+        CHECK(both->decoded.hash == e.hash);
+        CHECK(same_envelope(both->decoded, *decode(at)));
+    }
+    int refused = 0, detected = 0;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        auto bad = bytes;
+        bad[i] ^= 0x80;
+        auto d = decode(bad);
+        auto both = decode_and_hash(bad);
+        INFO("byte " << i);
+        REQUIRE(both.has_value() == d.has_value());
+        if (!d) {
+            CHECK(both.error().code == errc::malformed);
+            ++refused;
+            continue;
+        }
+        CHECK(same_envelope(both->decoded, *d));
+        CHECK(both->recomputed == *compute_hash(bad));
+        CHECK(both->recomputed != both->decoded.hash);
+        ++detected;
+    }
+    CHECK(refused > 0);
+    CHECK(detected > 0);
+}
+
 TEST_CASE("events: truncated buffers never decode as the original", "[events][codec][malformed]") {
     auto e = make_envelope(full_staff());
     const auto bytes = encode(e);

@@ -23,6 +23,15 @@ result<envelope> decode(std::span<const std::uint8_t> bytes);
 // Recomputes the chain hash of a verified buffer: SHA-256 of the buffer with its hash bytes zeroed.
 result<sha256_digest> compute_hash(std::span<const std::uint8_t> bytes);
 
+// decode and compute_hash of one buffer in one pass (one verification, one aligned copy): for a
+// reader that checks the chain of every record it decodes. `recomputed` is compute_hash's answer,
+// to be compared with `decoded.hash`.
+struct hashed_envelope {
+    envelope decoded;
+    sha256_digest recomputed;
+};
+result<hashed_envelope> decode_and_hash(std::span<const std::uint8_t> bytes);
+
 inline constexpr const char* content_type = "application/x-flatbuffers; schema=carelog.fb.Envelope";
 
 }  // namespace carelog::events
