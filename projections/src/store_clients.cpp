@@ -8,11 +8,11 @@ namespace carelog::projections {
 // event at or below the client view's version was applied already (a re-published record): only
 // the history entry (keyed by version) is rewritten, to the same bytes, and the answer is false,
 // so the read models the event also feeds (record_applier in store.cpp) skip it too.
-// A ClientAdded reads no view: it names a client the writer has never decided an event for (it
-// decides a creation once per id, as it decides a portal username once), and the chain admits
-// each record once, so there is none to read. That read was a miss through every memtable and
-// sorted run of the family, ~10 % of an applier's time (docs/performance.md, "A new client's
-// view is not read first").
+// A ClientAdded reads no view: the writer decides a creation once per id (as it decides a portal
+// username once) and the chain admits each record once, so no view of the client exists yet (an
+// event of the client before its ClientAdded keeps only its history). Reading it would be a miss
+// through every memtable and sorted run of the family, ~10 % of an applier's time
+// (docs/performance.md, "A new client's view is not read first").
 result<bool> store::impl::apply_client(write_set& w, const events::envelope& e, std::span<const std::uint8_t> bytes) {
     const auto& agency = e.agency_id;
     const auto ckey = keys::make("c", agency, e.aggregate_id);
