@@ -110,16 +110,23 @@ http_result<http_response> submit_checked(request_context& rc, const std::string
     return committed_response(status, std::move(*r), std::move(extra));
 }
 
+namespace {
+// The wait itself, for a token that is not applied yet. On a fiber the projections answer when
+// they get there (or the time runs out); the fiber is suspended meanwhile and no thread is held.
+result<bool> wait_not_yet_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout) {
+    if (!fiber::current()) return ctx.projections_status.wait_for(token, timeout);
+    return fiber::await<result<bool>>([&](std::function<void(result<bool>)> done) {
+        ctx.projections_status.when_applied(token, timeout, std::move(done));
+    });
+}
+}  // namespace
+
 result<bool> wait_applied(app_context& ctx, const std::string& token, std::chrono::milliseconds timeout) {
     if (!fiber::current()) return ctx.projections_status.wait_for(token, timeout);
     // Applied already, as a token usually is by the time a later request carries it: answered
     // without suspending the fiber.
     if (auto now = ctx.projections_status.wait_for(token, std::chrono::milliseconds(0)); !now || *now) return now;
-    // On a fiber: the projections answer when they get there (or the time runs out); the fiber is
-    // suspended meanwhile and no thread is held.
-    return fiber::await<result<bool>>([&](std::function<void(result<bool>)> done) {
-        ctx.projections_status.when_applied(token, timeout, std::move(done));
-    });
+    return wait_not_yet_applied(ctx, token, timeout);
 }
 
 }  // namespace carelog::api::detail
@@ -185,7 +192,7 @@ result<bool> await_own_writes(app_context& ctx, const principal& who, bool princ
     if (token.empty()) return false;
     auto now = ctx.projections_status.wait_for(token, std::chrono::milliseconds(0));
     if (!now || *now) return false;
-    auto applied = wait_applied(ctx, token, ctx.cfg.read_wait);
+    auto applied = wait_not_yet_applied(ctx, token, ctx.cfg.read_wait);
     if (applied && !*applied)
         return fail(errc::unavailable, "the projections are behind this session's last command; retry shortly");
     return true;
@@ -196,7 +203,7 @@ bool catch_up(app_context& ctx, const std::string& agency_id) {
     if (pos.empty()) return false;
     auto now = ctx.projections_status.wait_for(pos, std::chrono::milliseconds(0));
     if (!now || *now) return false;
-    (void)wait_applied(ctx, pos, ctx.cfg.read_wait);  // past the bound the request goes on as it can
+    (void)wait_not_yet_applied(ctx, pos, ctx.cfg.read_wait);  // past the bound the request goes on as it can
     return true;
 }
 

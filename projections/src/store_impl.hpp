@@ -275,17 +275,10 @@ private:
     std::size_t bytes_ = 0;  // what a WriteBatch of the set holds, at most
 };
 
-// FlatBuffers reads scalars in place, so the buffer must be aligned (the verifier checks offsets
-// relative to the buffer start, not the address). RocksDB values and Kafka payloads can sit at any
-// address: those decode from an aligned copy.
-inline result<events::envelope> decode_aligned(std::span<const std::uint8_t> bytes) {
-    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % 8 == 0) return events::decode(bytes);
-    std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());  // operator new: 16-byte aligned
-    return events::decode(copy);
-}
-
+// A stored envelope (a history entry): RocksDB values sit at any address, and events::decode reads
+// an unaligned one from an aligned copy.
 inline result<events::envelope> decode_stored(std::string_view v) {
-    return decode_aligned(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
+    return events::decode(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
 }
 
 template <class T>
